@@ -1,0 +1,57 @@
+# crmlab - two commands on a fresh machine: `make run` and `make test`.
+# Only python3 (3.11) is assumed; everything else is installed into .venv from requirements.lock.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SEED   ?= 42
+JOBS   ?= 2
+
+.PHONY: run test data lab refresh-notebooks lint format bench clean setup help
+
+help:
+	@echo "make run                run every case on the default synthetic data, write reports/"
+	@echo "make test               lint + unit tests + notebook smoke runs + nbval"
+	@echo "make data               (re)generate the synthetic data under data/synthetic/"
+	@echo "make lab                open JupyterLab on notebooks/"
+	@echo "make refresh-notebooks  re-execute the committed notebooks with canonical parameters"
+	@echo "make bench              runner overhead benchmark (bench/)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/crmlab generate --all --seed $(SEED)
+
+run: $(STAMP)
+	$(BIN)/crmlab run --all --jobs $(JOBS)
+
+test: $(STAMP)
+	$(BIN)/ruff check lib tests notebooks bench
+	$(BIN)/ruff format --check lib tests bench
+	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly notebooks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+refresh-notebooks: $(STAMP)
+	$(BIN)/crmlab refresh-notebooks
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests notebooks bench
+
+format: $(STAMP)
+	$(BIN)/ruff format lib tests bench
+	$(BIN)/ruff check --fix lib tests notebooks bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_runner.py
+
+clean:
+	rm -rf reports/*/ build *.egg-info lib/*.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from crmlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""Write files so that a reader never sees a half-written one: write a temp file beside the
+target, then rename it into place (``os.replace`` is atomic on one file system)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; on success rename it to ``target``.
+
+    On an exception the temporary file is removed and ``target`` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(target: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+    """Atomically write ``text`` to ``target``."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding=encoding)
+    return Path(target)
+
+
+def write_json(target: str | os.PathLike, obj, **kwargs) -> Path:
+    """Atomically write ``obj`` as pretty, key-sorted UTF-8 JSON (stable across runs)."""
+    kwargs.setdefault("indent", 2)
+    kwargs.setdefault("sort_keys", True)
+    kwargs.setdefault("ensure_ascii", False)
+    return write_text(target, json.dumps(obj, **kwargs) + "\n")
+
+
+def write_parquet(df, target: str | os.PathLike, **kwargs) -> Path:
+    """Atomically write a DataFrame as Parquet."""
+    with atomic_path(target) as tmp:
+        df.to_parquet(tmp, **kwargs)
+    return Path(target)

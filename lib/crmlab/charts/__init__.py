@@ -1,0 +1,1 @@
+"""Charts: one function per chart, each returning a matplotlib Axes (seaborn style)."""

@@ -1,0 +1,184 @@
+"""Notebook parameters: read from each stage's ``parameters`` cell, typed, validated before any
+kernel starts.
+
+Every parameter in a stage notebook's ``parameters`` cell is written with a type annotation and a
+help comment, e.g. ``target: float = 0.90  # CSAT target (share satisfied)``. A default of ``None``
+marks a required parameter. :func:`case_parameters` reads them (``papermill.inspect_notebook``,
+no kernel) and :func:`validate` checks user values against them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crmlab.errors import ParameterError
+
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "int": int,
+    "float": (float, int),
+    "str": str,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+}
+
+#: Parameters the runner sets itself; users do not pass them.
+RUNNER_PARAMETERS = ("run_dir",)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type_name: str
+    default: Any
+    help: str
+    stages: tuple[str, ...]
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+    def describe(self) -> str:
+        default = "required" if self.required else f"default {self.default!r}"
+        return f"{self.name}: {self.type_name} ({default}) - {self.help}"
+
+
+def _literal(text: str) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def notebook_parameters(path) -> dict[str, dict]:
+    """Raw parameter table of one notebook (name -> {default, inferred_type_name, help}).
+
+    Every code line of the ``parameters`` cell must be a parameter papermill can read; a line it
+    cannot (e.g. ``=`` inside the help comment) would silently never be set, so it is an error.
+    """
+    import json
+
+    import papermill
+
+    found = papermill.inspect_notebook(str(path))
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell.get("source", ""))
+            lines = [ln for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+            if len(lines) != len(found):
+                read = ", ".join(found) or "none"
+                raise ParameterError(
+                    f"{path}: the parameters cell has {len(lines)} line(s) but papermill reads "
+                    f"{len(found)} parameter(s) ({read}). Write one `name: type = value  # help` "
+                    "per line, with no '=' in the help comment."
+                )
+    return found
+
+
+def case_parameters(case) -> dict[str, Parameter]:
+    """All parameters of a case's stages; a name shared by stages must agree on type and default."""
+    found: dict[str, Parameter] = {}
+    for nb in case.notebooks:
+        for name, raw in notebook_parameters(nb).items():
+            type_name = raw["inferred_type_name"]
+            if type_name not in TYPES:
+                raise ParameterError(
+                    f"{nb}: parameter '{name}' needs a type annotation "
+                    f"(one of {', '.join(TYPES)}), e.g. `{name}: float = ...  # help`."
+                )
+            p = Parameter(name, type_name, _literal(raw["default"]), raw["help"], (nb.stem,))
+            if name in found:
+                prev = found[name]
+                if (prev.type_name, prev.default) != (p.type_name, p.default):
+                    raise ParameterError(
+                        f"Case '{case.name}': parameter '{name}' is {prev.type_name} = "
+                        f"{prev.default!r} in {prev.stages[0]} but {p.type_name} = {p.default!r} "
+                        f"in {nb.stem}. Make the stages agree."
+                    )
+                p = Parameter(name, p.type_name, p.default, prev.help or p.help, prev.stages + p.stages)
+            found[name] = p
+    return found
+
+
+def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
+    """Split ``NAME=VALUE`` strings from the command line (values stay text until validated)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError(f"-p expects NAME=VALUE, got '{pair}'.")
+        out[name.strip()] = value
+    return out
+
+
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+
+
+def coerce(param: Parameter, value: Any) -> Any:
+    """Convert a command-line string (or check a config value) to the parameter's type."""
+    t = param.type_name
+    if isinstance(value, str) and t != "str":
+        text = value.strip()
+        try:
+            if t == "int":
+                return int(text)
+            if t == "float":
+                return float(text)
+            if t == "bool":
+                low = text.lower()
+                if low in _TRUE:
+                    return True
+                if low in _FALSE:
+                    return False
+                raise ValueError(text)
+            if t in ("list", "dict"):
+                import yaml
+
+                value = yaml.safe_load(text)
+        except ValueError:
+            raise ParameterError(f"{param.name}={value!r} is not a valid {t}.") from None
+    expected = TYPES[t]
+    if isinstance(value, bool) and t in ("int", "float"):
+        raise ParameterError(f"{param.name}={value!r} is a bool, expected {t}.")
+    if not isinstance(value, expected):
+        raise ParameterError(f"{param.name}={value!r} is a {type(value).__name__}, expected {t}.")
+    if t == "float":
+        value = float(value)
+    return value
+
+
+def validate(spec: Mapping[str, Parameter], values: Mapping[str, Any], case_name: str) -> dict:
+    """Check user values against a case's parameters; returns the typed values.
+
+    Raises :class:`ParameterError` listing every problem and the valid parameters with types.
+    """
+    problems: list[str] = []
+    typed: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in RUNNER_PARAMETERS:
+            problems.append(f"'{name}' is set by the runner (use --out to choose where runs go)")
+        elif name not in spec:
+            problems.append(f"unknown parameter '{name}'")
+        else:
+            try:
+                typed[name] = coerce(spec[name], value)
+            except ParameterError as e:
+                problems.append(str(e))
+    for p in spec.values():
+        if p.required and p.name not in typed and p.name not in RUNNER_PARAMETERS:
+            problems.append(f"missing required parameter '{p.name}'")
+    if problems:
+        listing = "\n".join(
+            f"  {p.describe()}" for p in spec.values() if p.name not in RUNNER_PARAMETERS
+        )
+        raise ParameterError(
+            f"Case '{case_name}': " + "; ".join(problems) + f".\nValid parameters:\n{listing}"
+        )
+    return typed

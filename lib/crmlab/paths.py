@@ -1,0 +1,39 @@
+"""Where things live. Paths resolve from the package location, never from the current directory,
+so a notebook opened in JupyterLab and a headless run see the same folders.
+
+Set ``CRMLAB_HOME`` to point at another project folder (one holding ``notebooks/`` and ``data/``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The project folder: ``$CRMLAB_HOME`` or the checkout that holds ``lib/crmlab``."""
+    env = os.environ.get("CRMLAB_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path(__file__).resolve().parents[2]
+
+
+def notebooks_dir() -> Path:
+    return project_root() / "notebooks"
+
+
+def cases_dir() -> Path:
+    return notebooks_dir() / "cases"
+
+
+def data_dir() -> Path:
+    return project_root() / "data"
+
+
+def synthetic_dir(case: str) -> Path:
+    """Default input folder of a case: the shipped synthetic data (``make data`` writes it)."""
+    return data_dir() / "synthetic" / case
+
+
+def reports_dir() -> Path:
+    return project_root() / "reports"

@@ -1,0 +1,164 @@
+"""Recorded figures and stage context.
+
+A stage notebook starts with :func:`start_stage`, which says which case and stage is running and
+where its run directory is. :func:`record` then stores a key figure (``"goal.baseline" -> 0.81``)
+in ``<run_dir>/results/<stage>.json``; the runner merges the stages' files into the run's flat
+``results.json`` (name -> value). Reports and tests read figures from there, never from outputs.
+
+Run interactively (``run_dir`` empty), a stage uses ``reports/<case>/interactive/`` so that the
+stages of a case still pass data to each other in JupyterLab.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crmlab import atomic, paths
+from crmlab.errors import CrmlabError, StageInputMissing
+
+RESULTS_SUBDIR = "results"
+ARTIFACTS_SUBDIR = "artifacts"
+
+
+@dataclass
+class StageContext:
+    """What a running stage needs to know: case, stage, its run directory and its input data."""
+
+    case: str
+    stage: str
+    run_dir: Path
+    data_dir: Path
+    seed: int = 42
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def results_file(self) -> Path:
+        return self.run_dir / RESULTS_SUBDIR / f"{self.stage}.json"
+
+    def artifact_path(self, name: str) -> Path:
+        """Path of a file passed between stages, e.g. ``artifact_path("features.parquet")``."""
+        return self.run_dir / ARTIFACTS_SUBDIR / name
+
+    def save_frame(self, df, name: str) -> Path:
+        """Save a DataFrame for later stages (Parquet, written atomically)."""
+        return atomic.write_parquet(df, self.artifact_path(f"{name}.parquet"))
+
+    def load_frame(self, name: str, produced_by: str = "an earlier stage"):
+        """Load a DataFrame saved by an earlier stage; a clear error if that stage has not run."""
+        import pandas as pd
+
+        path = self.artifact_path(f"{name}.parquet")
+        if not path.exists():
+            raise StageInputMissing(
+                f"{self.case}/{self.stage} needs '{name}' from {produced_by}, but {path} does not "
+                f"exist. Run {produced_by} first (in JupyterLab: run its notebook top to bottom; "
+                f"headless: `crmlab run {self.case}` runs all stages in order)."
+            )
+        return pd.read_parquet(path)
+
+    def has_frame(self, name: str) -> bool:
+        return self.artifact_path(f"{name}.parquet").exists()
+
+
+_current: StageContext | None = None
+
+
+def start_stage(
+    case: str,
+    stage: str,
+    run_dir: str | Path | None = "",
+    data_dir: str | Path | None = "",
+    seed: int = 42,
+) -> StageContext:
+    """Declare the running stage; returns its :class:`StageContext`.
+
+    ``run_dir`` empty means an interactive session: ``reports/<case>/interactive``. ``data_dir``
+    empty means the shipped synthetic data of the case (generated on first use if missing).
+    The stage's earlier recorded figures are cleared so a re-run never mixes old and new values.
+    """
+    global _current
+    run = Path(run_dir) if run_dir else paths.reports_dir() / case / "interactive"
+    if data_dir:
+        data = Path(data_dir)
+    else:
+        data = paths.synthetic_dir(case)
+        from crmlab.synthetic import ensure_synthetic
+
+        ensure_synthetic(case, seed=seed)
+    ctx = StageContext(case=case, stage=stage, run_dir=run.resolve(), data_dir=data, seed=seed)
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    if ctx.results_file.exists():
+        ctx.results_file.unlink()
+    _current = ctx
+    return ctx
+
+
+def current_stage() -> StageContext:
+    if _current is None:
+        raise CrmlabError(
+            "No stage is running: call crmlab.start_stage(case, stage, run_dir=...) first."
+        )
+    return _current
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy/pandas values to plain JSON types (NaN -> None, tuples -> lists)."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        np = None
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "to_dict") and not isinstance(value, type):
+        return to_jsonable(value.to_dict())
+    if np is not None:
+        if isinstance(value, np.ndarray):
+            return [to_jsonable(v) for v in value.tolist()]
+        if isinstance(value, np.generic):
+            value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, _dt.date | _dt.datetime):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise CrmlabError(
+        f"Cannot record a value of type {type(value).__name__}: record numbers, strings, "
+        "lists or small dicts."
+    )
+
+
+def record(name: str, value: Any) -> Any:
+    """Record a key figure of the running stage (e.g. ``record("goal.baseline", 0.81)``).
+
+    Values: numbers, strings, lists, small dicts (numpy/pandas values are converted). Returns the
+    value unchanged so it can be used inline.
+    """
+    ctx = current_stage()
+    ctx.figures[name] = to_jsonable(value)
+    atomic.write_json(ctx.results_file, ctx.figures)
+    return value
+
+
+def recorded() -> dict[str, Any]:
+    """The figures recorded so far by the running stage."""
+    return dict(current_stage().figures)
+
+
+def collect_results(run_dir: str | Path, stages: list[str]) -> dict[str, Any]:
+    """Merge the stages' recorded figures (in stage order) into one flat dict."""
+    merged: dict[str, Any] = {}
+    for stage in stages:
+        f = Path(run_dir) / RESULTS_SUBDIR / f"{stage}.json"
+        if f.exists():
+            merged.update(json.loads(f.read_text(encoding="utf-8")))
+    return merged

@@ -1,0 +1,251 @@
+"""Run cases headlessly: each case's stage notebooks in order, with papermill.
+
+A run of case ``C`` is built in ``<out>/C/.<stamp>.running/`` and renamed to ``<out>/C/<stamp>/``
+when it ends, successful or not, so no reader ever sees a half-written run. It holds the executed
+notebooks, ``results.json`` (the recorded figures), ``html/<stage>.html`` (no code) and
+``status.json``. Only a successful run moves the ``latest`` link.
+
+One kernel serves all stages of a case (its namespace is reset between stages), so the heavy
+imports are paid once per case, not once per notebook. Cases run in parallel with ``jobs > 1``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from crmlab import __version__, atomic, paths
+from crmlab.cases import Case, get_case
+from crmlab.params import case_parameters, validate
+from crmlab.results import collect_results
+
+KERNEL_NAME = "python3"
+
+
+@dataclass
+class RunResult:
+    case: str
+    run_dir: Path
+    ok: bool
+    stages_done: list[str] = field(default_factory=list)
+    failed_stage: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    def summary_line(self) -> str:
+        if self.ok:
+            return f"  OK      {self.case:<22} {self.seconds:6.1f}s  {self.run_dir}"
+        return f"  FAILED  {self.case:<22} {self.seconds:6.1f}s  {self.run_dir}\n          {self.error}"
+
+
+def new_run_name() -> str:
+    """A run directory name that sorts by time and never collides (random suffix)."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{now}-{secrets.token_hex(3)}"
+
+
+def plan(case_names: list[str], user_params: dict[str, Any]) -> list[tuple[Case, dict[str, Any]]]:
+    """Resolve cases and validate parameters for each, before any kernel starts.
+
+    A parameter applies to every selected case that declares it; a name no selected case declares
+    is an error, as is a wrong type or a missing required value.
+    """
+    from crmlab.errors import ParameterError
+
+    cases = [get_case(n) for n in case_names]
+    specs = {c.name: case_parameters(c) for c in cases}
+    unknown = [n for n in user_params if not any(n in s for s in specs.values())]
+    planned = []
+    errors = []
+    for case in cases:
+        spec = specs[case.name]
+        mine = {k: v for k, v in user_params.items() if k in spec or k in unknown}
+        try:
+            planned.append((case, validate(spec, mine, case.name)))
+        except ParameterError as e:
+            errors.append(str(e))
+    if errors:
+        raise ParameterError("\n".join(errors))
+    return planned
+
+
+def _reset_namespace(km) -> None:
+    """Clear the user namespace of a kernel between stages (imported modules stay cached)."""
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        kc.execute_interactive(
+            "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt",
+            timeout=60,
+            store_history=False,
+        )
+    finally:
+        kc.stop_channels()
+
+
+def _stage_params(case: Case, stage: str, params: dict[str, Any], run_dir: Path) -> dict:
+    from crmlab.params import notebook_parameters
+
+    declared = notebook_parameters(case.folder / f"{stage}.ipynb")
+    out = {k: v for k, v in params.items() if k in declared}
+    if "run_dir" in declared:
+        out["run_dir"] = str(run_dir)
+    return out
+
+
+def _describe_failure(case: str, stage: str, exc: BaseException) -> str:
+    ename = getattr(exc, "ename", None)
+    if ename is not None:  # papermill.PapermillExecutionError
+        cell = getattr(exc, "exec_count", None)
+        index = getattr(exc, "cell_index", None)
+        where = f"cell {cell}" if cell is not None else "a cell"
+        if index is not None:
+            where += f" (cell #{index + 1} of the notebook)"
+        return f"{case}/{stage}.ipynb failed in {where}: {ename}: {exc.evalue}"
+    return f"{case}/{stage}.ipynb failed: {type(exc).__name__}: {exc}"
+
+
+def run_case(
+    case: Case,
+    params: dict[str, Any],
+    out_root: Path | None = None,
+    progress: bool = True,
+    position: int = 0,
+) -> RunResult:
+    """Execute one case's stages in order; returns a :class:`RunResult` (never raises on a
+    notebook failure: the failure is in the result and in ``status.json``)."""
+    import papermill
+    from jupyter_client.manager import KernelManager
+
+    started = time.perf_counter()
+    out_root = Path(out_root) if out_root else paths.reports_dir()
+    case_dir = out_root / case.name
+    case_dir.mkdir(parents=True, exist_ok=True)
+    name = new_run_name()
+    work = case_dir / f".{name}.running"
+    work.mkdir()
+    final = case_dir / name
+    result = RunResult(case.name, final, ok=False)
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+    from crmlab.synthetic import GENERATORS, ensure_synthetic
+
+    if not params.get("data_dir") and case.name in GENERATORS:
+        ensure_synthetic(case.name)  # once here, not racing inside the stages
+
+    km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(work / "kernel"))
+    km.start_kernel(cwd=str(case.folder))
+    try:
+        for i, stage in enumerate(case.stages):
+            if progress:
+                print(f"[{case.name}] stage {i + 1}/{len(case.stages)}: {stage}", flush=True)
+            if i:
+                _reset_namespace(km)
+            out_nb = work / f"{stage}.ipynb"
+            try:
+                papermill.execute_notebook(
+                    str(case.folder / f"{stage}.ipynb"),
+                    str(out_nb),
+                    parameters=_stage_params(case, stage, params, work),
+                    kernel_name=KERNEL_NAME,
+                    km=km,
+                    progress_bar=(
+                        {"desc": f"{case.name}/{stage}", "position": position, "leave": False}
+                        if progress
+                        else False
+                    ),
+                    log_output=False,
+                )
+            except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
+                result.failed_stage = stage
+                result.error = _describe_failure(case.name, stage, exc)
+                if getattr(exc, "ename", None) is None:
+                    result.error += "\n" + traceback.format_exc(limit=3)
+                break
+            result.stages_done.append(stage)
+        else:
+            result.ok = True
+    finally:
+        km.shutdown_kernel(now=True)
+
+    _finish_run(case, params, work, result, started_at)
+    work.rename(final)
+    if result.ok:
+        _point_latest(case_dir, final)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _finish_run(case: Case, params: dict, work: Path, result: RunResult, started_at: str) -> None:
+    from crmlab.export import notebook_to_html
+
+    atomic.write_json(work / "results.json", collect_results(work, case.stages))
+    for stage in [*result.stages_done, *([result.failed_stage] if result.failed_stage else [])]:
+        nb = work / f"{stage}.ipynb"
+        if nb.exists():
+            notebook_to_html(nb, work / "html" / f"{stage}.html")
+    status = {
+        "case": case.name,
+        "title": case.title,
+        "status": "ok" if result.ok else "failed",
+        "stages_done": result.stages_done,
+        "failed_stage": result.failed_stage,
+        "error": result.error,
+        "parameters": params,
+        "started": started_at,
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "crmlab_version": __version__,
+    }
+    atomic.write_json(work / "status.json", status)
+
+
+def _point_latest(case_dir: Path, final: Path) -> None:
+    """Atomically point ``<case_dir>/latest`` at ``final`` (a relative symlink)."""
+    tmp = case_dir / f".latest.{secrets.token_hex(3)}"
+    os.symlink(final.name, tmp)
+    os.replace(tmp, case_dir / "latest")
+
+
+def _run_case_job(case_name: str, params: dict, out_root, position: int) -> RunResult:
+    return run_case(get_case(case_name), params, out_root, progress=True, position=position)
+
+
+def run_cases(
+    case_names: list[str],
+    user_params: dict[str, Any] | None = None,
+    out_root: str | Path | None = None,
+    jobs: int = 1,
+    progress: bool = True,
+) -> list[RunResult]:
+    """Validate parameters for every case, then run the cases (in parallel with ``jobs > 1``)."""
+    planned = plan(case_names, user_params or {})
+    out = Path(out_root).resolve() if out_root else None
+    if jobs <= 1 or len(planned) == 1:
+        return [run_case(c, p, out, progress=progress) for c, p in planned]
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [
+            pool.submit(_run_case_job, c.name, p, out, i) for i, (c, p) in enumerate(planned)
+        ]
+        return [f.result() for f in futures]
+
+
+def print_summary(results: list[RunResult], stream=sys.stdout) -> None:
+    print("\nSummary:", file=stream)
+    for r in results:
+        print(r.summary_line(), file=stream)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print(f"{len(failed)} of {len(results)} case(s) failed.", file=stream)
+    else:
+        print("Outputs: <run>/results.json, <run>/html/*.html; latest run: reports/<case>/latest")

@@ -1,0 +1,1 @@
+"""Synthetic data generators with a planted, saved truth (one module per case)."""

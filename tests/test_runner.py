@@ -1,0 +1,102 @@
+"""The runner's behaviour: parameters checked before any kernel, results collected, failures
+reported with the cell, ``latest`` only moved by successful runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from crmlab import runner
+from crmlab.errors import ParameterError
+from tests.conftest import read_json
+
+
+def test_successful_run_collects_results_and_html(toy_project):
+    [res] = runner.run_cases(["toy"], {"n": "4"}, progress=False)
+    assert res.ok and res.stages_done == ["01_first", "02_second"]
+    run = res.run_dir
+    assert run.parent == toy_project / "reports" / "toy"
+    # 0+1+2+3 = 6, computed in stage 2 from the Parquet written by stage 1
+    assert read_json(run / "results.json") == {"n_customers": 4, "share": 0.5, "total": 6, "after": 1}
+    assert (run / "html" / "01_first.html").exists()
+    html = (run / "html" / "02_second.html").read_text()
+    assert "load_frame" not in html  # no code in the export
+    assert (run / "01_first.ipynb").exists() and (run / "02_second.ipynb").exists()
+    latest = toy_project / "reports" / "toy" / "latest"
+    assert latest.resolve() == run.resolve()
+    assert read_json(run / "status.json")["status"] == "ok"
+    assert not list(run.parent.glob(".*.running"))
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"nope": "1"}, "unknown parameter 'nope'"),
+        ({"n": "three"}, "n='three' is not a valid int"),
+        ({"fail": "maybe"}, "not a valid bool"),
+        ({"run_dir": "/x"}, "set by the runner"),
+    ],
+)
+def test_parameter_errors_stop_before_any_kernel(toy_project, monkeypatch, params, message):
+    def boom(*a, **k):  # pragma: no cover - must not be reached
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(runner, "run_case", boom)
+    with pytest.raises(ParameterError) as err:
+        runner.run_cases(["toy"], params)
+    text = str(err.value)
+    assert message in text
+    assert "rate: float (default 0.5)" in text  # lists the valid parameters and types
+    assert not (toy_project / "reports").exists()
+
+
+def test_required_parameter_is_reported(toy_project):
+    nb = toy_project / "notebooks" / "cases" / "toy" / "01_first.ipynb"
+    nb.write_text(nb.read_text().replace('"n: int = 3', '"client: str = None  # client name\\n",\n    "n: int = 3'))
+    with pytest.raises(ParameterError, match="missing required parameter 'client'"):
+        runner.plan(["toy"], {})
+    assert runner.plan(["toy"], {"client": "ACME"})[0][1] == {"client": "ACME"}
+
+
+def test_failure_keeps_latest_names_cell_and_other_cases_run(toy_project):
+    [good] = runner.run_cases(["toy"], {}, progress=False)
+    latest = toy_project / "reports" / "toy" / "latest"
+    results = runner.run_cases(["toy", "toy_two"], {"fail": "true"}, jobs=2, progress=False)
+    assert [r.ok for r in results] == [False, False]
+    bad = results[0]
+    assert bad.failed_stage == "02_second"
+    assert "toy/02_second.ipynb failed in cell" in bad.error
+    assert "RuntimeError: planted failure" in bad.error
+    assert latest.resolve() == good.run_dir.resolve()  # a failed run never replaces latest
+    # the failing notebook is still written, executed up to the error
+    assert (bad.run_dir / "02_second.ipynb").exists()
+    status = read_json(bad.run_dir / "status.json")
+    assert status["status"] == "failed" and status["failed_stage"] == "02_second"
+    assert read_json(bad.run_dir / "results.json") == {"n_customers": 3, "share": 0.5, "total": 3}
+    assert results[0].run_dir != results[1].run_dir
+
+
+def test_cli_exit_codes_and_messages(toy_project):
+    env = {**os.environ, "CRMLAB_HOME": str(toy_project)}
+    cmd = [sys.executable, "-m", "crmlab"]
+    out = subprocess.run([*cmd, "list"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0
+    assert "toy" in out.stdout and "01_first -> 02_second" in out.stdout
+    bad = subprocess.run([*cmd, "run", "toy", "-p", "n=x"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "not a valid int" in bad.stderr and "Traceback" not in bad.stderr
+    fail = subprocess.run(
+        [*cmd, "run", "toy", "-p", "fail=yes"], env=env, capture_output=True, text=True
+    )
+    assert fail.returncode == 1
+    assert "FAILED" in fail.stdout and "planted failure" in fail.stdout
+    unknown = subprocess.run([*cmd, "run", "nocase"], env=env, capture_output=True, text=True)
+    assert unknown.returncode == 2 and "Unknown case 'nocase'" in unknown.stderr
+
+
+def test_run_names_never_collide():
+    names = {runner.new_run_name() for _ in range(200)}
+    assert len(names) == 200
