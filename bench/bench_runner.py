@@ -91,7 +91,9 @@ def main() -> None:
     startup = cli_startup()
     print(f"plain process (baseline)   {plain:7.2f} s")
     print(f"runner --jobs 1            {runner1:7.2f} s   ratio {runner1 / plain:5.2f}x baseline")
-    print(f"runner --jobs {args.jobs}            {runnerj:7.2f} s   ratio {runnerj / plain:5.2f}x baseline")
+    print(
+        f"runner --jobs {args.jobs}            {runnerj:7.2f} s   ratio {runnerj / plain:5.2f}x baseline"
+    )
     print(f"`crmlab list` start-up     {startup:7.2f} s")
 
 

@@ -20,7 +20,12 @@ def test_successful_run_collects_results_and_html(toy_project):
     run = res.run_dir
     assert run.parent == toy_project / "reports" / "toy"
     # 0+1+2+3 = 6, computed in stage 2 from the Parquet written by stage 1
-    assert read_json(run / "results.json") == {"n_customers": 4, "share": 0.5, "total": 6, "after": 1}
+    assert read_json(run / "results.json") == {
+        "n_customers": 4,
+        "share": 0.5,
+        "total": 6,
+        "after": 1,
+    }
     assert (run / "html" / "01_first.html").exists()
     html = (run / "html" / "02_second.html").read_text()
     assert "load_frame" not in html  # no code in the export
@@ -55,7 +60,11 @@ def test_parameter_errors_stop_before_any_kernel(toy_project, monkeypatch, param
 
 def test_required_parameter_is_reported(toy_project):
     nb = toy_project / "notebooks" / "cases" / "toy" / "01_first.ipynb"
-    nb.write_text(nb.read_text().replace('"n: int = 3', '"client: str = None  # client name\\n",\n    "n: int = 3'))
+    nb.write_text(
+        nb.read_text().replace(
+            '"n: int = 3', '"client: str = None  # client name\\n",\n    "n: int = 3'
+        )
+    )
     with pytest.raises(ParameterError, match="missing required parameter 'client'"):
         runner.plan(["toy"], {})
     assert runner.plan(["toy"], {"client": "ACME"})[0][1] == {"client": "ACME"}

@@ -46,7 +46,11 @@ def write_json(target: str | os.PathLike, obj, **kwargs) -> Path:
 
 
 def write_parquet(df, target: str | os.PathLike, **kwargs) -> Path:
-    """Atomically write a DataFrame as Parquet."""
+    """Atomically write a DataFrame as Parquet (``df.attrs`` are not stored: pandas would try to
+    serialize them as JSON metadata, which fails for timestamps)."""
+    if df.attrs:
+        df = df.copy(deep=False)
+        df.attrs = {}
     with atomic_path(target) as tmp:
         df.to_parquet(tmp, **kwargs)
     return Path(target)

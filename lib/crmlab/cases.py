@@ -46,7 +46,9 @@ def all_cases() -> list[Case]:
     root = paths.cases_dir()
     if not root.is_dir():
         return []
-    return [Case(p.name, p) for p in sorted(root.iterdir()) if p.is_dir() and any(p.glob("*.ipynb"))]
+    return [
+        Case(p.name, p) for p in sorted(root.iterdir()) if p.is_dir() and any(p.glob("*.ipynb"))
+    ]
 
 
 def get_case(name: str) -> Case:

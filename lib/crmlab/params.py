@@ -70,7 +70,9 @@ def notebook_parameters(path) -> dict[str, dict]:
     for cell in nb.get("cells", []):
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             source = "".join(cell.get("source", ""))
-            lines = [ln for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+            lines = [
+                ln for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+            ]
             if len(lines) != len(found):
                 read = ", ".join(found) or "none"
                 raise ParameterError(
@@ -101,7 +103,9 @@ def case_parameters(case) -> dict[str, Parameter]:
                         f"{prev.default!r} in {prev.stages[0]} but {p.type_name} = {p.default!r} "
                         f"in {nb.stem}. Make the stages agree."
                     )
-                p = Parameter(name, p.type_name, p.default, prev.help or p.help, prev.stages + p.stages)
+                p = Parameter(
+                    name, p.type_name, p.default, prev.help or p.help, prev.stages + p.stages
+                )
             found[name] = p
     return found
 

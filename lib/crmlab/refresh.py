@@ -19,19 +19,25 @@ def _strip_run_metadata(nb) -> None:
         cell.metadata.pop("execution", None)
 
 
-def refresh_notebook(path: Path, km=None) -> None:
-    """Execute one notebook in place (default parameters; nothing injected)."""
+def refresh_notebook(path: Path) -> None:
+    """Execute one notebook in place in a fresh kernel (default parameters; nothing injected)."""
     import nbformat
     import papermill
 
     from crmlab.atomic import atomic_path
+    from crmlab.runner import start_kernel
 
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / path.name
-        papermill.execute_notebook(
-            str(path), str(out), kernel_name="python3", km=km, progress_bar=False
-        )
-        nb = nbformat.read(str(out), as_version=4)
+    km, sockets = start_kernel(path.parent)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / path.name
+            papermill.execute_notebook(
+                str(path), str(out), kernel_name="python3", km=km, progress_bar=False
+            )
+            nb = nbformat.read(str(out), as_version=4)
+    finally:
+        km.shutdown_kernel(now=True)
+        shutil.rmtree(sockets, ignore_errors=True)
     _strip_run_metadata(nb)
     with atomic_path(path) as tmp_path:
         nbformat.write(nb, str(tmp_path))

@@ -61,6 +61,11 @@ class StageContext:
             )
         return pd.read_parquet(path)
 
+    def recorded_by(self, stage: str) -> dict[str, Any]:
+        """The figures an earlier stage of this run recorded ({} if it recorded none)."""
+        f = self.run_dir / RESULTS_SUBDIR / f"{stage}.json"
+        return json.loads(f.read_text(encoding="utf-8")) if f.exists() else {}
+
     def has_frame(self, name: str) -> bool:
         return self.artifact_path(f"{name}.parquet").exists()
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -78,6 +80,21 @@ def plan(case_names: list[str], user_params: dict[str, Any]) -> list[tuple[Case,
     return planned
 
 
+def start_kernel(cwd: Path):
+    """Start a Python kernel in ``cwd`` on IPC sockets (no open TCP port); returns
+    ``(kernel_manager, socket_folder)`` - shut the kernel down and remove the folder when done.
+
+    Socket paths must stay short (107 bytes), so they live in a fresh folder under /tmp.
+    History is off: the runner reuses one kernel for several notebooks.
+    """
+    from jupyter_client.manager import KernelManager
+
+    sockets = Path(tempfile.mkdtemp(prefix="crmlab-"))
+    km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(sockets / "k"))
+    km.start_kernel(cwd=str(cwd), extra_arguments=["--HistoryManager.enabled=False"])
+    return km, sockets
+
+
 def _reset_namespace(km) -> None:
     """Clear the user namespace of a kernel between stages (imported modules stay cached)."""
     kc = km.client()
@@ -85,7 +102,8 @@ def _reset_namespace(km) -> None:
     try:
         kc.wait_for_ready(timeout=60)
         kc.execute_interactive(
-            "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt",
+            "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n"
+            "get_ipython().execution_count = 1",
             timeout=60,
             store_history=False,
         )
@@ -106,11 +124,8 @@ def _stage_params(case: Case, stage: str, params: dict[str, Any], run_dir: Path)
 def _describe_failure(case: str, stage: str, exc: BaseException) -> str:
     ename = getattr(exc, "ename", None)
     if ename is not None:  # papermill.PapermillExecutionError
-        cell = getattr(exc, "exec_count", None)
         index = getattr(exc, "cell_index", None)
-        where = f"cell {cell}" if cell is not None else "a cell"
-        if index is not None:
-            where += f" (cell #{index + 1} of the notebook)"
+        where = f"cell {index + 1} (counting all cells from 1)" if index is not None else "a cell"
         return f"{case}/{stage}.ipynb failed in {where}: {ename}: {exc.evalue}"
     return f"{case}/{stage}.ipynb failed: {type(exc).__name__}: {exc}"
 
@@ -125,7 +140,6 @@ def run_case(
     """Execute one case's stages in order; returns a :class:`RunResult` (never raises on a
     notebook failure: the failure is in the result and in ``status.json``)."""
     import papermill
-    from jupyter_client.manager import KernelManager
 
     started = time.perf_counter()
     out_root = Path(out_root) if out_root else paths.reports_dir()
@@ -143,8 +157,7 @@ def run_case(
     if not params.get("data_dir") and case.name in GENERATORS:
         ensure_synthetic(case.name)  # once here, not racing inside the stages
 
-    km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(work / "kernel"))
-    km.start_kernel(cwd=str(case.folder))
+    km, sockets = start_kernel(case.folder)
     try:
         for i, stage in enumerate(case.stages):
             if progress:
@@ -177,6 +190,7 @@ def run_case(
             result.ok = True
     finally:
         km.shutdown_kernel(now=True)
+        shutil.rmtree(sockets, ignore_errors=True)
 
     _finish_run(case, params, work, result, started_at)
     work.rename(final)

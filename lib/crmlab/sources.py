@@ -15,7 +15,7 @@ from crmlab.errors import DataError
 #: case -> its sources (file stems), in load order
 CASE_SOURCES: dict[str, tuple[str, ...]] = {
     "retail_satisfaction": ("customers", "transactions", "survey", "complaints", "stores", "pilot"),
-    "finance_churn": ("customers", "snapshots", "closures", "pilot"),
+    "finance_churn": ("customers", "snapshots", "pilot"),
 }
 
 ID_COLUMNS = ("customer_id", "store_id", "transaction_id", "response_id", "complaint_id")
@@ -61,7 +61,9 @@ def load_sources(case: str, data_dir: str | Path) -> dict:
     data_dir = Path(data_dir)
     spec = CASE_SOURCES[case]
     if not data_dir.is_dir():
-        raise DataError(f"Data folder {data_dir} does not exist. Check data_dir / data: in the config.")
+        raise DataError(
+            f"Data folder {data_dir} does not exist. Check data_dir / data: in the config."
+        )
     tables = {}
     for stem in spec:
         path = source_path(data_dir, stem)
@@ -69,7 +71,9 @@ def load_sources(case: str, data_dir: str | Path) -> dict:
             tables[stem] = read_table(path)
     if not tables:
         expected = ", ".join(f"{s}.csv" for s in spec)
-        raise DataError(f"{data_dir}: none of the {case} sources found (expected some of: {expected}).")
+        raise DataError(
+            f"{data_dir}: none of the {case} sources found (expected some of: {expected})."
+        )
     return tables
 
 
@@ -81,17 +85,51 @@ def cleaning_rules(case: str) -> dict | None:
     return getattr(quality, rules[case], None)
 
 
-def load_clean(case: str, data_dir: str | Path) -> tuple[dict, list[str]]:
-    """Load a case's sources and apply its documented cleaning rules.
+def case_rules(case: str, tables) -> dict | None:
+    """The case's cleaning rules restricted to the sources present in ``tables``."""
+    rules = cleaning_rules(case)
+    return None if rules is None else {k: v for k, v in rules.items() if k in tables}
+
+
+def pseudonymize_tables(tables: dict, key, id_cols=("customer_id",)) -> tuple[dict, dict]:
+    """Pseudonymize every table before anything else sees it.
+
+    Identifier columns (``id_cols``) are replaced by keyed pseudonyms (the same in every table,
+    so joins still work) and personal columns (name, e-mail, phone, id numbers - detected by
+    name and content, :func:`crmlab.privacy.detect_pii_columns`) are dropped. Returns
+    ``(tables, dropped)`` where ``dropped`` maps table -> list of removed columns.
+    """
+    from crmlab import privacy
+
+    out, dropped = {}, {}
+    for name, df in tables.items():
+        ids = [c for c in id_cols if c in df.columns]
+        pii = [c for c in privacy.detect_pii_columns(df) if c not in ids]
+        out[name] = privacy.pseudonymize(df, ids, pii, key) if ids or pii else df
+        if pii:
+            dropped[name] = pii
+    return out, dropped
+
+
+def load_clean(case: str, data_dir: str | Path, key) -> tuple[dict, list[str]]:
+    """Load a case's sources, pseudonymize them, and apply its documented cleaning rules.
 
     Returns ``(tables, notes)``: the cleaned tables (absent sources left out) and one plain-language
-    note per coercion ("190 exact duplicate row(s) dropped"), so nothing is changed silently.
+    note per change ("190 exact duplicate row(s) dropped"), so nothing is changed silently.
     The raw files are only read, never modified.
     """
     from crmlab import quality
 
-    raw = load_sources(case, data_dir)
-    rules = cleaning_rules(case)
+    tables, _ = pseudonymize_tables(load_sources(case, data_dir), key)
+    rules = case_rules(case, tables)
     if rules is None:
-        return raw, []
-    return quality.clean_tables(raw, {k: v for k, v in rules.items() if k in raw})
+        return tables, []
+    return quality.clean_tables(tables, rules)
+
+
+def customers_from_transactions(transactions, id_col: str = "customer_id"):
+    """A minimal customer list (ids only, first-seen order) when no CRM export is available."""
+    import pandas as pd
+
+    ids = transactions[id_col].dropna().drop_duplicates()
+    return pd.DataFrame({id_col: ids.to_numpy()})

@@ -1,0 +1,412 @@
+"""Pseudonymization and personal-data (PII) checks.
+
+Customer data protection (seed 004, section 9) is handled in crmlab by *pseudonymizing before
+analysis*: identifiers are replaced by a keyed hash and direct identifiers (name, e-mail, phone,
+national id, address ...) are dropped, so that no personal value ever reaches a chart, a table or
+an export.
+
+Pseudonym
+    ``prefix + HMAC-SHA256(key, normalized id)[:length]`` in lower-case hex, by default 12 hex
+    characters, e.g. ``"P-3f9a2c1b7d04"``. The same key maps the same id to the same pseudonym in every table, so joins
+    still work; another key gives unrelated pseudonyms. Without the key the mapping cannot be
+    recomputed or reversed by brute force over a known id range (unlike a plain hash).
+
+The key
+    Every call takes the key as an argument. Demos and tests use :func:`demo_key` (derived from the
+    random seed, hence *public*). **A real project must set its own secret key** (e.g. in the
+    environment variable ``CRMLAB_PSEUDONYM_KEY``, see :func:`key_from_env`), keep it out of the
+    repository and store it like a password: whoever holds it can re-identify customers given a
+    list of candidate ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crmlab.errors import DataError, ParameterError
+
+__all__ = [
+    "PiiLeakError",
+    "assert_no_pii",
+    "demo_key",
+    "detect_pii_columns",
+    "key_from_env",
+    "pseudonym",
+    "pseudonymize",
+]
+
+DEFAULT_PREFIX = "P-"
+DEFAULT_LENGTH = 12
+KEY_ENV_VAR = "CRMLAB_PSEUDONYM_KEY"
+
+
+class PiiLeakError(DataError):
+    """A known personal value (name, e-mail, phone ...) was found in an output."""
+
+
+# --------------------------------------------------------------------------------------------
+# keys and pseudonyms
+# --------------------------------------------------------------------------------------------
+def demo_key(seed: int) -> bytes:
+    """Return a *public* demo key derived from a random seed.
+
+    Only for synthetic data and tests: anyone who knows the seed knows the key. A real project
+    must use its own secret key (see :func:`key_from_env`).
+    """
+    return hashlib.sha256(f"crmlab-demo-pseudonym-key/{int(seed)}".encode()).digest()
+
+
+def key_from_env(var: str = KEY_ENV_VAR, fallback_seed: int | None = None) -> bytes:
+    """Read the pseudonymization key from environment variable ``var``.
+
+    Parameters
+    ----------
+    var
+        Name of the environment variable holding the secret (any non-empty string, at least 16
+        characters).
+    fallback_seed
+        If given and the variable is unset, return :func:`demo_key` of this seed (demo mode).
+        If ``None`` and the variable is unset, raise :class:`~crmlab.errors.ParameterError`.
+    """
+    value = os.environ.get(var, "")
+    if value:
+        if len(value) < 16:
+            raise ParameterError(
+                f"The pseudonymization key in ${var} is only {len(value)} characters long; "
+                "use a random secret of at least 16 characters."
+            )
+        return value.encode()
+    if fallback_seed is not None:
+        return demo_key(fallback_seed)
+    raise ParameterError(
+        f"No pseudonymization key: set the environment variable ${var} to a project secret "
+        "(at least 16 random characters), or pass fallback_seed for a demo run."
+    )
+
+
+def _key_bytes(key: bytes | str) -> bytes:
+    if isinstance(key, str):
+        key = key.encode()
+    if not isinstance(key, bytes | bytearray) or len(key) == 0:
+        raise ParameterError("The pseudonymization key must be a non-empty str or bytes.")
+    return bytes(key)
+
+
+def _normalize_id(value: object) -> str:
+    """Text form of an id so that 1001, 1001.0, '1001' and ' 1001 ' give the same pseudonym."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return str(value).strip()
+
+
+def _normalize_ids(s: pd.Series) -> pd.Series:
+    """Vectorized :func:`_normalize_id` for a column (missing stays missing; dtype str)."""
+    if pd.api.types.is_float_dtype(s):
+        out = s.astype("str")
+        whole = s.notna() & (s % 1 == 0) & (s.abs() < 2**53)
+        out[whole] = s[whole].astype("int64").astype("str")
+        return out
+    if pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return s.astype("str")
+    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        return s.str.strip()
+    return s.map(_normalize_id, na_action="ignore").astype("str")
+
+
+def pseudonym(
+    value: object, key: bytes | str, prefix: str = DEFAULT_PREFIX, length: int = DEFAULT_LENGTH
+) -> str:
+    """Return the pseudonym of one identifier: ``prefix + HMAC-SHA256(key, id)[:length]`` (hex)."""
+    if not 6 <= length <= 64:
+        raise ParameterError(f"length must be between 6 and 64 hex characters, got {length}.")
+    digest = hmac.new(_key_bytes(key), _normalize_id(value).encode(), hashlib.sha256).hexdigest()
+    return prefix + digest[:length]
+
+
+def _pseudonymize_series(s: pd.Series, key: bytes, prefix: str, length: int) -> pd.Series:
+    """Pseudonyms of a column (hashing each distinct id once); missing/blank ids stay missing."""
+    ids = _normalize_ids(s)
+    present = ids.notna() & (ids != "")
+    codes, uniques = pd.factorize(ids[present])
+    hashed = np.array([pseudonym(u, key, prefix, length) for u in uniques], dtype=object)
+    result = pd.Series(pd.NA, index=s.index, dtype="str", name=s.name)
+    result[present] = hashed[codes] if len(codes) else []
+    return result
+
+
+def pseudonymize(
+    df: pd.DataFrame,
+    id_cols: Sequence[str] | str,
+    pii_cols: Sequence[str] | None = None,
+    key: bytes | str = b"",
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    length: int = DEFAULT_LENGTH,
+) -> pd.DataFrame:
+    """Replace identifiers by keyed pseudonyms and drop personal columns.
+
+    Parameters
+    ----------
+    df
+        Input table (not modified).
+    id_cols
+        Columns holding identifiers to keep as join keys (e.g. ``"customer_id"``). Each value is
+        replaced by :func:`pseudonym`; missing or blank ids stay missing.
+    pii_cols
+        Columns to drop (name, e-mail, phone, national id ...). ``None`` (default) drops every
+        column :func:`detect_pii_columns` flags, except ``id_cols``. Pass ``[]`` to drop nothing.
+    key
+        The secret key (str or bytes, non-empty). Same key -> same pseudonyms in every table.
+    prefix, length
+        Pseudonym format: ``prefix`` + ``length`` hex characters. With 12 hex (48 bits) the
+        chance that any two of n ids collide is about n**2 / 2**49: 0.2% for a million ids.
+        A collision is detected and raises :class:`DataError` (then increase ``length``).
+
+    Returns
+    -------
+    DataFrame
+        Copy of ``df`` without the PII columns, with the id columns pseudonymized (dtype str).
+    """
+    key_b = _key_bytes(key)
+    id_cols = [id_cols] if isinstance(id_cols, str) else list(id_cols)
+    missing = [c for c in id_cols if c not in df.columns]
+    if pii_cols is None:
+        pii_cols = [c for c in detect_pii_columns(df) if c not in id_cols]
+    else:
+        pii_cols = list(pii_cols)
+        missing += [c for c in pii_cols if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"pseudonymize: column(s) {missing} not found; the table has {list(df.columns)}."
+        )
+    overlap = set(id_cols) & set(pii_cols)
+    if overlap:
+        raise ParameterError(
+            f"pseudonymize: {sorted(overlap)} are listed both as id columns and as PII to drop."
+        )
+    out = df.drop(columns=pii_cols)
+    for col in id_cols:
+        new = _pseudonymize_series(df[col], key_b, prefix, length)
+        if new.nunique() != _normalize_ids(df[col])[new.notna()].nunique():
+            raise DataError(
+                f"pseudonymize: two different ids in column '{col}' got the same pseudonym; "
+                f"increase length (now {length})."
+            )
+        out[col] = new
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# detection
+# --------------------------------------------------------------------------------------------
+_NAME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "person name",
+        re.compile(
+            r"^(customer_|client_|contact_|full_|first_|last_|given_|family_|middle_|user_|sur)?"
+            r"names?$|^(surname|forename|nickname|username)$"
+        ),
+    ),
+    ("e-mail", re.compile(r"(^|_)e?_?mail(_?address)?$|^email")),
+    ("phone", re.compile(r"(^|_)(phone|mobile|tel|telephone|cellphone|fax)(_?(no|number|num))?$")),
+    (
+        "national id",
+        re.compile(r"(^|_)(ssn|national_?id|id_?card|id_?number|passport(_?no)?|nric|tax_?id)$"),
+    ),
+    ("address", re.compile(r"(^|_)(address|street|street_address|postcode|zip_?code)$")),
+    ("birth date", re.compile(r"^(birth_?date|date_of_birth|dob|birthday)$")),
+    ("bank account", re.compile(r"(^|_)(iban|bank_?account|card_?number|credit_?card)$")),
+    ("IP address", re.compile(r"(^|_)ip(_?address)?$")),
+]
+
+# Chinese column-name fragments (substring match).
+_ZH_FRAGMENTS: dict[str, str] = {
+    "姓名": "person name",
+    "名字": "person name",
+    "联系人": "person name",
+    "电话": "phone",
+    "手机": "phone",
+    "座机": "phone",
+    "邮箱": "e-mail",
+    "邮件": "e-mail",
+    "身份证": "national id",
+    "证件号": "national id",
+    "护照": "national id",
+    "地址": "address",
+    "住址": "address",
+    "出生日期": "birth date",
+    "生日": "birth date",
+    "银行卡": "bank account",
+    "账号": "bank account",
+}
+
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_CN_MOBILE_RE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
+_PHONE_RE = re.compile(r"^\+?[\d\s().\-]{7,}\d(\s*(x|ext\.?)\s*\d{1,5})?$", re.IGNORECASE)
+_DATE_LIKE_RE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}")
+_CN_ID_RE = re.compile(
+    r"^[1-9]\d{5}(18|19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}[\dXx]$"
+)
+
+
+def _normalize_colname(col: object) -> str:
+    return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "_", str(col).strip().lower()).strip("_")
+
+
+def _pii_by_name(col: object) -> str | None:
+    name = _normalize_colname(col)
+    for label, pattern in _NAME_PATTERNS:
+        if pattern.search(name):
+            return label
+    for fragment, label in _ZH_FRAGMENTS.items():
+        if fragment in str(col):
+            return label
+    return None
+
+
+def _is_phone(text: pd.Series) -> pd.Series:
+    compact = text.str.replace(r"[\s\-().]", "", regex=True)
+    cn = compact.str.fullmatch(_CN_MOBILE_RE.pattern)
+    digits = text.str.replace(r"(?i)(x|ext\.?)\s*\d+$", "", regex=True).str.count(r"\d")
+    generic = (
+        text.str.fullmatch(_PHONE_RE.pattern, case=False)
+        & ~text.str.match(_DATE_LIKE_RE.pattern)
+        & ~text.str.fullmatch(r"\d+(\.\d+)?")  # plain numbers are not phone numbers...
+        & digits.between(10, 15)
+    )
+    return cn | generic  # ...unless they are Chinese mobile numbers
+
+
+def _pii_by_content(values: pd.Series, min_share: float) -> str | None:
+    if values.empty:
+        return None
+    text = values.map(_normalize_id).astype("str")
+    checks = {
+        "e-mail addresses": text.str.fullmatch(_EMAIL_RE.pattern),
+        "Chinese national id numbers": text.str.fullmatch(_CN_ID_RE.pattern),
+        "phone numbers": _is_phone(text),
+    }
+    for label, hit in checks.items():
+        share = float(hit.mean())
+        if share >= min_share:
+            return f"content: {share:.0%} of sampled values look like {label}"
+    return None
+
+
+def detect_pii_columns(
+    df: pd.DataFrame, *, sample_size: int = 500, min_share: float = 0.5
+) -> dict[str, str]:
+    """Find columns that hold personal data, by column name and by content.
+
+    By name (case-insensitive, English and Chinese): person names (``name``, ``first_name``,
+    ``姓名``, ``联系人``), e-mail (``email``, ``邮箱``), phone (``phone``, ``mobile``, ``电话``,
+    ``手机``), national id (``ssn``, ``national_id``, ``身份证``, ``证件号``), address, birth date,
+    bank account, IP address. ``store_name`` or ``product_name`` are *not* flagged.
+
+    By content (first ``sample_size`` non-missing values): at least ``min_share`` of them are
+    e-mail addresses, phone numbers (Chinese mobile ``1[3-9]`` + 9 digits, optionally ``+86``;
+    or 10-15 digits with phone punctuation, not a date or a plain decimal number), or Chinese
+    18-digit resident id numbers (region code, valid birth date, check character; the checksum is
+    not verified). Person names are only detected by column name.
+
+    Returns
+    -------
+    dict
+        ``{column: reason}`` in column order; ``list(result)`` gives the column names.
+    """
+    found: dict[str, str] = {}
+    for col in df.columns:
+        reason = _pii_by_name(col)
+        if reason is not None:
+            found[col] = f"name: {reason}"
+            continue
+        s = df[col]
+        if not (
+            pd.api.types.is_string_dtype(s)
+            or pd.api.types.is_object_dtype(s)
+            or pd.api.types.is_integer_dtype(s)
+        ):
+            continue
+        content = _pii_by_content(s.dropna().head(sample_size), min_share)
+        if content is not None:
+            found[col] = content
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# leak check
+# --------------------------------------------------------------------------------------------
+def _as_text(obj: object) -> str:
+    if isinstance(obj, pd.DataFrame):
+        return obj.to_csv(index=True)
+    if isinstance(obj, pd.Series):
+        return obj.to_csv(index=True)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", errors="replace")
+    if isinstance(obj, Path):
+        return obj.read_text(encoding="utf-8", errors="replace")
+    return str(obj)
+
+
+def _known_items(known_values: object) -> list[tuple[str, str]]:
+    """Return (source label, value) pairs from a DataFrame, mapping or iterable."""
+    items: list[tuple[str, str]] = []
+    if isinstance(known_values, pd.DataFrame):
+        for col in known_values.columns:
+            items += [(str(col), v) for v in known_values[col].dropna().map(_normalize_id)]
+    elif isinstance(known_values, Mapping):
+        for label, values in known_values.items():
+            items += [(str(label), _normalize_id(v)) for v in values if not pd.isna(v)]
+    elif isinstance(known_values, str):
+        items = [("value", known_values)]
+    elif isinstance(known_values, Iterable):
+        items = [("value", _normalize_id(v)) for v in known_values if not pd.isna(v)]
+    else:
+        raise ParameterError("known_values must be a DataFrame, a mapping or an iterable.")
+    return items
+
+
+def assert_no_pii(obj: object, known_values: object, *, min_length: int = 2) -> None:
+    """Raise :class:`PiiLeakError` if any known personal value appears in ``obj``.
+
+    Parameters
+    ----------
+    obj
+        What is about to be shown or exported: a DataFrame or Series (checked as its CSV text,
+        index and column names included), a str/bytes, or a :class:`pathlib.Path` to a text
+        file. Anything else is checked as ``str(obj)``.
+    known_values
+        The raw personal values (e.g. ``raw_customers[["name", "email", "phone"]]``), as a
+        DataFrame, a ``{label: values}`` mapping or a flat iterable.
+    min_length
+        Values shorter than this many characters are skipped (one-character values would match
+        almost any text). The default 2 keeps two-character Chinese names.
+
+    Notes
+    -----
+    A value counts as found if it occurs as a substring (case-insensitive), so it also catches
+    personal values inside longer strings. The error message names the source column and the
+    number of hits but never repeats the personal value.
+    """
+    text = _as_text(obj).casefold()
+    hits: dict[str, int] = {}
+    for label, value in _known_items(known_values):
+        v = value.strip().casefold()
+        if len(v) >= min_length and v in text:
+            hits[label] = hits.get(label, 0) + 1
+    if hits:
+        detail = ", ".join(f"{n} value(s) of '{label}'" for label, n in hits.items())
+        raise PiiLeakError(
+            f"Personal data found in output: {detail}. Pseudonymize the table "
+            "(crmlab.privacy.pseudonymize) and drop personal columns before showing or exporting."
+        )

@@ -1,0 +1,580 @@
+"""Survival analysis of account closures: Kaplan-Meier curves, log-rank tests, Cox models with a
+proportional-hazards check, time-varying (counting-process) data, and lifecycle stages of a bank.
+
+Time scale and censoring
+------------------------
+The time of a customer is the **tenure in months** (days since ``open_date`` / 30.4375). An account
+closed at ``closure_date`` has an *event* at its tenure then; an account still open at the data end
+is *censored* there. An extract that only holds accounts open at some time in a window is
+*left-truncated*: a customer who opened before the window is only in the data because the account
+survived until the window began, so it enters the risk set at its tenure at the window start
+(``entry``). Pass ``entry_col="entry"`` to every function below when the data are left-truncated;
+ignoring it biases survival upwards and hazard ratios towards the protective covariates of long
+survivors. An account closed on the day it opened (or on the day it entered) counts half a day at
+risk, so that every interval has a positive length.
+
+Libraries: ``statsmodels.duration.survfunc.SurvfuncRight`` (Kaplan-Meier), ``survdiff``
+(log-rank), ``statsmodels.duration.hazard_regression.PHReg`` (Cox).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.duration.hazard_regression import PHReg
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+
+from crmlab.churn import DAYS_PER_MONTH, customer_covariates, month_labels, month_ordinals
+from crmlab.errors import DataError, describe_rows
+
+__all__ = [
+    "STAGES",
+    "CoxFit",
+    "KMResult",
+    "LifecycleRules",
+    "cox_model",
+    "km_by_group",
+    "lifecycle_stage",
+    "logrank",
+    "ph_check",
+    "survival_frame",
+    "time_varying_frame",
+]
+
+HALF_DAY = 0.5 / DAYS_PER_MONTH  # months
+
+
+def _require(df, cols, what):
+    missing = [c for c in cols if c is not None and c not in df.columns]
+    if missing:
+        raise DataError(f"{what}: missing column(s) {missing}; the table has {list(df.columns)}.")
+
+
+def _dates(df, col, what, allow_missing):
+    s = df[col]
+    parsed = pd.to_datetime(s, errors="coerce").astype("datetime64[ns]")
+    bad = parsed.isna() & s.notna() & (s.astype("str").str.strip() != "")
+    if not allow_missing:
+        bad = bad | parsed.isna()
+    if bad.any():
+        raise DataError(
+            f"{what}: column '{col}' has missing or unparseable dates in "
+            f"{describe_rows(df.index[bad])}."
+        )
+    return parsed
+
+
+# ----------------------------------------------------------------------------------------------
+# survival data
+# ----------------------------------------------------------------------------------------------
+def survival_frame(
+    customers: pd.DataFrame,
+    data_end,
+    *,
+    observation_start=None,
+    open_col: str = "open_date",
+    close_col: str = "closure_date",
+) -> pd.DataFrame:
+    """Add tenure-scale survival columns to a customer table.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        One row per account with ``open_col`` and ``close_col`` (blank = still open).
+    data_end : date
+        Last day of the data: open accounts are censored here, closures after it are ignored.
+    observation_start : date, optional
+        First day of the extract's window. Accounts opened before it enter the risk set at their
+        tenure on that day (left truncation). ``None``: no truncation (``entry`` = 0).
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``duration`` (months from opening to closure or ``data_end``), ``event``
+        (1 = closed, 0 = censored) and ``entry`` (months from opening to ``observation_start``,
+        0 if opened later or no truncation).
+    """
+    _require(customers, [open_col, close_col], "survival_frame")
+    end = pd.Timestamp(data_end).normalize()
+    opened = _dates(customers, open_col, "survival_frame", allow_missing=False)
+    closed = _dates(customers, close_col, "survival_frame", allow_missing=True)
+    bad = opened > end
+    if bad.any():
+        raise DataError(
+            f"survival_frame: '{open_col}' is after data_end {end.date()} in "
+            f"{describe_rows(customers.index[bad])}; drop those rows or move data_end."
+        )
+    bad = closed.notna() & (closed < opened)
+    if bad.any():
+        raise DataError(
+            f"survival_frame: '{close_col}' before '{open_col}' in "
+            f"{describe_rows(customers.index[bad])}."
+        )
+    event = closed.notna() & (closed <= end)
+    stop = closed.where(event, end)
+    out = customers.copy()
+    duration = (stop - opened).dt.days.to_numpy(dtype=np.float64) / DAYS_PER_MONTH
+    if observation_start is not None:
+        start = pd.Timestamp(observation_start).normalize()
+        bad = event & (closed < start)
+        if bad.any():
+            raise DataError(
+                f"survival_frame: accounts closed before observation_start {start.date()} in "
+                f"{describe_rows(customers.index[bad])}; a window extract cannot hold them."
+            )
+        entry = (
+            np.clip((start - opened).dt.days.to_numpy(dtype=np.float64), 0, None) / DAYS_PER_MONTH
+        )
+    else:
+        entry = np.zeros(len(out))
+    out["duration"] = np.maximum(duration, entry + HALF_DAY)
+    out["event"] = event.astype(np.int64).to_numpy()
+    out["entry"] = entry
+    return out
+
+
+def time_varying_frame(
+    customers: pd.DataFrame,
+    snapshots: pd.DataFrame,
+    data_end=None,
+    *,
+    rolling: dict | None = None,
+    open_col: str = "open_date",
+    close_col: str = "closure_date",
+) -> pd.DataFrame:
+    """Counting-process data for a Cox model with time-varying covariates: one row per customer
+    and snapshot month, at risk from ``start`` to ``stop`` (tenure in months).
+
+    Parameters
+    ----------
+    customers : DataFrame
+        ``customer_id``, ``open_col``, ``close_col`` and the static attributes of
+        :func:`crmlab.churn.customer_covariates`.
+    snapshots : DataFrame
+        ``customer_id``, ``month`` ("YYYY-MM") and the columns named in ``rolling``; the months of
+        a customer must be consecutive.
+    data_end : date, optional
+        Data end (default: last day of the latest snapshot month).
+    rolling : dict, optional
+        ``{column: (window_months, how)}`` with ``how`` "sum" or "any": adds
+        ``f"{column}_{window}m"`` = the sum (or 1 if any > 0) of the column over the current and
+        the ``window - 1`` previous snapshot months. Default
+        ``{"complaints": (6, "sum"), "fee_rise": (6, "any")}``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id``, ``month``, ``start``, ``stop``, ``event`` (1 in the closure month), the
+        rolling covariates and the static covariates. Fit with ``cox_model(frame, covariates,
+        duration_col="stop", entry_col="start")``.
+    """
+    rolling = {"complaints": (6, "sum"), "fee_rise": (6, "any")} if rolling is None else rolling
+    _require(customers, ["customer_id", open_col, close_col], "time_varying_frame(customers)")
+    _require(snapshots, ["customer_id", "month", *rolling], "time_varying_frame(snapshots)")
+    months = month_ordinals(snapshots)
+    end = (
+        pd.Period(ordinal=int(months.max()), freq="M").end_time.normalize()
+        if data_end is None
+        else pd.Timestamp(data_end).normalize()
+    )
+    s = snapshots[["customer_id", *rolling]].copy()
+    s["_m"] = months
+    s = s.sort_values(["customer_id", "_m"], kind="mergesort").reset_index(drop=True)
+    same = s["customer_id"].eq(s["customer_id"].shift())
+    gap = same & (s["_m"].diff() != 1)
+    if gap.any():
+        raise DataError(
+            "time_varying_frame: snapshot months of a customer must be consecutive; gaps or "
+            f"duplicates at {describe_rows(s.index[gap])} (after sorting)."
+        )
+    first_row = ~same
+    pos = s.groupby("customer_id", sort=False).cumcount().to_numpy()
+    for col, (window, how) in rolling.items():
+        x = pd.to_numeric(s[col], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
+        c = np.cumsum(x)
+        base = c - x  # cumulative sum before this row
+        grp_start = np.maximum.accumulate(np.where(first_row.to_numpy(), np.arange(len(s)), 0))
+        before = base[grp_start]  # cumulative sum before the customer's first row
+        lag_ix = np.arange(len(s)) - window
+        lagged = np.where(pos >= window, c[np.maximum(lag_ix, 0)], before)
+        val = c - lagged
+        if how == "any":
+            val = (val > 0).astype(np.float64)
+        elif how != "sum":
+            raise DataError(f"rolling: how must be 'sum' or 'any', got {how!r} for '{col}'.")
+        s[f"{col}_{window}m"] = val
+    cust = customers[["customer_id", open_col, close_col]].copy()
+    cust["_open"] = _dates(customers, open_col, "time_varying_frame", allow_missing=False)
+    cust["_close"] = _dates(customers, close_col, "time_varying_frame", allow_missing=True)
+    cov = customer_covariates(customers)
+    cust = pd.concat([cust[["customer_id", "_open", "_close"]], cov], axis=1)
+    f = s.merge(cust, on="customer_id", how="inner", validate="many_to_one")
+    if len(f) < len(s):
+        raise DataError(
+            "time_varying_frame: some snapshot customers are not in the customer table."
+        )
+    m_start = pd.PeriodIndex.from_ordinals(f["_m"].to_numpy(), freq="M").to_timestamp()
+    m_end = pd.PeriodIndex.from_ordinals(f["_m"].to_numpy() + 1, freq="M").to_timestamp()
+    closed_obs = f["_close"].where(f["_close"] <= end)
+    lo = np.maximum(m_start.to_numpy(), f["_open"].to_numpy())
+    stop_day = np.minimum(m_end.to_numpy(), (end + pd.Timedelta(days=1)).to_datetime64())
+    has_close = closed_obs.notna().to_numpy()
+    close_vals = closed_obs.to_numpy()
+    in_month = has_close & (close_vals >= m_start.to_numpy()) & (close_vals < m_end.to_numpy())
+    hi = np.where(in_month, close_vals, stop_day)
+    opened = f["_open"].to_numpy()
+    start = (lo - opened) / np.timedelta64(1, "D") / DAYS_PER_MONTH
+    stop = (hi - opened) / np.timedelta64(1, "D") / DAYS_PER_MONTH
+    keep = stop >= start
+    f = f.assign(
+        month=month_labels(f["_m"].to_numpy()),
+        start=start,
+        stop=np.maximum(stop, start + HALF_DAY),
+        event=in_month.astype(np.int64),
+    )[keep]
+    rolled = [f"{c}_{w}m" for c, (w, _) in rolling.items()]
+    cols = ["customer_id", "month", "start", "stop", "event", *rolled, *cov.columns]
+    return f[cols].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Kaplan-Meier and log-rank
+# ----------------------------------------------------------------------------------------------
+class KMResult(NamedTuple):
+    """Kaplan-Meier estimates: ``curves`` (long table) and ``medians`` (one row per group)."""
+
+    curves: pd.DataFrame
+    medians: pd.DataFrame
+
+
+def _surv_arrays(df, duration_col, event_col, entry_col, what):
+    _require(df, [duration_col, event_col, entry_col], what)
+    t = pd.to_numeric(df[duration_col], errors="coerce").to_numpy(dtype=np.float64)
+    e = pd.to_numeric(df[event_col], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(t) | (t < 0) | ~np.isin(e, [0, 1])
+    ent = None
+    if entry_col is not None:
+        ent = pd.to_numeric(df[entry_col], errors="coerce").to_numpy(dtype=np.float64)
+        bad |= ~np.isfinite(ent) | (ent < 0) | (ent > t)
+    if bad.any():
+        raise DataError(
+            f"{what}: need {duration_col} >= 0, {event_col} in {{0, 1}}"
+            + (f" and 0 <= {entry_col} <= {duration_col}" if entry_col else "")
+            + f"; bad in {describe_rows(df.index[bad])}."
+        )
+    return t, e.astype(np.int64), ent
+
+
+def _loglog_ci(s, se, alpha):
+    """Pointwise log(-log) confidence interval of a survival probability (as R's default
+    ``conf.type="log-log"``): ``S ** exp(+-z * se / (S * log S))``."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = z * se / (s * np.log(s))
+        low, high = s ** np.exp(-w), s ** np.exp(w)
+    undefined = (s <= 0) | (s >= 1)
+    return np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
+
+
+def km_by_group(
+    df: pd.DataFrame,
+    group_col: str | None = None,
+    *,
+    duration_col: str = "duration",
+    event_col: str = "event",
+    entry_col: str | None = None,
+    alpha: float = 0.05,
+) -> KMResult:
+    """Kaplan-Meier survival curves (product-limit estimate) per group.
+
+    ``S(t) = prod over event times t_j <= t of (1 - d_j / n_j)`` with ``d_j`` events and ``n_j``
+    at risk (``SurvfuncRight``). The median is the first event time with ``S(t) < 0.5``
+    (statsmodels' convention, as SAS: strictly below one half), NaN if ``S`` never drops below
+    0.5; its interval is statsmodels' ``quantile_ci`` (cloglog).
+
+    Returns
+    -------
+    KMResult
+        ``curves``: ``group``, ``time`` (starting with a row at time 0, S = 1), ``n_at_risk``,
+        ``n_events``, ``survival``, ``ci_low``, ``ci_high`` (pointwise log-log interval).
+        ``medians``: ``group``, ``n``, ``n_events``, ``median``, ``median_ci_low``,
+        ``median_ci_high`` (NaN where not reached). Without ``group_col`` the group is "all".
+    """
+    t, e, ent = _surv_arrays(df, duration_col, event_col, entry_col, "km_by_group")
+    if group_col is None:
+        groups = np.array(["all"] * len(t), dtype=object)
+    else:
+        _require(df, [group_col], "km_by_group")
+        groups = df[group_col].to_numpy(dtype=object)
+    curves, medians = [], []
+    present = pd.notna(groups)
+    for g in sorted(pd.unique(groups[present]), key=str):
+        sel = present & (groups == g)
+        sf = SurvfuncRight(t[sel], e[sel], entry=None if ent is None else ent[sel])
+        low, high = _loglog_ci(sf.surv_prob, sf.surv_prob_se, alpha)
+        curves.append(
+            pd.DataFrame(
+                {
+                    "group": g,
+                    "time": np.r_[0.0, sf.surv_times],
+                    "n_at_risk": np.r_[np.nan, sf.n_risk],
+                    "n_events": np.r_[0, sf.n_events],
+                    "survival": np.r_[1.0, sf.surv_prob],
+                    "ci_low": np.r_[1.0, low],
+                    "ci_high": np.r_[1.0, high],
+                }
+            )
+        )
+        if e[sel].sum() > 0:
+            med = sf.quantile(0.5)
+            try:
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    lo, hi = sf.quantile_ci(0.5, alpha=alpha)
+            except (ValueError, IndexError):
+                lo, hi = np.nan, np.nan
+        else:
+            med, lo, hi = np.nan, np.nan, np.nan
+        medians.append(
+            {
+                "group": g,
+                "n": int(sel.sum()),
+                "n_events": int(e[sel].sum()),
+                "median": float(med),
+                "median_ci_low": float(lo) if np.isfinite(lo) else np.nan,
+                "median_ci_high": float(hi) if np.isfinite(hi) else np.nan,
+            }
+        )
+    if not curves:
+        raise DataError("km_by_group: no rows with a group value.")
+    curves_df = pd.concat(curves, ignore_index=True)
+    curves_df["n_at_risk"] = curves_df["n_at_risk"].astype("float64")
+    return KMResult(curves=curves_df, medians=pd.DataFrame(medians))
+
+
+def logrank(
+    df: pd.DataFrame,
+    group_col: str,
+    *,
+    duration_col: str = "duration",
+    event_col: str = "event",
+    entry_col: str | None = None,
+    strata_col: str | None = None,
+) -> dict:
+    """Log-rank test of equal survival across the groups of ``group_col`` (``survdiff``).
+
+    Returns
+    -------
+    dict
+        ``chi2`` (statistic), ``dof`` (groups - 1), ``p_value``, ``n_groups``.
+    """
+    t, e, ent = _surv_arrays(df, duration_col, event_col, entry_col, "logrank")
+    _require(df, [group_col, strata_col], "logrank")
+    g = df[group_col]
+    ok = g.notna().to_numpy()
+    groups = g[ok].astype("str").to_numpy()
+    k = len(np.unique(groups))
+    if k < 2:
+        raise DataError(f"logrank: '{group_col}' needs at least two groups, found {k}.")
+    strata = None if strata_col is None else df[strata_col].astype("str").to_numpy()[ok]
+    chi2, p = survdiff(t[ok], e[ok], groups, strata=strata, entry=None if ent is None else ent[ok])
+    return {"chi2": float(chi2), "dof": k - 1, "p_value": float(p), "n_groups": k}
+
+
+# ----------------------------------------------------------------------------------------------
+# Cox proportional hazards
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class CoxFit:
+    """A fitted Cox model.
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``covariate``, ``coef`` (log hazard ratio per unit), ``std_err``, ``hazard_ratio``,
+        ``ci_low``, ``ci_high`` (hazard-ratio Wald interval), ``p_value``.
+    result : statsmodels ``PHRegResults``
+    covariates : list of str
+    """
+
+    table: pd.DataFrame
+    result: object
+    covariates: list
+
+
+def cox_model(
+    df: pd.DataFrame,
+    covariates,
+    *,
+    duration_col: str = "duration",
+    event_col: str = "event",
+    entry_col: str | None = None,
+    strata_col: str | None = None,
+    ties: str = "breslow",
+    alpha: float = 0.05,
+) -> CoxFit:
+    """Cox proportional-hazards model (``PHReg``) of the numeric ``covariates``.
+
+    ``ties`` is "breslow" or "efron". For time-varying covariates pass the counting-process rows of
+    :func:`time_varying_frame` with ``duration_col="stop"`` and ``entry_col="start"``.
+    """
+    covariates = list(covariates)
+    t, e, ent = _surv_arrays(df, duration_col, event_col, entry_col, "cox_model")
+    _require(df, [*covariates, strata_col], "cox_model")
+    X = df[covariates].apply(pd.to_numeric, errors="coerce").astype(np.float64)
+    bad = X.isna().any(axis=1)
+    if bad.any():
+        cols = [c for c in covariates if X[c].isna().any()]
+        raise DataError(
+            f"cox_model: missing or non-numeric values in {cols} at {describe_rows(df.index[bad])};"
+            " encode categories as 0/1 columns (crmlab.churn.customer_covariates) and fill gaps."
+        )
+    if e.sum() == 0:
+        raise DataError("cox_model: there are no events (closures); nothing to model.")
+    strata = None if strata_col is None else df[strata_col].astype("str").to_numpy()
+    model = PHReg(t, X.to_numpy(), status=e, entry=ent, strata=strata, ties=ties)
+    res = model.fit()
+    z = stats.norm.ppf(1 - alpha / 2)
+    coef, se = np.asarray(res.params), np.asarray(res.bse)
+    table = pd.DataFrame(
+        {
+            "covariate": covariates,
+            "coef": coef,
+            "std_err": se,
+            "hazard_ratio": np.exp(coef),
+            "ci_low": np.exp(coef - z * se),
+            "ci_high": np.exp(coef + z * se),
+            "p_value": 2 * stats.norm.sf(np.abs(coef / se)),
+        }
+    )
+    return CoxFit(table=table, result=res, covariates=covariates)
+
+
+def ph_check(fit: CoxFit, *, transform: str = "log") -> pd.DataFrame:
+    """Check the proportional-hazards assumption per covariate with Schoenfeld residuals.
+
+    Under proportional hazards the Schoenfeld residuals of a covariate (``PHReg`` results'
+    ``schoenfeld_residuals``, defined at event times) show no trend over time. The check is the
+    Pearson correlation between a covariate's residuals and ``g(time)`` at the events (``g`` =
+    log for ``transform="log"``, the rank for ``"rank"``, identity for ``"identity"``), with the
+    t-test p-value of ``scipy.stats.pearsonr`` - an unscaled variant of the Grambsch-Therneau
+    test. A small p-value says the covariate's hazard ratio changes with tenure.
+
+    Returns ``covariate``, ``rho``, ``p_value``, ``n_events``, ``ph_ok`` (p_value >= 0.05).
+    """
+    res = fit.result
+    resid = np.asarray(res.schoenfeld_residuals)
+    time = np.asarray(res.model.endog, dtype=np.float64)
+    ev = np.asarray(res.model.status) == 1
+    rows = []
+    for j, cov in enumerate(fit.covariates):
+        r = resid[:, j]
+        ok = ev & np.isfinite(r)
+        tt = time[ok]
+        if transform == "log":
+            g = np.log(np.maximum(tt, HALF_DAY))
+        elif transform == "rank":
+            g = stats.rankdata(tt)
+        elif transform == "identity":
+            g = tt
+        else:
+            raise DataError(f"transform must be 'log', 'rank' or 'identity', got {transform!r}.")
+        if ok.sum() < 3 or np.ptp(r[ok]) == 0:
+            rho, p = np.nan, np.nan
+        else:
+            rho, p = stats.pearsonr(r[ok], g)
+        rows.append(
+            {
+                "covariate": cov,
+                "rho": float(rho),
+                "p_value": float(p),
+                "n_events": int(ok.sum()),
+                "ph_ok": bool(p >= 0.05) if np.isfinite(p) else False,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# lifecycle stages
+# ----------------------------------------------------------------------------------------------
+#: Lifecycle stages of a bank customer, in the order the rules are tried (first match wins).
+STAGES = ["churned", "at_risk", "new", "declining", "growing", "mature"]
+
+
+@dataclass(frozen=True)
+class LifecycleRules:
+    """Configurable rules of :func:`lifecycle_stage` (the first matching rule wins).
+
+    1. ``churned``: the account is closed (``closed`` = 1).
+    2. ``at_risk``: predicted churn probability >= ``at_risk_prob``.
+    3. ``new``: tenure < ``new_months`` months.
+    4. ``declining``: balance change over the lookback <= ``decline`` (e.g. -0.10 = fell 10%+).
+    5. ``growing``: balance change >= ``growth``.
+    6. ``mature``: everything else (established, stable balance).
+
+    There is no industry-standard cut-off (METHOD.md); the defaults suit a retail bank whose
+    12-month churn is ~25%: ``at_risk_prob`` 0.40 is about 1.6 x the base rate.
+    """
+
+    at_risk_prob: float = 0.40
+    new_months: float = 12.0
+    decline: float = -0.10
+    growth: float = 0.10
+
+
+def lifecycle_stage(
+    df: pd.DataFrame,
+    rules: LifecycleRules | None = None,
+    *,
+    tenure_col: str = "tenure_months",
+    balance_change_col: str = "balance_change",
+    risk_col: str = "churn_prob",
+    closed_col: str | None = None,
+) -> pd.Series:
+    """Lifecycle stage per customer by the first matching rule of :class:`LifecycleRules`.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Tenure in months, relative balance change (0.1 = +10%) and predicted churn probability
+        (e.g. the output of :func:`crmlab.churn.build_churn_dataset` with a ``churn_prob`` column
+        added), and optionally a 0/1 closed flag (``closed_col``).
+
+    Returns
+    -------
+    Series
+        Ordered categorical with the categories :data:`STAGES`, same index as ``df``.
+    """
+    rules = rules or LifecycleRules()
+    _require(df, [tenure_col, balance_change_col, risk_col, closed_col], "lifecycle_stage")
+    num = {}
+    for c in (tenure_col, balance_change_col, risk_col):
+        v = pd.to_numeric(df[c], errors="coerce")
+        if v.isna().any():
+            raise DataError(
+                f"lifecycle_stage: '{c}' has missing or non-numeric values in "
+                f"{describe_rows(df.index[v.isna()])}."
+            )
+        num[c] = v.to_numpy(dtype=np.float64)
+    closed = (
+        np.zeros(len(df), dtype=bool)
+        if closed_col is None
+        else pd.to_numeric(df[closed_col], errors="coerce").fillna(0).to_numpy() == 1
+    )
+    conditions = [
+        closed,
+        num[risk_col] >= rules.at_risk_prob,
+        num[tenure_col] < rules.new_months,
+        num[balance_change_col] <= rules.decline,
+        num[balance_change_col] >= rules.growth,
+    ]
+    stage = np.select(conditions, STAGES[:5], default="mature")
+    return pd.Series(
+        pd.Categorical(stage, categories=STAGES, ordered=True), index=df.index, name="stage"
+    )

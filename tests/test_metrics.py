@@ -1,0 +1,239 @@
+"""Survey metrics and KPI helpers against hand-counted and textbook values."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from scipy.stats import norm  # noqa: E402
+
+from crmlab import metrics  # noqa: E402
+from crmlab.charts.satisfaction import plot_csat_trend, plot_kpi_dashboard  # noqa: E402
+from crmlab.errors import CrmlabError, DataError, ParameterError  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+# ---- CSAT ------------------------------------------------------------------------------------
+def test_csat_top_two_box_hand_counted():
+    # 4 of the 7 answered ratings are 4 or 5; one missing answer is ignored
+    scores = pd.Series([5, 4, 4, 3, 2, 1, 5, np.nan], name="overall_satisfaction")
+    assert metrics.csat(scores) == pytest.approx(4 / 7)
+    est = metrics.csat_with_ci(scores)
+    assert (est.n, est.successes, est.n_dropped) == (7, 4, 1)
+    assert est.low < 4 / 7 < est.high
+
+
+def test_csat_accepts_pandas_na_and_nullable_ints():
+    scores = pd.Series([5, pd.NA, 1, 4], dtype="Int64")
+    est = metrics.csat_with_ci(scores)
+    assert (est.rate, est.n, est.n_dropped) == (pytest.approx(2 / 3), 3, 1)
+
+
+def test_csat_other_scale_needs_explicit_threshold():
+    scores = [7, 6, 10, 3]
+    assert metrics.csat(scores, scale=(1, 10), satisfied_at=7) == 0.5
+    with pytest.raises(ParameterError, match="satisfied_at must be given"):
+        metrics.csat(scores, scale=(1, 10))
+
+
+@pytest.mark.parametrize(
+    ("scores", "match"),
+    [
+        ([1, 2, 6], "outside the scale 1-5"),
+        ([1, 0, 3], "outside the scale 1-5"),
+        ([1, 2.5, 3], "not whole-number"),
+        (["5", "good", 4], "not numbers"),
+        ([np.nan, None], "no valid rating"),
+    ],
+)
+def test_csat_rejects_bad_ratings(scores, match):
+    with pytest.raises(DataError, match=match):
+        metrics.csat(pd.Series(scores))
+
+
+def test_bad_rating_message_names_rows():
+    with pytest.raises(DataError, match=r"column 'q1': rows 7 are outside"):
+        metrics.csat(pd.Series([5, 9], index=[3, 7], name="q1"))
+    assert issubclass(DataError, CrmlabError) and issubclass(DataError, ValueError)
+
+
+def test_is_satisfied_keeps_missing():
+    flags = metrics.is_satisfied(pd.Series([5, None, 3, 4], index=list("abcd")))
+    assert flags.index.tolist() == list("abcd")
+    assert flags.tolist()[0] == 1.0 and math.isnan(flags["b"]) and flags["c"] == 0.0
+    assert flags["d"] == 1.0
+
+
+# ---- Proportion CI ----------------------------------------------------------------------------
+def test_wilson_interval_textbook_newcombe_1998():
+    # Newcombe (1998), Stat Med 17:857, Table I: 81/263 -> Wilson score 0.2553 to 0.3662
+    low, high = metrics.proportion_ci(81, 263)
+    assert (round(low, 4), round(high, 4)) == (0.2553, 0.3662)
+
+
+def test_wilson_interval_matches_closed_form_81_of_100():
+    n, p = 100, 0.81
+    z = norm.ppf(0.975)
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    low, high = metrics.proportion_ci(81, 100)
+    assert low == pytest.approx(centre - half, abs=1e-10)
+    assert high == pytest.approx(centre + half, abs=1e-10)
+    assert (round(low, 3), round(high, 3)) == (0.722, 0.875)
+
+
+def test_proportion_ci_rejects_impossible_counts():
+    with pytest.raises(DataError):
+        metrics.proportion_ci(5, 3)
+    with pytest.raises(ParameterError):
+        metrics.proportion_ci(1, 3, method="magic")
+
+
+# ---- NPS ---------------------------------------------------------------------------------------
+NPS_TOY = [9, 10, 9, 7, 8, 0, 3, 6, 5, 6]  # 3 promoters, 2 passives, 5 detractors
+
+
+def test_nps_counts_passives_in_denominator():
+    assert metrics.nps(NPS_TOY) == pytest.approx(-20.0)
+    # if passives were (wrongly) left out the answer would be 100 * (3 - 5) / 8 = -25
+    e = metrics.nps_with_ci(NPS_TOY + [np.nan])
+    assert (e.promoters, e.passives, e.detractors) == (0.3, 0.2, 0.5)
+    assert (e.n, e.n_dropped) == (10, 1)
+
+
+def test_nps_interval_is_wald_on_plus_minus_one_coding():
+    coded = np.array([1 if s >= 9 else (-1 if s <= 6 else 0) for s in NPS_TOY], dtype=float)
+    se = math.sqrt(coded.var(ddof=0) / len(coded))  # variance of pP - pD = (pP + pD - d^2) / n
+    e = metrics.nps_with_ci(NPS_TOY)
+    assert e.low == pytest.approx(-20 - 100 * 1.959964 * se, abs=1e-4)
+    assert e.high == pytest.approx(-20 + 100 * 1.959964 * se, abs=1e-4)
+    # by hand: var = (0.3 + 0.5 - 0.04) / 10 = 0.076
+    assert e.high - e.nps == pytest.approx(100 * 1.959964 * math.sqrt(0.076), abs=1e-4)
+
+
+def test_nps_interval_is_clipped_and_scale_checked():
+    e = metrics.nps_with_ci([10, 10, 9])
+    assert e.nps == 100 and e.high == 100.0
+    with pytest.raises(DataError, match="outside the scale 0-10"):
+        metrics.nps([11, 5])
+
+
+def test_nps_category():
+    cats = metrics.nps_category(pd.Series([10, 8, None, 3, 7, 6]))
+    assert cats.tolist()[:2] == ["promoter", "passive"]
+    assert cats.isna().tolist() == [False, False, True, False, False, False]
+    assert cats.tolist()[3:] == ["detractor", "passive", "detractor"]
+
+
+# ---- By wave / group ---------------------------------------------------------------------------
+@pytest.fixture
+def survey():
+    return pd.DataFrame(
+        {
+            "wave": ["2024-02"] * 4 + ["2024-01"] * 5,
+            "store_id": ["S1", "S2", "S1", "S2", "S1", "S1", "S2", "S2", "S2"],
+            "overall_satisfaction": [5, 4, 2, None, 1, 2, 4, 5, 3],
+            "recommend": [10, 9, 0, 7, 2, 3, 9, 8, 10],
+        }
+    )
+
+
+def test_by_wave_csat(survey):
+    out = metrics.by_wave(survey)
+    assert out["wave"].tolist() == ["2024-01", "2024-02"]
+    assert out["rate"].tolist() == pytest.approx([2 / 5, 2 / 3])
+    assert out["n"].tolist() == [5, 3]
+    assert out["n_dropped"].tolist() == [0, 1]
+    assert (out["low"] < out["rate"]).all() and (out["rate"] < out["high"]).all()
+
+
+def test_by_group_nps_and_several_keys(survey):
+    out = metrics.by_group(survey, "store_id", metric="nps")
+    # S1: 10, 0, 2, 3 -> 1 promoter, 3 detractors -> -50; S2: 9, 7, 9, 8, 10 -> 3 promoters -> 60
+    assert out.set_index("store_id")["nps"].to_dict() == pytest.approx({"S1": -50.0, "S2": 60.0})
+    two = metrics.by_group(survey, ["store_id", "wave"])
+    assert len(two) == 4 and list(two.columns[:2]) == ["store_id", "wave"]
+    with pytest.raises(DataError, match="not found"):
+        metrics.by_group(survey, "region")
+
+
+def test_by_group_keeps_a_group_without_answers(survey):
+    survey.loc[survey["store_id"] == "S1", "overall_satisfaction"] = np.nan
+    out = metrics.by_group(survey, "store_id").set_index("store_id")
+    assert out.loc["S1", "n"] == 0 and np.isnan(out.loc["S1", "rate"])
+    assert out.loc["S1", "n_dropped"] == 4
+    assert out.loc["S2", "rate"] == pytest.approx(3 / 4)  # S2: 4, None, 4, 5, 3
+
+
+# ---- KPI helpers -----------------------------------------------------------------------------
+def test_repeat_purchase_rate_counts_distinct_days():
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "B", "B", "C", "D", "D"],
+            "date": [
+                "2024-01-03",
+                "2024-01-20",
+                "2024-01-05 09:00",
+                "2024-01-05 18:00",  # B: two baskets on one day - not a repeat buyer
+                "2024-01-10",
+                "2024-01-15",
+                "2024-03-01",  # D's second day falls outside January
+            ],
+        }
+    )
+    assert metrics.repeat_purchase_rate(tx) == 2 / 4  # A and D over the whole period
+    assert metrics.repeat_purchase_rate(tx, start="2024-01-01", end="2024-01-31") == 1 / 4
+    with pytest.raises(DataError, match="no transactions"):
+        metrics.repeat_purchase_rate(tx, start="2025-01-01")
+
+
+def test_simple_rates():
+    assert metrics.complaint_rate(30, 12_000, per=1000) == pytest.approx(2.5)
+    assert metrics.churn_rate(50, 250) == pytest.approx(0.2)
+    assert metrics.growth_rate(120, 100) == pytest.approx(0.2)
+    with pytest.raises(DataError):
+        metrics.complaint_rate(3, 0)
+    with pytest.raises(DataError):
+        metrics.churn_rate(300, 250)
+
+
+def _kpis():
+    return pd.DataFrame(
+        {
+            "kpi": ["CSAT", "Churn rate", "Complaints per 1,000"],
+            "actual": [0.85, 0.22, 2.0],
+            "target": [0.90, 0.20, 2.5],
+            "higher_is_better": [True, False, False],
+        }
+    )
+
+
+def test_kpi_scorecard_attainment_and_direction():
+    card = metrics.kpi_scorecard(_kpis())
+    assert card["attainment"].tolist() == pytest.approx([0.85 / 0.90, 0.20 / 0.22, 2.5 / 2.0])
+    assert card["met"].tolist() == [False, False, True]
+    assert card["gap"].tolist() == pytest.approx([0.05, -0.02, 0.5])
+
+
+# ---- Charts ----------------------------------------------------------------------------------
+def test_plot_csat_trend_renders(survey):
+    ax = plot_csat_trend(metrics.by_wave(survey), target=0.9)
+    assert len(ax.get_lines()) == 2  # CSAT line + target line
+    assert len(ax.get_xticklabels()) == 2
+
+
+def test_plot_kpi_dashboard_renders():
+    ax = plot_kpi_dashboard(_kpis())
+    assert len(ax.patches) == 3

@@ -1,0 +1,115 @@
+"""Targeting curve, campaign ROI and the action list against hand-computed examples."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmlab import targeting
+from crmlab.errors import DataError
+from crmlab.privacy import pseudonym
+
+matplotlib.use("Agg")
+
+P = [0.5, 0.2, 0.8, 0.1]
+V = [100.0, 1000.0, 10.0, 50.0]
+# expected loss p x v = 50, 200, 8, 5 -> contact order: customer 1, 0, 2, 3
+
+
+def test_targeting_curve_hand_example():
+    scores = np.multiply(P, V)
+    t = targeting.targeting_curve(
+        scores, P, V, [0.25, 0.5, 1.0], success_rate=0.5, contact_cost=1, offer_cost=4,
+        churned=[1, 0, 1, 0],
+    )  # fmt: skip
+    assert t["n_contacted"].tolist() == [1, 2, 4]
+    np.testing.assert_allclose(t["expected_churners_reached"], [0.2, 0.7, 1.6])
+    np.testing.assert_allclose(t["share_of_expected_churners"], [0.2 / 1.6, 0.7 / 1.6, 1.0])
+    np.testing.assert_allclose(t["expected_saved"], [0.1, 0.35, 0.8])
+    np.testing.assert_allclose(t["expected_value_saved"], [100.0, 125.0, 131.5])
+    np.testing.assert_allclose(t["cost"], [5, 10, 20])
+    np.testing.assert_allclose(t["net_value"], [95, 115, 111.5])
+    assert t["churners_reached"].tolist() == [0, 1, 2]
+    # ranking by risk alone contacts customer 2 (p = 0.8) first
+    r = targeting.targeting_curve(P, P, V, [0.25], success_rate=0.5)
+    assert r.loc[0, "expected_churners_reached"] == pytest.approx(0.8)
+
+
+def test_customer_value_hand_example():
+    df = pd.DataFrame({"balance_mean": [100_000.0, 0.0], "fees_mean": [10.0, 2.5]})
+    v = targeting.customer_value(df, margin_rate=0.02)
+    np.testing.assert_allclose(v, [0.02 * 100_000 + 120, 30])
+    np.testing.assert_allclose(targeting.customer_value(df, fees_col=None), [1500, 0])
+    with pytest.raises(DataError, match="balance_mean"):
+        targeting.customer_value(df.assign(balance_mean=-1.0))
+
+
+def test_targeting_curve_rejects_bad_input():
+    with pytest.raises(DataError, match="churn_prob"):
+        targeting.targeting_curve([1, 2], [0.5, 1.5], [1, 1])
+    with pytest.raises(DataError, match="value"):
+        targeting.targeting_curve([1, 2], [0.5, 0.5], [1, -1])
+    with pytest.raises(DataError, match="contact_shares"):
+        targeting.targeting_curve([1, 2], [0.5, 0.5], [1, 1], [0, 0.5])
+
+
+def test_campaign_roi_hand_example():
+    r = targeting.campaign_roi(1000, 50, 2000, offer_cost=30, contact_cost=5).iloc[0]
+    assert r["cost"] == 35_000 and r["benefit"] == 100_000 and r["net"] == 65_000
+    assert r["roi"] == pytest.approx(65_000 / 35_000)
+    assert r["break_even_saved"] == pytest.approx(17.5)
+    many = targeting.campaign_roi([100, 200], [10, 12], 500, 20, 5)
+    np.testing.assert_allclose(many["net"], [10 * 500 - 100 * 25, 12 * 500 - 200 * 25])
+    with pytest.raises(DataError, match="exceed"):
+        targeting.campaign_roi(10, 11, 1, 1, 1)
+
+
+@pytest.fixture
+def scored():
+    return pd.DataFrame(
+        {
+            "customer_id": ["F000001", "F000002", "F000003", "F000004"],
+            "churn_prob": P,
+            "value": V,
+            "tier": ["B", "A", "C", "C"],
+            "complaints": [0, 0, 2, 0],
+        }
+    )
+
+
+def test_action_list_orders_by_expected_loss_and_assigns_actions(scored):
+    key = b"test-key"
+    out = targeting.action_list(scored, 3, as_of="2026-05-01", key=key)
+    assert out["pseudo_id"].tolist() == [
+        pseudonym(i, key) for i in ["F000002", "F000001", "F000003"]
+    ]
+    np.testing.assert_allclose(out["expected_loss"], [200, 50, 8])
+    assert out["owner_role"].tolist() == ["relationship_manager", "service_team", "service_manager"]
+    assert out["due_date"].tolist() == [
+        pd.Timestamp("2026-05-08"), pd.Timestamp("2026-05-15"), pd.Timestamp("2026-05-04"),
+    ]  # fmt: skip
+    text = out.to_csv()
+    assert not any(cid in text for cid in scored["customer_id"])
+
+
+def test_action_list_requires_pseudonyms_or_a_key(scored):
+    with pytest.raises(DataError, match="pseudonymize"):
+        targeting.action_list(scored, 2, as_of="2026-05-01")
+    pseudo = scored.assign(customer_id=[f"P-{i:010d}" for i in range(4)])
+    out = targeting.action_list(pseudo, 4, as_of="2026-05-01", complaints_col=None)
+    assert out["action"].tolist()[-1] == targeting.DEFAULT_TIER_ACTIONS["C"][0]
+    with pytest.raises(DataError, match="tier"):
+        targeting.action_list(pseudo.assign(tier="Z"), 2, as_of="2026-05-01")
+
+
+def test_targeting_chart_draws_the_curve():
+    from crmlab.charts import churn as charts
+
+    t = targeting.targeting_curve(np.multiply(P, V), P, V, [0.25, 0.5, 1.0], contact_cost=30)
+    ax = charts.plot_targeting_curve(t)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0, 0.2 / 1.6, 0.7 / 1.6, 1.0])
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
