@@ -33,7 +33,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check lib tests notebooks bench
-	$(BIN)/ruff format --check lib tests bench
+	$(BIN)/ruff format --check lib tests bench notebooks
 	$(BIN)/python -m pytest -n 2 tests
 	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly notebooks
 
@@ -47,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check lib tests notebooks bench
 
 format: $(STAMP)
-	$(BIN)/ruff format lib tests bench
+	$(BIN)/ruff format lib tests bench notebooks
 	$(BIN)/ruff check --fix lib tests notebooks bench
 
 bench: $(STAMP)

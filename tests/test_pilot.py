@@ -193,3 +193,27 @@ def test_rollout_projection_decrease_goal():
     assert "roll out with monitoring" in r.verdict
     sure = rollout_projection(0.25, -0.06, 0.20, effect_ci=(-0.07, -0.055))
     assert sure.reaches_target_pessimistic
+
+
+def test_design_from_table_reads_arms_and_periods():
+    from crmlab.pilot import design_from_table
+
+    table = pd.DataFrame(
+        {
+            "store_id": ["S2", "S1", "S3"],
+            "group": ["Treatment", "control", "control"],
+            "intervention": ["training"] * 3,
+            "start_date": ["2026-08-01"] * 3,
+            "end_date": ["2026-10-31"] * 3,
+        }
+    )
+    waves = [f"2026-{m:02d}" for m in range(1, 11)]
+    d = design_from_table(table, waves)
+    assert d.treated_units == ("S2",) and d.control_units == ("S1", "S3")
+    assert d.pilot_periods == ("2026-08", "2026-09", "2026-10")
+    assert d.pre_periods == ("2026-05", "2026-06", "2026-07")
+    assert d.pilot_start == "2026-08" and d.intervention == "training"
+    with pytest.raises(DataError, match="both arms"):
+        design_from_table(table.assign(group="control"), waves)
+    with pytest.raises(DataError, match="No survey period"):
+        design_from_table(table, ["2025-01"])

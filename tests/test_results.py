@@ -1,0 +1,70 @@
+"""Recorded figures: JSON-native values, stage files merged in stage order, atomic writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmlab
+from crmlab import atomic, results
+from crmlab.errors import CrmlabError, StageInputMissing
+
+
+def test_to_jsonable_converts_numpy_and_pandas():
+    value = {
+        "a": np.float64(0.5),
+        "b": np.int64(3),
+        "c": (1, 2),
+        "d": pd.Series({"x": np.int64(1)}),
+        "e": math.nan,
+        "f": dt.date(2026, 1, 2),
+        "g": np.array([1.5, 2.5]),
+        "h": np.bool_(True),
+    }
+    assert results.to_jsonable(value) == {
+        "a": 0.5,
+        "b": 3,
+        "c": [1, 2],
+        "d": {"x": 1},
+        "e": None,
+        "f": "2026-01-02",
+        "g": [1.5, 2.5],
+        "h": True,
+    }
+    with pytest.raises(CrmlabError, match="Cannot record"):
+        results.to_jsonable(object())
+
+
+def test_record_and_collect(tmp_path):
+    ctx = crmlab.start_stage("toy", "01_a", run_dir=tmp_path, data_dir=tmp_path)
+    assert crmlab.record("x", np.float64(1.25)) == 1.25
+    crmlab.record("y", "first")
+    crmlab.start_stage("toy", "02_b", run_dir=tmp_path, data_dir=tmp_path)
+    crmlab.record("y", "second")
+    merged = results.collect_results(tmp_path, ["01_a", "02_b"])
+    assert merged == {"x": 1.25, "y": "second"}
+    assert json.loads(ctx.results_file.read_text()) == {"x": 1.25, "y": "first"}
+    # re-running a stage clears its old figures
+    crmlab.start_stage("toy", "01_a", run_dir=tmp_path, data_dir=tmp_path)
+    assert results.collect_results(tmp_path, ["01_a"]) == {}
+
+
+def test_missing_artifact_says_which_stage_to_run(tmp_path):
+    ctx = crmlab.start_stage("toy", "03_c", run_dir=tmp_path, data_dir=tmp_path)
+    with pytest.raises(StageInputMissing, match="Run 02_data first"):
+        ctx.load_frame("features", "02_data")
+
+
+def test_atomic_write_leaves_old_file_on_error(tmp_path):
+    target = tmp_path / "out.txt"
+    atomic.write_text(target, "old")
+    with pytest.raises(RuntimeError), atomic.atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
