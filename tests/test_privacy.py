@@ -153,3 +153,16 @@ def test_collisions_are_detected_not_silent():
     with pytest.raises(ValueError, match="same pseudonym"):
         pseudonymize(ids, "customer_id", [], KEY, length=6)
     assert pseudonymize(ids, "customer_id", [], KEY)["customer_id"].is_unique
+
+
+def test_assert_no_pii_matches_whole_tokens_only():
+    from crmlab.privacy import PiiLeakError, assert_no_pii
+
+    assert_no_pii("the lifecycle stage of P-3f9a", {"name": ["He Li"]})
+    assert_no_pii("order 1380013800099", {"phone": ["13800138000"]})
+    with pytest.raises(PiiLeakError):
+        assert_no_pii("customer He Li bought", {"name": ["He Li"]})
+    with pytest.raises(PiiLeakError):
+        assert_no_pii("客户王小明的订单", {"name": ["王小明"]})
+    with pytest.raises(PiiLeakError):
+        assert_no_pii("mail: ann@example.com.", {"email": ["ann@example.com"]})

@@ -29,6 +29,7 @@ Lift and cumulative gains
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,14 +40,19 @@ from statsmodels.stats.proportion import proportion_confint
 from crmlab.errors import DataError, describe_rows
 
 __all__ = [
+    "CHURN_KPIS",
     "FEATURES",
     "STATIC_FEATURES",
+    "TENURE_EDGES",
     "ChurnLogit",
     "ChurnRate",
+    "PilotData",
+    "Window",
     "assert_no_leakage",
     "build_churn_dataset",
     "calibration_table",
     "churn_by",
+    "churn_kpis",
     "churn_rate",
     "cohort_retention",
     "customer_covariates",
@@ -56,9 +62,17 @@ __all__ = [
     "lift_table",
     "month_ordinals",
     "month_labels",
+    "observation_window",
+    "open_accounts",
+    "pilot_arms",
+    "pilot_data",
     "pilot_outcomes",
     "roc_curve_table",
+    "rolling_churn",
+    "score_dataset",
+    "tenure_band",
     "time_split",
+    "whole_months",
 ]
 
 #: Static customer covariates made by :func:`customer_covariates` (numeric, 0/1 for yes/no).
@@ -281,13 +295,15 @@ def churn_by(
     Returns
     -------
     DataFrame
-        One row per group (sorted): ``group_col``, ``n_at_risk``, ``n_lost``, ``churn_rate``,
+        One row per group (sorted; a categorical column in its category order, empty
+        categories left out): ``group_col``, ``n_at_risk``, ``n_lost``, ``churn_rate``,
         ``ci_low``, ``ci_high`` (Wilson). Missing group values form no group.
     """
     _require(df, [group_col, label_col], "churn_by")
     y = _binary(df[label_col], label_col)
-    g = pd.DataFrame({"g": df[group_col].to_numpy(), "y": y}).dropna(subset=["g"])
-    agg = g.groupby("g", sort=True)["y"].agg(n_at_risk="size", n_lost="sum").reset_index()
+    g = pd.DataFrame({"g": df[group_col].reset_index(drop=True), "y": y}).dropna(subset=["g"])
+    agg = g.groupby("g", sort=True, observed=True)["y"].agg(n_at_risk="size", n_lost="sum")
+    agg = agg.reset_index()
     agg = agg.rename(columns={"g": group_col})
     agg["churn_rate"] = agg["n_lost"] / agg["n_at_risk"]
     cis = [
@@ -947,3 +963,305 @@ def calibration_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# the observation window, rolling churn history, the open book and scoring sets
+# ----------------------------------------------------------------------------------------------
+class Window(NamedTuple):
+    """The calendar span of an extract: ``start`` (first day) and ``end`` (last day)."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @property
+    def after(self) -> pd.Timestamp:
+        """The first day after the data: the date today's open accounts are scored at."""
+        return self.end + pd.Timedelta(days=1)
+
+    def last_period_start(self, months: int = 12) -> pd.Timestamp:
+        """First day of the last complete ``months``-month period (``after - months``)."""
+        return self.after - pd.DateOffset(months=int(months))
+
+
+def observation_window(customers: pd.DataFrame, snapshots: pd.DataFrame | None = None) -> Window:
+    """The extract's window, assuming it covers whole calendar months.
+
+    ``end`` is the last day of the latest month seen in the data (snapshot months, opening and
+    closure dates). ``start`` is the first day of the earliest snapshot month; without snapshots,
+    the first day of the month of the earliest closure (a window extract cannot hold accounts
+    closed before it began), or of the earliest opening if nothing closed.
+    """
+    opened, closed = _open_close(customers, "open_date", "closure_date", "observation_window")
+    if len(opened) == 0:
+        raise DataError("observation_window: the customer table is empty.")
+    latest = [opened.max()] + ([closed.max()] if closed.notna().any() else [])
+    first = None
+    if snapshots is not None and len(snapshots):
+        months = month_ordinals(snapshots)
+        latest.append(pd.Period(ordinal=int(months.max()), freq="M").start_time)
+        first = pd.Period(ordinal=int(months.min()), freq="M").start_time
+    if first is None:
+        earliest = closed.min() if closed.notna().any() else opened.min()
+        first = pd.Period(earliest, "M").start_time
+    end = pd.Period(max(latest), "M").end_time.normalize()
+    return Window(start=pd.Timestamp(first).normalize(), end=end)
+
+
+def open_accounts(customers: pd.DataFrame, as_of) -> pd.DataFrame:
+    """Accounts open at the start of day ``as_of``: opened before it, not closed before it."""
+    t = _timestamp(as_of, "as_of")
+    opened, closed = _open_close(customers, "open_date", "closure_date", "open_accounts")
+    return customers.loc[(opened < t) & (closed.isna() | (closed >= t))]
+
+
+def rolling_churn(
+    customers: pd.DataFrame,
+    months: int = 12,
+    *,
+    first_start,
+    data_end,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Churn rate of every complete ``months``-month period starting on a month's first day.
+
+    Periods start on the first day of each month from ``first_start`` to the last start whose
+    period ends by ``data_end`` (overlapping periods, one a month: a rolling 12-month churn rate).
+    Each rate is :func:`churn_rate` of its period.
+
+    Returns
+    -------
+    DataFrame
+        ``start`` and ``end`` (first and last month of the period, "YYYY-MM"), ``n_at_risk``,
+        ``n_lost``, ``churn_rate``, ``low``, ``high`` (Wilson interval). Raises
+        :class:`DataError` if no complete period fits.
+    """
+    months = int(months)
+    first = pd.Period(_timestamp(first_start, "first_start"), "M")
+    end = _timestamp(data_end, "data_end")
+    last = pd.Period(end + pd.Timedelta(days=1), "M") - months  # start of the last whole period
+    if last < first:
+        raise DataError(
+            f"rolling_churn: no complete {months}-month period between {first} and {end.date()}."
+        )
+    opened, closed = _open_close(customers, "open_date", "closure_date", "rolling_churn")
+    rows = []
+    for k in range(last.ordinal - first.ordinal + 1):
+        p0 = first + k
+        s, e = p0.start_time, (p0 + months).start_time
+        at_risk = (opened < s) & (closed.isna() | (closed >= s))
+        n = int(at_risk.sum())
+        lost = int((at_risk & closed.notna() & (closed < e)).sum())
+        low, high = _wilson(lost, n, alpha)
+        rows.append(
+            {
+                "start": str(p0),
+                "end": str(p0 + months - 1),
+                "n_at_risk": n,
+                "n_lost": lost,
+                "churn_rate": lost / n if n else np.nan,
+                "low": low,
+                "high": high,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+#: Tenure bands (months) of :func:`tenure_band`.
+TENURE_EDGES = (12, 24, 60, 120)
+
+
+def tenure_band(open_date: pd.Series, as_of, edges=TENURE_EDGES) -> pd.Series:
+    """Tenure at ``as_of`` in bands: "< 1 year", "1-2 years", "2-5 years", "5-10 years",
+    "10+ years" for the default edges (months; a band includes its lower edge).
+
+    Returns an ordered categorical with the index of ``open_date``.
+    """
+    t = _timestamp(as_of, "as_of")
+    opened = pd.to_datetime(open_date, errors="coerce")
+    months = (t - opened).dt.days / DAYS_PER_MONTH
+    e = [float(x) for x in edges]
+    if any(b <= a for a, b in zip(e, e[1:], strict=False)) or e[0] <= 0:
+        raise DataError(f"edges must be increasing positive months, got {edges}.")
+
+    def yrs(m: float) -> str:
+        return f"{m / 12:g}"
+
+    labels = [f"< {yrs(e[0])} year" + ("" if e[0] == 12 else "s")]
+    labels += [f"{yrs(a)}-{yrs(b)} years" for a, b in zip(e, e[1:], strict=False)]
+    labels.append(f"{yrs(e[-1])}+ years")
+    band = pd.cut(months, [-np.inf, *e, np.inf], right=False, labels=labels)
+    return pd.Series(band, index=open_date.index, name="tenure_band")
+
+
+def score_dataset(
+    customers: pd.DataFrame, snapshots: pd.DataFrame, as_of, lookback_months: int = 6
+) -> pd.DataFrame:
+    """Features of the accounts open at ``as_of`` for scoring (no label: the future is unknown).
+
+    Same rows and columns as :func:`build_churn_dataset` at ``prediction_date=as_of`` without
+    ``churned``; typically ``as_of`` = the day after the data end. Only snapshot months that
+    ended before ``as_of`` are used.
+    """
+    t = _timestamp(as_of, "as_of")
+    out = build_churn_dataset(
+        customers,
+        snapshots,
+        t,
+        horizon_months=1,
+        lookback_months=lookback_months,
+        data_end=t + pd.DateOffset(months=1),
+    )
+    return out.drop(columns="churned")
+
+
+# ----------------------------------------------------------------------------------------------
+# KPIs of a churn programme
+# ----------------------------------------------------------------------------------------------
+#: key -> (KPI name, higher is better, unit, format) of :func:`churn_kpis`.
+CHURN_KPIS: dict[str, tuple[str, bool, str, str]] = {
+    "churn_rate_12m": ("12-month churn rate", False, "share", "{:.1%}"),
+    "complaints_per_100": ("Complaints per 100 customers a month", False, "count", "{:.2f}"),
+    "products_per_customer": ("Products per customer", True, "count", "{:.2f}"),
+    "salary_deposit_share": ("Salary-deposit share", True, "share", "{:.1%}"),
+}
+
+
+def churn_kpis(
+    customers: pd.DataFrame,
+    snapshots: pd.DataFrame | None,
+    as_of,
+    targets: dict,
+    *,
+    window_months: int = 6,
+) -> pd.DataFrame:
+    """The KPI scorecard of a churn programme at ``as_of`` (typically the day after the data end).
+
+    Definitions (``key``):
+
+    - ``churn_rate_12m``: :func:`churn_rate` over the 12 months before ``as_of``;
+    - ``complaints_per_100``: 100 x complaints / customer-months (snapshot rows) in the
+      ``window_months`` complete months before ``as_of`` (needs snapshots);
+    - ``products_per_customer``: mean ``products_held`` of the accounts open at ``as_of``;
+    - ``salary_deposit_share``: share of the open accounts with a salary deposit (yes/no).
+
+    Parameters
+    ----------
+    targets : dict
+        key -> target; KPIs without a target (or without their data) are left out.
+
+    Returns
+    -------
+    DataFrame
+        :func:`crmlab.metrics.kpi_scorecard` columns plus ``key``, ``unit`` and ``format``.
+    """
+    from crmlab.metrics import kpi_scorecard
+
+    t = _timestamp(as_of, "as_of")
+    unknown = sorted(set(targets) - set(CHURN_KPIS))
+    if unknown:
+        raise DataError(f"churn_kpis: unknown KPI key(s) {unknown}; known: {list(CHURN_KPIS)}.")
+    actual: dict[str, float] = {}
+    if "churn_rate_12m" in targets:
+        actual["churn_rate_12m"] = churn_rate(customers, t - pd.DateOffset(months=12), 12).rate
+    if "complaints_per_100" in targets and snapshots is not None and "complaints" in snapshots:
+        m = month_ordinals(snapshots)
+        last = (pd.Period(t, "M") - 1).ordinal
+        win = (m > last - int(window_months)) & (m <= last)
+        if win.any():
+            c = pd.to_numeric(snapshots.loc[win, "complaints"], errors="coerce").fillna(0)
+            actual["complaints_per_100"] = 100 * float(c.sum()) / int(win.sum())
+    book = open_accounts(customers, t)
+    if "products_per_customer" in targets and "products_held" in book and len(book):
+        actual["products_per_customer"] = float(
+            pd.to_numeric(book["products_held"], errors="coerce").mean()
+        )
+    if "salary_deposit_share" in targets and "salary_deposit" in book and len(book):
+        actual["salary_deposit_share"] = float(
+            _yes_no(book["salary_deposit"], "salary_deposit").mean()
+        )
+    rows = [
+        {
+            "key": k,
+            "kpi": CHURN_KPIS[k][0],
+            "actual": v,
+            "target": float(targets[k]),
+            "higher_is_better": CHURN_KPIS[k][1],
+            "unit": CHURN_KPIS[k][2],
+            "format": CHURN_KPIS[k][3],
+        }
+        for k, v in actual.items()
+    ]
+    if not rows:
+        raise DataError("churn_kpis: no KPI could be computed from the tables given.")
+    return kpi_scorecard(pd.DataFrame(rows))
+
+
+def whole_months(start, end) -> int:
+    """Calendar months from ``start``'s month through ``end``'s month, both included
+    (``whole_months("2026-05-01", "2026-10-31") == 6``)."""
+    a, b = pd.Period(_timestamp(start, "start"), "M"), pd.Period(_timestamp(end, "end"), "M")
+    if b < a:
+        raise DataError(f"end {b} is before start {a}.")
+    return int(b.ordinal - a.ordinal + 1)
+
+
+def pilot_arms(pilot: pd.DataFrame, control: str = "control", group_col: str = "group") -> str:
+    """The treated arm's label of a two-arm pilot whose control arm is called ``control``.
+
+    Raises :class:`DataError` unless ``group_col`` holds exactly two values, one of them
+    ``control``.
+    """
+    _require(pilot, [group_col], "pilot_arms")
+    groups = sorted(pilot[group_col].dropna().astype("str").unique())
+    if len(groups) != 2 or control not in groups:
+        raise DataError(
+            f"pilot: '{group_col}' must hold exactly two arms, one called '{control}'; found "
+            f"{groups}. Rename the arms in the export."
+        )
+    return next(g for g in groups if g != control)
+
+
+@dataclass(frozen=True)
+class PilotData:
+    """A two-arm retention pilot with its outcomes (see :func:`pilot_data`).
+
+    Attributes
+    ----------
+    outcomes : DataFrame
+        The pilot rows with ``churned`` (closed during the follow-up) and ``treated`` (1 = the
+        treated arm, 0 = control).
+    treated : str
+        Label of the treated arm.
+    offer_date : pandas.Timestamp
+        The (earliest) offer date.
+    follow_up_end : pandas.Timestamp
+        Last day of the follow-up.
+    follow_up_months : int
+        Calendar months from the offer month through the follow-up's last month.
+    """
+
+    outcomes: pd.DataFrame
+    treated: str
+    offer_date: pd.Timestamp
+    follow_up_end: pd.Timestamp
+    follow_up_months: int
+
+    def counts(self) -> tuple[int, int, int, int]:
+        """``(churned_treated, n_treated, churned_control, n_control)``."""
+        o = self.outcomes
+        t, c = o[o["treated"] == 1], o[o["treated"] == 0]
+        return int(t["churned"].sum()), len(t), int(c["churned"].sum()), len(c)
+
+
+def pilot_data(
+    pilot: pd.DataFrame, customers: pd.DataFrame, follow_up_end, *, control: str = "control"
+) -> PilotData:
+    """Outcomes of a two-arm pilot (:func:`pilot_outcomes`) with its arms identified
+    (:func:`pilot_arms`) and its follow-up measured (:func:`whole_months`)."""
+    treated = pilot_arms(pilot, control=control)
+    end = _timestamp(follow_up_end, "follow_up_end")
+    outcomes = pilot_outcomes(pilot, customers, end)
+    outcomes["treated"] = (outcomes["group"].astype("str") == treated).astype(np.int64)
+    offer = _dates(pilot, "offer_date", "pilot_data", allow_missing=False).min()
+    return PilotData(outcomes, treated, offer, end, whole_months(offer, end))

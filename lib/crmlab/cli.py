@@ -30,46 +30,21 @@ def _cmd_params(args) -> int:
     return 0
 
 
-def _load_config(path: str) -> dict:
-    import yaml
-
-    from crmlab.errors import ConfigError
-
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"Config file {p} not found. Check the path (relative to {Path.cwd()}).")
-    try:
-        cfg = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML: {e}") from None
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"{p}: expected a mapping with keys like case:, params:.")
-    unknown = set(cfg) - {"case", "title", "params", "data", "columns", "values", "pii", "features"}
-    if unknown:
-        raise ConfigError(f"{p}: unknown keys {sorted(unknown)}.")
-    params = cfg.get("params") or {}
-    if not isinstance(params, dict):
-        raise ConfigError(f"{p}: params: must be a mapping NAME: VALUE.")
-    data = cfg.get("data")
-    if isinstance(data, str):  # a folder of input files, relative to the config file
-        params.setdefault("data_dir", str((p.parent / data).resolve()))
-    cfg["params"] = params
-    return cfg
-
-
 def _cmd_run(args) -> int:
     from crmlab.cases import all_cases
     from crmlab.params import parse_assignments
-    from crmlab.runner import print_summary, run_cases
+    from crmlab.runner import print_summary, run_cases, run_config
 
-    user_params: dict = {}
-    cases = list(args.cases)
+    user_params = parse_assignments(args.param or [])
     if args.config:
-        cfg = _load_config(args.config)
-        user_params.update(cfg["params"])
-        if cfg.get("case") and not cases and not args.all:
-            cases = [cfg["case"]]
-    user_params.update(parse_assignments(args.param or []))
+        if args.cases or args.all:
+            raise CrmlabError(
+                "--config runs the case named in the config file; do not name cases or use --all."
+            )
+        results = [run_config(args.config, user_params, out_root=args.out)]
+        print_summary(results)
+        return 0 if all(r.ok for r in results) else 1
+    cases = list(args.cases)
     if args.all:
         cases = [c.name for c in all_cases()]
     if not cases:
@@ -77,6 +52,50 @@ def _cmd_run(args) -> int:
     results = run_cases(cases, user_params, out_root=args.out, jobs=args.jobs)
     print_summary(results)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _cmd_validate(args) -> int:
+    from crmlab import config, ingest, schemas
+    from crmlab.params import parse_assignments
+    from crmlab.runner import plan
+
+    cfg = config.load_config(args.config)
+    plan([cfg.case], {**cfg.params, **parse_assignments(args.param or [])})
+    prepared = ingest.load(cfg)
+    print(prepared.summary())
+    key_problem = None
+    try:
+        _, key_source = config.pseudonym_key(cfg)
+        print(f"Pseudonym key: from {key_source}.")
+    except CrmlabError as e:
+        key_problem = str(e)
+    if args.verbose and prepared.notes:
+        print("\nConversions:")
+        print("\n".join(f"  - {n}" for n in prepared.notes))
+    elif prepared.notes:
+        print(f"{len(prepared.notes)} conversion(s) will be applied (--verbose lists them).")
+    print()
+    print(schemas.format_problems(prepared.problems))
+    if key_problem:
+        print(f"\nerror: {key_problem}", file=sys.stderr)
+    if prepared.ok and not key_problem:
+        print(f"\nOK: `crmlab run --config {args.config}` can run.")
+        return 0
+    n = len(prepared.errors) + (1 if key_problem else 0)
+    print(f"\n{n} problem(s) block the run.", file=sys.stderr)
+    return 2
+
+
+def _cmd_new(args) -> int:
+    from crmlab.config import write_starter
+
+    folder = write_starter(args.name, args.case, Path(args.dir) if args.dir else Path.cwd())
+    print(f"created {folder}/")
+    print("  config.yaml  - edit: file paths under data:, the client's column names under columns:")
+    print("  exports/     - put the client's files here (git-ignored; crmlab only reads them)")
+    print("  secret.key   - the pseudonymization key (git-ignored; keep it like a password)")
+    print(f"next: crmlab validate --config {folder / 'config.yaml'}")
+    return 0
 
 
 def _cmd_generate(args) -> int:
@@ -127,6 +146,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for run directories (default: reports/)")
     p.add_argument("--jobs", type=int, default=1, help="cases to run in parallel")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "validate", help="check a case config and the client's files (no notebook runs)"
+    )
+    p.add_argument("--config", required=True, help="case config file (YAML)")
+    p.add_argument(
+        "-p", "--param", action="append", metavar="NAME=VALUE", help="set a notebook parameter"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="list every conversion")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("new", help="write a starter config and folder for a client case")
+    p.add_argument("name", help="folder name for the client case")
+    p.add_argument("--from", dest="case", required=True, help="the case to start from")
+    p.add_argument("--dir", help="parent folder (default: the current folder)")
+    p.set_defaults(func=_cmd_new)
 
     p = sub.add_parser("generate", help="generate synthetic data with a planted truth")
     p.add_argument("cases", nargs="*")

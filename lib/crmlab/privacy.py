@@ -376,6 +376,13 @@ def _known_items(known_values: object) -> list[tuple[str, str]]:
     return items
 
 
+def _as_token(value: str) -> re.Pattern:
+    """A pattern finding ``value`` not glued to ASCII letters/digits at an alphanumeric edge."""
+    left = r"(?<![0-9a-z])" if value[0].isascii() and value[0].isalnum() else ""
+    right = r"(?![0-9a-z])" if value[-1].isascii() and value[-1].isalnum() else ""
+    return re.compile(left + re.escape(value) + right)
+
+
 def assert_no_pii(obj: object, known_values: object, *, min_length: int = 2) -> None:
     """Raise :class:`PiiLeakError` if any known personal value appears in ``obj``.
 
@@ -394,15 +401,17 @@ def assert_no_pii(obj: object, known_values: object, *, min_length: int = 2) -> 
 
     Notes
     -----
-    A value counts as found if it occurs as a substring (case-insensitive), so it also catches
-    personal values inside longer strings. The error message names the source column and the
+    A value counts as found if it occurs case-insensitively as a whole token: a value that starts
+    or ends with a letter or digit must not be glued to further letters or digits, so "He Li" is
+    found in "customer He Li bought" but not in "the lifecycle", while a Chinese name (no spaces
+    between words) counts as found anywhere. The error message names the source column and the
     number of hits but never repeats the personal value.
     """
     text = _as_text(obj).casefold()
     hits: dict[str, int] = {}
     for label, value in _known_items(known_values):
         v = value.strip().casefold()
-        if len(v) >= min_length and v in text:
+        if len(v) >= min_length and v in text and _as_token(v).search(text):
             hits[label] = hits.get(label, 0) + 1
     if hits:
         detail = ", ".join(f"{n} value(s) of '{label}'" for label, n in hits.items())

@@ -55,6 +55,7 @@ from crmlab.privacy import _normalize_ids, detect_pii_columns
 
 __all__ = [
     "CHECKS",
+    "FINANCE_RULES",
     "RETAIL_DRIVERS",
     "RETAIL_RULES",
     "clean_tables",
@@ -180,6 +181,45 @@ RETAIL_RULES: dict[str, dict] = {
 
 Only ``transactions.store_id`` and ``survey.store_id`` are checked against ``stores``;
 ``customers.home_store`` is not (cleaning would drop the customer)."""
+
+
+FINANCE_RULES: dict[str, dict] = {
+    "customers": {
+        "key": "customer_id",
+        "dates": ["open_date", "closure_date"],
+        "booleans": ["salary_deposit", "relationship_manager", "digital_active"],
+        "ranges": {"age": [18, 120], "products_held": [0, None]},
+        "categories": {"segment": ["mass", "affluent", "private"]},
+        "required": ["customer_id", "open_date", "segment", "products_held"],
+        "optional": ["closure_date"],
+    },
+    "snapshots": {
+        "foreign_keys": {"customer_id": "customers"},
+        "ranges": {
+            "balance": [0, None],
+            "n_transactions": [0, None],
+            "logins": [0, None],
+            "fees_charged": [0, None],
+            "fee_rise": [0, 1],
+            "service_contacts": [0, None],
+            "complaints": [0, None],
+        },
+        "required": ["customer_id", "month"],
+    },
+    "pilot": {
+        "key": "customer_id",
+        "foreign_keys": {"customer_id": "customers"},
+        "dates": ["offer_date"],
+        "required": ["customer_id", "group", "offer_date"],
+    },
+}
+"""Rules for the finance churn case (tables of :mod:`crmlab.synth.finance`). Copy and edit for a
+client export.
+
+``closure_date`` blank means the account is still open (censored), so it is optional. Snapshots
+have one row per customer and month (no single-column key; exact duplicates are still dropped).
+The pilot's ``group`` values are not restricted here: stage 4 needs a ``control`` arm and one
+treated arm, whatever it is called."""
 
 
 def retail_rules(

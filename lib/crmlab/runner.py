@@ -31,6 +31,7 @@ from crmlab.params import case_parameters, validate
 from crmlab.results import collect_results
 
 KERNEL_NAME = "python3"
+INPUT_SUBDIR = "input"  # canonical input of a config run (crmlab.ingest)
 
 
 @dataclass
@@ -136,9 +137,14 @@ def run_case(
     out_root: Path | None = None,
     progress: bool = True,
     position: int = 0,
+    prepared=None,
 ) -> RunResult:
     """Execute one case's stages in order; returns a :class:`RunResult` (never raises on a
-    notebook failure: the failure is in the result and in ``status.json``)."""
+    notebook failure: the failure is in the result and in ``status.json``).
+
+    ``prepared`` (a :class:`crmlab.ingest.Prepared`, from a config run) is written into the run's
+    ``input/`` folder before the kernel starts, and the stages read it as ``data_dir``.
+    """
     import papermill
 
     started = time.perf_counter()
@@ -154,7 +160,15 @@ def run_case(
 
     from crmlab.synthetic import GENERATORS, ensure_synthetic
 
-    if not params.get("data_dir") and case.name in GENERATORS:
+    shown_params, extra = params, {}
+    if prepared is not None:
+        params, shown_params, extra = _write_input(prepared, params, work, final, result)
+        if result.error is not None:
+            _finish_run(case, shown_params, work, result, started_at, extra)
+            work.rename(final)
+            result.seconds = time.perf_counter() - started
+            return result
+    elif not params.get("data_dir") and case.name in GENERATORS:
         ensure_synthetic(case.name)  # once here, not racing inside the stages
 
     km, sockets = start_kernel(case.folder)
@@ -192,7 +206,7 @@ def run_case(
         km.shutdown_kernel(now=True)
         shutil.rmtree(sockets, ignore_errors=True)
 
-    _finish_run(case, params, work, result, started_at)
+    _finish_run(case, shown_params, work, result, started_at, extra)
     work.rename(final)
     if result.ok:
         _point_latest(case_dir, final)
@@ -200,7 +214,36 @@ def run_case(
     return result
 
 
-def _finish_run(case: Case, params: dict, work: Path, result: RunResult, started_at: str) -> None:
+def _write_input(prepared, params: dict, work: Path, final: Path, result: RunResult):
+    """Write a config run's canonical input into ``work/input``; returns (params for the stages,
+    params for status.json, extra status fields). A write failure is put in ``result``."""
+    from crmlab.errors import CrmlabError
+    from crmlab.ingest import REPORT_NAME, write
+
+    try:
+        write(prepared, work / INPUT_SUBDIR)
+    except (CrmlabError, OSError) as exc:
+        result.failed_stage = INPUT_SUBDIR
+        result.error = f"{prepared.cfg.case}: writing the imported data failed: {exc}"
+    run_params = {**params, "data_dir": str(work / INPUT_SUBDIR)}
+    shown = {**params, "data_dir": str(final / INPUT_SUBDIR)}
+    extra = {
+        "config": str(prepared.cfg.path),
+        "input_report": f"{INPUT_SUBDIR}/{REPORT_NAME}",
+    }
+    if prepared.cfg.title:
+        extra["title"] = prepared.cfg.title
+    return run_params, shown, extra
+
+
+def _finish_run(
+    case: Case,
+    params: dict,
+    work: Path,
+    result: RunResult,
+    started_at: str,
+    extra: dict | None = None,
+) -> None:
     from crmlab.export import notebook_to_html
 
     atomic.write_json(work / "results.json", collect_results(work, case.stages))
@@ -219,6 +262,7 @@ def _finish_run(case: Case, params: dict, work: Path, result: RunResult, started
         "started": started_at,
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "crmlab_version": __version__,
+        **(extra or {}),
     }
     atomic.write_json(work / "status.json", status)
 
@@ -252,6 +296,51 @@ def run_cases(
             pool.submit(_run_case_job, c.name, p, out, i) for i, (c, p) in enumerate(planned)
         ]
         return [f.result() for f in futures]
+
+
+def plan_config(config_path: str | Path, user_params: dict[str, Any] | None = None):
+    """Check a config run before any kernel starts: the config file, the parameters (config
+    ``params:`` overridden by ``user_params``), then the client's data (read, mapped, validated,
+    coerced, pseudonymized in memory). Returns ``(case, params, prepared)``.
+
+    Raises :class:`~crmlab.errors.ConfigError`, :class:`~crmlab.errors.ParameterError` or
+    :class:`crmlab.ingest.IngestError` (with the table of every problem) - nothing is written.
+    """
+    from crmlab import config, ingest
+    from crmlab.errors import ParameterError
+
+    cfg = config.load_config(config_path)
+    user_params = dict(user_params or {})
+    for name in config.RUNNER_SET:
+        if name in user_params:
+            raise ParameterError(
+                f"'{name}' is set by the runner in a config run: the data come from the config's "
+                "data: section (and runs go under --out)."
+            )
+    [(case, params)] = plan([cfg.case], {**cfg.params, **user_params})
+    prepared = ingest.prepare(cfg)
+    return case, params, prepared
+
+
+def run_config(
+    config_path: str | Path,
+    user_params: dict[str, Any] | None = None,
+    out_root: str | Path | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Run the case of a config file on the client's data (see :func:`plan_config`).
+
+    The canonical input is written into ``<run>/input/`` (with ``ingest_report.json``) and the
+    stages read it; the client's files are only read.
+    """
+    case, params, prepared = plan_config(config_path, user_params)
+    if progress:
+        print(prepared.summary(), flush=True)
+        n_warn = len(prepared.problems)
+        if n_warn:
+            print(f"{n_warn} warning(s) about the data; see input/ingest_report.json", flush=True)
+    out = Path(out_root).resolve() if out_root else None
+    return run_case(case, params, out, progress=progress, prepared=prepared)
 
 
 def print_summary(results: list[RunResult], stream=sys.stdout) -> None:

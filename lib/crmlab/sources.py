@@ -86,9 +86,37 @@ def cleaning_rules(case: str) -> dict | None:
 
 
 def case_rules(case: str, tables) -> dict | None:
-    """The case's cleaning rules restricted to the sources present in ``tables``."""
+    """The case's cleaning rules restricted to the sources present in ``tables`` and, within a
+    source, to the optional columns it has (a client survey with two of the seven drivers, a
+    customer list without sign-up dates). ``key`` and ``required`` columns are kept, so their
+    absence is still an error."""
     rules = cleaning_rules(case)
-    return None if rules is None else {k: v for k, v in rules.items() if k in tables}
+    if rules is None:
+        return None
+    return {k: _present_only(v, tables[k].columns) for k, v in rules.items() if k in tables}
+
+
+def _present_only(rule: dict, columns) -> dict:
+    import fnmatch
+
+    names = [str(c) for c in columns]
+
+    def there(col) -> bool:
+        col = str(col)
+        if any(ch in col for ch in "*?["):
+            return bool(fnmatch.filter(names, col))
+        return col in names
+
+    out = dict(rule)
+    for k in ("dates", "booleans", "optional"):
+        if k in out:
+            out[k] = [c for c in out[k] if there(c)]
+    for k in ("ranges", "categories"):
+        if k in out:
+            out[k] = {c: v for c, v in out[k].items() if there(c)}
+    if out.get("returns") and not there(out["returns"]):
+        del out["returns"]
+    return out
 
 
 def pseudonymize_tables(tables: dict, key, id_cols=("customer_id",)) -> tuple[dict, dict]:
@@ -133,3 +161,23 @@ def customers_from_transactions(transactions, id_col: str = "customer_id"):
 
     ids = transactions[id_col].dropna().drop_duplicates()
     return pd.DataFrame({id_col: ids.to_numpy()})
+
+
+def ingest_report(data_dir: str | Path) -> dict | None:
+    """The import report of a config run's input folder (``ingest_report.json``, written by
+    :mod:`crmlab.ingest`), or None for a plain data folder."""
+    import json
+
+    f = Path(data_dir) / "ingest_report.json"
+    return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
+
+
+def survey_drivers(data_dir: str | Path, survey) -> list[str]:
+    """The survey's driver-rating columns: those a config run mapped (its ``drivers:``, in
+    config order), else the standard retail drivers (:data:`crmlab.drivers.DEFAULT_DRIVERS`)
+    present in ``survey``."""
+    from crmlab.drivers import DEFAULT_DRIVERS
+
+    report = ingest_report(data_dir) or {}
+    named = report.get("drivers") or list(DEFAULT_DRIVERS)
+    return [d for d in named if d in survey.columns]

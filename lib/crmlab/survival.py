@@ -37,11 +37,14 @@ __all__ = [
     "CoxFit",
     "KMResult",
     "LifecycleRules",
+    "add_offer_indicator",
+    "attributable_fraction",
     "cox_model",
     "km_by_group",
     "lifecycle_stage",
     "logrank",
     "ph_check",
+    "static_cox_frame",
     "survival_frame",
     "time_varying_frame",
 ]
@@ -578,3 +581,89 @@ def lifecycle_stage(
     return pd.Series(
         pd.Categorical(stage, categories=STAGES, ordered=True), index=df.index, name="stage"
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers for the churn case
+# ----------------------------------------------------------------------------------------------
+def add_offer_indicator(
+    frame: pd.DataFrame,
+    pilot: pd.DataFrame,
+    treated: str,
+    *,
+    column: str = "offer",
+    group_col: str = "group",
+) -> pd.DataFrame:
+    """Add a time-varying 0/1 ``column`` to counting-process rows (:func:`time_varying_frame`):
+    1 in the months from the offer date's month on, for customers of the ``treated`` arm.
+
+    ``pilot`` needs ``customer_id``, ``group_col`` and ``offer_date``. A retention offer changes
+    the hazard of the offered customers from then on; a Cox model of the whole book should adjust
+    for it (and its hazard ratio estimates the offer's effect).
+    """
+    _require(frame, ["customer_id", "month"], "add_offer_indicator(frame)")
+    _require(pilot, ["customer_id", group_col, "offer_date"], "add_offer_indicator(pilot)")
+    arm = pilot[pilot[group_col].astype("str") == str(treated)]
+    if arm.empty:
+        raise DataError(f"add_offer_indicator: no pilot customer in the arm '{treated}'.")
+    start = pd.Series(
+        month_ordinals(
+            pd.DataFrame(
+                {
+                    "customer_id": arm["customer_id"].to_numpy(),
+                    "month": pd.to_datetime(arm["offer_date"]).dt.strftime("%Y-%m").to_numpy(),
+                }
+            )
+        ),
+        index=arm["customer_id"].to_numpy(),
+    )
+    first = frame["customer_id"].map(start)
+    m = month_ordinals(frame)
+    out = frame.copy()
+    out[column] = (first.notna() & (m >= first.fillna(np.inf))).astype(np.int64).to_numpy()
+    return out
+
+
+def static_cox_frame(customers: pd.DataFrame, data_end, *, observation_start=None) -> pd.DataFrame:
+    """:func:`survival_frame` with the static attributes as numeric covariates
+    (:func:`crmlab.churn.customer_covariates`, replacing the raw yes/no and segment columns):
+    ready for ``cox_model(frame, STATIC_FEATURES, entry_col="entry")`` when there are no monthly
+    snapshots for time-varying covariates."""
+    sf = survival_frame(customers, data_end, observation_start=observation_start)
+    cov = customer_covariates(sf)
+    return pd.concat([sf.drop(columns=[c for c in cov.columns if c in sf.columns]), cov], axis=1)
+
+
+def attributable_fraction(
+    fit: CoxFit, frame: pd.DataFrame, covariate: str, *, event_col: str = "event"
+) -> float:
+    """Share of the events (closures) attributable to a covariate of a fitted Cox model.
+
+    The share of events that would not have happened had the covariate been 0 for everyone, all
+    else equal (Bruzzi et al. 1985, the case-based adjusted attributable fraction):
+
+        AF = 1 - mean over the event rows of exp(-coef x value)
+
+    For a 0/1 covariate this is Miettinen's ``p_c (HR - 1) / HR`` with ``p_c`` the share of events
+    that were exposed. It reads the hazard ratio as causal - true only if the model holds and the
+    covariate is something the bank changes (a fee rise), not something it selects on. Negative
+    for a protective covariate (events that its absence would have added).
+
+    Parameters
+    ----------
+    fit : CoxFit
+        A fitted model with ``covariate`` among its covariates.
+    frame : DataFrame
+        The rows the model was fitted on (with ``event_col`` and the covariate).
+    """
+    if covariate not in fit.covariates:
+        raise DataError(f"attributable_fraction: '{covariate}' is not in the model.")
+    _require(frame, [covariate, event_col], "attributable_fraction")
+    ev = pd.to_numeric(frame[event_col], errors="coerce").to_numpy() == 1
+    if not ev.any():
+        raise DataError("attributable_fraction: there are no events.")
+    beta = float(fit.table.set_index("covariate").loc[covariate, "coef"])
+    x = pd.to_numeric(frame.loc[ev, covariate], errors="coerce").to_numpy(dtype=np.float64)
+    if np.isnan(x).any():
+        raise DataError(f"attributable_fraction: '{covariate}' has missing values at events.")
+    return float(1.0 - np.mean(np.exp(-beta * x)))

@@ -19,7 +19,7 @@ Campaign ROI
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,17 @@ __all__ = [
     "DEFAULT_TIER_ACTIONS",
     "COMPLAINT_ACTION",
     "action_list",
+    "backtest_rankings",
+    "campaign_options",
     "campaign_roi",
+    "cost_per_saved",
     "customer_value",
+    "group_churn_share",
+    "monitoring_plan",
+    "relative_reduction",
+    "retention_need",
+    "retention_plan",
+    "rollout_from_pilot",
     "targeting_curve",
 ]
 
@@ -321,3 +330,415 @@ def action_list(
             "due_date": [due0 + pd.Timedelta(days=int(a[2])) for a in act],
         }
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# what a churn goal means, pilot read-out helpers, back-testing a ranking, monitoring
+# ----------------------------------------------------------------------------------------------
+def retention_need(
+    dataset: pd.DataFrame,
+    n_open: int,
+    baseline: float,
+    target: float,
+    *,
+    label_col: str = "churned",
+    balance_col: str | None = "balance_mean",
+    value_col: str | None = "value",
+) -> dict:
+    """What cutting churn from ``baseline`` to ``target`` means in customers, balances and value.
+
+    Definitions (for the next period, on a book of ``n_open`` open accounts):
+
+    - ``expected_lost_baseline`` = n_open x baseline; ``expected_lost_target`` = n_open x target;
+    - ``customers_to_retain`` = their difference: closures that must not happen;
+    - ``balances_to_retain`` = customers_to_retain x the mean balance of the customers who
+      churned in ``dataset`` (the last period: its ``label_col`` = 1), i.e. assuming next
+      period's churners look like the last period's;
+    - ``value_at_stake`` = expected_lost_baseline x the churners' mean value (e.g. annual margin,
+      :func:`customer_value`): what churn costs a year if nothing changes;
+      ``value_to_retain`` = customers_to_retain x the same mean.
+
+    Balance and value figures are None when their column is absent (or None).
+    """
+    if int(n_open) < 0:
+        raise DataError(f"n_open must be >= 0, got {n_open}.")
+    for name, v in (("baseline", baseline), ("target", target)):
+        if not 0 <= v <= 1:
+            raise DataError(f"{name} must be a churn rate in [0, 1], got {v}.")
+    if label_col not in dataset.columns:
+        raise DataError(f"retention_need: no '{label_col}' column in the data set.")
+    churners = dataset[pd.to_numeric(dataset[label_col], errors="coerce") == 1]
+    lost_b, lost_t = n_open * baseline, n_open * target
+    retain = lost_b - lost_t
+    out = {
+        "n_open": int(n_open),
+        "n_churners_last_period": int(len(churners)),
+        "expected_lost_baseline": lost_b,
+        "expected_lost_target": lost_t,
+        "customers_to_retain": retain,
+        "mean_balance_churner": None,
+        "balances_to_retain": None,
+        "mean_value_churner": None,
+        "value_at_stake": None,
+        "value_to_retain": None,
+    }
+    if len(churners) and balance_col and balance_col in dataset.columns:
+        mean_bal = float(pd.to_numeric(churners[balance_col], errors="coerce").mean())
+        out["mean_balance_churner"] = mean_bal
+        out["balances_to_retain"] = retain * mean_bal
+    if len(churners) and value_col and value_col in dataset.columns:
+        mean_val = float(pd.to_numeric(churners[value_col], errors="coerce").mean())
+        out["mean_value_churner"] = mean_val
+        out["value_at_stake"] = lost_b * mean_val
+        out["value_to_retain"] = retain * mean_val
+    return out
+
+
+def relative_reduction(
+    churned_t: int, n_t: int, churned_c: int, n_c: int, alpha: float = 0.05
+) -> tuple[float, float, float]:
+    """Relative churn reduction of a treated arm: ``1 - rate_t / rate_c``, with an interval.
+
+    The interval is ``1 -`` the risk ratio's interval (statsmodels
+    ``confint_proportions_2indep(compare="ratio", method="log-adjusted")``). Returns
+    ``(reduction, low, high)``; 0.25 means the offer removed a quarter of the churn.
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    for k, n, arm in ((churned_t, n_t, "treated"), (churned_c, n_c, "control")):
+        if not (n > 0 and 0 <= k <= n):
+            raise DataError(f"{arm} arm: need 0 <= churned <= n and n > 0, got {k} of {n}.")
+    if churned_c == 0:
+        raise DataError("relative_reduction: no churn in the control arm; nothing to reduce.")
+    ratio = (churned_t / n_t) / (churned_c / n_c)
+    lo, hi = confint_proportions_2indep(
+        churned_t, n_t, churned_c, n_c, compare="ratio", method="log-adjusted", alpha=alpha
+    )
+    return 1 - ratio, 1 - float(hi), 1 - float(lo)
+
+
+def cost_per_saved(
+    effect: float, cost_per_customer: float, effect_ci: tuple[float, float] | None = None
+) -> dict:
+    """Cost of one customer kept by an offer: ``cost_per_customer / (-effect)``.
+
+    ``effect`` is treated minus control churn (negative when the offer works); every treated
+    customer costs ``cost_per_customer`` (offer + contact). Returns ``cost_per_saved`` and, with
+    ``effect_ci``, ``low`` and ``high`` (from the interval's ends); a bound where the offer saves
+    nobody (effect >= 0) is ``inf``.
+    """
+    if cost_per_customer < 0:
+        raise DataError(f"cost_per_customer must be >= 0, got {cost_per_customer}.")
+
+    def one(e: float) -> float:
+        return cost_per_customer / -e if e < 0 else float("inf")
+
+    out = {"cost_per_saved": one(effect)}
+    if effect_ci is not None:
+        lo, hi = effect_ci
+        out["low"], out["high"] = one(lo), one(hi)
+    return out
+
+
+def group_churn_share(
+    labelled: pd.DataFrame,
+    group_ids,
+    *,
+    group_rate: float | None = None,
+    id_col: str = "customer_id",
+    label_col: str = "churned",
+) -> float:
+    """Share of a period's churners who belong to a group (e.g. a campaign's target group).
+
+    ``labelled``: the customers at risk in the period with a 0/1 ``label_col`` (e.g.
+    :func:`crmlab.churn.label_churn`). With ``group_rate`` the group's churners are counted as
+    ``n_group x group_rate`` instead of observed - use the pilot's *control* rate when part of
+    the group got the offer, to get the share of churn the group would have had without it::
+
+        share = churners in group / (churners outside group + churners in group)
+    """
+    for c in (id_col, label_col):
+        if c not in labelled.columns:
+            raise DataError(f"group_churn_share: no '{c}' column.")
+    in_group = labelled[id_col].isin(pd.Series(list(group_ids), dtype="object"))
+    y = pd.to_numeric(labelled[label_col], errors="coerce").fillna(0)
+    outside = float(y[~in_group].sum())
+    inside = float(y[in_group].sum()) if group_rate is None else float(in_group.sum()) * group_rate
+    total = outside + inside
+    if total <= 0:
+        raise DataError("group_churn_share: nobody churned in the period.")
+    return inside / total
+
+
+def rollout_from_pilot(
+    baseline: float,
+    target: float,
+    reduction: float,
+    churn_share: float,
+    reduction_ci: tuple[float, float] | None = None,
+):
+    """Where the churn rate lands if the piloted offer reaches a group holding ``churn_share`` of
+    the churners and removes ``reduction`` of their churn.
+
+    The effect on the overall rate is ``-baseline x reduction x churn_share`` (with the
+    interval from ``reduction_ci``); the verdict comes from
+    :func:`crmlab.pilot.rollout_projection`.
+    """
+    from crmlab.pilot import rollout_projection
+
+    if not 0 <= churn_share <= 1:
+        raise DataError(f"churn_share must be in [0, 1], got {churn_share}.")
+    effect = -baseline * reduction * churn_share
+    ci = None
+    if reduction_ci is not None:
+        lo, hi = reduction_ci
+        ci = (-baseline * hi * churn_share, -baseline * lo * churn_share)
+    return rollout_projection(baseline, effect, target, effect_ci=ci)
+
+
+def backtest_rankings(
+    df: pd.DataFrame,
+    rankings: Mapping[str, object],
+    contact_shares=(0.05, 0.1, 0.2, 0.3),
+    *,
+    label_col: str = "churned",
+    value_col: str = "value",
+) -> pd.DataFrame:
+    """Compare rankings on a period whose outcome is known: whom would each have contacted?
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per customer with the observed 0/1 ``label_col`` and ``value_col``.
+    rankings : mapping
+        name -> score array (highest contacted first; ties keep the row order).
+    contact_shares : sequence of float
+        Shares of customers contacted (top ``round(share x n)``).
+
+    Returns
+    -------
+    DataFrame
+        ``ranking``, ``contact_share``, ``n_contacted``, ``churners_reached``,
+        ``share_of_churners`` (of all churners), ``lift`` (churn rate of the contacted / overall
+        churn rate), ``value_lost_reached`` (sum of value over the contacted churners) and
+        ``share_of_value_lost`` (of the value of all churners).
+    """
+    for c in (label_col, value_col):
+        if c not in df.columns:
+            raise DataError(f"backtest_rankings: no '{c}' column.")
+    n = len(df)
+    y = _numeric(df[label_col], label_col, n)
+    if not np.isin(y, [0, 1]).all():
+        raise DataError(f"{label_col} must be 0/1.")
+    if y.sum() == 0:
+        raise DataError("backtest_rankings: nobody churned; there is nothing to reach.")
+    v = _numeric(df[value_col], value_col, n, nonneg=True)
+    shares = _numeric(list(contact_shares), "contact_shares")
+    if ((shares <= 0) | (shares > 1)).any():
+        raise DataError("contact_shares must be in (0, 1].")
+    lost = y * v
+    rows = []
+    for name, score in rankings.items():
+        s = _numeric(score, f"ranking '{name}'", n)
+        order = np.argsort(-s, kind="mergesort")
+        cum_y = np.r_[0.0, np.cumsum(y[order])]
+        cum_v = np.r_[0.0, np.cumsum(lost[order])]
+        for share in shares:
+            k = int(round(share * n))
+            rows.append(
+                {
+                    "ranking": name,
+                    "contact_share": float(share),
+                    "n_contacted": k,
+                    "churners_reached": int(cum_y[k]),
+                    "share_of_churners": cum_y[k] / cum_y[-1],
+                    "lift": (cum_y[k] / k) / (cum_y[-1] / n) if k else np.nan,
+                    "value_lost_reached": cum_v[k],
+                    "share_of_value_lost": cum_v[k] / cum_v[-1] if cum_v[-1] > 0 else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def monitoring_plan(
+    goal_target: float,
+    *,
+    model_auc: float | None = None,
+    cost_per_saved_customer: float | None = None,
+    holdout_share: float = 0.1,
+) -> pd.DataFrame:
+    """What to track, how often, who owns it and when to act: the churn programme's monitoring.
+
+    Returns one row per metric: ``metric``, ``definition``, ``frequency``, ``owner``,
+    ``act_when`` (the alert rule, filled with the goal's target, the model's test AUC and the
+    pilot's cost per saved customer where given).
+    """
+    auc_rule = (
+        f"AUC below {model_auc - 0.05:.2f} (test AUC {model_auc:.2f} - 0.05): refit the model"
+        if model_auc is not None
+        else "AUC falls 0.05 below the last validation: refit the model"
+    )
+    cost_rule = (
+        f"above {cost_per_saved_customer:,.0f} per saved customer (the pilot's cost): review the "
+        "offer"
+        if cost_per_saved_customer is not None and np.isfinite(cost_per_saved_customer)
+        else "above the value of a saved customer: review the offer"
+    )
+    rows = [
+        (
+            "12-month churn rate",
+            "closures in the last 12 months / accounts open 12 months ago",
+            "monthly",
+            "Programme lead",
+            f"above the goal path (target {goal_target:.1%} at the deadline) two months running",
+        ),
+        (
+            "Closures by segment and tenure",
+            "accounts closed in the month, by segment and tenure band",
+            "monthly",
+            "Analytics",
+            "a segment's closures up 20% on its 6-month average",
+        ),
+        (
+            "Campaign reach",
+            "customers contacted / customers on the action list; offers accepted",
+            "weekly",
+            "Campaign manager",
+            "fewer than 80% of the list contacted by the due date",
+        ),
+        (
+            "Uplift against a holdout",
+            f"churn of contacted vs a random {holdout_share:.0%} holdout of the list kept "
+            "uncontacted",
+            "monthly",
+            "Analytics",
+            "the holdout's churn is not higher than the contacted group's for 3 months",
+        ),
+        (
+            "Model health",
+            "AUC and calibration of last year's scores against the closures that followed",
+            "quarterly",
+            "Analytics",
+            auc_rule,
+        ),
+        (
+            "Early-warning signals",
+            "complaints, fee rises, balance run-downs (balance down 50%+ in 2 months)",
+            "monthly",
+            "Service manager",
+            "any complaint of a tier-A customer: call within 3 days",
+        ),
+        (
+            "Cost per saved customer",
+            "campaign cost / (churn of holdout - churn of contacted) x contacted",
+            "quarterly",
+            "Finance",
+            cost_rule,
+        ),
+        (
+            "Reasons for leaving",
+            "exit survey and relationship-manager notes on every closure",
+            "every closure",
+            "Customer service",
+            "one reason above 25% of closures: fix it at the source",
+        ),
+    ]
+    return pd.DataFrame(rows, columns=["metric", "definition", "frequency", "owner", "act_when"])
+
+
+def campaign_options(
+    df: pd.DataFrame,
+    rankings: Mapping[str, object],
+    contact_share: float,
+    *,
+    success_rate: float,
+    offer_cost: float,
+    contact_cost: float,
+    risk_col: str = "churn_prob",
+    value_col: str = "value",
+) -> pd.DataFrame:
+    """One campaign per ranking: contact the top ``contact_share`` of ``df``; what does it yield?
+
+    Each row is :func:`targeting_curve` at ``contact_share`` with the ranking's scores, plus the
+    :func:`campaign_roi` of it (value per saved customer = expected value saved / expected
+    saved). Columns: ``ranking``, ``n_contacted``, ``expected_churners_reached``,
+    ``share_of_expected_churners``, ``expected_saved``, ``expected_value_saved``, ``cost``,
+    ``net_value``, ``roi``.
+    """
+    for c in (risk_col, value_col):
+        if c not in df.columns:
+            raise DataError(f"campaign_options: no '{c}' column.")
+    rows = []
+    for name, score in rankings.items():
+        row = targeting_curve(
+            score,
+            df[risk_col],
+            df[value_col],
+            [contact_share],
+            success_rate=success_rate,
+            contact_cost=contact_cost,
+            offer_cost=offer_cost,
+        ).iloc[0]
+        cost = float(row["cost"])
+        rows.append(
+            {
+                "ranking": name,
+                "n_contacted": int(row["n_contacted"]),
+                "expected_churners_reached": float(row["expected_churners_reached"]),
+                "share_of_expected_churners": float(row["share_of_expected_churners"]),
+                "expected_saved": float(row["expected_saved"]),
+                "expected_value_saved": float(row["expected_value_saved"]),
+                "cost": cost,
+                "net_value": float(row["net_value"]),
+                "roi": float(row["net_value"]) / cost if cost > 0 else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def retention_plan(
+    start: str,
+    deadline_months: int,
+    focus: Sequence[str],
+    n_contacted: int,
+    *,
+    holdout_share: float = 0.1,
+) -> pd.DataFrame:
+    """The implementation and staff-training plan of a retention programme, as milestones.
+
+    Seed 000 steps 4-6: train the people who will make the calls, start with one wave and a
+    holdout so the uplift keeps being measured, refresh the model, roll out, evaluate at the
+    deadline. ``focus`` names the churn drivers the training covers (e.g. the model's top
+    features); ``n_contacted`` is the first wave's size. Months are counted from ``start``
+    ("YYYY-MM"); returns ``month``, ``milestone``, ``owner``, ``check``.
+    """
+    from crmlab.plans import add_months
+
+    if int(deadline_months) < 6:
+        raise DataError("A retention programme plan needs at least 6 months to the deadline.")
+    if not 0 <= holdout_share < 1:
+        raise DataError(f"holdout_share must be in [0, 1), got {holdout_share}.")
+    d = int(deadline_months)
+    focus_text = ", ".join(str(f).replace("_", " ") for f in focus) or "the main churn drivers"
+    rows = [
+        (0, "Kick-off: owners named, baseline churn frozen, budget agreed", "Programme lead",
+         "baseline and target signed off"),
+        (0, f"Training material: why customers leave ({focus_text}); offer rules; call scripts",
+         "Training lead", "course and role-play cases ready"),
+        (0, "Train relationship managers and the service team (workshop + role-play on real "
+         "action-list cases)", "Training lead", "100% of callers trained"),
+        (1, f"Wave 1: contact {n_contacted:,} customers from the action list; keep a random "
+         f"{holdout_share:.0%} holdout uncontacted", "Campaign manager",
+         "80%+ contacted by the due dates"),
+        (1, "Fix root causes: complaint follow-up within 3 days; review fee rises for at-risk "
+         "customers", "Service manager", "complaints and fee rises on the dashboard"),
+        (3, "Read-out of wave 1 against the holdout; adjust the offer and the targeting share",
+         "Analytics", "uplift and cost per saved customer"),
+        (max(4, d // 2), "Refit the churn model on the latest year; wave 2 to the new list; "
+         "refresher training", "Analytics", "test AUC and calibration"),
+        (d, "Evaluation against the goal; plan the next cycle", "Programme lead",
+         "12-month churn rate vs target"),
+    ]  # fmt: skip
+    plan = pd.DataFrame(rows, columns=["month", "milestone", "owner", "check"])
+    plan["month"] = [add_months(start, m) for m in plan["month"]]
+    return plan

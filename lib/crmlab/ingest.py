@@ -1,0 +1,1655 @@
+"""Bring your own data: read a client's exports, map them onto a case's canonical sources, check,
+coerce, pseudonymize, and write the canonical input folder of a run.
+
+One config run (:func:`crmlab.runner.run_config`) does, before any kernel starts:
+
+1. :func:`load` - read every source named in the config (CSV in any common encoding, Parquet,
+   Excel sheets, a DuckDB query), map the client's columns and values onto the canonical ones
+   (:mod:`crmlab.schemas`), validate them with pandera (every problem at once) and coerce types.
+   Nothing is changed on disk; the client's files are only opened for reading.
+2. :func:`pseudonymize` - replace customer ids and personal columns (listed under ``pii:`` or
+   detected by :func:`crmlab.privacy.detect_pii_columns`) by keyed pseudonyms, the same in every
+   source so joins still work.
+3. :func:`write` - write ``<source>.parquet`` per source and ``ingest_report.json`` into the
+   run's ``input/`` folder (atomically); the notebooks then read that folder as ``data_dir``.
+
+Coercions (every one is a sentence in the report, never silent)
+    * encodings: UTF-8 with or without byte-order mark, UTF-16 with BOM, GB18030/GBK (Chinese
+      Excel exports; accepted when the decoded text is mostly common Chinese characters),
+      Windows-1252/Latin-1 otherwise; or ``encoding:`` in the config. Separator detected among
+      ``, ; tab |`` unless ``sep:``.
+    * numbers stored as text: blanks and ``NA``/``N/A``/``null``/``-`` become missing; thousands
+      separators (``1,234.50``; ``1.234,50`` with ``decimal: ","``), currency signs and codes
+      (``¥ ￥ $ € £ 元 RMB CNY USD EUR``), full-width digits, accounting negatives ``(12.00)`` and
+      percent signs (``12%`` -> 0.12) are handled.
+    * yes/no flags: yes/no, y/n, true/false, 1/0, 是/否 (case-insensitive) plus ``values:``.
+    * dates: YYYYMMDD numbers or text, Excel serial day numbers (20000-80000, i.e. 1954-2119),
+      ISO dates, ``2024年5月1日``, and other formats read one by one (month first for ambiguous
+      ``05/01/2024`` unless ``dayfirst: true`` or the column shows day-first values such as
+      ``13/01/2024``); or an explicit ``format:``.
+    * satisfaction on another scale: see :func:`satisfaction_to_five`; drivers on another scale:
+      :func:`rescale_linear`; several columns are averaged (mean of the answered ones).
+    * a missing key column (``transaction_id``, ``response_id``, ``complaint_id``) is made from
+      the row numbers; the survey ``wave`` defaults to the month of ``date``; cancelled orders
+      (``cancelled`` mapped) are dropped.
+
+Not done here (the case's ``02_data`` stage does it, reporting each change): dropping duplicate
+rows and keys, orphan rows and rows missing required values, and setting out-of-range values to
+missing. Validation reports them as warnings.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import io
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlab import atomic, privacy
+from crmlab.config import CaseConfig, ColumnMap, SourceConfig, pseudonym_key
+from crmlab.errors import DataError
+from crmlab.schemas import (
+    DRIVER_RANGE,
+    RETAIL_DRIVER_NAMES,
+    Field,
+    SourceSpec,
+    canonical_schema,
+    case_schema,
+    format_problems,
+    problem,
+    raw_schema,
+    run_schema,
+)
+
+__all__ = [
+    "IngestError",
+    "Prepared",
+    "detect_encoding",
+    "load",
+    "parse_bools",
+    "parse_dates",
+    "parse_months",
+    "parse_numbers",
+    "prepare",
+    "pseudonymize",
+    "read_source",
+    "rescale_linear",
+    "satisfaction_to_five",
+    "write",
+]
+
+REPORT_NAME = "ingest_report.json"
+
+NA_TOKENS = frozenset(
+    {"", "na", "n/a", "#n/a", "nan", "null", "none", "nil", "-", "--", "—", "?", "#null!"}
+)
+"""Text read as a missing value in typed columns (case-insensitive, after trimming)."""
+
+YES = frozenset({"yes", "y", "true", "t", "1", "1.0", "on", "是", "是的", "对", "√", "✓"})
+NO = frozenset({"no", "n", "false", "f", "0", "0.0", "off", "否", "不是", "错", "×", "✗"})
+
+_CURRENCY_RE = re.compile(r"(?i)[¥$€£₩₹]|rmb|cny|usd|eur|gbp|hkd|元")
+EXCEL_SERIAL_RANGE = (20000, 80000)
+"""Excel serial day numbers accepted as dates: 1954-09-03 to 2119-01-11."""
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+
+
+class IngestError(DataError):
+    """The client's files cannot be used as they are; ``problems`` lists every problem."""
+
+    def __init__(self, message: str, problems: Sequence[Mapping] = ()):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# reading files
+# --------------------------------------------------------------------------------------------
+def detect_encoding(data: bytes) -> tuple[str, str]:
+    """Guess the text encoding of a CSV export; returns ``(codec, description)``.
+
+    Order: a byte-order mark (UTF-8, UTF-16); valid UTF-8; valid GB18030 whose non-ASCII
+    characters are at least 90% in GB2312 (the common simplified Chinese set - text in another
+    encoding read as GB18030 gives rare characters); else Windows-1252 (Latin-1 with ``€`` and
+    quotes in 0x80-0x9F), or Latin-1 if that fails (it never does: every byte is a character).
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", "UTF-8 with byte-order mark"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", "UTF-16 with byte-order mark"
+    try:
+        data.decode("utf-8")
+        return "utf-8", "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        wide = [c for c in text if ord(c) > 127][:20000]
+        if wide:
+            common = sum(1 for c in wide if _in_gb2312(c))
+            if common / len(wide) >= 0.9:
+                return "gb18030", "GB18030/GBK (Chinese)"
+    try:
+        data.decode("cp1252")
+        return "cp1252", "Windows-1252 (Latin-1)"
+    except UnicodeDecodeError:
+        return "latin-1", "Latin-1"
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _sniff_sep(header: str) -> str:
+    """The separator that occurs most often in the header line (outside quotes); ',' if none."""
+    unquoted = re.sub(r'"[^"]*"', "", header)
+    counts = {s: unquoted.count(s) for s in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+@dataclass
+class RawTable:
+    """One source as read from the client's file: client columns, values as stored."""
+
+    source: str
+    file: str
+    frame: pd.DataFrame
+    row_offset: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def read_source(src: SourceConfig, folder: Path) -> tuple[RawTable | None, list[dict]]:
+    """Read one source; returns ``(table, problems)`` - ``table`` is None when it cannot be read.
+
+    CSV values are read as text (so ids keep leading zeros and every conversion is ours to
+    report); Excel cells keep their stored type (text, number or date); Parquet and query
+    results keep their column types. Column names are trimmed.
+    """
+    name, shown = src.name, src.display
+    try:
+        if src.query is not None:
+            frame, details = _read_query(src.query, folder)
+            offset = 1
+        else:
+            path = src.path
+            if not path.is_file():
+                return None, [_path_problem(src, folder)]
+            if path.stat().st_size == 0:
+                return None, [
+                    problem(
+                        name,
+                        shown,
+                        "*",
+                        "the file is empty (0 bytes)",
+                        "export the table again, or remove this source from data:",
+                    )
+                ]
+            suffix = path.suffix.lower()
+            if suffix == ".parquet":
+                frame, details, offset = pd.read_parquet(path), {"format": "parquet"}, 1
+            elif suffix in (".xlsx", ".xlsm"):
+                frame, details = _read_excel(src)
+                offset = src.header_row + 1
+            else:
+                frame, details = _read_text(src)
+                offset = src.header_row + 1
+    except _ReadProblem as e:
+        return None, [problem(name, shown, "*", e.rule, e.hint)]
+    frame = frame.rename(columns=lambda c: str(c).strip())
+    frame = frame.reset_index(drop=True)
+    if len(frame.columns) == 0:
+        return None, [
+            problem(
+                name, shown, "*", "no columns found", "is the header row where header_row: says?"
+            )
+        ]
+    if len(frame) == 0:
+        return None, [
+            problem(
+                name,
+                shown,
+                "*",
+                "the table has a header but no rows",
+                "export the rows too, or remove this source from data:",
+            )
+        ]
+    dup = [c for c in frame.columns if re.search(r"\.\d+$", c) and c.rsplit(".", 1)[0] in frame]
+    if dup:
+        details["renamed_duplicate_headers"] = dup
+    return RawTable(name, shown, frame, offset, details), []
+
+
+class _ReadProblem(Exception):
+    def __init__(self, rule: str, hint: str):
+        super().__init__(rule)
+        self.rule, self.hint = rule, hint
+
+
+def _path_problem(src: SourceConfig, folder: Path) -> dict:
+    import difflib
+
+    path = src.path
+    near = ""
+    if path.parent.is_dir():
+        names = [p.name for p in path.parent.iterdir()]
+        close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.5)
+        near = f" Did you mean '{close[0]}'?" if close else ""
+        where = f"files there: {', '.join(sorted(names)[:8])}" if names else "the folder is empty"
+    else:
+        where = f"folder {path.parent} does not exist"
+    return problem(
+        src.name,
+        src.display,
+        "*",
+        "file not found",
+        f"paths are relative to the config's folder {folder}; {where}.{near}",
+    )
+
+
+def _read_text(src: SourceConfig) -> tuple[pd.DataFrame, dict]:
+    data = src.path.read_bytes()
+    if src.encoding:
+        encoding, how = src.encoding, f"{src.encoding} (from the config)"
+    else:
+        encoding, how = detect_encoding(data)
+        how += " (detected)"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise _ReadProblem(
+            f"cannot be read as {encoding}: byte {e.start} is not valid",
+            "set the right encoding: under data: (e.g. gbk, gb18030, utf-8, latin-1)",
+        ) from None
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise _ReadProblem("the file holds no text", "export the table again")
+    lines = text.splitlines()
+    if len(lines) < src.header_row:
+        raise _ReadProblem(
+            f"the file has {len(lines)} line(s), fewer than header_row {src.header_row}",
+            "check header_row: under data:",
+        )
+    header = lines[src.header_row - 1]
+    sep = src.sep or (_sniff_sep(header) if src.path.suffix.lower() != ".tsv" else "\t")
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            skiprows=src.header_row - 1,
+            skip_blank_lines=True,
+        )
+    except (pd.errors.ParserError, ValueError) as e:
+        raise _ReadProblem(
+            f"cannot be read as a table: {e}",
+            "check sep: (the column separator) and header_row: under data:",
+        ) from None
+    details = {
+        "format": "text",
+        "encoding": how,
+        "separator": {"\t": "tab"}.get(sep, sep) + (" (from the config)" if src.sep else ""),
+    }
+    return frame, details
+
+
+def _read_excel(src: SourceConfig) -> tuple[pd.DataFrame, dict]:
+    try:
+        book = pd.ExcelFile(src.path, engine="openpyxl")
+    except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
+        raise _ReadProblem(
+            f"cannot be opened as an Excel workbook ({type(e).__name__})",
+            "save it again as .xlsx from Excel (old .xls files are not supported)",
+        ) from None
+    sheets = book.sheet_names
+    sheet = 0 if src.sheet is None else src.sheet
+    if isinstance(sheet, int):
+        if not 0 <= sheet < len(sheets):
+            raise _ReadProblem(
+                f"sheet number {sheet} does not exist",
+                f"sheets are numbered from 0; this workbook has {len(sheets)}: {', '.join(sheets)}",
+            )
+        sheet_name = sheets[sheet]
+    else:
+        if sheet not in sheets:
+            raise _ReadProblem(
+                f"sheet '{sheet}' not found",
+                f"set sheet: to one of {', '.join(repr(s) for s in sheets)}",
+            )
+        sheet_name = sheet
+    frame = pd.read_excel(book, sheet_name=sheet_name, dtype=object, header=src.header_row - 1)
+    frame = frame.dropna(how="all")
+    return frame, {"format": "excel", "sheet": sheet_name}
+
+
+def _read_query(query: str, folder: Path) -> tuple[pd.DataFrame, dict]:
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as e:
+        raise _ReadProblem(f"the query is not valid SQL: {e}", "check the query: text") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise _ReadProblem(
+            "the query must be exactly one SELECT statement",
+            "crmlab only reads: write one SELECT ... FROM 'file.csv' query",
+        )
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET file_search_path = ?", [str(folder)])
+        frame = con.sql(query).df()
+    except duckdb.Error as e:
+        raise _ReadProblem(
+            f"the query failed: {str(e).splitlines()[0]}",
+            f"file paths in the query are relative to {folder}",
+        ) from None
+    finally:
+        con.close()
+    return frame, {"format": "DuckDB query"}
+
+
+# --------------------------------------------------------------------------------------------
+# parsing values: each returns (values, bad, counts)
+# --------------------------------------------------------------------------------------------
+def _text(s: pd.Series) -> pd.Series:
+    """Values as trimmed text (NFKC: full-width digits and signs become ASCII); missing stays NA."""
+    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        t = s.astype("str")
+    else:
+        t = privacy._normalize_ids(s).astype("str")
+    wide = t.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
+    if wide.any():  # NFKC only changes non-ASCII text; skip the slow per-value call otherwise
+        t = t.copy()
+        t[wide] = t[wide].map(lambda x: unicodedata.normalize("NFKC", x))
+    return t.str.strip()
+
+
+def _blank(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(blank mask, NA-word mask): empty cells, and words like ``N/A`` read as missing."""
+    if pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s):
+        t = _text(s)
+        lower = t.str.lower()
+        empty = s.isna() | (lower == "").fillna(True)
+        na_word = ~empty & lower.isin(NA_TOKENS - {""}).fillna(False)
+        return empty.astype(bool), na_word.astype(bool)
+    empty = s.isna()
+    return empty, pd.Series(False, index=s.index)
+
+
+@dataclass
+class Parsed:
+    """Result of parsing one column: canonical values, rows that could not be read, counts."""
+
+    values: pd.Series
+    bad: pd.Series
+    counts: dict[str, int] = field(default_factory=dict)
+    example: dict[str, tuple] = field(default_factory=dict)
+
+
+def _split_object(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Masks of (date-like, number, other) cells of an object column (Excel mixes them)."""
+    if not pd.api.types.is_object_dtype(s):
+        false = pd.Series(False, index=s.index)
+        if pd.api.types.is_datetime64_any_dtype(s):
+            return s.notna(), false, false
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            return false, s.notna(), false
+        return false, false, s.notna()
+    kinds = s.map(
+        lambda v: (
+            "d"
+            if isinstance(v, dt.datetime | dt.date | pd.Timestamp | np.datetime64)
+            else "n"
+            if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+            else "t"
+        ),
+        na_action="ignore",
+    )
+    return (kinds == "d").fillna(False), (kinds == "n").fillna(False), (kinds == "t").fillna(False)
+
+
+def parse_numbers(s: pd.Series, decimal: str = ".") -> Parsed:
+    """Read numbers stored as numbers or as text (see the module docstring); float64.
+
+    Counts: ``blank`` (empty cells), ``na_word`` (``N/A`` ...), ``thousands``, ``currency``,
+    ``percent`` (divided by 100), ``parentheses`` (accounting negatives), ``decimal_comma``.
+    """
+    out = pd.Series(np.nan, index=s.index, dtype="float64")
+    counts: dict[str, int] = {}
+    if pd.api.types.is_bool_dtype(s):
+        return Parsed(s.astype("float64"), pd.Series(False, index=s.index), {"bool": len(s)})
+    if pd.api.types.is_numeric_dtype(s):
+        vals = pd.to_numeric(s, errors="coerce").astype("float64")
+        counts["blank"] = int(vals.isna().sum())
+        return Parsed(vals, pd.Series(False, index=s.index), counts)
+    empty, na_word = _blank(s)
+    _, is_num, _ = _split_object(s)
+    if is_num.any():
+        out[is_num] = pd.to_numeric(s[is_num], errors="coerce").astype("float64")
+    todo = ~empty & ~na_word & ~is_num
+    t = _text(s[todo]).str.replace(r"[\s']", "", regex=True)
+    pct = t.str.endswith("%")
+    t = t.str.rstrip("%")
+    paren = t.str.fullmatch(r"\(.*\)")
+    t = t.mask(paren, "-" + t.str.slice(1, -1))
+    cur = t.str.contains(_CURRENCY_RE)
+    t = t.str.replace(_CURRENCY_RE, "", regex=True)
+    if decimal == ",":
+        thousands = t.str.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?")
+        t = t.mask(thousands, t.str.replace(".", "", regex=False))
+        comma = t.str.contains(",", regex=False)
+        t = t.str.replace(",", ".", regex=False)
+        counts["decimal_comma"] = int(comma.sum())
+    else:
+        thousands = t.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+        t = t.mask(thousands, t.str.replace(",", "", regex=False))
+    nums = pd.to_numeric(t, errors="coerce").astype("float64")
+    nums = nums.mask(pct, nums / 100)
+    out[todo] = nums
+    bad = (todo & out.isna()).astype(bool)
+    ok = todo & ~bad
+    counts.update(
+        blank=int(empty.sum()),
+        na_word=int(na_word.sum()),
+        thousands=int((thousands & ok[todo]).sum()),
+        currency=int((cur & ok[todo]).sum()),
+        percent=int((pct & ok[todo]).sum()),
+        parentheses=int((paren & ok[todo]).sum()),
+    )
+    example = {}
+    for kind, mask in (("thousands", thousands), ("currency", cur), ("percent", pct)):
+        m = mask & ok[todo]
+        if m.any():
+            i = m[m].index[0]
+            example[kind] = (str(s[i]), float(out[i]))
+    return Parsed(out, bad, {k: v for k, v in counts.items() if v}, example)
+
+
+_ZH_DATE_RE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?(.*)$")
+_SLASH_RE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
+
+
+def parse_dates(s: pd.Series, fmt: str | None = None, dayfirst: bool = False) -> Parsed:
+    """Read dates (see the module docstring); returns datetime64 values (NaT when missing).
+
+    Counts: ``blank``, ``na_word``, ``native`` (stored as dates), ``yyyymmdd``, ``excel_serial``,
+    ``chinese``, ``format`` (read with ``fmt``), ``other_format`` (read one by one), ``ambiguous``
+    (day and month both 12 or less, read in the order stated), ``dayfirst_detected``.
+    """
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    counts: dict[str, int] = {}
+    empty, na_word = _blank(s)
+    is_date, is_num, is_text = _split_object(s)
+    is_date &= ~empty
+    is_num &= ~empty
+    is_text &= ~empty & ~na_word
+    if is_date.any():
+        d = pd.to_datetime(s[is_date], errors="coerce")
+        if getattr(d.dt, "tz", None) is not None:
+            d = d.dt.tz_localize(None)
+        out[is_date] = d.astype("datetime64[ns]")
+        counts["native"] = int(is_date.sum())
+    if is_num.any():
+        v = pd.to_numeric(s[is_num], errors="coerce").astype("float64")
+        if fmt is not None:
+            whole = v.where(v % 1 == 0)
+            txt = whole.map(lambda x: str(int(x)), na_action="ignore").astype("str")
+            out[is_num] = pd.to_datetime(txt, format=fmt, errors="coerce")
+            counts["format"] = int(out[is_num].notna().sum())
+        else:
+            ymd = (v >= 19000101) & (v <= 21001231) & (v % 1 == 0)
+            serial = v.between(*EXCEL_SERIAL_RANGE)
+            if ymd.any():
+                txt = v[ymd].astype("int64").astype("str")
+                out[ymd[ymd].index] = pd.to_datetime(txt, format="%Y%m%d", errors="coerce")
+                counts["yyyymmdd"] = int(ymd.sum())
+            if serial.any():
+                idx = serial[serial].index
+                out[idx] = EXCEL_EPOCH + pd.to_timedelta(v[serial], unit="D")
+                counts["excel_serial"] = int(serial.sum())
+    if is_text.any():
+        t = _text(s[is_text])
+        parsed = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]")
+        if fmt is not None:
+            parsed = pd.to_datetime(t, format=fmt, errors="coerce")
+            counts["format"] = counts.get("format", 0) + int(parsed.notna().sum())
+        else:
+            todo = pd.Series(True, index=t.index)
+
+            def take(mask, values, kind):
+                nonlocal todo
+                ok = mask & values.notna()
+                parsed[ok[ok].index] = values[ok]
+                if ok.any():
+                    counts[kind] = counts.get(kind, 0) + int(ok.sum())
+                todo = todo & ~ok
+
+            iso = t.str.match(r"^\d{4}-\d{1,2}-\d{1,2}([ T].*)?$")
+            take(iso, pd.to_datetime(t.where(iso), format="ISO8601", errors="coerce"), "iso")
+            ymd = todo & t.str.fullmatch(r"\d{8}")
+            take(ymd, pd.to_datetime(t.where(ymd), format="%Y%m%d", errors="coerce"), "yyyymmdd")
+            num = pd.to_numeric(t.where(todo & t.str.fullmatch(r"\d{5}(\.\d+)?")), errors="coerce")
+            serial = num.between(*EXCEL_SERIAL_RANGE)
+            take(serial, EXCEL_EPOCH + pd.to_timedelta(num.where(serial), unit="D"), "excel_serial")
+            zh = todo & t.str.match(_ZH_DATE_RE.pattern)
+            if zh.any():
+                iso_text = t[zh].str.replace(_ZH_DATE_RE, r"\1-\2-\3\4", regex=True)
+                take(zh, pd.to_datetime(iso_text, format="mixed", errors="coerce"), "chinese")
+            if todo.any():
+                rest = t[todo]
+                parts = rest.str.extract(_SLASH_RE).astype("float64")
+                first_gt12, second_gt12 = (parts[0] > 12), (parts[1] > 12)
+                use_dayfirst = dayfirst
+                if not dayfirst and first_gt12.any() and not second_gt12.any():
+                    use_dayfirst = True
+                    counts["dayfirst_detected"] = int(first_gt12.sum())
+                amb = (parts[0] <= 12) & (parts[1] <= 12) & (parts[0] != parts[1])
+                if amb.any():
+                    counts["ambiguous"] = int(amb.sum())
+                counts["_dayfirst"] = int(use_dayfirst)
+                vals = pd.to_datetime(
+                    rest, format="mixed", dayfirst=use_dayfirst, errors="coerce"
+                ).astype("datetime64[ns]")
+                take(pd.Series(True, index=rest.index), vals, "other_format")
+        out[is_text] = parsed.astype("datetime64[ns]")
+    bad = (~empty & ~na_word & out.isna()).astype(bool)
+    counts.update(blank=int(empty.sum()), na_word=int(na_word.sum()))
+    return Parsed(out, bad, {k: v for k, v in counts.items() if v})
+
+
+def _token(v) -> str:
+    """Comparable form of a value: trimmed, lower-case text; 1, 1.0 and '1' are '1'."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return unicodedata.normalize("NFKC", privacy._normalize_id(v)).strip().lower()
+
+
+def _tokens(s: pd.Series) -> pd.Series:
+    return _text(s).str.lower()
+
+
+def _as_bool_key(k) -> bool | None:
+    t = _token(k)
+    return True if t in YES else False if t in NO else None
+
+
+def _yaml_bool_tokens(v) -> set[str]:
+    """A client value from YAML; an unquoted Yes/No/On/Off arrives as a bool: match those words."""
+    if v is True:
+        return {"true", "yes", "on", "y"}
+    if v is False:
+        return {"false", "no", "off", "n"}
+    return {_token(v)}
+
+
+def parse_bools(s: pd.Series, mapping: Mapping | None = None) -> Parsed:
+    """Read yes/no values as pandas ``boolean`` (see :data:`YES`, :data:`NO`, ``values:``)."""
+    counts: dict[str, int] = {}
+    if pd.api.types.is_bool_dtype(s):
+        return Parsed(s.astype("boolean"), pd.Series(False, index=s.index))
+    empty, na_word = _blank(s)
+    lookup: dict[str, bool] = {}
+    if mapping:
+        for key, clients in mapping.items():
+            b = _as_bool_key(key)
+            for c in clients:
+                for tok in _yaml_bool_tokens(c):
+                    lookup[tok] = bool(b)
+    tok = _tokens(s)
+    mapped = tok.map(lookup) if lookup else pd.Series(np.nan, index=s.index, dtype="object")
+    default = tok.map(lambda x: True if x in YES else False if x in NO else None)
+    vals = mapped.where(mapped.notna(), default)
+    vals = vals.where(~(empty | na_word))
+    bad = (~empty & ~na_word & vals.isna()).astype(bool)
+    counts.update(
+        blank=int(empty.sum()),
+        na_word=int(na_word.sum()),
+        mapped=int(mapped.notna().sum()),
+        words=int((default.notna() & ~tok.isin({"true", "false"}) & mapped.isna()).sum()),
+    )
+    return Parsed(vals.astype("boolean"), bad, {k: v for k, v in counts.items() if v})
+
+
+def parse_months(s: pd.Series) -> Parsed:
+    """Read months as ``"YYYY-MM"`` text: ``2025-05``, ``2025/5``, ``202505``, or any date."""
+    empty, na_word = _blank(s)
+    out = pd.Series(pd.NA, index=s.index, dtype="str")
+    is_date, is_num, is_text = _split_object(s)
+    t = _text(s.where(is_num | is_text))
+    m = t.str.extract(r"^(\d{4})[-/.年]?(\d{1,2})月?$")
+    ok = m[0].notna() & m[1].astype("float64").between(1, 12)
+    out[ok] = m.loc[ok, 0] + "-" + m.loc[ok, 1].str.zfill(2)
+    rest = ~ok & ~empty & ~na_word
+    if rest.any():
+        d = parse_dates(s[rest])
+        out[d.values.notna()[d.values.notna()].index] = d.values.dropna().dt.strftime("%Y-%m")
+    bad = (~empty & ~na_word & out.isna()).astype(bool)
+    return Parsed(out, bad, {k: v for k, v in {"blank": int(empty.sum())}.items() if v})
+
+
+def parse_ids(s: pd.Series) -> Parsed:
+    """Identifiers as text (1001, 1001.0 and ' 1001 ' are the same id); blanks missing."""
+    empty, na_word = _blank(s)
+    ids = privacy._normalize_ids(s).astype("str").str.strip()
+    ids = ids.where(~(empty | na_word))
+    counts = {"blank": int(empty.sum()), "na_word": int(na_word.sum())}
+    if pd.api.types.is_float_dtype(s):
+        counts["float_ids"] = int(s.notna().sum())
+    return Parsed(ids, pd.Series(False, index=s.index), {k: v for k, v in counts.items() if v})
+
+
+def parse_text(s: pd.Series) -> Parsed:
+    """Text, trimmed; empty cells missing."""
+    empty, _ = _blank(s)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        t = s.dt.strftime("%Y-%m-%d").astype("str")
+    else:
+        t = privacy._normalize_ids(s).astype("str").str.strip()
+    t = t.where(~empty)
+    return Parsed(
+        t, pd.Series(False, index=s.index), {"blank": int(empty.sum())} if empty.any() else {}
+    )
+
+
+def apply_value_map(s: pd.Series, mapping: Mapping | None) -> tuple[pd.Series, int]:
+    """Replace client values by canonical ones (``values:``); returns (series, n replaced).
+
+    Matching ignores case and surrounding spaces; 1, 1.0 and '1' match each other. Values not
+    listed are kept as they are.
+    """
+    if not mapping:
+        return s, 0
+    lookup = {}
+    for canon, clients in mapping.items():
+        for c in clients:
+            for tok in _yaml_bool_tokens(c):
+                lookup[tok] = canon
+    tok = _tokens(s)
+    hit = tok.isin(set(lookup)).fillna(False)
+    if not hit.any():
+        return s, 0
+    out = s.astype("object").copy()
+    out[hit] = tok[hit].map(lookup)
+    return out, int(hit.sum())
+
+
+# --------------------------------------------------------------------------------------------
+# rating scales
+# --------------------------------------------------------------------------------------------
+def _round_half_up(x: pd.Series) -> pd.Series:
+    return np.floor(x + 0.5)
+
+
+def satisfaction_to_five(
+    x: pd.Series, scale: tuple[float, float] = (1, 5), satisfied_at: float = 4
+) -> pd.Series:
+    """Map satisfaction ratings on ``scale`` to the canonical 1-5 scale, keeping who is satisfied.
+
+    The notebooks compute CSAT as the share of 4-5 ratings on a 1-5 scale. A rating ``x`` on the
+    client's scale ``[lo, hi]`` with threshold ``t = satisfied_at`` becomes
+
+    * below the threshold (``x < t``): ``1 + 2 (x - lo) / (t - 1 - lo)``, rounded half up and
+      kept within 1-3 (all 1 when ``t - 1 <= lo``);
+    * at or above it (``x >= t``): ``4 + (x - t) / (hi - t)``, rounded half up and kept within
+      4-5 (5 when ``t == hi``).
+
+    So a rating counts as satisfied on 1-5 (4 or 5) exactly when it reached ``satisfied_at`` on
+    the client's scale: CSAT is unchanged. On 1-10 with ``satisfied_at: 7``: 1-2 -> 1, 3-4 -> 2,
+    5-6 -> 3, 7-8 -> 4, 9-10 -> 5. On 1-5 with 4 it is the identity for whole ratings. Averages
+    of several questions are rounded the same way. Values outside ``scale`` must be removed first
+    (they give NaN here).
+    """
+    lo, hi = float(scale[0]), float(scale[1])
+    t = float(satisfied_at)
+    v = pd.to_numeric(x, errors="coerce").astype("float64")
+    v = v.where(v.between(lo, hi))
+    span = t - 1 - lo
+    below = (1 + 2 * (v - lo) / span) if span > 0 else v * 0 + 1
+    below = _round_half_up(below).clip(1, 3)
+    above = (4 + (v - t) / (hi - t)) if hi > t else v * 0 + 5
+    above = _round_half_up(above).clip(4, 5)
+    return below.where(v < t, above).where(v.notna())
+
+
+def rescale_linear(
+    x: pd.Series, scale: tuple[float, float], target: tuple[float, float] = DRIVER_RANGE
+) -> pd.Series:
+    """Linear map of ``scale`` onto ``target`` (driver ratings: onto 1-5), not rounded.
+
+    ``y = target_lo + (x - lo) (target_hi - target_lo) / (hi - lo)``. Key-driver importance
+    (R-squared shares) does not change under a linear map of a driver; the driver means in the
+    priority matrix are then on 1-5.
+    """
+    lo, hi = scale
+    a, b = target
+    v = pd.to_numeric(x, errors="coerce").astype("float64")
+    return a + (v - lo) * (b - a) / (hi - lo)
+
+
+# --------------------------------------------------------------------------------------------
+# mapping one source
+# --------------------------------------------------------------------------------------------
+def _norm(name: str) -> str:
+    return re.sub(r"[\s\-./]+", "_", str(name).strip().lower())
+
+
+def _find(columns: Sequence[str], name: str) -> str | None:
+    """The client column called ``name`` (exact, else ignoring case and spaces)."""
+    if name in columns:
+        return name
+    by_norm = {_norm(c): c for c in columns}
+    return by_norm.get(_norm(name))
+
+
+@dataclass
+class SourceResult:
+    """A source after mapping and coercion (canonical table + what happened to it)."""
+
+    spec: SourceSpec
+    raw: RawTable
+    table: pd.DataFrame
+    used: dict[str, Any]  # canonical -> client column(s) / "generated" / "from date"
+    labels: dict[str, str]  # canonical -> "client (canonical)" for messages
+    extras: dict[str, str]  # extra column -> type
+    pii: dict[str, str]  # column -> reason
+    problems: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    drivers: list[str] = field(default_factory=list)
+    survey: dict | None = None
+
+
+def _fields(spec: SourceSpec, cfg: CaseConfig) -> list[Field]:
+    """The source's canonical fields, with the config's drivers for a survey."""
+    fields = list(spec.fields)
+    if spec.drivers and cfg.drivers:
+        fields = [f for f in fields if f.name not in RETAIL_DRIVER_NAMES]
+        at = next(i for i, f in enumerate(fields) if f.name == "comment")
+        custom = [
+            Field(d, "rating", range=DRIVER_RANGE, help=f"driver rating {d}") for d in cfg.drivers
+        ]
+        fields[at:at] = custom
+    return fields
+
+
+def _resolve(
+    cfg: CaseConfig, spec: SourceSpec, fields: list[Field], columns: list[str]
+) -> tuple[dict[str, ColumnMap], dict[str, str]]:
+    """Canonical field -> ColumnMap for this source, and how each was found.
+
+    Precedence: the source's own ``columns:`` block (and ``drivers:``), then global ``columns:``
+    entries whose client column(s) this file has, then a client column with the canonical name.
+    """
+    own = dict(cfg.columns.get(spec.name, {}))
+    if spec.drivers and cfg.drivers:
+        own.update(cfg.drivers)
+    maps: dict[str, ColumnMap] = {}
+    how: dict[str, str] = {}
+    names = {f.name for f in fields}
+    for canon, m in own.items():
+        if canon in names:
+            maps[canon], how[canon] = m, "config"
+    for canon, m in cfg.global_columns.items():
+        if canon in names and canon not in maps and all(_find(columns, c) for c in m.columns):
+            maps[canon], how[canon] = m, "config"
+    taken = {_find(columns, c) for m in maps.values() for c in m.columns}
+    for f in fields:
+        if f.name in maps:
+            continue
+        c = _find(columns, f.name)
+        if c is not None and c not in taken:
+            maps[f.name], how[f.name] = ColumnMap(f.name, (c,)), "same name"
+            taken.add(c)
+    return maps, how
+
+
+_NUMBER_KINDS = ("number", "integer", "rating", "flag")
+
+
+def _check(name: str, bad: pd.Series, rule: str, hint: str):
+    """A raw-pass check built from a precomputed mask of bad rows."""
+    bad = bad.astype(bool)
+    return (name, lambda s, bad=bad: ~bad.reindex(s.index, fill_value=False), rule, hint)
+
+
+def _coerce_field(
+    raw: pd.DataFrame,
+    f: Field,
+    m: ColumnMap,
+    value_map: Mapping | None,
+    spec: SourceSpec,
+    decimal: str,
+    notes: list[str],
+    checks: dict[str, list],
+) -> pd.Series | None:
+    """Canonical values of field ``f`` from the client column(s) of ``m``; records the raw-pass
+    checks of every client column in ``checks`` and the coercions in ``notes``."""
+    src = spec.name
+    cols = [c for c in (_find(list(raw.columns), c) for c in m.columns) if c is not None]
+    if len(cols) < len(m.columns):
+        return None  # the raw pass reports the missing column
+    where = f"{src}.{f.name}"
+    per_col: list[pd.Series] = []
+    for col in cols:
+        label = f"{src}: column {col}" + (f" ({f.name})" if col != f.name else "")
+        s, n_mapped = apply_value_map(raw[col], value_map)
+        if n_mapped:
+            notes.append(f"{label}: {n_mapped:,} value(s) replaced as listed under values:.")
+        c_checks = checks.setdefault(col, [])
+        if f.kind in _NUMBER_KINDS:
+            if f.kind == "flag" and not pd.api.types.is_numeric_dtype(s):
+                b = parse_bools(s)
+                num = parse_numbers(s, decimal)
+                vals = (
+                    b.values.astype("Float64").astype("float64").where(b.values.notna(), num.values)
+                )
+                bad = b.bad & num.bad
+                p = Parsed(vals, bad, num.counts)
+            else:
+                p = parse_numbers(s, decimal)
+            _number_notes(p, label, notes)
+            hint = "set to missing on import; " + (
+                f"map text labels to numbers under values: {f.name}: {{NUMBER: [labels]}}"
+                if f.kind == "rating"
+                else "numbers may have blanks, thousands separators, currency or % signs; "
+                f"for a decimal comma set decimal: ',' under data: {src}"
+            )
+            c_checks.append(_check("number", p.bad, "not a number", hint))
+            vals = p.values
+            if f.kind in ("integer", "flag"):
+                frac = vals.notna() & (vals % 1 != 0)
+                c_checks.append(
+                    _check(
+                        "whole", frac, "not a whole number", "kept as they are; check the column"
+                    )
+                )
+            scale = m.scale
+            if scale is not None:
+                out = vals.notna() & ~vals.between(*scale)
+                c_checks.append(
+                    _check(
+                        "in_scale",
+                        out,
+                        f"outside the scale {scale[0]:g}-{scale[1]:g} given in the config",
+                        "set to missing on import; check scale: under columns:",
+                    )
+                )
+                if out.any():
+                    notes.append(
+                        f"{label}: {int(out.sum()):,} rating(s) outside the scale "
+                        f"{scale[0]:g}-{scale[1]:g} set to missing."
+                    )
+                vals = vals.where(~out)
+            elif f.range is not None:
+                lo, hi = f.range
+                out = vals.notna() & ((vals < lo) if lo is not None else False)
+                out |= vals.notna() & ((vals > hi) if hi is not None else False)
+                rng = f"{lo:g}-{hi:g}" if lo is not None and hi is not None else f">= {lo:g}"
+                hint = "02_data sets them to missing"
+                if f.kind == "rating" and spec.drivers and f.name != "recommend":
+                    hint += f"; if the client's scale is not {rng}, give it: columns: {src}: " + (
+                        "satisfaction: {column: ..., scale: [1, 10], satisfied_at: 7}"
+                        if f.name == "overall_satisfaction"
+                        else f"drivers: {f.name}: {{column: ..., scale: [1, 10]}}"
+                    )
+                c_checks.append(_check("in_range", out, f"outside the allowed range {rng}", hint))
+            per_col.append(vals)
+        elif f.kind == "date":
+            p = parse_dates(s, m.format, m.dayfirst)
+            _date_notes(p, label, notes, m.format)
+            hint = "set to missing on import; " + (
+                f"check the format '{m.format}'"
+                if m.format
+                else f"give the format: columns: {src}: {f.name}: {{column: {col}, format: '%d.%m.%Y'}}"
+            )
+            rule = "not a date" + (f" in format {m.format}" if m.format else "")
+            c_checks.append(_check("date", p.bad, rule, hint))
+            per_col.append(p.values)
+        elif f.kind == "bool":
+            p = parse_bools(s, None)
+            _bool_notes(p, label, notes)
+            c_checks.append(
+                _check(
+                    "yes_no",
+                    p.bad,
+                    "not a yes/no value",
+                    "set to missing on import; list the client's words: "
+                    f"values: {f.name}: {{true: [...], false: [...]}}",
+                )
+            )
+            per_col.append(p.values)
+        elif f.kind == "month":
+            p = parse_months(s)
+            c_checks.append(
+                _check(
+                    "month",
+                    p.bad,
+                    "not a month (YYYY-MM)",
+                    "set to missing on import; write months as 2025-05 or give dates",
+                )
+            )
+            per_col.append(p.values)
+        elif f.kind == "id":
+            p = parse_ids(s)
+            if p.counts.get("float_ids"):
+                notes.append(
+                    f"{label}: ids stored as decimal numbers written as whole numbers "
+                    "(1001.0 -> 1001)."
+                )
+            per_col.append(p.values)
+        else:  # text, category
+            p = parse_text(s)
+            if f.categories:
+                allowed = set(f.categories)
+                outside = p.values.notna() & ~p.values.str.lower().isin(allowed)
+                c_checks.append(
+                    _check(
+                        "category",
+                        outside,
+                        f"not one of {', '.join(f.categories)}",
+                        f"set to missing on import; map the client's labels: values: {f.name}: "
+                        f"{{{f.categories[0]}: [...], ...}}",
+                    )
+                )
+                if outside.any():
+                    notes.append(
+                        f"{label}: {int(outside.sum()):,} value(s) not among "
+                        f"{', '.join(f.categories)} set to missing."
+                    )
+                p = Parsed(p.values.str.lower().where(~outside), p.bad)
+            per_col.append(p.values)
+    if len(per_col) == 1:
+        values = per_col[0]
+    else:
+        frame = pd.concat(per_col, axis=1)
+        values = frame.mean(axis=1, skipna=True)
+        partial = frame.notna().any(axis=1) & frame.isna().any(axis=1)
+        notes.append(
+            f"{where} = mean of {', '.join(cols)} (the answered ones"
+            + (f"; {int(partial.sum()):,} row(s) had only some answered" if partial.any() else "")
+            + ")."
+        )
+    return values
+
+
+def _number_notes(p: Parsed, label: str, notes: list[str]) -> None:
+    c = p.counts
+    if c.get("blank"):
+        notes.append(f"{label}: {c['blank']:,} blank value(s) in a numeric column set to missing.")
+    if c.get("na_word"):
+        notes.append(f"{label}: {c['na_word']:,} value(s) such as 'N/A' or '-' set to missing.")
+    words = {
+        "thousands": "had thousands separators removed",
+        "currency": "had a currency sign or code removed",
+        "percent": "were percentages, divided by 100",
+        "parentheses": "in parentheses read as negative (accounting style)",
+        "decimal_comma": "had a decimal comma read as a decimal point",
+    }
+    for k, text in words.items():
+        if c.get(k):
+            ex = p.example.get(k)
+            eg = f" (e.g. '{ex[0]}' -> {ex[1]:g})" if ex else ""
+            notes.append(f"{label}: {c[k]:,} value(s) {text}{eg}.")
+    if p.bad.any():
+        notes.append(f"{label}: {int(p.bad.sum()):,} value(s) that are not numbers set to missing.")
+
+
+def _date_notes(p: Parsed, label: str, notes: list[str], fmt: str | None) -> None:
+    c = p.counts
+    if c.get("blank"):
+        notes.append(f"{label}: {c['blank']:,} blank date(s) left missing.")
+    if c.get("na_word"):
+        notes.append(f"{label}: {c['na_word']:,} value(s) such as 'N/A' read as missing dates.")
+    words = {
+        "yyyymmdd": "were YYYYMMDD numbers or text (e.g. 20240501)",
+        "excel_serial": "were Excel serial day numbers (days since 1899-12-30)",
+        "chinese": "were written like 2024年5月1日",
+        "format": f"were read with the format {fmt}",
+        "other_format": "were in other formats, read one by one",
+    }
+    for k, text in words.items():
+        if c.get(k):
+            notes.append(f"{label}: {c[k]:,} date(s) {text}.")
+    if c.get("dayfirst_detected"):
+        notes.append(
+            f"{label}: values such as 13/01/2024 show the dates are written day first; "
+            "all such dates were read day first."
+        )
+    if c.get("ambiguous"):
+        order = "day first" if c.get("_dayfirst") else "month first"
+        notes.append(
+            f"{label}: {c['ambiguous']:,} date(s) such as 05/01/2024 could be read either way; "
+            f"read {order} (set dayfirst: or format: under columns: to change)."
+        )
+    if p.bad.any():
+        notes.append(f"{label}: {int(p.bad.sum()):,} value(s) that are not dates set to missing.")
+
+
+def _bool_notes(p: Parsed, label: str, notes: list[str]) -> None:
+    c = p.counts
+    if c.get("blank"):
+        notes.append(f"{label}: {c['blank']:,} blank yes/no value(s) left missing.")
+    if c.get("words"):
+        notes.append(
+            f"{label}: {c['words']:,} yes/no word(s) such as yes/no, Y/N, 1/0, 是/否 read as "
+            "true/false."
+        )
+    if p.bad.any():
+        notes.append(f"{label}: {int(p.bad.sum()):,} value(s) that are not yes/no set to missing.")
+
+
+def _auto_type(s: pd.Series, decimal: str, label: str, notes: list[str]) -> tuple[pd.Series, str]:
+    """Type an extra column: yes/no words, numbers, dates (text with separators), else text.
+
+    Conversions from text are reported in ``notes`` like those of canonical columns.
+    """
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("boolean"), "yes/no"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s, "date"
+    if pd.api.types.is_numeric_dtype(s):
+        return s, "number"
+    empty, na_word = _blank(s)
+    filled = ~empty & ~na_word
+    if not filled.any():
+        return parse_text(s).values, "text (empty)"
+    tok = _tokens(s[filled])
+    words = tok[~tok.str.fullmatch(r"[+-]?\d+(\.\d+)?")]
+    if len(words) and tok.isin(YES | NO).all():
+        p = parse_bools(s)
+        _bool_notes(p, label, notes)
+        return p.values, "yes/no"
+    p = parse_numbers(s, decimal)
+    if not p.bad[filled].any():
+        _number_notes(p, label, notes)
+        return p.values, "number"
+    _, is_num, _ = _split_object(s)
+    text_dates = _text(s[filled & ~is_num]).str.match(r"^\d{4}[-/年]\d{1,2}[-/月]\d{1,2}")
+    if len(text_dates) and text_dates.all():
+        d = parse_dates(s)
+        if not d.bad.any():
+            _date_notes(d, label, notes, None)
+            return d.values, "date"
+    return parse_text(s).values, "text"
+
+
+def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResult:
+    """Map, check (raw pass) and coerce one source; see the module docstring."""
+    src = spec.name
+    df = raw.frame
+    columns = list(df.columns)
+    fields = _fields(spec, cfg)
+    maps, how = _resolve(cfg, spec, fields, columns)
+    notes: list[str] = []
+    checks: dict[str, list] = {}
+    used: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    table = pd.DataFrame(index=df.index)
+    required_absent: dict[str, str] = {}
+    source_opts = cfg.sources[src]
+    survey: dict | None = None
+    extra_problems: list[dict] = []
+    # mapped client columns must exist
+    absent_hints: dict[str, str] = {}
+    for m in maps.values():
+        for c in m.columns:
+            if _find(columns, c) is None:
+                checks.setdefault(c, [])
+                absent_hints[c] = _absent_hint(c, columns)
+    for f in fields:
+        m = maps.get(f.name)
+        if m is None:
+            continue
+        value_map = cfg.values_for(src, f.name)
+        if f.kind == "bool" and value_map:
+            vals = _coerce_bool_mapped(df, f, m, value_map, raw, notes, checks, extra_problems)
+        elif f.kind == "rating" and f.name == "overall_satisfaction":
+            vals, survey = _coerce_satisfaction(
+                df, f, m, value_map, spec, source_opts, notes, checks
+            )
+        elif f.kind == "rating" and m.scale is not None and f.name == "recommend":
+            extra_problems.append(
+                problem(
+                    src,
+                    raw.file,
+                    ", ".join(m.columns),
+                    "scale: given for recommend",
+                    "recommend must be the 0-10 likelihood-to-recommend answer (NPS); remove "
+                    "scale:",
+                )
+            )
+            vals = None
+        elif f.kind == "rating" and m.scale is not None:
+            vals = _coerce_field(df, f, m, value_map, spec, source_opts.decimal, notes, checks)
+            if vals is not None:
+                target = f.range or DRIVER_RANGE
+                vals = rescale_linear(vals, m.scale, target)
+                notes.append(
+                    f"{src}.{f.name}: ratings on {m.scale[0]:g}-{m.scale[1]:g} mapped "
+                    f"linearly onto {target[0]:g}-{target[1]:g} (not rounded)."
+                )
+        else:
+            vals = _coerce_field(df, f, m, value_map, spec, source_opts.decimal, notes, checks)
+        if vals is None:
+            continue
+        if f.kind == "integer" and vals.notna().all() and (vals % 1 == 0).all():
+            vals = vals.astype("int64")
+        if f.kind == "flag":
+            vals = vals.astype("int64") if vals.notna().all() else vals.astype("float64")
+        table[f.name] = vals
+        used[f.name] = list(m.columns) if m.averaged else m.columns[0]
+        client = ", ".join(_find(columns, c) or c for c in m.columns)
+        labels[f.name] = client if client == f.name else f"{client} ({f.name})"
+        if how.get(f.name) == "same name" and m.columns[0] != f.name:
+            notes.append(f"{src}: column '{m.columns[0]}' used as {f.name} (same name).")
+    # derived columns
+    if spec.key and spec.key not in table and spec.key_generated:
+        table[spec.key] = [f"{src}-{i + raw.row_offset}" for i in range(len(df))]
+        used[spec.key] = "generated from row numbers"
+        notes.append(
+            f"{src}: no {spec.key} column; each row numbered by its row in the file "
+            f"({src}-{raw.row_offset} ...)."
+        )
+    if spec.drivers and "wave" not in table and "date" in table:
+        table["wave"] = table["date"].dt.strftime("%Y-%m").astype("str")
+        used["wave"] = "month of date"
+        notes.append(f"{src}: no wave column; wave = month of the answer date (YYYY-MM).")
+    if "cancelled" in table:
+        cancelled = table["cancelled"].fillna(False).astype(bool)
+        if cancelled.any():
+            notes.append(
+                f"{src}: {int(cancelled.sum()):,} cancelled order(s) dropped "
+                f"({labels['cancelled']} = yes)."
+            )
+        table = table[~cancelled].drop(columns="cancelled")
+    if "amount" in table and spec.name == "transactions":
+        neg = int((table["amount"] < 0).sum())
+        if neg:
+            notes.append(f"{src}: {neg:,} negative amount(s) kept: returns (02_data flags them).")
+    # missing required columns
+    for f in fields:
+        if f.required and f.name not in table and f.name not in maps:
+            required_absent[f.name] = _missing_hint(spec, f, columns)
+    # extra columns
+    consumed = {_find(columns, c) for m in maps.values() for c in m.columns}
+    extras: dict[str, str] = {}
+    wanted = cfg.features_for(src)
+    pii_listed = [c for c in cfg.pii if c in columns]
+    detected = privacy.detect_pii_columns(df)
+    pii = {c: "listed under pii:" for c in pii_listed}
+    pii.update({c: f"detected ({why})" for c, why in detected.items() if c not in pii})
+    for c in columns:
+        if c in consumed:
+            continue
+        keep = (
+            wanted == "auto"
+            or (isinstance(wanted, list) and c in wanted)
+            or c in pii_listed  # pseudonymized below, dropped by 02_data if detected
+        )
+        if not keep:
+            continue
+        if c in table.columns or c in {f.name for f in fields}:
+            notes.append(
+                f"{src}: column '{c}' not kept: its name is a canonical column taken from "
+                "another column."
+            )
+            continue
+        if c in pii:  # personal data stays text (a phone number is not a number)
+            table[c] = parse_ids(df[c].loc[table.index]).values
+            extras[c] = "personal data (pseudonymized)"
+            continue
+        label = f"{src}: extra column {c}"
+        vals, kind = _auto_type(df[c].loc[table.index], source_opts.decimal, label, notes)
+        table[c] = vals
+        extras[c] = kind
+    # personal data among the mapped columns (e.g. phone numbers used as customer numbers)
+    for canon, m in maps.items():
+        f = next((f for f in fields if f.name == canon), None)
+        client = [_find(columns, c) for c in m.columns]
+        if f is not None and f.kind in ("id", "text") and canon in table:
+            hit = [c for c in client if c in pii]
+            if hit:
+                pii[canon] = pii[hit[0]]
+    pii = {c: why for c, why in pii.items() if c in table.columns}
+    dropped = [c for c in columns if c not in consumed and c not in table.columns]
+    if dropped and wanted != "auto":
+        notes.append(
+            f"{src}: {len(dropped)} column(s) not listed under features: left out "
+            f"({', '.join(dropped[:10])}{' ...' if len(dropped) > 10 else ''})."
+        )
+    if isinstance(wanted, list):
+        missing = [c for c in wanted if c not in columns]
+        for c in missing:
+            extra_problems.append(
+                problem(
+                    src,
+                    raw.file,
+                    c,
+                    "column listed under features: is missing",
+                    "check the name",
+                    n_rows=0,
+                )
+            )
+    redact = set(pii_listed) | set(detected)
+    id_columns = (
+        {_find(columns, c) or c for c in maps["customer_id"].columns}
+        if "customer_id" in maps
+        else set()
+    )
+    # the raw pass
+    n_filled = {c: int((~_blank(df[c])[0]).sum()) for c in checks if c in df.columns}
+    bundle = raw_schema(
+        src,
+        raw.file,
+        {c: v for c, v in checks.items() if c in df.columns or not v},
+        required_absent,
+        n_filled,
+        raw.row_offset,
+        sorted(redact | id_columns | {"customer_id"}),
+        absent_hints=absent_hints,
+    )
+    problems = extra_problems + run_schema(bundle, df)
+    ordered = [f.name for f in fields if f.name in table] + [
+        c for c in table if c not in {f.name for f in fields}
+    ]
+    table = table[ordered]
+    drivers = [
+        f.name
+        for f in fields
+        if f.name in table and (f.name in RETAIL_DRIVER_NAMES or f.name in (cfg.drivers or {}))
+    ]
+    return SourceResult(
+        spec, raw, table, used, labels, extras, pii, problems, notes, drivers, survey
+    )
+
+
+def _coerce_bool_mapped(df, f, m, value_map, raw, notes, checks, problems) -> pd.Series | None:
+    col = _find(list(df.columns), m.columns[0])
+    if col is None:
+        return None
+    bad_keys = [k for k in value_map if _as_bool_key(k) is None]
+    if bad_keys:
+        problems.append(
+            problem(
+                raw.source,
+                raw.file,
+                col,
+                f"values: {f.name}: {bad_keys} are not true/false",
+                f"write values: {f.name}: {{true: [...], false: [...]}}",
+            )
+        )
+        return None
+    p = parse_bools(df[col], value_map)
+    label = f"{raw.source}: column {col}" + (f" ({f.name})" if col != f.name else "")
+    if p.counts.get("mapped"):
+        notes.append(
+            f"{label}: {p.counts['mapped']:,} value(s) read as yes/no as listed under values:."
+        )
+    _bool_notes(p, label, notes)
+    checks.setdefault(col, []).append(
+        _check(
+            "yes_no",
+            p.bad,
+            "not a yes/no value",
+            "set to missing on import; add the client's words: "
+            f"values: {f.name}: {{true: [...], false: [...]}}",
+        )
+    )
+    return p.values
+
+
+def _coerce_satisfaction(df, f, m, value_map, spec, opts, notes, checks):
+    """overall_satisfaction on the canonical 1-5 scale (see :func:`satisfaction_to_five`)."""
+    scale = m.scale or (1.0, 5.0)
+    sat = m.satisfied_at if m.satisfied_at is not None else (4.0 if scale == (1.0, 5.0) else None)
+    m0 = ColumnMap(m.field, m.columns, scale=m.scale)
+    vals = _coerce_field(df, f, m0, value_map, spec, opts.decimal, notes, checks)
+    if vals is None:
+        return None, None
+    in_scale = vals.between(*scale)
+    mapped = satisfaction_to_five(vals.where(in_scale), scale, sat)
+    out = vals.where(~in_scale, mapped)  # out-of-range values (no scale given) stay for 02_data
+    changed = in_scale & (mapped != vals)
+    info = {
+        "columns": list(m.columns),
+        "scale": list(scale),
+        "satisfied_at": sat,
+        "canonical": "1-5, satisfied = 4 or 5",
+    }
+    if scale != (1.0, 5.0) or sat != 4.0:
+        grid = np.arange(scale[0], scale[1] + 1)
+        table = dict(
+            zip(
+                grid.tolist(),
+                satisfaction_to_five(pd.Series(grid), scale, sat).tolist(),
+                strict=True,
+            )
+        )
+        info["mapping"] = {f"{k:g}": int(v) for k, v in table.items()}
+        notes.append(
+            f"{spec.name}.overall_satisfaction: ratings on {scale[0]:g}-{scale[1]:g} with "
+            f"{sat:g}+ satisfied mapped onto 1-5 with 4+ satisfied, so CSAT is unchanged: "
+            + ", ".join(f"{k:g}->{int(v)}" for k, v in table.items())
+            + "."
+        )
+    elif changed.any():
+        notes.append(
+            f"{spec.name}.overall_satisfaction: {int(changed.sum()):,} non-whole rating(s) "
+            "rounded (below 4 kept below 4)."
+        )
+    return out, info
+
+
+def _absent_hint(name: str, columns: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
+    near = f"is it '{close[0]}'? " if close else ""
+    shown = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
+    return f"{near}check the name under columns:; the file has: {shown}"
+
+
+def _missing_hint(spec: SourceSpec, f: Field, columns: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(f.name, columns, n=1, cutoff=0.5)
+    near = f" (is it '{close[0]}'?)" if close else ""
+    name = "satisfaction" if f.name == "overall_satisfaction" else f.name
+    shown = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
+    return (
+        f"the case needs {f.help or f.name}: map your column under columns: {spec.name}: "
+        f"{name}: YOUR_COLUMN{near}. The file has: {shown}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the whole case
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    """A config's data, read, checked and coerced (not yet written).
+
+    ``tables``: source -> canonical DataFrame; ``problems``: problem rows (see
+    :mod:`crmlab.schemas`); ``notes``: one sentence per coercion; ``sources``: per-source details
+    for the report.
+    """
+
+    cfg: CaseConfig
+    tables: dict[str, pd.DataFrame]
+    problems: list[dict]
+    notes: list[str]
+    sources: dict[str, dict]
+    survey: dict | None = None
+    drivers: list[str] = field(default_factory=list)
+    pii: dict[str, dict[str, str]] = field(default_factory=dict)
+    pseudonymized: dict[str, list[str]] = field(default_factory=dict)
+    key_source: str | None = None
+
+    @property
+    def errors(self) -> list[dict]:
+        return [p for p in self.problems if p["severity"] == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def report(self) -> dict:
+        """The ingest report (JSON-ready): sources, coercions, warnings, pseudonymized columns."""
+        return {
+            "case": self.cfg.case,
+            "title": self.cfg.title,
+            "config": self.cfg.path.name,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "sources": self.sources,
+            "coercions": self.notes,
+            "problems": self.problems,
+            "survey": self.survey,
+            "drivers": self.drivers,
+            "pseudonymized": self.pseudonymized,
+            "pseudonym_key": self.key_source,
+        }
+
+    def summary(self) -> str:
+        lines = [f"Case {self.cfg.case}" + (f" - {self.cfg.title}" if self.cfg.title else "")]
+        for name, info in self.sources.items():
+            bits = [info.get("file", "")]
+            for k in ("encoding", "sheet", "separator"):
+                if info.get(k):
+                    bits.append(f"{k} {info[k]}")
+            if "rows_read" in info:
+                bits.append(f"{info['rows_read']:,} rows read, {info.get('rows_kept', 0):,} kept")
+            lines.append(f"  {name:<13} " + "; ".join(b for b in bits if b))
+        return "\n".join(lines)
+
+
+def load(cfg: CaseConfig) -> Prepared:
+    """Read, map, check and coerce every source of ``cfg`` (no pseudonymization, nothing written).
+
+    Never raises for problems in the data: they are collected in ``Prepared.problems`` (the
+    config itself was checked by :func:`crmlab.config.load_config`).
+    """
+    schema = case_schema(cfg.case)
+    results: dict[str, SourceResult] = {}
+    problems: list[dict] = []
+    notes: list[str] = []
+    sources_info: dict[str, dict] = {}
+    for name in schema:
+        src = cfg.sources.get(name)
+        if src is None:
+            continue
+        raw, read_problems = read_source(src, cfg.folder)
+        problems += read_problems
+        if raw is None:
+            sources_info[name] = {"file": src.display, "read": False}
+            continue
+        res = _map_source(cfg, schema[name], raw)
+        results[name] = res
+        problems += res.problems
+        if raw.details.get("encoding"):
+            notes.append(f"{name}: {src.display} read as {raw.details['encoding']}.")
+        if raw.details.get("renamed_duplicate_headers"):
+            notes.append(
+                f"{name}: repeated column names made unique: "
+                f"{', '.join(raw.details['renamed_duplicate_headers'])}."
+            )
+        notes += res.notes
+        sources_info[name] = {
+            "file": src.display,
+            **{k: v for k, v in raw.details.items() if k != "renamed_duplicate_headers"},
+            "rows_read": int(len(raw.frame)),
+            "rows_kept": int(len(res.table)),
+            "columns": res.used,
+            "extra_columns": res.extras,
+        }
+    problems += _global_mapping_problems(cfg, results)
+    problems += _drop_echoes(problems, _canonical_pass(results))
+    problems += _pii_listed_problems(cfg, results)
+    survey = next((r.survey for r in results.values() if r.survey), None)
+    drivers = next((r.drivers for r in results.values() if r.spec.drivers), [])
+    if drivers and cfg.drivers:
+        nonstandard = [d for d in drivers if d not in RETAIL_DRIVER_NAMES]
+        if nonstandard:
+            notes.append(
+                f"survey: drivers {', '.join(nonstandard)} are not among the standard names "
+                f"({', '.join(RETAIL_DRIVER_NAMES)}); they are listed under drivers in this report."
+            )
+    return Prepared(
+        cfg,
+        {n: r.table for n, r in results.items()},
+        problems,
+        notes,
+        sources_info,
+        survey,
+        drivers,
+        {n: r.pii for n, r in results.items() if r.pii},
+    )
+
+
+def _drop_echoes(raw_problems: list[dict], canonical: list[dict]) -> list[dict]:
+    """Leave out 'required value missing' when the raw pass already reported why the values of
+    that column are missing (e.g. dates in the wrong format): one cause, one problem."""
+    seen = {(p["source"], p["column"]) for p in raw_problems}
+    return [
+        p
+        for p in canonical
+        if not (
+            p["rule"].startswith("required value")
+            and (p["source"], p["column"].split(" (")[0]) in seen
+        )
+    ]
+
+
+def _global_mapping_problems(cfg: CaseConfig, results: Mapping[str, SourceResult]) -> list[dict]:
+    out = []
+    for canon, m in cfg.global_columns.items():
+        found = any(
+            all(_find(list(r.raw.frame.columns), c) for c in m.columns) for r in results.values()
+        )
+        if not found and results:
+            out.append(
+                problem(
+                    "*",
+                    cfg.path.name,
+                    ", ".join(m.columns),
+                    f"column mapped to {canon} is in none of the files",
+                    f"check the name under columns: {canon}: (or map it per source)",
+                )
+            )
+    return out
+
+
+def _pii_listed_problems(cfg: CaseConfig, results: Mapping[str, SourceResult]) -> list[dict]:
+    out = []
+    for c in cfg.pii:
+        if results and not any(c in r.raw.frame.columns for r in results.values()):
+            out.append(
+                problem(
+                    "*",
+                    cfg.path.name,
+                    c,
+                    "column listed under pii: is in none of the files",
+                    "check the spelling: a misspelt personal column would not be pseudonymized",
+                )
+            )
+    return out
+
+
+def _canonical_pass(results: Mapping[str, SourceResult]) -> list[dict]:
+    """Keys unique, foreign keys found, required values present, no exact duplicate rows."""
+    parents = {
+        name: r.table[r.spec.key]
+        for name, r in results.items()
+        if r.spec.key and r.spec.key in r.table
+    }
+    out = []
+    for r in results.values():
+        bundle = canonical_schema(
+            r.spec,
+            r.table,
+            r.raw.file,
+            r.labels,
+            parents,
+            r.raw.row_offset,
+            redact=["customer_id", *r.pii],
+        )
+        out += run_schema(bundle, r.table)
+        dup = r.raw.frame.duplicated(keep="first")
+        if dup.any():
+            rows = (dup[dup].index + r.raw.row_offset).tolist()
+            out.append(
+                problem(
+                    r.spec.name,
+                    r.raw.file,
+                    "*",
+                    "exact duplicate rows",
+                    "02_data drops the copies (keeps the first)",
+                    "warning",
+                    int(dup.sum()),
+                    [],
+                    rows[:5],
+                )
+            )
+    return out
+
+
+def pseudonymize(prepared: Prepared, key: bytes, key_source: str = "") -> Prepared:
+    """Replace customer ids and personal columns by keyed pseudonyms, in place; returns it.
+
+    Pseudonymized: every ``customer_id``, the columns listed under ``pii:``, and text columns
+    :func:`crmlab.privacy.detect_pii_columns` flags (e-mail, phone, id-number values or names).
+    Values become ``P-`` + 12 hex characters of HMAC-SHA256(key, value): the same value gets the
+    same pseudonym in every source, so joins still work.
+    """
+    for name, df in prepared.tables.items():
+        texty = [c for c in df.columns if _texty(df[c])]
+        detected = privacy.detect_pii_columns(df[texty]) if texty else {}
+        cols = [c for c in df.columns if c == "customer_id"]
+        cols += [c for c in prepared.pii.get(name, {}) if c in df.columns and c not in cols]
+        cols += [c for c in detected if c not in cols]
+        if cols:
+            prepared.tables[name] = privacy.pseudonymize(df, cols, [], key)
+            prepared.pseudonymized[name] = cols
+    prepared.key_source = key_source or "given key"
+    return prepared
+
+
+def _texty(s: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
+
+
+def prepare(cfg: CaseConfig, key: bytes | None = None) -> Prepared:
+    """:func:`load`, stop on blocking problems, then :func:`pseudonymize` - ready to write.
+
+    Raises :class:`IngestError` (a :class:`DataError`) with the problem table when any problem
+    blocks, and :class:`ConfigError` when there is no pseudonymization key for client data.
+    """
+    prepared = load(cfg)
+    if not prepared.ok:
+        raise IngestError(
+            f"{cfg.path}: the data cannot be used as it is.\n"
+            + format_problems(prepared.problems)
+            + "\nFix the config or the export, then check again with "
+            f"`crmlab validate --config {cfg.path.name}`.",
+            prepared.problems,
+        )
+    if key is None:
+        key, source = pseudonym_key(cfg)
+    else:
+        source = "given key"
+    return pseudonymize(prepared, key, source)
+
+
+def write(prepared: Prepared, folder: str | Path) -> Path:
+    """Write ``<source>.parquet`` per source and ``ingest_report.json`` into ``folder``.
+
+    Each file is written atomically. Refuses tables that were not pseudonymized.
+    """
+    if prepared.key_source is None:
+        raise DataError("write: pseudonymize the tables first (ingest.prepare does).")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in prepared.tables.items():
+        atomic.write_parquet(df, folder / f"{name}.parquet", index=False)
+    atomic.write_json(folder / REPORT_NAME, _jsonable(prepared.report()))
+    return folder
+
+
+def _jsonable(obj):
+    from crmlab.results import to_jsonable
+
+    return to_jsonable(obj)

@@ -1,0 +1,324 @@
+"""A client-style export run end to end through `crmlab run --config`.
+
+The export is derived from the synthetic retail data: Chinese and English column names, a GBK
+member list with YYYYMMDD dates and 是/否 flags, orders as UTF-8 with BOM with money as text
+("¥1,234.50"), Y/N promotions and planted cancelled orders, the survey in an Excel sheet with
+satisfaction on 1-10 (7+ satisfied) and one driver split over two averaged questions, complaints
+in Latin-1 with French headers and Excel serial dates, stores as Parquet, the pilot through a
+DuckDB query with Chinese arm labels. The run must
+
+* record the same figures as a run on the canonical files (results.json),
+* leave no personal value (names, e-mails, phones, id numbers) in any output or log,
+* leave the client's files untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmlab import runner
+from crmlab.privacy import assert_no_pii
+from crmlab.synthetic import generate
+
+CASE = "retail_satisfaction"
+KEY = "byod-end-to-end-test-key-0123"
+
+CLIENT_YAML = """\
+case: retail_satisfaction
+title: Client export test
+data:
+  customers: 会员.csv                       # GBK, Chinese headers
+  transactions: orders.csv                 # UTF-8 with BOM
+  survey: {path: survey.xlsx, sheet: 问卷2025}
+  complaints: reclamations.csv             # Windows-1252 / Latin-1, French headers
+  stores: stores.parquet
+  pilot:
+    query: >-
+      SELECT shop AS store_id, arm AS "group", what AS intervention,
+             von AS start_date, bis AS end_date FROM 'pilot_export.csv'
+columns:
+  customer_id: 会员编号
+  customers:
+    signup_date: {column: 注册日期, format: "%Y%m%d"}
+    region: 区域
+    home_store: 常去门店
+    age_band: 年龄段
+    gender: 性别
+    channel: 渠道
+    loyalty_member: 是否会员
+  transactions:
+    transaction_id: OrderNo
+    customer_id: MemberID
+    store_id: Shop
+    date: {column: OrderDate, format: "%Y%m%d"}
+    amount: Amount
+    items: Qty
+    promotion: Promo
+    cancelled: Status
+  survey:
+    response_id: 编号
+    store_id: 门店
+    date: 日期
+    satisfaction: {column: 满意度, scale: [1, 10], satisfied_at: 7}
+    recommend: 推荐
+    comment: 备注
+    drivers:
+      product_quality: 商品质量
+      price_value: 性价比
+      staff_service: [服务态度A, 服务态度B]
+      store_environment: 门店环境
+      checkout_speed: 结账速度
+      product_availability: 商品齐全
+      loyalty_programme: 会员计划
+  complaints:
+    complaint_id: N° réclamation
+    customer_id: Client
+    date: Date réception
+    category: Catégorie
+    resolved: Résolu
+    days_to_resolve: Délai (jours)
+values:
+  loyalty_member: {true: [是], false: [否]}
+  cancelled: {true: [cancelled], false: [done]}
+  resolved: {true: [oui], false: [non]}
+  group: {treatment: [实验组], control: [对照组]}
+features: auto
+pii: [姓名]
+params:
+  n_boot: 20
+"""
+
+
+def _yyyymmdd(s: pd.Series) -> pd.Series:
+    d = pd.to_datetime(s, errors="coerce")
+    return d.dt.strftime("%Y%m%d").astype("Int64")
+
+
+def _money(x: float) -> str:
+    if pd.isna(x):
+        return ""
+    sign = "-" if x < 0 else ""
+    return f"{sign}¥{abs(x):,.2f}"
+
+
+def make_client_export(canonical: Path, out: Path, seed: int = 0) -> Path:
+    """Write the export and ``client.yaml`` into ``out``; returns the config path."""
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    read = {"dtype": str, "keep_default_na": False}
+
+    c = pd.read_csv(canonical / "customers.csv", **read)
+    members = pd.DataFrame(
+        {
+            "会员编号": c["customer_id"],
+            "姓名": c["name"],
+            "邮箱": c["email"],
+            "手机": c["phone"],
+            "注册日期": _yyyymmdd(c["signup_date"]),
+            "区域": c["region"],
+            "常去门店": c["home_store"],
+            "年龄段": c["age_band"],
+            "性别": c["gender"],
+            "渠道": c["channel"],
+            "是否会员": c["loyalty_member"].map({"yes": "是", "no": "否"}),
+            "身份证号": [f"110101198{i % 10}0101{i % 1000:03d}X" for i in range(len(c))],
+        }
+    )
+    (out / "会员.csv").write_bytes(members.to_csv(index=False).encode("gbk"))
+
+    t = pd.read_csv(canonical / "transactions.csv", **read)
+    amount = pd.to_numeric(t["amount"], errors="coerce")
+    orders = pd.DataFrame(
+        {
+            "OrderNo": t["transaction_id"],
+            "MemberID": t["customer_id"],
+            "Shop": t["store_id"],
+            "OrderDate": _yyyymmdd(t["date"]),
+            "Amount": amount.map(_money),
+            "Qty": t["items"],
+            "Promo": t["promotion"].map({"1": "Y", "0": "N"}),
+            "Status": "done",
+        }
+    )
+    cancelled = orders.sample(25, random_state=seed).assign(Status="cancelled")
+    cancelled["OrderNo"] = [f"X{i:05d}" for i in range(len(cancelled))]
+    orders = pd.concat([orders, cancelled]).sort_index(kind="stable")
+    (out / "orders.csv").write_text(orders.to_csv(index=False), encoding="utf-8-sig")
+
+    s = pd.read_csv(canonical / "survey.csv", **read)
+    sat = pd.to_numeric(s["overall_satisfaction"], errors="coerce")
+    ten = 2 * sat - rng.integers(0, 2, len(sat))  # 1 -> 1|2, ..., 5 -> 9|10
+    ten = ten.where(sat.between(1, 5), sat.map({0: 0, 6: 11}))  # out of range stays out
+    num = lambda col: pd.to_numeric(s[col], errors="coerce")  # noqa: E731
+    survey = pd.DataFrame(
+        {
+            "编号": s["response_id"],
+            "会员编号": s["customer_id"].replace("", None),
+            "门店": s["store_id"],
+            "日期": pd.to_datetime(s["date"]),
+            "满意度": ten,
+            "推荐": num("recommend"),
+            "商品质量": num("product_quality"),
+            "性价比": num("price_value"),
+            "服务态度A": num("staff_service"),
+            "服务态度B": num("staff_service"),
+            "门店环境": num("store_environment"),
+            "结账速度": num("checkout_speed"),
+            "商品齐全": num("product_availability"),
+            "会员计划": num("loyalty_programme"),
+            "备注": s["comment"].replace("", None),
+        }
+    )
+    with pd.ExcelWriter(out / "survey.xlsx", engine="openpyxl") as xw:
+        pd.DataFrame({"说明": ["问卷导出 2025"]}).to_excel(xw, sheet_name="说明", index=False)
+        survey.to_excel(xw, sheet_name="问卷2025", index=False)
+
+    q = pd.read_csv(canonical / "complaints.csv", **read)
+    serial = (pd.to_datetime(q["date"]) - pd.Timestamp("1899-12-30")).dt.days
+    recl = pd.DataFrame(
+        {
+            "N° réclamation": q["complaint_id"],
+            "Client": q["customer_id"],
+            "Date réception": serial.astype(str),
+            "Catégorie": q["category"],
+            "Résolu": q["resolved"].map({"yes": "oui", "no": "non"}),
+            "Délai (jours)": q["days_to_resolve"],
+        }
+    )
+    (out / "reclamations.csv").write_bytes(recl.to_csv(index=False, sep=";").encode("cp1252"))
+
+    pd.read_csv(canonical / "stores.csv", **read).to_parquet(out / "stores.parquet")
+    p = pd.read_csv(canonical / "pilot.csv", **read)
+    pd.DataFrame(
+        {
+            "shop": p["store_id"],
+            "arm": p["group"].map({"treatment": "实验组", "control": "对照组"}),
+            "what": p["intervention"],
+            "von": p["start_date"],
+            "bis": p["end_date"],
+        }
+    ).to_csv(out / "pilot_export.csv", index=False)
+
+    cfg = out / "client.yaml"
+    cfg.write_text(CLIENT_YAML, encoding="utf-8")
+    return cfg
+
+
+def _hashes(folder: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _run_both(tmp: Path) -> dict:
+    """The canonical run (runner API) and the client run (`crmlab run --config`, a process)."""
+    canonical = tmp / "canonical"
+    generate(CASE, canonical, seed=7, n_customers=500, n_stores=10, responses_per_wave=80)
+    cfg = make_client_export(canonical, tmp / "client")
+    before = _hashes(cfg.parent)
+    env = {**os.environ, "CRMLAB_PSEUDONYM_KEY": KEY}
+    client = subprocess.Popen(  # the client run goes on while the canonical run executes
+        [sys.executable, "-m", "crmlab", "run", "--config", str(cfg), "--out", str(tmp / "runs")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        [canon] = runner.run_cases(
+            [CASE],
+            {"data_dir": str(canonical), "n_boot": "20"},
+            out_root=tmp / "canonical_runs",
+            progress=False,
+        )
+        out, err = client.communicate(timeout=300)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert canon.ok, canon.error
+    assert client.returncode == 0, out[-3000:] + err[-3000:]
+    [run_dir] = [p for p in (tmp / "runs" / CASE).iterdir() if p.name != "latest"]
+    return {
+        "canonical": canonical,
+        "client": cfg.parent,
+        "before": before,
+        "canon": json.loads((canon.run_dir / "results.json").read_text()),
+        "run_dir": run_dir,
+        "results": json.loads((run_dir / "results.json").read_text()),
+        "log": out + err,
+    }
+
+
+@pytest.mark.slow
+def test_client_export_runs_like_the_canonical_data(tmp_path):
+    """One test (both runs once, also under pytest-xdist), three checks."""
+    runs = _run_both(tmp_path)
+    _check_same_figures(runs)
+    _check_no_personal_data(runs)
+    _check_client_files_and_report(runs)
+
+
+def _check_same_figures(runs):
+    canon, client = runs["canon"], runs["results"]
+    assert client["n_customers"] == canon["n_customers"] == 500
+    assert client["drivers.ranking"] == canon["drivers.ranking"]
+    assert client["tiers.counts"] == canon["tiers.counts"]
+    assert client["goal.baseline"] == canon["goal.baseline"]  # CSAT from the 1-10 scale
+    assert client["pilot.effect"] == canon["pilot.effect"]
+    # every other figure too, except the number of quality findings: ratings outside the
+    # client's 1-10 scale are removed on import, so 02_data has one finding fewer for them
+    survey = pd.read_csv(runs["canonical"] / "survey.csv")
+    out_of_scale = int((~survey["overall_satisfaction"].dropna().between(1, 5)).any())
+    assert client["data.quality_findings"] == canon["data.quality_findings"] - out_of_scale
+    differ = {k for k in set(canon) | set(client) if canon.get(k) != client.get(k)}
+    assert differ <= {"data.quality_findings"}, differ
+
+
+def _check_no_personal_data(runs):
+    raw = pd.read_csv(runs["canonical"] / "customers.csv", dtype=str)
+    ids = pd.read_csv(runs["client"] / "会员.csv", dtype=str, encoding="gbk")["身份证号"]
+    known = {
+        "name": raw["name"],
+        "email": raw["email"],
+        "phone": raw["phone"],
+        "national id": ids,
+    }
+    run_dir = runs["run_dir"]
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert {"input/ingest_report.json", "status.json", "results.json"} <= {
+        str(p.relative_to(run_dir)) for p in files
+    }
+    for path in files:
+        obj = pd.read_parquet(path) if path.suffix == ".parquet" else path
+        assert_no_pii(obj, known)
+    assert_no_pii(runs["log"], known)
+    customers = pd.read_parquet(run_dir / "input" / "customers.parquet")
+    for col in ("customer_id", "姓名", "邮箱", "手机", "身份证号"):
+        assert customers[col].str.fullmatch(r"P-[0-9a-f]{12}").all(), col
+
+
+def _check_client_files_and_report(runs):
+    assert _hashes(runs["client"]) == runs["before"]
+    report = json.loads((runs["run_dir"] / "input" / "ingest_report.json").read_text())
+    info = report["sources"]
+    assert info["customers"]["encoding"] == "GB18030/GBK (Chinese) (detected)"
+    assert info["transactions"]["encoding"] == "UTF-8 with byte-order mark (detected)"
+    assert info["complaints"]["encoding"] == "Windows-1252 (Latin-1) (detected)"
+    assert info["survey"]["sheet"] == "问卷2025" and info["pilot"]["format"] == "DuckDB query"
+    assert info["transactions"]["rows_read"] - info["transactions"]["rows_kept"] == 25
+    assert report["survey"]["scale"] == [1.0, 10.0] and report["survey"]["satisfied_at"] == 7
+    text = "\n".join(report["coercions"])
+    assert "transactions: 25 cancelled order(s) dropped" in text
+    assert "date(s) were Excel serial day numbers" in text
+    assert "survey.staff_service = mean of 服务态度A, 服务态度B" in text
+    status = json.loads((runs["run_dir"] / "status.json").read_text())
+    assert status["title"] == "Client export test" and status["status"] == "ok"
+    assert status["parameters"]["data_dir"] == str(runs["run_dir"] / "input")
+    assert status["parameters"]["n_boot"] == 20

@@ -1,0 +1,515 @@
+"""Reading messy client exports: one test per kind of mess in issue 5, with hand-computed answers.
+
+Encoded variants (GBK, GB18030, UTF-8 with BOM, Latin-1, UTF-16) are made in a temp folder from
+the UTF-8 fixtures in tests/fixtures/byod/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmlab import config, ingest, privacy, quality, sources
+from crmlab.errors import ConfigError, DataError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "byod"
+KEY = b"test-key-for-pseudonyms-0123"
+
+
+@pytest.fixture
+def client(tmp_path):
+    """The fixture export, re-encoded like real exports: GBK members, UTF-8-with-BOM orders,
+    Latin-1 (Windows-1252) complaints; returns the config path."""
+    folder = tmp_path / "client"
+    shutil.copytree(FIXTURES, folder)
+
+    def recode(name, encoding):
+        text = (FIXTURES / name).read_text(encoding="utf-8")
+        (folder / name).write_bytes(text.encode(encoding))
+
+    recode("members.csv", "gbk")
+    recode("orders.csv", "utf-8-sig")
+    recode("reclamations.csv", "cp1252")
+    return folder / "client.yaml"
+
+
+@pytest.fixture
+def loaded(client):
+    return ingest.load(config.load_config(client))
+
+
+def _series(*values) -> pd.Series:
+    return pd.Series(list(values), dtype="object")
+
+
+def _sha(folder: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+# --------------------------------------------------------------------------------------------
+# encodings
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "encoding, expected",
+    [
+        ("utf-8", "utf-8"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("gbk", "gb18030"),
+        ("gb18030", "gb18030"),
+        ("utf-16", "utf-16"),
+    ],
+)
+def test_detect_encoding_of_chinese_text(encoding, expected):
+    text = "会员编号,姓名,区域\n1001,王小明,华东\n1002,李华,华北\n"
+    assert ingest.detect_encoding(text.encode(encoding))[0] == expected
+
+
+def test_latin1_text_is_not_mistaken_for_gbk():
+    # 'Müller' in Latin-1 is also a valid GB18030 byte string (0xFC 0x6C is a rare character)
+    text = "id;nom;ville\n1;Müller;Köln\n2;Besançon;Dürrenmatt\n"
+    data = text.encode("latin-1")
+    data.decode("gb18030")  # decodable, yet not Chinese
+    codec, _ = ingest.detect_encoding(data)
+    assert codec == "cp1252" and data.decode(codec) == text
+
+
+def test_encodings_are_detected_and_reported(loaded):
+    info = loaded.sources
+    assert info["customers"]["encoding"] == "GB18030/GBK (Chinese) (detected)"
+    assert info["transactions"]["encoding"] == "UTF-8 with byte-order mark (detected)"
+    assert info["complaints"]["encoding"] == "Windows-1252 (Latin-1) (detected)"
+    assert info["complaints"]["separator"] == ";"
+    # Chinese names and values and French accents arrive intact
+    assert loaded.tables["customers"]["region"].tolist() == ["华东", "华北", "华东", "华南"]
+    assert loaded.tables["complaints"]["category"].tolist() == ["qualité", "délai", "qualité"]
+    assert info["complaints"]["columns"]["complaint_id"] == "N° réclamation"
+
+
+def test_explicit_encoding_wins_and_a_wrong_one_is_a_clear_problem(tmp_path):
+    (tmp_path / "s.csv").write_bytes("门店,日期\nS1,2024-01-01\n".encode("gbk"))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "case: retail_satisfaction\ndata: {stores: {path: s.csv, encoding: utf-8}}\n"
+        "columns: {stores: {store_id: 门店}}\n",
+        encoding="utf-8",
+    )
+    prepared = ingest.load(config.load_config(cfg))
+    [p] = prepared.problems
+    assert p["severity"] == "error" and p["file"] == "s.csv"
+    assert "cannot be read as utf-8" in p["rule"] and "set the right encoding" in p["hint"]
+    cfg.write_text(cfg.read_text().replace("utf-8", "gbk"), encoding="utf-8")
+    prepared = ingest.load(config.load_config(cfg))
+    assert prepared.ok and prepared.tables["stores"]["store_id"].tolist() == ["S1"]
+
+
+# --------------------------------------------------------------------------------------------
+# numbers stored as text
+# --------------------------------------------------------------------------------------------
+def test_numbers_as_text():
+    s = _series(
+        "1,234.50", "¥1,234.50", "(12.00)", "", "N/A", "-¥20", "USD 3,000", "12%", "￥８８",
+        "abc", "  7 ", 5, "1 234",
+    )  # fmt: skip
+    p = ingest.parse_numbers(s)
+    expected = [1234.5, 1234.5, -12.0, np.nan, np.nan, -20.0, 3000.0, 0.12, 88.0, np.nan, 7.0,
+                5.0, 1234.0]  # fmt: skip
+    np.testing.assert_allclose(p.values.to_numpy(), expected)
+    assert p.bad.tolist() == [False] * 9 + [True] + [False] * 3  # only 'abc'
+    assert p.counts == {
+        "blank": 1,
+        "na_word": 1,
+        "thousands": 3,
+        "currency": 4,
+        "percent": 1,
+        "parentheses": 1,
+    }
+
+
+def test_decimal_comma_numbers():
+    p = ingest.parse_numbers(_series("1.234,50", "1,5", "€ 2.000", "3"), decimal=",")
+    np.testing.assert_allclose(p.values.to_numpy(), [1234.5, 1.5, 2000.0, 3.0])
+    assert not p.bad.any()
+
+
+def test_amounts_in_the_export_and_the_report_sentences(loaded):
+    tx = loaded.tables["transactions"]
+    # A04 is cancelled and dropped; A05 is in the file twice (02_data drops the copy)
+    assert tx["transaction_id"].tolist() == [
+        "A01", "A02", "A03", "A05", "A05", "A06", "A07", "A08", "A09", "A10", "A11", "A12", "A13",
+    ]  # fmt: skip
+    np.testing.assert_allclose(
+        tx["amount"].to_numpy(),
+        [1234.5, -12, np.nan, -20, -20, 3000, 88, 7.5, 10, 20, 30, 40, 5],
+    )
+    notes = "\n".join(loaded.notes)
+    assert (
+        "transactions: column Amount (amount): 1 blank value(s) in a numeric column set to missing."
+        in notes
+    )
+    assert "2 value(s) had thousands separators removed (e.g. '¥1,234.50' -> 1234.5)" in notes
+    assert "6 value(s) had a currency sign or code removed" in notes
+    assert "1 value(s) in parentheses read as negative" in notes
+    assert "transactions: 3 negative amount(s) kept: returns (02_data flags them)." in notes
+
+
+# --------------------------------------------------------------------------------------------
+# yes/no flags
+# --------------------------------------------------------------------------------------------
+def test_yes_no_words():
+    s = _series("是", "否", "Yes", "n", "TRUE", "0", 1, "", "maybe", "√")
+    p = ingest.parse_bools(s)
+    assert p.values.tolist() == [True, False, True, False, True, False, True, pd.NA, pd.NA, True]
+    assert p.bad.tolist() == [False] * 8 + [True, False]
+
+
+def test_yes_no_with_values_mapping_and_yaml_bools():
+    # values: {true: [Yes, 会员], false: [No, 非会员]} - YAML turns the bare Yes/No into bools
+    mapping = {True: [True, "会员"], False: [False, "非会员"]}
+    p = ingest.parse_bools(_series("会员", "非会员", "yes", "OFF", "vip"), mapping)
+    assert p.values.tolist() == [True, False, True, False, pd.NA]
+    assert p.counts["mapped"] == 4
+
+
+def test_flags_in_the_export(loaded):
+    assert loaded.tables["customers"]["loyalty_member"].tolist() == [True, False, True, False]
+    assert loaded.tables["complaints"]["resolved"].tolist() == [True, False, True]
+    # promotion: Y/N/是/否 -> 1/0 (A04, the 是, was cancelled)
+    assert loaded.tables["transactions"]["promotion"].tolist() == [1] + [0] * 12
+
+
+# --------------------------------------------------------------------------------------------
+# dates
+# --------------------------------------------------------------------------------------------
+def test_dates_in_every_format():
+    s = _series(
+        "2024-01-05", "20240106", 20240107, 45299, "45300", "2024年1月10日", "Jan 11, 2024", "",
+        pd.Timestamp("2024-01-12"), "not a date",
+    )  # fmt: skip
+    p = ingest.parse_dates(s)
+    expected = pd.to_datetime(
+        [
+            "2024-01-05",
+            "2024-01-06",
+            "2024-01-07",
+            "2024-01-08",
+            "2024-01-09",
+            "2024-01-10",
+            "2024-01-11",
+            None,
+            "2024-01-12",
+            None,
+        ]  # fmt: skip
+    )
+    assert p.values.tolist() == list(expected)
+    assert p.bad.tolist() == [False] * 9 + [True]
+    c = p.counts
+    assert (c["yyyymmdd"], c["excel_serial"], c["chinese"], c["native"]) == (2, 2, 1, 1)
+
+
+def test_day_first_is_detected_and_ambiguity_reported():
+    p = ingest.parse_dates(_series("05/01/2024", "13/01/2024", "02/02/2024"))
+    assert p.values.dt.strftime("%Y-%m-%d").tolist() == ["2024-01-05", "2024-01-13", "2024-02-02"]
+    assert p.counts["dayfirst_detected"] == 1 and p.counts["ambiguous"] == 1
+    us = ingest.parse_dates(_series("05/01/2024", "01/13/2024"))  # month first
+    assert us.values.dt.strftime("%Y-%m-%d").tolist() == ["2024-05-01", "2024-01-13"]
+    forced = ingest.parse_dates(_series("05/01/2024"), dayfirst=True)
+    assert forced.values.iloc[0] == pd.Timestamp("2024-01-05")
+
+
+def test_explicit_format_for_yyyymmdd_numbers_and_text():
+    p = ingest.parse_dates(_series(20240501, "20240502", "2024-05-03", 20241301), fmt="%Y%m%d")
+    assert p.values.iloc[:2].tolist() == [pd.Timestamp("2024-05-01"), pd.Timestamp("2024-05-02")]
+    assert p.bad.tolist() == [False, False, True, True]  # other formats are not that format
+
+
+def test_dates_in_the_export(loaded):
+    sv = loaded.tables["survey"]
+    # ISO, 2024/01/06, Chinese, an Excel serial and a YYYYMMDD number in one column
+    assert sv["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-01-05", "2024-01-06", "2024-01-07", "2024-01-08", "2024-01-09",
+    ]  # fmt: skip
+    assert sv["wave"].tolist() == ["2024-01"] * 5  # derived from the date, and reported
+    cp = loaded.tables["complaints"]
+    assert cp["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-05", "2024-01-13", "2024-02-02"]
+    notes = "\n".join(loaded.notes)
+    assert "survey: no wave column; wave = month of the answer date (YYYY-MM)." in notes
+    assert "1 date(s) were Excel serial day numbers" in notes
+    assert "values such as 13/01/2024 show the dates are written day first" in notes
+
+
+# --------------------------------------------------------------------------------------------
+# satisfaction scales, averaging, drivers
+# --------------------------------------------------------------------------------------------
+def test_satisfaction_to_five_keeps_who_is_satisfied():
+    ten = pd.Series(np.arange(1, 11, dtype=float))
+    assert ingest.satisfaction_to_five(ten, (1, 10), 7).tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    five = pd.Series([1.0, 2, 3, 4, 5])
+    assert ingest.satisfaction_to_five(five, (1, 5), 4).tolist() == [1, 2, 3, 4, 5]  # identity
+    seven = pd.Series(np.arange(1, 8, dtype=float))
+    assert ingest.satisfaction_to_five(seven, (1, 7), 5).tolist() == [1, 2, 2, 3, 4, 5, 5]
+    # a mean just under the threshold stays unsatisfied, whatever the rounding
+    assert ingest.satisfaction_to_five(pd.Series([3.5, 3.99, 6.9]), (1, 5), 4).tolist()[:2] == [
+        3,
+        3,
+    ]
+    assert ingest.satisfaction_to_five(pd.Series([6.9]), (1, 10), 7).iloc[0] == 3
+    # CSAT is unchanged for every threshold on 0-10
+    x = pd.Series(np.arange(0, 11, dtype=float))
+    for t in range(1, 11):
+        mapped = ingest.satisfaction_to_five(x, (0, 10), t)
+        assert ((mapped >= 4) == (x >= t)).all(), t
+        assert mapped.between(1, 5).all()
+
+
+def test_rescale_linear():
+    np.testing.assert_allclose(
+        ingest.rescale_linear(pd.Series([1.0, 5.5, 10]), (1, 10)), [1.0, 3.0, 5.0]
+    )
+
+
+def test_satisfaction_in_the_export_is_averaged_and_mapped(loaded):
+    sv = loaded.tables["survey"]
+    # means on 1-10: 9.5, 6.5, 6, 1.5, 8 (Q5 has only the second question answered)
+    assert sv["overall_satisfaction"].tolist() == [5, 3, 3, 1, 4]
+    # CSAT on 1-5 (4+) equals the share of means at 7 or more on 1-10: 2 of 5
+    from crmlab import metrics
+
+    assert metrics.csat(sv["overall_satisfaction"]) == pytest.approx(0.4)
+    assert loaded.survey["mapping"]["6"] == 3 and loaded.survey["mapping"]["7"] == 4
+    assert loaded.drivers == ["staff_service", "product_quality"]
+    assert sv["staff_service"].tolist()[:4] == [5, 4, 3, 1] and pd.isna(sv["staff_service"][4])
+
+
+# --------------------------------------------------------------------------------------------
+# Excel, Parquet, SQL, empty files, wrong paths
+# --------------------------------------------------------------------------------------------
+def _one_source_config(tmp_path, data: str, columns: str = "") -> Path:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"case: retail_satisfaction\ndata:\n{data}\n{columns}", encoding="utf-8")
+    return cfg
+
+
+def test_excel_sheet_by_name_with_native_dates(tmp_path):
+    with pd.ExcelWriter(tmp_path / "book.xlsx", engine="openpyxl") as xw:
+        pd.DataFrame({"说明": ["导出"]}).to_excel(xw, sheet_name="说明", index=False)
+        pd.DataFrame(
+            {"门店": ["S1", "S2"], "开业": [pd.Timestamp("2020-03-01"), pd.Timestamp("2021-04-02")]}
+        ).to_excel(xw, sheet_name="门店表", index=False)
+    cfg = _one_source_config(
+        tmp_path,
+        "  stores: {path: book.xlsx, sheet: 门店表}",
+        "columns: {stores: {store_id: 门店, opened_date: 开业}}\n",
+    )
+    prepared = ingest.load(config.load_config(cfg))
+    assert prepared.ok, prepared.problems
+    st = prepared.tables["stores"]
+    assert st["store_id"].tolist() == ["S1", "S2"]
+    assert st["opened_date"].tolist() == [pd.Timestamp("2020-03-01"), pd.Timestamp("2021-04-02")]
+    assert prepared.sources["stores"]["sheet"] == "门店表"
+    cfg.write_text(cfg.read_text().replace("sheet: 门店表", "sheet: 门店"), encoding="utf-8")
+    [p] = ingest.load(config.load_config(cfg)).problems
+    assert p["rule"] == "sheet '门店' not found" and "'说明', '门店表'" in p["hint"]
+
+
+def test_sql_query_over_files(tmp_path):
+    (tmp_path / "a.csv").write_text("shop,arm\nS1,treatment\nS2,control\nS3,test\n")
+    cfg = _one_source_config(
+        tmp_path,
+        "  stores:\n    query: SELECT shop AS store_id FROM 'a.csv' WHERE arm <> 'test'",
+    )
+    prepared = ingest.load(config.load_config(cfg))
+    assert prepared.tables["stores"]["store_id"].tolist() == ["S1", "S2"]
+    cfg.write_text(cfg.read_text().replace("SELECT shop", "COPY (SELECT shop"), encoding="utf-8")
+    cfg.write_text(cfg.read_text().replace("'test'", "'test') TO 'x.csv'"), encoding="utf-8")
+    [p] = ingest.load(config.load_config(cfg)).problems
+    assert "exactly one SELECT" in p["rule"] and not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "content, rule",
+    [
+        (b"", "the file is empty (0 bytes)"),
+        (b"store_id,store_name\n", "the table has a header but no rows"),
+        (b"\n\n  \n", "the file holds no text"),
+    ],
+)
+def test_empty_files(tmp_path, content, rule):
+    (tmp_path / "stores.csv").write_bytes(content)
+    prepared = ingest.load(config.load_config(_one_source_config(tmp_path, "  stores: stores.csv")))
+    [p] = prepared.problems
+    assert (p["source"], p["file"], p["rule"], p["severity"]) == (
+        "stores",
+        "stores.csv",
+        rule,
+        "error",
+    )
+
+
+def test_wrong_path_names_the_folder_and_a_near_file(tmp_path):
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "stores_2026.csv").write_text("store_id\nS1\n")
+    cfg = _one_source_config(tmp_path, "  stores: exports/stores_2025.csv")
+    [p] = ingest.load(config.load_config(cfg)).problems
+    assert p["rule"] == "file not found" and p["file"] == "exports/stores_2025.csv"
+    assert "relative to the config's folder" in p["hint"]
+    assert "Did you mean 'stores_2026.csv'?" in p["hint"]
+
+
+def test_header_row_and_text_labels_for_ratings(tmp_path):
+    (tmp_path / "s.csv").write_text(
+        "Survey export 2026\nid,store,day,score,nps\n1,S1,2024-01-01,满意,9\n"
+        "2,S1,2024-01-02,非常满意,10\n3,S2,2024-01-03,一般,5\n",
+        encoding="utf-8",
+    )
+    cfg = _one_source_config(
+        tmp_path,
+        "  survey: {path: s.csv, header_row: 2}",
+        "columns: {survey: {response_id: id, store_id: store, date: day, satisfaction: score, "
+        "recommend: nps}}\nvalues: {satisfaction: {5: [非常满意], 4: [满意], 3: [一般]}}\n",
+    )
+    prepared = ingest.load(config.load_config(cfg))
+    assert prepared.ok, prepared.problems
+    assert prepared.tables["survey"]["overall_satisfaction"].tolist() == [4, 5, 3]
+
+
+# --------------------------------------------------------------------------------------------
+# duplicates, returns, cancelled orders: imported as they are, reported
+# --------------------------------------------------------------------------------------------
+def test_duplicates_orphans_and_cancelled_orders(loaded):
+    by_rule = {(p["column"], p["rule"].split(" (")[0]): p for p in loaded.problems}
+    dup = by_rule[("*", "exact duplicate rows")]
+    assert (dup["severity"], dup["n_rows"], dup["rows"]) == ("warning", 1, [7])
+    key = by_rule[("OrderNo (transaction_id)", "key transaction_id is not unique")]
+    assert key["rows"] == [7] and key["examples"] == ["A05"]
+    orphan = by_rule[("MemberID (customer_id)", "customer_id not found in customers")]
+    assert orphan["rows"] == [15] and orphan["examples"] == ["<redacted>"]  # ids not shown
+    assert loaded.ok  # warnings only: 02_data cleans them and reports each change
+    assert "transactions: 1 cancelled order(s) dropped (Status (cancelled) = yes)." in loaded.notes
+    assert "cancelled" not in loaded.tables["transactions"].columns
+
+
+def test_generated_keys_when_the_export_has_none(tmp_path):
+    (tmp_path / "c.csv").write_text("cust,day,ok\n1,2024-01-01,yes\n2,2024-01-02,no\n")
+    cfg = _one_source_config(
+        tmp_path,
+        "  complaints: c.csv",
+        "columns: {complaints: {customer_id: cust, date: day, resolved: ok, days_to_resolve: cust}}\n",
+    )
+    prepared = ingest.load(config.load_config(cfg))
+    assert prepared.tables["complaints"]["complaint_id"].tolist() == [
+        "complaints-2",
+        "complaints-3",
+    ]
+    assert prepared.sources["complaints"]["columns"]["complaint_id"] == "generated from row numbers"
+
+
+# --------------------------------------------------------------------------------------------
+# personal data, writing, raw files untouched
+# --------------------------------------------------------------------------------------------
+def test_pseudonymized_the_same_way_in_every_source(loaded):
+    members = pd.read_csv(FIXTURES / "members.csv", dtype=str)
+    ingest.pseudonymize(loaded, KEY, "test key")
+    cu, tx = loaded.tables["customers"], loaded.tables["transactions"]
+    assert loaded.pseudonymized["customers"] == ["customer_id", "姓名", "手机", "邮箱"]
+    assert cu["customer_id"].iloc[0] == privacy.pseudonym("1001", KEY)
+    assert tx["customer_id"].iloc[0] == cu["customer_id"].iloc[0]  # joins still work
+    assert cu["姓名"].iloc[0] == privacy.pseudonym("王小明", KEY)
+    privacy.assert_no_pii(pd.concat(loaded.tables.values()), members[["姓名", "手机", "邮箱"]])
+
+
+def test_prepare_needs_a_key_and_stops_on_errors(client, monkeypatch, tmp_path):
+    monkeypatch.delenv("CRMLAB_PSEUDONYM_KEY", raising=False)
+    cfg = config.load_config(client)
+    with pytest.raises(ConfigError, match="no pseudonymization key"):
+        ingest.prepare(cfg)
+    broken = client.parent / "orders.csv"
+    broken.write_text(broken.read_text(encoding="utf-8-sig").replace("2024011", "2024131"))
+    with pytest.raises(ingest.IngestError) as err:
+        ingest.prepare(cfg, KEY)
+    assert isinstance(err.value, DataError)
+    text = str(err.value)
+    assert "OrderDate" in text and "not a date in format %Y%m%d" in text and "ERROR" in text
+    assert err.value.problems and not (tmp_path / "input").exists()
+
+
+def test_write_canonical_input_and_report(client, tmp_path):
+    before = _sha(client.parent)
+    for f in client.parent.iterdir():
+        f.chmod(0o444)  # crmlab only reads the client's files
+    prepared = ingest.prepare(config.load_config(client), KEY)
+    out = ingest.write(prepared, tmp_path / "run" / "input")
+    assert _sha(client.parent) == before
+    assert sorted(p.name for p in out.iterdir()) == [
+        "complaints.parquet",
+        "customers.parquet",
+        "ingest_report.json",
+        "survey.parquet",
+        "transactions.parquet",
+    ]
+    report = sources.ingest_report(out)
+    assert report["case"] == "retail_satisfaction" and report["pseudonym_key"] == "given key"
+    assert report["drivers"] == ["staff_service", "product_quality"]
+    assert report["sources"]["transactions"]["rows_read"] == 14
+    assert report["sources"]["transactions"]["rows_kept"] == 13
+    assert any(
+        "blank value(s) in a numeric column set to missing" in n for n in report["coercions"]
+    )
+    members = pd.read_csv(FIXTURES / "members.csv", dtype=str)
+    privacy.assert_no_pii((out / "ingest_report.json"), members[["姓名", "手机", "邮箱"]])
+    # the notebooks read the folder as a data_dir, and its cleaning rules apply
+    tables = sources.load_sources("retail_satisfaction", out)
+    assert set(tables) == {"customers", "transactions", "survey", "complaints"}
+    clean, notes = quality.clean_tables(tables, sources.case_rules("retail_satisfaction", tables))
+    assert len(clean["transactions"]) == 10  # minus the copy of A05, the orphan, blank amount
+    assert sources.survey_drivers(out, clean["survey"]) == ["staff_service", "product_quality"]
+
+
+def test_write_refuses_tables_that_are_not_pseudonymized(loaded, tmp_path):
+    with pytest.raises(DataError, match="pseudonymize the tables first"):
+        ingest.write(loaded, tmp_path / "input")
+
+
+def test_features_list_keeps_only_named_columns(client):
+    text = client.read_text(encoding="utf-8").replace("features: auto", "features: [手机]")
+    client.write_text(text, encoding="utf-8")
+    prepared = ingest.load(config.load_config(client))
+    cu = prepared.tables["customers"]
+    # 姓名 is kept because it is listed under pii: (it is pseudonymized, 02_data drops it)
+    assert list(cu.columns) == [
+        "customer_id", "signup_date", "region", "loyalty_member", "姓名", "手机",
+    ]  # fmt: skip
+    assert any("not listed under features: left out (邮箱)" in n for n in prepared.notes)
+
+
+def test_other_columns_are_typed_automatically_and_reported(tmp_path):
+    (tmp_path / "c.csv").write_text(
+        "id,tier,spend,vip,since,email\n"
+        '1,gold,"1,000",yes,2024-01-02,a@example.com\n'
+        "2,silver,,no,2024/2/3,b@example.com\n",
+        encoding="utf-8",
+    )
+    cfg = _one_source_config(tmp_path, "  customers: c.csv", "columns: {customer_id: id}\n")
+    prepared = ingest.load(config.load_config(cfg))
+    cu = prepared.tables["customers"]
+    assert prepared.sources["customers"]["extra_columns"] == {
+        "tier": "text",
+        "spend": "number",
+        "vip": "yes/no",
+        "since": "date",
+        "email": "personal data (pseudonymized)",
+    }
+    assert cu["spend"].tolist()[0] == 1000.0 and pd.isna(cu["spend"][1])
+    assert cu["vip"].tolist() == [True, False]
+    assert cu["since"].tolist() == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-02-03")]
+    assert (
+        "customers: extra column spend: 1 blank value(s) in a numeric column set to missing."
+        in (prepared.notes)
+    )
+    ingest.pseudonymize(prepared, KEY)
+    assert prepared.pseudonymized["customers"] == ["customer_id", "email"]
+    assert prepared.tables["customers"]["email"][0] == privacy.pseudonym("a@example.com", KEY)

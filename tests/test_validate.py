@@ -1,0 +1,331 @@
+"""Validation before any notebook runs: pandera schemas per case and source, every problem at once
+as a readable table (source file, column, rule, rows, examples, row numbers, hint), and the
+`crmlab validate` / `crmlab run --config` command lines (exit codes, no traceback)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crmlab import config, ingest, quality, schemas
+from crmlab.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures" / "byod"
+KEY = "validate-test-key-0123456789"
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY)
+    folder = tmp_path / "client"
+    shutil.copytree(FIXTURES, folder)
+    return folder / "client.yaml"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def _problems(cfg_path: Path) -> list[dict]:
+    return ingest.load(config.load_config(cfg_path)).problems
+
+
+def _by_rule(problems, start: str) -> dict:
+    [p] = [p for p in problems if p["rule"].startswith(start)]
+    return p
+
+
+def test_schemas_agree_with_the_cleaning_rules():
+    """Every column the case's cleaning rules name is a canonical column of the right kind."""
+    for case, rules in (
+        ("retail_satisfaction", quality.RETAIL_RULES),
+        ("finance_churn", quality.FINANCE_RULES),
+    ):
+        spec = schemas.case_schema(case)
+        for source, r in rules.items():
+            fields = {f.name: f for f in spec[source].fields}
+            for c in r.get("dates", []):
+                assert fields[c].kind == "date", (case, source, c)
+            for c in r.get("booleans", []):
+                assert fields[c].kind == "bool", (case, source, c)
+            for c, rng in r.get("ranges", {}).items():
+                assert fields[c].range == tuple(rng), (case, source, c)
+            for c in r.get("required", []):
+                assert fields[c].required and not fields[c].missing_ok, (case, source, c)
+            if r.get("key"):
+                assert spec[source].key == r["key"]
+            assert dict(spec[source].foreign_keys).items() >= r.get("foreign_keys", {}).items()
+        # no canonical column is named like a source (columns: SOURCE: {...} stays unambiguous)
+        names = {f.name for s in spec.values() for f in s.fields}
+        assert not names & set(spec), case
+
+
+def test_documented_column_tables_list_every_canonical_column():
+    doc = (Path(__file__).parents[1] / "docs" / "config.md").read_text(encoding="utf-8")
+    for spec in schemas.CASE_SCHEMAS.values():
+        for s in spec.values():
+            for f in s.fields:
+                assert f"| `{f.name}` | {f.kind} |" in doc, f.name
+
+
+def test_clean_fixture_has_warnings_only(client):
+    problems = _problems(client)
+    assert {p["severity"] for p in problems} == {"warning"}
+    assert len(problems) == 4  # missing amount, duplicate key, orphan id, duplicate row
+
+
+def test_missing_required_column_names_what_to_map(client):
+    _edit(
+        client,
+        "    satisfaction: {column: [总体满意度, 再次满意度], scale: [1, 10], satisfied_at: 7}\n",
+        "",
+    )
+    p = _by_rule(_problems(client), "required column is missing")
+    assert (p["source"], p["file"], p["column"], p["severity"]) == (
+        "survey",
+        "survey.csv",
+        "overall_satisfaction",
+        "error",
+    )
+    assert "map your column under columns: survey: satisfaction: YOUR_COLUMN" in p["hint"]
+    assert "The file has: 问卷编号, 会员编号, 门店, 日期, 总体满意度" in p["hint"]
+
+
+def test_a_mapped_column_missing_from_the_file_is_an_error(client):
+    _edit(client, "amount: Amount", "amount: Amout")
+    p = _by_rule(_problems(client), "column named in the config is missing")
+    assert (p["source"], p["column"], p["severity"]) == ("transactions", "Amout", "error")
+    assert p["hint"].startswith("is it 'Amount'? check the name under columns:; the file has:")
+
+
+def test_unparseable_dates_block_with_rows_examples_and_hint(client):
+    # a wrong format: most dates fail -> an error, with file row numbers and examples
+    _edit(
+        client,
+        'date: {column: OrderDate, format: "%Y%m%d"}',
+        'date: {column: OrderDate, format: "%d%m%Y"}',
+    )
+    p = _by_rule(_problems(client), "not a date in format %d%m%Y")
+    assert p["severity"] == "error" and p["column"] == "OrderDate"
+    assert p["n_rows"] == 14 and p["rows"] == [2, 3, 4, 5, 6]  # header is line 1
+    assert p["examples"] == ["20240105", "20240106", "20240107"]
+    assert "set to missing on import; check the format '%d%m%Y'" in p["hint"]
+
+
+def test_a_few_bad_values_are_warnings_many_are_errors(client):
+    orders = client.parent / "orders.csv"
+    _edit(orders, "A08,1004,S2,20240113,7.5", "A08,1004,S2,2024-13-45,7.5")
+    p = _by_rule(_problems(client), "not a date")
+    assert (p["severity"], p["n_rows"], p["rows"], p["examples"]) == (
+        "warning",
+        1,
+        [10],
+        ["2024-13-45"],
+    )
+    _edit(orders, "A09,1001,S1,20240114", "A09,1001,S1,yesterday")
+    p = _by_rule(_problems(client), "not a date")
+    assert p["severity"] == "error" and p["n_rows"] == 2  # 2 of 14 >= 10%
+    assert "14%" in p["rule"]
+
+
+def test_wrong_scale_is_caught_by_the_range_check(client):
+    # forgetting scale: on a 1-10 survey: most ratings are outside 1-5
+    _edit(client, "[总体满意度, 再次满意度], scale: [1, 10], satisfied_at: 7}", "总体满意度}")
+    p = _by_rule(_problems(client), "outside the allowed range 1-5")
+    assert p["severity"] == "error" and p["n_rows"] == 3  # 10, 7, 6 of 4 answers
+    assert "give it: columns: survey: satisfaction: {column: ..., scale: [1, 10]" in p["hint"]
+
+
+def test_ids_that_do_not_match_are_an_error(client):
+    # transactions mapped to the shop instead of the member number: no id is a customer
+    _edit(client, "customer_id: MemberID", "customer_id: Shop")
+    p = _by_rule(_problems(client), "customer_id not found in customers")
+    assert p["severity"] == "error" and p["n_rows"] == 13
+    assert p["examples"] == ["<redacted>"]  # customer ids are never shown
+
+
+def test_category_labels_must_be_mapped(client):
+    (client.parent / "pilot.csv").write_text("store,arm,from,to\nS1,实验组,2024-01-01,2024-03-31\n")
+    _edit(client, "  complaints: {path", "  pilot: pilot.csv\n  complaints: {path")
+    _edit(
+        client,
+        "columns:\n",
+        "columns:\n  pilot: {store_id: store, group: arm, start_date: from, end_date: to}\n",
+    )
+    p = _by_rule(_problems(client), "not one of treatment, control")
+    assert (p["severity"], p["examples"], p["rows"]) == ("error", ["实验组"], [2])
+    assert "values: group: {treatment: [...], ...}" in p["hint"]
+    _edit(client, "values:\n", "values:\n  group: {treatment: [实验组]}\n")
+    assert not [p for p in _problems(client) if p["source"] == "pilot"]
+
+
+def test_pii_listed_but_absent_and_global_mapping_absent_are_errors(client):
+    _edit(client, "pii: [姓名]", "pii: [姓 名]")
+    _edit(client, "  customer_id: 会员编号\n", "  customer_id: 会员号\n")
+    problems = _problems(client)
+    p = _by_rule(problems, "column listed under pii: is in none of the files")
+    assert p["column"] == "姓 名" and "would not be pseudonymized" in p["hint"]
+    p = _by_rule(problems, "column mapped to customer_id is in none of the files")
+    assert p["column"] == "会员号"
+
+
+def test_every_problem_at_once_across_sources(client):
+    _edit(client, "members.csv", "member.csv")
+    _edit(client, "recommend: 推荐", "recommend: 推荐意愿")
+    (client.parent / "reclamations.csv").write_text("")
+    problems = _problems(client)
+    rules = {(p["source"], p["rule"]) for p in problems if p["severity"] == "error"}
+    assert ("customers", "file not found") in rules
+    assert ("complaints", "the file is empty (0 bytes)") in rules
+    assert ("survey", "column named in the config is missing") in rules
+
+
+def test_problem_table_text():
+    rows = [
+        schemas.problem(
+            "survey",
+            "survey.csv",
+            "满意度",
+            "not a number",
+            "map labels",
+            "error",
+            3,
+            ["很好", "好"],
+            [2, 5, 9],
+        ),  # fmt: skip
+        schemas.problem(
+            "stores",
+            "stores.csv",
+            "*",
+            "exact duplicate rows",
+            "",
+            "warning",
+            7,
+            [],
+            [3, 4, 5, 6, 8],
+        ),  # fmt: skip
+    ]
+    text = schemas.format_problems(rows)
+    lines = text.splitlines()
+    assert lines[0] == "1 error(s) block the run, 1 warning(s):"
+    header = lines[1].split()
+    assert header == ["#", "severity", "source", "file", "column", "rule", "n_rows", "examples",
+                      "rows"]  # fmt: skip
+    assert "ERROR" in lines[2] and "'很好', '好'" in lines[2] and "2, 5, 9" in lines[2]
+    assert "3, 4, 5, 6, 8 (+2 more)" in lines[3]
+    assert lines[-1] == "  1. map labels"
+    assert schemas.format_problems([]) == "No problems found."
+
+
+def test_personal_values_are_redacted_in_the_table(client):
+    members = client.parent / "members.csv"
+    _edit(
+        members,
+        "1001,王小明,13812345678,wxm@example.cn,20240105,是",
+        "1001,王小明,13812345678,wxm@example.cn,20240105,也许",
+    )
+    p = _by_rule(_problems(client), "not a yes/no value")
+    assert p["examples"] == ["也许"]  # a flag is not personal
+    problems = ingest.load(config.load_config(client)).problems
+    text = schemas.format_problems(problems)
+    for value in ("王小明", "13812345678", "wxm@example.cn", "1001"):
+        assert value not in text
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+def test_cli_validate_ok_and_failing(client, capsys):
+    assert main(["validate", "--config", str(client)]) == 0
+    out = capsys.readouterr().out
+    assert "0 error(s) block the run, 4 warning(s)" in out and "OK: `crmlab run --config" in out
+    assert "Pseudonym key: from environment variable $CRMLAB_PSEUDONYM_KEY" in out
+    _edit(client, 'format: "%Y%m%d"}\n    amount', 'format: "%d%m%Y"}\n    amount')
+    assert main(["validate", "--config", str(client), "-v"]) == 2
+    captured = capsys.readouterr()
+    assert "1 problem(s) block the run." in captured.err
+    assert "Conversions:" in captured.out and "not a date in format %d%m%Y" in captured.out
+
+
+def test_cli_validate_without_a_key(client, capsys, monkeypatch):
+    monkeypatch.delenv("CRMLAB_PSEUDONYM_KEY")
+    assert main(["validate", "--config", str(client)]) == 2
+    assert "no pseudonymization key for client data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("case: retail_satisfaction", "case: retail"), "has no input schema"),
+        (("  n_boot: 20", "  n_boot: many"), "n_boot='many' is not a valid int"),
+        (("  n_boot: 20", "  nboot: 20"), "unknown parameter 'nboot'"),
+        (("OrderDate, format", "OrderDay, format"), "column named in the config is missing"),
+    ],
+)
+def test_run_config_errors_stop_before_any_kernel(
+    client, edit, message, tmp_path, capsys, monkeypatch
+):
+    from crmlab import runner
+
+    def boom(*a, **k):  # pragma: no cover - must not be reached
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(runner, "run_case", boom)
+    _edit(client, *edit)
+    assert main(["run", "--config", str(client), "--out", str(tmp_path / "r")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing was written
+
+
+def test_cli_process_exits_2_without_traceback(client, tmp_path):
+    _edit(client, "members.csv", "nowhere/members.csv")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crmlab",
+            "run",
+            "--config",
+            str(client),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("crmlab: error: ") and "Traceback" not in proc.stderr
+    assert "file not found" in proc.stderr and "nowhere/members.csv" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_run_config_rejects_data_dir_and_case_names(client, capsys):
+    assert main(["run", "--config", str(client), "-p", "data_dir=/x"]) == 2
+    assert "'data_dir' is set by the runner in a config run" in capsys.readouterr().err
+    assert main(["run", "retail_satisfaction", "--config", str(client)]) == 2
+    assert "do not name cases" in capsys.readouterr().err
+
+
+def test_cli_new_then_validate(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CRMLAB_PSEUDONYM_KEY", raising=False)
+    assert main(["new", "acme", "--from", "retail_satisfaction", "--dir", str(tmp_path)]) == 0
+    assert "next: crmlab validate --config" in capsys.readouterr().out
+    cfg = tmp_path / "acme" / "config.yaml"
+    # the starter points at files that are not there yet: validate lists each, with the key
+    assert main(["validate", "--config", str(cfg)]) == 2
+    out = capsys.readouterr().out
+    assert out.count("file not found") == 6
+    assert "Pseudonym key: from key file secret.key" in out
+    pd.DataFrame({"customer_id": ["1"]}).to_csv(tmp_path / "acme" / "exports" / "x.csv")
+    assert main(["new", "acme", "--from", "retail_satisfaction", "--dir", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["new", "other", "--from", "no_such_case", "--dir", str(tmp_path)]) == 2
+    assert "Unknown case 'no_such_case'" in capsys.readouterr().err
