@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SEED   ?= 42
 JOBS   ?= 2
 
-.PHONY: run test data lab refresh-notebooks lint format bench clean setup help
+.PHONY: run test data lab workshop refresh-notebooks lint format bench bench-features clean setup help
 
 help:
 	@echo "make run                run every case on the default synthetic data, write reports/"
@@ -15,7 +15,9 @@ help:
 	@echo "make data               (re)generate the synthetic data under data/synthetic/"
 	@echo "make lab                open JupyterLab on notebooks/"
 	@echo "make refresh-notebooks  re-execute the committed notebooks with canonical parameters"
+	@echo "make workshop           build the retail workshop kit into workshop/ (make lab-workshop opens it)"
 	@echo "make bench              runner overhead benchmark (bench/)"
+	@echo "make bench-features     feature build: DuckDB vs plain pandas at 100k and 1M customers"
 
 setup: $(STAMP)
 
@@ -29,9 +31,11 @@ data: $(STAMP)
 	$(BIN)/crmlab generate --all --seed $(SEED)
 
 run: $(STAMP)
+	$(BIN)/crmlab generate --all --seed $(SEED) --if-missing
 	$(BIN)/crmlab run --all --jobs $(JOBS)
 
 test: $(STAMP)
+	$(BIN)/crmlab generate --all --seed $(SEED) --if-missing
 	$(BIN)/ruff check lib tests notebooks bench
 	$(BIN)/ruff format --check lib tests bench notebooks
 	$(BIN)/python -m pytest -n 2 tests
@@ -39,6 +43,12 @@ test: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+workshop: $(STAMP)
+	$(BIN)/crmlab workshop retail_satisfaction --out workshop/retail_satisfaction
+
+lab-workshop: workshop
+	$(BIN)/jupyter lab --notebook-dir=workshop/retail_satisfaction
 
 refresh-notebooks: $(STAMP)
 	$(BIN)/crmlab refresh-notebooks
@@ -52,6 +62,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_runner.py
+
+bench-features: $(STAMP)
+	$(BIN)/python bench/bench_features.py
 
 clean:
 	rm -rf reports/*/ build *.egg-info lib/*.egg-info

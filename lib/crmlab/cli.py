@@ -99,6 +99,7 @@ def _cmd_new(args) -> int:
 
 
 def _cmd_generate(args) -> int:
+    from crmlab import paths
     from crmlab.synthetic import GENERATORS, generate
 
     cases = list(GENERATORS) if args.all else args.cases
@@ -111,8 +112,50 @@ def _cmd_generate(args) -> int:
         sizes["fmt"] = args.format
     for case in cases:
         out = Path(args.out) / case if args.out else None
+        if args.if_missing and ((out or paths.synthetic_dir(case)) / "truth.json").exists():
+            print(f"{case}: synthetic data already there (--if-missing)")
+            continue
         generate(case, out, seed=args.seed, **sizes)
         print(f"generated {case} (seed {args.seed}) -> {out or 'data/synthetic/' + case}")
+    return 0
+
+
+def _run_dir_arg(path: str) -> Path:
+    run = Path(path)
+    if not (run / "status.json").is_file():
+        raise CrmlabError(
+            f"{run} is not a run directory (no status.json). Give reports/<case>/<run> or "
+            "reports/<case>/latest."
+        )
+    return run
+
+
+def _cmd_report(args) -> int:
+    from crmlab.report import build_index, build_report
+
+    run = _run_dir_arg(args.run_dir)
+    out = build_report(run, lang=args.lang, title=args.title)
+    print(f"report: {out}")
+    print(f"index:  {build_index(run.resolve().parent.parent)}")
+    return 0
+
+
+def _cmd_actions(args) -> int:
+    from crmlab.actions import write_action_list
+
+    xlsx, csv = write_action_list(_run_dir_arg(args.run_dir), lang=args.lang)
+    print(f"action list: {xlsx}\n             {csv}")
+    return 0
+
+
+def _cmd_workshop(args) -> int:
+    from crmlab.cases import get_case
+    from crmlab.workshop import build_kit
+
+    case = get_case(args.case)
+    out = Path(args.out) if args.out else Path("workshop") / case.name
+    kit = build_kit(case.name, out)
+    print(f"workshop kit: {kit}  (open it with: jupyter lab --notebook-dir={kit})")
     return 0
 
 
@@ -170,7 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, help="number of customers (default: case default)")
     p.add_argument("--format", choices=["csv", "parquet"])
     p.add_argument("--out", help="parent folder (default: data/synthetic/)")
+    p.add_argument("--if-missing", action="store_true", help="skip cases whose data exist")
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("report", help="(re)build a run's self-contained report.html")
+    p.add_argument("run_dir", help="reports/<case>/<run> or reports/<case>/latest")
+    p.add_argument("--lang", choices=["en", "zh"], default="en")
+    p.add_argument("--title", help="report title (default: the case's)")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("actions", help="(re)write a run's action list (actions.xlsx, .csv)")
+    p.add_argument("run_dir")
+    p.add_argument("--lang", choices=["en", "zh"], default="en")
+    p.set_defaults(func=_cmd_actions)
+
+    p = sub.add_parser("workshop", help="build a workshop kit: student notebooks, data, guide")
+    p.add_argument("case")
+    p.add_argument("--out", help="kit folder (default: workshop/<case>)")
+    p.set_defaults(func=_cmd_workshop)
 
     p = sub.add_parser("refresh-notebooks", help="re-execute committed notebooks in place")
     p.add_argument("cases", nargs="*")

@@ -59,6 +59,7 @@ TOP_KEYS = {
     "pii": "client columns holding personal data (pseudonymized on import)",
     "key_file": "file holding the pseudonymization key (git-ignored)",
     "params": "notebook parameters",
+    "report": "report options: lang (en or zh)",
 }
 SOURCE_KEYS = {
     "path": "file path (.csv, .tsv, .txt, .parquet, .xlsx, .xlsm)",
@@ -128,6 +129,7 @@ class CaseConfig:
     pii: list[str]
     params: dict[str, Any]
     key_file: Path | None = None
+    report_lang: str = "en"
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
 
     @property
@@ -270,6 +272,11 @@ def load_config(path: str | os.PathLike) -> CaseConfig:
     if key_file is not None and not isinstance(key_file, str):
         problems.add(("key_file",), "expected a file path.")
         key_file = None
+    report = raw.get("report") or {}
+    report_lang = report.get("lang", "en") if isinstance(report, dict) else None
+    if report_lang not in ("en", "zh"):
+        problems.add(("report",), "expected a mapping like `lang: zh` (lang: en or zh).")
+        report_lang = "en"
     problems.raise_if_any()
     return CaseConfig(
         path=p,
@@ -284,6 +291,7 @@ def load_config(path: str | os.PathLike) -> CaseConfig:
         pii=pii,
         params=dict(params),
         key_file=(p.parent / key_file) if key_file else None,
+        report_lang=report_lang,
         lines=problems.lines,
     )
 

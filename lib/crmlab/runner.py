@@ -208,10 +208,52 @@ def run_case(
 
     _finish_run(case, shown_params, work, result, started_at, extra)
     work.rename(final)
+    lang = prepared.cfg.report_lang if prepared is not None else "en"
+    _write_deliverables(final, result, lang)
     if result.ok:
         _point_latest(case_dir, final)
+    _write_index(out_root)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _write_deliverables(run_dir: Path, result: RunResult, lang: str) -> None:
+    """The client deliverables of a finished run: ``report.html`` (also for a failed run: it
+    says which stage failed) and, after a successful run, the action list. A problem here is
+    recorded in ``status.json`` and the summary, and does not fail the analysis itself."""
+    import json
+
+    from crmlab.actions import write_action_list
+    from crmlab.report import build_report
+
+    problems = []
+    # report.html is the client report in the run's language (report.lang in a config)
+    steps = [("report", lambda: build_report(run_dir, lang=lang, out=run_dir / "report.html"))]
+    if result.ok:
+        steps.append(("action list", lambda: write_action_list(run_dir, lang=lang)))
+    for what, step in steps:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - reported, the run's analysis stands
+            problems.append(f"{what}: {type(exc).__name__}: {exc}")
+    if problems:
+        status_file = run_dir / "status.json"
+        status = json.loads(status_file.read_text(encoding="utf-8"))
+        status["deliverables_error"] = problems
+        atomic.write_json(status_file, status)
+        result.error = (
+            (result.error or "") + "\n          deliverables: " + "; ".join(problems)
+        ).strip()
+
+
+def _write_index(out_root: Path) -> None:
+    """Refresh ``<out_root>/index.html`` (every run, linked); never fails a run."""
+    from crmlab.report import build_index
+
+    try:
+        build_index(out_root)
+    except Exception as exc:  # noqa: BLE001
+        print(f"crmlab: could not refresh {out_root / 'index.html'}: {exc}", file=sys.stderr)
 
 
 def _write_input(prepared, params: dict, work: Path, final: Path, result: RunResult):
@@ -351,4 +393,9 @@ def print_summary(results: list[RunResult], stream=sys.stdout) -> None:
     if failed:
         print(f"{len(failed)} of {len(results)} case(s) failed.", file=stream)
     else:
-        print("Outputs: <run>/results.json, <run>/html/*.html; latest run: reports/<case>/latest")
+        print(
+            "Each run folder holds report.html (the client report), actions.xlsx/.csv, "
+            "results.json and html/ (each stage without code);\nreports/<case>/latest is the "
+            "newest successful run and reports/index.html lists every run.",
+            file=stream,
+        )

@@ -1,0 +1,332 @@
+"""Feature build at scale: crmlab's DuckDB engine vs a plain-pandas baseline, same computation.
+
+    python bench/bench_features.py                      # 100k and 1M customers
+    python bench/bench_features.py --sizes 100000       # one size
+    python bench/bench_features.py --ten-million        # also 10M (about 200M transactions)
+
+For each size the retail generator writes Parquet files (about 20 transactions per customer) into
+a cache folder (default ``bench/.data``, ignored by git; reused on later runs). Every measurement
+runs in a fresh Python process, which reports the wall time of the build (imports excluded) and
+its peak resident memory (``ru_maxrss``, imports included). Measured in the same run:
+
+crmlab
+    :func:`crmlab.engine.customer_features` with ``engine="duckdb"``: cleaning (duplicates,
+    duplicate keys, missing amounts, orphans, out-of-range survey answers) and the customer-level
+    features inside DuckDB; only the customer table comes back, as pandas.
+baseline
+    plain pandas doing the same: load the tables, drop duplicates/missing/orphans, groupby,
+    merge (the usual notebook code, without crmlab's checks and notes).
+
+Printed: wall time, CPU time (user + system: a fairer measure when other work shares the
+machine) and peak memory per size and method, the ratios crmlab / baseline, and how time grows
+with size (the exponent b in time ~ rows^b between consecutive sizes; 1 = linear). Both
+methods' results are checked to agree (customers, transactions and net spend totals).
+With ``--ten-million`` only the crmlab engine runs at 10M by default (``--baseline-10m`` adds the
+pandas baseline, which needs far more memory than this machine has).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_CACHE = HERE / ".data"
+SIZES = (100_000, 1_000_000)
+TEN_MILLION = 10_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+def dataset(cache: Path, n_customers: int, seed: int = 42) -> Path:
+    """The Parquet retail data for ``n_customers`` (generated once, then reused)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    ignore = cache / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    out = cache / f"retail_{n_customers}"
+    if not (out / "truth.json").exists():
+        from crmlab.synth.retail import generate_retail
+
+        start = time.perf_counter()
+        print(f"generating {n_customers:,} customers into {out} ...", flush=True)
+        generate_retail(out, n_customers=n_customers, seed=seed, fmt="parquet")
+        print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the two methods (run inside a worker process)
+# --------------------------------------------------------------------------------------------
+def _connect():
+    from crmlab import engine
+
+    return engine.connect("duckdb", memory_limit=os.environ.get("CRMLAB_BENCH_DUCKDB_MEMORY"))
+
+
+def build_crmlab(data_dir: Path):
+    from crmlab import engine
+
+    feats = engine.customer_features(data_dir, engine="duckdb", con=_connect())
+    return feats, {
+        "customers": len(feats),
+        "transactions": int(feats["n_transactions"].sum() + feats["n_returns"].sum()),
+        "net_spend": float(feats["monetary"].sum()),
+    }
+
+
+def build_crmlab_parquet(data_dir: Path, out: Path):
+    """The 10M build: stream the customer table to Parquet instead of one pandas table."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from crmlab import engine
+
+    engine.write_customer_features(data_dir, out, con=_connect())
+    t = pq.read_table(out, columns=["n_transactions", "n_returns", "monetary"])
+    return None, {
+        "customers": t.num_rows,
+        "transactions": int(pc.sum(t["n_transactions"]).as_py() + pc.sum(t["n_returns"]).as_py()),
+        "net_spend": float(pc.sum(t["monetary"]).as_py()),
+    }
+
+
+def build_baseline(data_dir: Path):
+    """Plain pandas: load, clean (the faults that matter), groupby, merge."""
+    import numpy as np
+    import pandas as pd
+
+    from crmlab.quality import RETAIL_DRIVERS
+
+    def read(name):
+        return pd.read_parquet(data_dir / f"{name}.parquet")
+
+    stores = read("stores")
+    cust = read("customers").drop_duplicates()
+    cust = cust[~cust["customer_id"].duplicated()]
+    cust["signup_date"] = pd.to_datetime(cust["signup_date"])
+    cust["loyalty_member"] = cust["loyalty_member"].map({"yes": True, "no": False})
+
+    tx = read("transactions").drop_duplicates()
+    tx = tx[~tx["transaction_id"].duplicated()]
+    tx = tx[
+        tx["amount"].notna()
+        & tx["customer_id"].isin(cust["customer_id"])
+        & tx["store_id"].isin(stores["store_id"])
+    ]
+    tx["day"] = pd.to_datetime(tx["date"])
+    as_of = tx["day"].max() + pd.Timedelta(days=1)
+    buy = tx["amount"] >= 0
+    t = pd.DataFrame(
+        {
+            "customer_id": tx["customer_id"],
+            "buy": buy,
+            "ret": ~buy,
+            "amount": tx["amount"],
+            "gross": tx["amount"].where(buy, 0.0),
+            "pday": tx["day"].where(buy),
+            "items": tx["items"].where(buy),
+            "promo": tx["promotion"].where(buy),
+            "store": tx["store_id"].where(buy),
+        }
+    )
+    del tx
+    f = t.groupby("customer_id").agg(
+        n_transactions=("buy", "sum"),
+        n_returns=("ret", "sum"),
+        frequency=("pday", "nunique"),
+        monetary=("amount", "sum"),
+        gross_spend=("gross", "sum"),
+        first_purchase=("pday", "min"),
+        last_purchase=("pday", "max"),
+        avg_items=("items", "mean"),
+        promo_share=("promo", "mean"),
+        n_stores=("store", "nunique"),
+    )
+    del t
+    f["avg_basket"] = (f["gross_spend"] / f["n_transactions"]).where(f["n_transactions"] > 0)
+    f["returns_share"] = f["n_returns"] / (f["n_transactions"] + f["n_returns"])
+    f["recency_days"] = (as_of - f["last_purchase"]).dt.days
+    f["days_since_first_purchase"] = (as_of - f["first_purchase"]).dt.days
+    span = (f["last_purchase"] - f["first_purchase"]).dt.days
+    f["cadence_days"] = (span / (f["frequency"] - 1)).where(f["frequency"] >= 2)
+
+    sv = read("survey").drop_duplicates()
+    sv = sv[~sv["response_id"].duplicated()]
+    for c in ("overall_satisfaction", *RETAIL_DRIVERS):
+        sv[c] = sv[c].where(sv[c].between(1, 5))
+    sv["recommend"] = sv["recommend"].where(sv["recommend"].between(0, 10))
+    sv = sv[sv["customer_id"].isin(cust["customer_id"])]
+    sv["day"] = pd.to_datetime(sv["date"])
+    sv = sv[sv["day"] < as_of].sort_values("day", kind="mergesort")
+    latest = sv.groupby("customer_id").tail(1).set_index("customer_id")
+    s = latest[["day", "overall_satisfaction", "recommend", *RETAIL_DRIVERS]].astype(
+        {c: float for c in ("overall_satisfaction", "recommend", *RETAIL_DRIVERS)}
+    )
+    s = s.rename(columns={"day": "last_survey_date"})
+    s.insert(0, "n_survey_responses", sv.groupby("customer_id").size())
+    s.insert(4, "driver_mean", s[list(RETAIL_DRIVERS)].mean(axis=1))
+
+    cp = read("complaints").drop_duplicates()
+    cp = cp[cp["customer_id"].isin(cust["customer_id"])]
+    cp["day"] = pd.to_datetime(cp["date"])
+    cp = cp[cp["day"] < as_of]
+    resolved = cp["resolved"].map({"yes": True, "no": False})
+    c = pd.DataFrame(
+        {
+            "customer_id": cp["customer_id"],
+            "unresolved": (resolved == False).astype(int),  # noqa: E712
+            "days": cp["days_to_resolve"].where(resolved.fillna(False).astype(bool)),
+        }
+    )
+    c = c.groupby("customer_id").agg(
+        n_complaints=("customer_id", "size"),
+        n_unresolved=("unresolved", "sum"),
+        mean_days_to_resolve=("days", "mean"),
+    )
+
+    out = cust.merge(f, how="left", left_on="customer_id", right_index=True)
+    out = out.merge(s, how="left", left_on="customer_id", right_index=True)
+    out = out.merge(c, how="left", left_on="customer_id", right_index=True)
+    for col in ("n_transactions", "n_returns", "frequency", "n_stores", "n_survey_responses"):
+        out[col] = out[col].fillna(0).astype(np.int64)
+    for col in ("n_complaints", "n_unresolved"):
+        out[col] = out[col].fillna(0).astype(np.int64)
+    out["monetary"] = out["monetary"].fillna(0.0)
+    out["tenure_days"] = (as_of - out["signup_date"]).dt.days
+    out = out.set_index("customer_id")
+    return out, {
+        "customers": len(out),
+        "transactions": int(out["n_transactions"].sum() + out["n_returns"].sum()),
+        "net_spend": float(out["monetary"].sum()),
+    }
+
+
+METHODS = {"crmlab": build_crmlab, "baseline": build_baseline}
+
+
+def worker(method: str, data_dir: Path, out: Path | None) -> None:
+    """Run one build in this (fresh) process and print one JSON line."""
+    # imports are not timed; each method imports only what it uses
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    if method == "crmlab":
+        import duckdb  # noqa: F401
+        import ibis  # noqa: F401
+
+        import crmlab.engine  # noqa: F401
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss_before, cpu_before = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    start = time.perf_counter()
+    if out is not None:
+        _, check = build_crmlab_parquet(data_dir, out)
+    else:
+        _, check = METHODS[method](data_dir)
+    wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    peak = usage.ru_maxrss / 1024  # KiB -> MiB on Linux
+    out = {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak, "start_mb": rss_before, **check}
+    print(json.dumps(out))
+
+
+def measure(method: str, data_dir: Path, out: Path | None = None) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", method, str(data_dir)]
+    if out is not None:
+        cmd += ["--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------
+def _fmt_row(n: int, method: str, r: dict) -> str:
+    if "error" in r:
+        return f"{n:>12,}  {method:<9} failed: {r['error']}"
+    return (
+        f"{n:>12,}  {method:<9} {r['wall_s']:>9.1f} s {r['cpu_s']:>9.1f} s "
+        f"{r['peak_mb']:>9,.0f} MB   ({r['transactions']:,} transactions kept)"
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
+    ap.add_argument("--ten-million", action="store_true", help="also build 10M customers")
+    ap.add_argument("--baseline-10m", action="store_true", help="also run pandas at 10M")
+    ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="folder for the generated data")
+    ap.add_argument("--json", help="write all measurements to this file")
+    ap.add_argument("--duckdb-memory", help="DuckDB memory_limit, e.g. 8GB (default: 80%% of RAM)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("data_dir", nargs="?", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        worker(args.worker, Path(args.data_dir), Path(args.out) if args.out else None)
+        return 0
+
+    if args.duckdb_memory:
+        os.environ["CRMLAB_BENCH_DUCKDB_MEMORY"] = args.duckdb_memory
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.ten_million:
+        sizes.append(TEN_MILLION)
+    cache = Path(args.cache)
+    results: dict[int, dict] = {}
+    print(
+        f"{'customers':>12}  {'method':<9} {'wall time':>11} {'CPU time':>11} {'peak memory':>12}"
+    )
+    for n in sizes:
+        data = dataset(cache, n)
+        results[n] = {}
+        for method in ("crmlab", "baseline"):
+            if n >= TEN_MILLION and method == "baseline" and not args.baseline_10m:
+                continue
+            out = cache / f"features_{n}.parquet" if n >= TEN_MILLION else None
+            r = measure(method, data, out if method == "crmlab" else None)
+            results[n][method] = r
+            print(_fmt_row(n, method, r), flush=True)
+
+    print("\nratios crmlab / baseline (time, peak memory):")
+    for n, r in results.items():
+        a, b = r.get("crmlab", {}), r.get("baseline", {})
+        if "wall_s" in a and "wall_s" in b:
+            same = all(
+                math.isclose(a[k], b[k], rel_tol=1e-9)
+                for k in ("customers", "transactions", "net_spend")
+            )
+            print(
+                f"{n:>12,}  wall time x{a['wall_s'] / b['wall_s']:.2f}   CPU time "
+                f"x{a['cpu_s'] / b['cpu_s']:.2f}   peak memory x{a['peak_mb'] / b['peak_mb']:.2f}"
+                f"   same totals: {'yes' if same else 'NO'}"
+            )
+
+    print("\ngrowth of time with size (exponent b in time ~ customers^b; 1 = linear):")
+    for method in ("crmlab", "baseline"):
+        for key in ("wall_s", "cpu_s"):
+            pts = [(n, r[method][key]) for n, r in results.items() if key in r.get(method, {})]
+            for (n1, t1), (n2, t2) in zip(pts, pts[1:], strict=False):
+                b = math.log(t2 / t1) / math.log(n2 / n1)
+                what = "wall" if key == "wall_s" else "CPU"
+                print(
+                    f"  {method:<9} {what:<4} {n1:>12,} -> {n2:>12,}: x{t2 / t1:.1f}, b = {b:.2f}"
+                )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

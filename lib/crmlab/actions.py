@@ -1,0 +1,345 @@
+"""The action list of a run: which customers to act on, what to do, who does it, by when.
+
+Written into the run directory as ``actions.xlsx`` (a summary sheet, then one sheet per segment
+with frozen headers, number formats and column widths) and ``actions.csv`` (all rows, UTF-8).
+
+Rows come from the customer table a case's stages passed on (the case spec's ``actions.table``,
+e.g. ``segments`` in the retail case); the action, owner role and start month come from the
+case's playbook in :mod:`crmlab.plans` (segment -> action, owner, months from the plan start) and
+the contact channel from :data:`crmlab.plans.TIER_OWNER` (value tier A/B/C). Customers whose
+segment has no playbook entry are not listed: there is nothing to do for them.
+
+Priority (1 = act first), in this order:
+
+1. urgency: the playbook's start month (an offset of 0 comes first);
+2. the segment's place in the playbook (its author lists the most important segment first);
+3. value tier: A, then B, then C (no tier last);
+4. the score: for ``score_kind: satisfaction`` the least satisfied first, for ``risk`` the highest
+   risk first (no score last);
+5. value: highest first; ties broken by pseudonymous id so the order is reproducible.
+
+Due date: the last day of the action's start month (plan start + the playbook offset), where the
+plan start is the month recorded under the spec's ``plan_start`` figure (e.g. ``goal.start``),
+else the month the run finished.
+
+No personal data: the list holds pseudonymous ids and derived fields only. Before anything is
+written it is checked twice - no column may look personal (:func:`crmlab.privacy.
+detect_pii_columns`), and no personal value of the run's raw input files (names, e-mail
+addresses, phone numbers ... found by the same detector) may occur anywhere in it
+(:func:`crmlab.privacy.assert_no_pii`); nor may any raw customer id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from crmlab import atomic, casespec, i18n
+from crmlab.errors import ConfigError, DataError
+from crmlab.rundir import Run
+
+__all__ = ["action_table", "check_no_personal_data", "write_action_list"]
+
+TIER_ORDER = {"A": 0, "B": 1, "C": 2}
+
+#: Output columns before the case's extra columns; the score column is named by score_kind.
+BASE_COLUMNS = [
+    "priority",
+    "customer_id",
+    "segment",
+    "tier",
+    "score",
+    "value",
+    "recommended_action",
+    "owner_role",
+    "contact",
+    "due_date",
+]
+
+
+def _spec(case: str) -> dict:
+    spec = casespec.load_spec(case).get("actions")
+    if not spec:
+        raise ConfigError(
+            f"Case '{case}' has no action-list spec: add an `actions:` section (table, id, "
+            f"segment, tier, score, score_kind, value, playbook, plan_start) to "
+            f"{casespec.spec_path(case)}."
+        )
+    return spec
+
+
+def _plan_start(run: Run, spec: dict) -> pd.Period:
+    key = spec.get("plan_start")
+    month = casespec.figure_value(run.results, key, None) if key else None
+    if month is None:
+        month = (run.status.get("finished") or run.status.get("started") or "")[:7]
+    if not month:
+        raise DataError(f"Run {run.path}: no plan start month ({key}) and no finish date.")
+    return pd.Period(str(month), freq="M")
+
+
+def action_table(run: Run) -> pd.DataFrame:
+    """The customers to act on, one row each, sorted by priority (see the module docstring).
+
+    Columns: ``priority``, ``customer_id`` (pseudonymous), ``segment``, ``tier``, the score
+    (``satisfaction`` or ``churn_risk``), ``value``, ``recommended_action``, ``owner_role``,
+    ``contact``, ``due_date`` (a date), then the spec's ``extra`` columns.
+    """
+    from crmlab import plans
+
+    spec = _spec(run.case)
+    table = run.artifact(spec["table"])
+    if spec.get("id") not in table.columns and spec.get("id") in (table.index.names or []):
+        table = table.reset_index()
+    cols = {
+        k: spec.get(k)
+        for k in ("id", "segment", "tier", "score", "value")
+        if spec.get(k) is not None
+    }
+    missing = [c for c in cols.values() if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"Run {run.path}: artifact '{spec['table']}' lacks column(s) {missing} named in the "
+            f"case's actions spec; it has {list(table.columns)}."
+        )
+    playbook = getattr(plans, spec["playbook"], None)
+    if not isinstance(playbook, dict):
+        raise ConfigError(
+            f"actions.playbook '{spec['playbook']}' is not a playbook in crmlab.plans."
+        )
+    risk = spec.get("score_kind", "satisfaction") == "risk"
+    score_name = "churn_risk" if risk else "satisfaction"
+    segment = table[cols["segment"]].astype("str")
+    act = table[segment.isin(list(playbook))]
+    segment = segment[act.index]
+    start = _plan_start(run, spec)
+    offsets = segment.map(lambda s: playbook[s][2])
+    tier = act[cols["tier"]].astype("str") if "tier" in cols else pd.Series(pd.NA, index=act.index)
+    score = (
+        act[cols["score"]].astype("float64")
+        if "score" in cols
+        else pd.Series(float("nan"), index=act.index)
+    )
+    value = (
+        act[cols["value"]].astype("float64")
+        if "value" in cols
+        else pd.Series(float("nan"), index=act.index)
+    )
+    out = pd.DataFrame(
+        {
+            "customer_id": act[cols["id"]].astype("str"),
+            "segment": segment,
+            "tier": tier,
+            score_name: score,
+            "value": value,
+            "recommended_action": segment.map(lambda s: playbook[s][0]),
+            "owner_role": segment.map(lambda s: playbook[s][1]),
+            "contact": tier.map(plans.TIER_OWNER).fillna("-"),
+            "due_date": [(start + int(o)).end_time.date() for o in offsets],
+        },
+        index=act.index,
+    )
+    extras = spec.get("extra") or []
+    extras = extras.items() if isinstance(extras, dict) else [(c, c) for c in extras]
+    for column, name in extras:  # a list of columns, or {column: name in the list}
+        if column in act.columns:
+            out[name if name not in BASE_COLUMNS else f"{spec['table']}_{name}"] = act[column]
+    keys = pd.DataFrame(
+        {
+            "urgency": offsets.astype(int),
+            "playbook_order": segment.map({k: i for i, k in enumerate(playbook)}),
+            "tier": tier.map(TIER_ORDER).fillna(len(TIER_ORDER)),
+            "score_missing": score.isna(),
+            "score": -score if risk else score,
+            "value": -value.fillna(float("-inf")),
+            "id": out["customer_id"],
+        }
+    )
+    order = keys.sort_values(
+        ["urgency", "playbook_order", "tier", "score_missing", "score", "value", "id"]
+    ).index
+    out = out.loc[order].reset_index(drop=True)
+    out.insert(0, "priority", range(1, len(out) + 1))
+    return out
+
+
+def _read_columns(path: Path, columns=None, nrows=None) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path, columns=columns)
+        return df.head(nrows) if nrows else df
+    return pd.read_csv(path, usecols=columns, nrows=nrows, dtype="str", encoding="utf-8-sig")
+
+
+def _raw_personal_values(run: Run) -> tuple[dict, set[str]]:
+    """Personal values (by detected PII column) and raw customer ids of the run's input files.
+
+    Each source's PII columns are detected on its first 500 rows (as
+    :func:`crmlab.privacy.detect_pii_columns` samples them); only those columns and
+    ``customer_id`` are then read in full.
+    """
+    from crmlab import privacy, sources
+
+    known: dict[str, list] = {}
+    raw_ids: set[str] = set()
+    folder = run.data_dir()
+    if run.case not in sources.CASE_SOURCES or not folder.is_dir():
+        return known, raw_ids
+    for stem in sources.CASE_SOURCES[run.case]:
+        path = sources.source_path(folder, stem)
+        if path is None:
+            continue
+        head = _read_columns(path, nrows=500)
+        pii = list(privacy.detect_pii_columns(head))
+        wanted = pii + (["customer_id"] if "customer_id" in head.columns else [])
+        if not wanted:
+            continue
+        df = _read_columns(path, columns=wanted)
+        for col in pii:
+            known[f"{stem}.{col}"] = df[col].dropna().astype("str").tolist()
+        if "customer_id" in df.columns:
+            raw_ids |= set(df["customer_id"].dropna().astype("str"))
+    return known, raw_ids
+
+
+def _distinct_text(table: pd.DataFrame) -> str:
+    """Column names and each column's distinct values, one per line: a personal value occurs in
+    the table's text exactly when it occurs in this (much shorter) text."""
+    parts = [str(c) for c in table.columns]
+    for col in table.columns:
+        parts += [str(v) for v in table[col].dropna().unique()]
+    return "\n".join(parts)
+
+
+def check_no_personal_data(table: pd.DataFrame, run: Run) -> None:
+    """Raise :class:`crmlab.privacy.PiiLeakError` (a :class:`DataError`) if ``table`` holds a
+    personal column, a personal value of the run's raw inputs, or a raw customer id."""
+    from crmlab import privacy
+
+    flagged = privacy.detect_pii_columns(table)
+    if flagged:
+        raise privacy.PiiLeakError(
+            f"The action list has column(s) that look personal: {flagged}. Keep pseudonymous ids "
+            "and derived fields only."
+        )
+    known, raw_ids = _raw_personal_values(run)
+    if known:
+        privacy.assert_no_pii(_distinct_text(table), known)
+    leaked = raw_ids & set(table["customer_id"])
+    if leaked:
+        raise privacy.PiiLeakError(
+            f"The action list holds {len(leaked)} raw customer id(s) instead of pseudonyms: "
+            "build it from the pseudonymized stage outputs."
+        )
+
+
+def _localized(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    if lang == "en":
+        return table
+    out = table.copy()
+    for col in ("segment", "recommended_action", "owner_role", "contact"):
+        if col in out.columns:
+            out[col] = out[col].map(lambda v: i18n.translate(str(v), lang))
+    out.columns = [i18n.translate(c, lang) for c in out.columns]
+    return out
+
+
+def _sheet_name(segment: str, used: set[str]) -> str:
+    """An Excel sheet name: at most 31 characters, none of []:*?/\\, unique in the workbook."""
+    base = "".join("_" if ch in "[]:*?/\\" else ch for ch in str(segment))[:31] or "segment"
+    name, i = base, 2
+    while name.lower() in used:
+        suffix = f" ({i})"
+        name, i = base[: 31 - len(suffix)] + suffix, i + 1
+    used.add(name.lower())
+    return name
+
+
+def _write_sheet(ws, df: pd.DataFrame, formats: dict[str, str]) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    ws.append(list(df.columns))
+    for row in df.itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and pd.isna(v)) or v is pd.NA else v for v in row])
+    header_fill = PatternFill("solid", fgColor="DCE6F1")
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = header_fill
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+    ws.freeze_panes = "A2"
+    if len(df):
+        ws.auto_filter.ref = ws.dimensions
+    for j, col in enumerate(df.columns, start=1):
+        letter = get_column_letter(j)
+        fmt = formats.get(col)
+        if fmt:
+            for cell in ws[letter][1:]:
+                cell.number_format = fmt
+        values = [str(col)] + [str(v) for v in df[col].head(500)]
+        width = max(len(v) for v in values) + 2
+        ws.column_dimensions[letter].width = min(max(width, 8), 60)
+
+
+def write_action_list(
+    run_dir: str | Path, lang: str = "en", out_dir: str | Path | None = None
+) -> tuple[Path, Path]:
+    """Write ``actions.xlsx`` and ``actions.csv`` into a run directory (or ``out_dir``); returns
+    their paths.
+
+    The Excel file has a ``Summary`` sheet (per segment: customers, total and mean value, mean
+    score, action, owner role, due date) and one sheet per segment, most urgent first. Column
+    headers and action texts are in ``lang`` (en or zh). Raises :class:`crmlab.privacy.
+    PiiLeakError` before writing anything if the list would hold personal data.
+    """
+    from openpyxl import Workbook
+
+    lang = i18n.check_lang(lang)
+    run = Run.open(run_dir)
+    table = action_table(run)
+    check_no_personal_data(table, run)
+    spec = _spec(run.case)
+    score_name = "churn_risk" if spec.get("score_kind") == "risk" else "satisfaction"
+    summary = (
+        table.groupby("segment", sort=False)
+        .agg(
+            customers=("customer_id", "size"),
+            total_value=("value", "sum"),
+            mean_value=("value", "mean"),
+            **{f"mean_{score_name}": (score_name, "mean")},
+            recommended_action=("recommended_action", "first"),
+            owner_role=("owner_role", "first"),
+            due_date=("due_date", "first"),
+            first_priority=("priority", "min"),
+        )
+        .reset_index()
+    )
+    formats = {
+        "priority": "0",
+        "value": spec.get("value_format", "#,##0.00"),
+        "total_value": spec.get("value_format", "#,##0.00"),
+        "mean_value": spec.get("value_format", "#,##0.00"),
+        score_name: spec.get("score_format", "0.00"),
+        f"mean_{score_name}": spec.get("score_format", "0.00"),
+        "due_date": "yyyy-mm-dd",
+        "customers": "#,##0",
+        "first_priority": "0",
+        "recency_days": "0",
+    }
+    formats = {i18n.translate(k, lang): v for k, v in formats.items()}
+    wb = Workbook()
+    ws = wb.active
+    used: set[str] = set()
+    ws.title = _sheet_name("Summary" if lang == "en" else "汇总", used)
+    _write_sheet(ws, _localized(summary, lang), formats)
+    for segment in summary["segment"]:
+        part = table[table["segment"] == segment]
+        shown = i18n.translate(segment, lang) if lang != "en" else segment
+        _write_sheet(wb.create_sheet(_sheet_name(shown, used)), _localized(part, lang), formats)
+    folder = Path(out_dir) if out_dir else run.path
+    xlsx = folder / "actions.xlsx"
+    csv = folder / "actions.csv"
+    with atomic.atomic_path(xlsx) as tmp:
+        wb.save(tmp)
+    atomic.write_text(csv, _localized(table, lang).to_csv(index=False))
+    return xlsx, csv

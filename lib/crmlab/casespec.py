@@ -1,0 +1,192 @@
+"""Per-case deliverables specs: what the report, the action list and the workshop kit take from
+a run, as plain data in ``lib/crmlab/templates/cases/<case>.yaml`` (optional executive-summary
+templates beside it: ``<case>.summary.<lang>.html.j2``).
+
+Adding a case's deliverables means writing that YAML file (labels, formats, stage texts, which
+artifact holds the customers to act on) - no code. A case without a spec still gets a report (a
+generic summary of its figures) and a kit; only the action list needs the ``actions:`` section.
+
+Figure keys address ``results.json``: a key is either a recorded name (``"pilot.effect"``) or a
+recorded name followed by a path into a recorded dict (``"segments.counts.loyal"`` ->
+``results["segments.counts"]["loyal"]``).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from crmlab import i18n
+from crmlab.errors import ConfigError
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SPECS = TEMPLATES / "cases"
+
+_MISSING = object()
+
+#: Formats a spec may give a figure (see :func:`format_figure`).
+FORMATS = (
+    "pct",
+    "pts",
+    "ci_pct",
+    "ci_pts",
+    "int",
+    "num1",
+    "num2",
+    "p",
+    "text",
+    "term",
+    "terms",
+    "first_term",
+    "month",
+    "yesno",
+)
+
+
+def spec_path(case: str) -> Path:
+    return SPECS / f"{case}.yaml"
+
+
+@functools.cache
+def _load(case: str) -> dict:
+    import yaml
+
+    path = spec_path(case)
+    if not path.is_file():
+        return {"case": case}
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: expected a mapping (case:, title:, figures: ...).")
+    for key, fig in (spec.get("figures") or {}).items():
+        fmt = (fig or {}).get("fmt", "text")
+        if fmt not in FORMATS:
+            raise ConfigError(
+                f"{path}: figure '{key}' has format {fmt!r}; use one of {', '.join(FORMATS)}."
+            )
+    return spec
+
+
+def load_spec(case: str) -> dict:
+    """The deliverables spec of ``case`` (``{"case": case}`` if the case has none)."""
+    return _load(case)
+
+
+def has_spec(case: str) -> bool:
+    return spec_path(case).is_file()
+
+
+def text(value: Any, lang: str, fallback: str = "") -> str:
+    """Pick ``lang`` from a ``{en: ..., zh: ...}`` mapping (English if ``lang`` is missing)."""
+    if value is None:
+        return fallback
+    if isinstance(value, dict):
+        return value.get(lang) or value.get("en") or fallback
+    return str(value)
+
+
+def figure_value(results: dict, key: str, default: Any = _MISSING) -> Any:
+    """Look up a figure key in a run's flat results (see the module docstring).
+
+    Raises ``KeyError`` naming the key if it is absent and no ``default`` is given.
+    """
+    if key in results:
+        return results[key]
+    parts = key.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:cut])
+        if head in results:
+            value = results[head]
+            for part in parts[cut:]:
+                if isinstance(value, dict) and part in value:
+                    value = value[part]
+                else:
+                    break
+            else:
+                return value
+    if default is _MISSING:
+        raise KeyError(key)
+    return default
+
+
+def has_figure(results: dict, key: str) -> bool:
+    return figure_value(results, key, None) is not None
+
+
+def format_figure(value: Any, fmt: str, lang: str = "en") -> str:
+    """Format one figure for reading.
+
+    ``pct``: share as percent with one decimal ("80.0%"); ``pts``: difference of shares in
+    signed percentage points ("+7.1 pts"); ``ci_pct`` / ``ci_pts``: a ``[low, high]`` pair in
+    those units; ``int``: whole number with thousands separators; ``num1`` / ``num2``: one / two
+    decimals; ``p``: p-value to 3 decimals ("< 0.001" below); ``term`` / ``terms`` /
+    ``first_term``: label(s) translated to ``lang``; ``month``: "YYYY-MM"; ``yesno``; ``text``.
+    """
+    lang = i18n.check_lang(lang)
+    if value is None:
+        return "-"
+    if fmt == "pct":
+        return i18n.pct(value)
+    if fmt == "pts":
+        return i18n.pts(value, lang)
+    if fmt in ("ci_pct", "ci_pts"):
+        low, high = value
+        if fmt == "ci_pct":
+            return f"{i18n.pct(low)} - {i18n.pct(high)}"
+        return f"{i18n.pts(low, lang).split()[0]} - {i18n.pts(high, lang)}"
+    if fmt == "int":
+        return i18n.num(value, 0)
+    if fmt == "num1":
+        return i18n.num(value, 1)
+    if fmt == "num2":
+        return i18n.num(value, 2)
+    if fmt == "p":
+        return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+    if fmt == "term":
+        return i18n.translate(str(value), lang).replace("_", " ")
+    if fmt == "terms":
+        sep = "、" if lang == "zh" else ", "
+        return sep.join(format_figure(v, "term", lang) for v in value)
+    if fmt == "first_term":
+        return format_figure(value[0], "term", lang) if value else "-"
+    if fmt == "yesno":
+        return {"en": ("yes", "no"), "zh": ("是", "否")}[lang][0 if value else 1]
+    return str(value)
+
+
+def figure_label(spec: dict, key: str, lang: str) -> str:
+    fig = (spec.get("figures") or {}).get(key) or {}
+    return text(fig, lang, fallback=key)
+
+
+def figure_format(spec: dict, key: str) -> str:
+    return ((spec.get("figures") or {}).get(key) or {}).get("fmt", "text")
+
+
+def formatted(spec: dict, results: dict, key: str, lang: str) -> str | None:
+    """The figure ``key`` of a run formatted per the spec, or None when it was not recorded."""
+    value = figure_value(results, key, None)
+    if value is None:
+        return None
+    return format_figure(value, figure_format(spec, key), lang)
+
+
+def figure_rows(spec: dict, results: dict, keys, lang: str) -> list[tuple[str, str, str]]:
+    """``(key, label, formatted value)`` for the keys that the run recorded (others skipped)."""
+    rows = []
+    for key in keys:
+        shown = formatted(spec, results, key, lang)
+        if shown is not None:
+            rows.append((key, figure_label(spec, key, lang), shown))
+    return rows
+
+
+def headline_keys(spec: dict) -> list[str]:
+    return list(spec.get("headline") or [])
+
+
+def stage_spec(spec: dict, stage: str) -> dict:
+    return (spec.get("stages") or {}).get(stage) or {}

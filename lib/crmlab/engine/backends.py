@@ -1,0 +1,305 @@
+"""Where the feature layer runs: an Ibis connection to embedded DuckDB or to Apache Spark.
+
+Engines
+-------
+duckdb
+    Default. In-process DuckDB over the Parquet/CSV files (no server). Larger-than-memory work
+    spills to a temporary folder (``temp_directory``), so memory stays bounded.
+spark
+    PySpark. ``spark_master`` is a Spark master URL (``spark://host:7077``, ``yarn``,
+    ``k8s://...``); the default ``local[2]`` runs Spark inside this machine (tests, demos). Java
+    17 must be installed (``java`` on the PATH or ``JAVA_HOME``).
+
+Sources
+-------
+:func:`register_source` reads ``<stem>.parquet`` (preferred) or ``<stem>.csv`` as a lazy table with
+one extra column ``_row``: the row's position in the file (0-based; order-preserving, so "keep the
+first copy" and "customers in file order" mean the same as in pandas). Identifier columns
+(:data:`crmlab.sources.ID_COLUMNS`) are read as text.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crmlab.errors import ConfigError, DataError
+
+__all__ = [
+    "DEFAULT_SPARK_MASTER",
+    "ENGINES",
+    "Source",
+    "connect",
+    "java_available",
+    "register_source",
+    "spark_session",
+]
+
+ENGINES = ("duckdb", "spark")
+DEFAULT_SPARK_MASTER = "local[2]"
+ROW = "_row"
+
+#: Spark settings for a small local session (tests, a laptop); a cluster sets its own.
+SPARK_LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.driver.memory": "2g",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+def java_available() -> bool:
+    """True when a Java runtime is found (``JAVA_HOME/bin/java`` or ``java`` on the PATH)."""
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return True
+    return shutil.which("java") is not None
+
+
+def spark_session(master: str | None = None, conf: dict | None = None):
+    """Return a (shared) SparkSession on ``master`` (default ``local[2]``).
+
+    Spark allows one session per Python process: a second call returns the running session
+    (its master cannot be changed without stopping it first).
+    """
+    if not java_available():
+        raise ConfigError(
+            "engine 'spark' needs Java 17: install it (Debian: apt-get install openjdk-17-jre) "
+            "or set JAVA_HOME, or use engine 'duckdb'."
+        )
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(master or DEFAULT_SPARK_MASTER).appName("crmlab")
+    settings = (
+        dict(SPARK_LOCAL_CONF) if (master or DEFAULT_SPARK_MASTER).startswith("local") else {}
+    )
+    settings.update(conf or {})
+    for k, v in settings.items():
+        builder = builder.config(k, v)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def connect(
+    engine: str = "duckdb",
+    *,
+    spark_master: str | None = None,
+    spark_conf: dict | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    temp_directory: str | os.PathLike | None = None,
+):
+    """Open an Ibis connection for ``engine``.
+
+    Parameters
+    ----------
+    engine
+        ``"duckdb"`` (default) or ``"spark"``.
+    spark_master, spark_conf
+        Spark master URL (default ``local[2]``) and extra Spark settings.
+    threads, memory_limit, temp_directory
+        DuckDB settings: worker threads (default: all cores), memory cap such as ``"4GB"``
+        (default: DuckDB's 80% of RAM) and the spill folder (default: a new temporary folder).
+    """
+    import ibis
+
+    if engine == "duckdb":
+        con = ibis.duckdb.connect()
+        con.compiler = _InlineCTEs(con.compiler)
+        if temp_directory is None:  # a private spill folder, removed with the connection
+            spill = tempfile.mkdtemp(prefix="crmlab-duckdb-")
+            weakref.finalize(con, shutil.rmtree, spill, ignore_errors=True)
+        else:
+            spill = temp_directory
+        con.raw_sql(f"SET temp_directory = '{_sql_str(spill)}'")
+        con.raw_sql("SET enable_progress_bar = false")
+        if threads:
+            con.raw_sql(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.raw_sql(f"SET memory_limit = '{_sql_str(memory_limit)}'")
+        return con
+    if engine == "spark":
+        return ibis.pyspark.connect(spark_session(spark_master, spark_conf))
+    raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}.")
+
+
+class _InlineCTEs:
+    """Wrap an Ibis SQL compiler so that DuckDB does not materialize common subqueries.
+
+    Ibis writes a subquery used twice (the transactions in the de-duplication step) as one CTE;
+    DuckDB then materializes it - every raw row held in memory. ``AS NOT MATERIALIZED`` lets it
+    scan the Parquet file twice instead, which keeps memory bounded by the aggregations.
+    """
+
+    def __init__(self, compiler) -> None:
+        self._compiler = compiler
+
+    def __getattr__(self, name):
+        return getattr(self._compiler, name)
+
+    def to_sqlglot(self, *args, **kwargs):
+        import sqlglot.expressions as sge
+
+        query = self._compiler.to_sqlglot(*args, **kwargs)
+        for cte in query.find_all(sge.CTE):
+            cte.set("materialized", False)
+        return query
+
+
+def set_row_order(con, formats) -> None:
+    """Let DuckDB drop the input order when every source is Parquet (less memory, more parallel).
+
+    Results never depend on it - row order comes from the ``_row`` column and final results are
+    sorted explicitly - except the CSV row numbers, which need the scan order kept.
+    """
+    if engine_name(con) == "duckdb":
+        keep = "true" if any(f != "parquet" for f in formats) else "false"
+        con.raw_sql(f"SET preserve_insertion_order = {keep}")
+
+
+def engine_name(con) -> str:
+    """``"duckdb"`` or ``"spark"`` for an Ibis connection made by :func:`connect`."""
+    name = getattr(con, "name", "")
+    return "spark" if name == "pyspark" else name
+
+
+def _sql_str(value) -> str:
+    return str(value).replace("'", "''")
+
+
+@dataclass
+class Source:
+    """One registered input table.
+
+    Attributes
+    ----------
+    name, path, fmt
+        Source stem (``"transactions"``), file and ``"parquet"``/``"csv"``.
+    table
+        Lazy Ibis table with the file's columns plus ``_row`` (position in the file).
+    date_units
+        Datetime unit pandas gives each column once parsed as dates (``"s"`` for Parquet dates,
+        the stored unit for Parquet timestamps, ``"us"`` for CSV text); used to return the same
+        dtypes as the pandas implementation.
+    """
+
+    name: str
+    path: Path
+    fmt: str
+    table: object
+    date_units: dict[str, str] = field(default_factory=dict)
+
+
+def source_path(data_dir: str | os.PathLike, stem: str) -> Path | None:
+    """``<stem>.parquet`` or ``<stem>.csv`` in ``data_dir`` (Parquet preferred), else None."""
+    from crmlab.sources import source_path as _source_path
+
+    return _source_path(data_dir, stem)
+
+
+def _parquet_units(path: Path) -> dict[str, str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    units = {}
+    for f in pq.read_schema(path):
+        if pa.types.is_date(f.type):
+            units[f.name] = "s"  # read as datetime.date objects; to_datetime gives seconds
+        elif pa.types.is_timestamp(f.type):
+            units[f.name] = f.type.unit
+        else:
+            units[f.name] = "us"
+    return units
+
+
+def register_source(con, path: str | os.PathLike, name: str) -> Source:
+    """Register one Parquet/CSV file as a lazy table ``name`` (with ``_row``) on ``con``."""
+    from crmlab.sources import ID_COLUMNS
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found.")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty. Export the table again or remove the file.")
+    fmt = "parquet" if path.suffix == ".parquet" else "csv"
+    view = f"crmlab_{name}"
+    engine = engine_name(con)
+    try:
+        if engine == "duckdb":
+            _register_duckdb(con, path, fmt, view, ID_COLUMNS)
+        else:
+            _register_spark(con, path, fmt, view, ID_COLUMNS)
+        table = con.table(view)
+    except Exception as e:  # the engines raise their own exception types
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{path}: cannot be read as a table ({type(e).__name__}: {e}).") from None
+    units = _parquet_units(path) if fmt == "parquet" else {c: "us" for c in table.columns}
+    return Source(name, path, fmt, table, units)
+
+
+def _register_duckdb(con, path: Path, fmt: str, view: str, id_columns) -> None:
+    p = _sql_str(path)
+    if fmt == "parquet":
+        # can_have_nan: pyarrow's min/max statistics leave NaN out; without this flag DuckDB
+        # 2.0 trusts them and folds away NaN checks (duckdb issue 25521).
+        scan = f"read_parquet('{p}', file_row_number = true, can_have_nan = true)"
+    else:
+        names = [r[0] for r in con.raw_sql(f"DESCRIBE SELECT * FROM read_csv('{p}')").fetchall()]
+        types = {c: "VARCHAR" for c in id_columns if c in names}
+        opt = ""
+        if types:
+            opt = ", types = {" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
+        # row_number() OVER () is order-preserving in DuckDB (streaming window over the scan).
+        scan = f"(SELECT *, row_number() OVER () - 1 AS file_row_number FROM read_csv('{p}'{opt}))"
+    schema = con.raw_sql(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+    repl = []
+    for col, typ, *_ in schema:
+        if col == "file_row_number":
+            continue
+        q = '"' + col.replace('"', '""') + '"'
+        if col in id_columns and typ != "VARCHAR":
+            repl.append(f"CAST({q} AS VARCHAR) AS {q}")
+        elif typ in ("DOUBLE", "FLOAT"):  # NaN is a missing value, as in pandas
+            repl.append(f"CASE WHEN isnan({q}) THEN NULL ELSE {q} END AS {q}")
+    replace = f" REPLACE ({', '.join(repl)})" if repl else ""
+    sql = f"SELECT * EXCLUDE (file_row_number){replace}, file_row_number AS {ROW} FROM {scan}"
+    con.raw_sql(f'CREATE OR REPLACE VIEW "{view}" AS {sql}')
+
+
+def _register_spark(con, path: Path, fmt: str, view: str, id_columns) -> None:
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    spark = con._session
+    if fmt == "parquet":
+        df = spark.read.parquet(str(path))
+    else:
+        inferred = spark.read.csv(str(path), header=True, inferSchema=True).schema
+        schema = T.StructType(
+            [
+                T.StructField(f.name, T.StringType(), True) if f.name in id_columns else f
+                for f in inferred
+            ]
+        )
+        df = spark.read.csv(str(path), header=True, schema=schema)
+    for f in df.schema:
+        if f.name in id_columns and not isinstance(f.dataType, T.StringType):
+            df = df.withColumn(f.name, F.col(f.name).cast("string"))
+        elif isinstance(f.dataType, T.DoubleType | T.FloatType):  # NaN is missing, as in pandas
+            df = df.withColumn(f.name, F.nanvl(F.col(f.name), F.lit(None)))
+    # monotonically_increasing_id grows with the position in a single file (splits are read in
+    # file order); it is not dense, but only its order is used.
+    df = df.withColumn(ROW, F.monotonically_increasing_id())
+    df.createOrReplaceTempView(view)

@@ -1,0 +1,234 @@
+"""The documented cleaning steps of :func:`crmlab.quality.clean_tables`, as Ibis expressions.
+
+Same rules mapping, same order, same results as the pandas steps, but lazy: nothing runs until the
+engine executes the final customer-level query, so the raw rows never leave the engine. Per table:
+
+1. drop exact duplicate rows and then rows with an already-seen ``key`` (keep the first copy in
+   file order, ``_row``);
+2. parse ``dates`` (ISO text, dates and timestamps; anything else -> missing) and ``booleans``
+   (yes/no, y/n, true/false, 1/0, 是/否; anything else -> missing);
+3. set out-of-``ranges`` values (or non-numbers) and invalid ``categories`` to missing;
+4. drop rows missing a ``required`` column (missing or blank text);
+5. drop rows whose ``foreign_keys`` value is not in the cleaned parent table (missing or blank
+   keys are kept);
+6. flag ``returns`` (negative amount) in a boolean ``is_return`` column.
+
+Differences from the pandas steps (documented, not silent): date text is parsed as ISO 8601 only
+(pandas also tries other layouts such as ``05/01/2024``); identifiers are compared as text with
+surrounding spaces removed (as pandas does for text ids); range columns become float64.
+The notes of :func:`crmlab.quality.clean_tables` are not produced here (counting them would need
+extra passes over the data); the quality report stays a pandas step on a sample or on the
+small tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from crmlab.errors import ConfigError, DataError
+from crmlab.quality import YES_NO
+from crmlab.quality import _expand as _expand_patterns
+
+__all__ = ["clean_sources", "clean_table", "dedupe_keep_first", "id_text"]
+
+ROW = "_row"
+
+
+def id_text(col):
+    """Identifier as trimmed text (the form :mod:`crmlab.quality` compares ids in)."""
+    return col.cast("string").strip()
+
+
+def _blank(col):
+    """True where the value is missing or (text) empty after trimming."""
+    if col.type().is_string():
+        return col.isnull() | (col.strip() == "")
+    return col.isnull()
+
+
+def dedupe_keep_first(t, key: str | None = None, cache: bool = False):
+    """Drop exact duplicate rows, then rows whose ``key`` was already seen (first ``_row`` wins).
+
+    Rows with a missing key are kept (only their exact copies are dropped). For keyed rows one
+    aggregation finds the keys that occur more than once and their first ``_row`` (a small
+    table: duplicates are rare); the rows are then filtered against it in a streaming join.
+    The first row of a key is also the first of its exact copies, so both pandas steps collapse
+    into one. ``cache=True`` materializes the small table of duplicated keys once (for callers
+    that scan the rows several times).
+    """
+    import ibis
+
+    data_cols = [c for c in t.columns if c != ROW]
+    if key is None:
+        return t.group_by(data_cols).agg(**{ROW: t[ROW].min()})
+    keyed = t.filter(t[key].notnull())  # a raw null test: Parquet statistics can answer it
+    keyed = keyed.mutate(_k=id_text(keyed[key]))
+    stats = keyed.group_by("_k").agg(_first=keyed[ROW].min(), _n=ibis._.count())
+    dups = stats.filter(stats._n > 1).select(_dk="_k", _first="_first")
+    if cache:
+        dups = dups.cache()
+    j = keyed.left_join(dups, keyed._k == dups._dk)
+    keyed = j.filter(j._first.isnull() | (j[ROW] == j._first)).select(*t.columns)
+    unkeyed = t.filter(t[key].isnull())
+    unkeyed = unkeyed.group_by(data_cols).agg(**{ROW: unkeyed[ROW].min()})
+    return ibis.union(keyed, unkeyed.select(*t.columns))
+
+
+def _parse_date(col):
+    import ibis
+
+    typ = col.type()
+    if typ.is_date():
+        return col
+    if typ.is_timestamp():
+        return col.date()
+    text = col.cast("string").strip()
+    return ibis.coalesce(text.try_cast("date"), text.try_cast("timestamp").date())
+
+
+def _parse_bool(col):
+    import ibis
+
+    if col.type().is_boolean():
+        return col
+    token = col.cast("string").strip().lower()
+    yes = [k for k, v in YES_NO.items() if v]
+    no = [k for k, v in YES_NO.items() if not v]
+    return ibis.cases(
+        (token.isin(yes), ibis.literal(True)),
+        (token.isin(no), ibis.literal(False)),
+        else_=ibis.null("boolean"),
+    )
+
+
+def _in_range(col, lo, hi):
+    import ibis
+
+    num = col.cast("float64") if col.type().is_numeric() else col.cast("string").try_cast("float64")
+    bad = ibis.literal(False)
+    if lo is not None:
+        bad = bad | (num < lo)
+    if hi is not None:
+        bad = bad | (num > hi)
+    return ibis.cases((bad.fill_null(False), ibis.null("float64")), else_=num)
+
+
+def _expand(patterns, columns) -> tuple[dict, list]:
+    return _expand_patterns(patterns, pd.Index(columns))
+
+
+def _require(columns, cols, name: str) -> None:
+    absent = [c for c in cols if c not in columns]
+    if absent:
+        raise DataError(
+            f"{name}: column(s) {absent} named in the rules are missing "
+            f"(columns: {[c for c in columns if c != ROW]}). Rename them in the export or edit "
+            "the rules."
+        )
+
+
+def clean_table(
+    t,
+    rules: Mapping,
+    name: str,
+    parents: Mapping | None = None,
+    skip_fk: Sequence[str] = (),
+    cache: bool = False,
+):
+    """Apply one table's rules (see the module docstring) to the lazy table ``t``.
+
+    ``parents`` maps a parent table name to ``(cleaned lazy table, key column)`` for the foreign
+    key checks; a parent that is absent skips that check (as in pandas). Foreign keys in
+    ``skip_fk`` are not checked here: the caller applies that check itself, later and cheaper
+    (e.g. after aggregating to one row per customer). ``cache`` is passed to
+    :func:`dedupe_keep_first`.
+    """
+    import ibis
+
+    parents = parents or {}
+    key = rules.get("key")
+    if key:
+        _require(t.columns, [key], name)
+    t = dedupe_keep_first(t, key, cache)
+    _require(t.columns, rules.get("dates", []), name)
+    _require(t.columns, rules.get("booleans", []), name)
+    changes = {c: _parse_date(t[c]) for c in rules.get("dates", [])}
+    changes.update({c: _parse_bool(t[c]) for c in rules.get("booleans", [])})
+    if changes:
+        t = t.mutate(**changes)
+    ranges, absent = _expand(rules.get("ranges", {}), t.columns)
+    if absent:
+        raise DataError(
+            f"{name}: range rule(s) for {absent} match no column (columns: "
+            f"{[c for c in t.columns if c != ROW]}). Rename the column in the export or edit "
+            "the rules."
+        )
+    if ranges:
+        t = t.mutate(**{c: _in_range(t[c], lo, hi) for c, (lo, hi) in ranges.items()})
+    cats = rules.get("categories", {})
+    _require(t.columns, list(cats), name)
+    if cats:
+        repl = {}
+        for c, allowed in cats.items():
+            allowed_set = sorted({str(a) for a in allowed})
+            ok = _blank(t[c]) | id_text(t[c]).isin(allowed_set)
+            repl[c] = ibis.cases((ok, t[c]), else_=ibis.null(t[c].type()))
+        t = t.mutate(**repl)
+    required = rules.get("required", [])
+    _require(t.columns, required, name)
+    for c in required:
+        t = t.filter(~_blank(t[c]))
+    for fk, parent in rules.get("foreign_keys", {}).items():
+        if fk not in t.columns or parent not in parents or fk in skip_fk:
+            continue
+        parent_t, pkey = parents[parent]
+        if pkey is None:
+            raise ConfigError(f"Rules for '{parent}' need a 'key' to check {name}.{fk}.")
+        known = parent_t.select(_pk=id_text(parent_t[pkey]))
+        child = id_text(t[fk])
+        t = t.filter(_blank(t[fk]) | child.isin(known._pk))
+    ret = rules.get("returns")
+    if ret and ret in t.columns:
+        amount = t[ret] if t[ret].type().is_numeric() else t[ret].try_cast("float64")
+        t = t.mutate(is_return=(amount < 0).fill_null(False))
+    return t
+
+
+def clean_sources(
+    tables: Mapping,
+    rules: Mapping | None,
+    skip_fk: Mapping[str, Sequence[str]] | None = None,
+    cache: Sequence[str] = (),
+) -> dict:
+    """Clean every lazy table with its rules; parents (tables others refer to) first.
+
+    ``tables`` maps a source name to a lazy Ibis table with ``_row``; tables without rules are
+    returned unchanged. Mirrors :func:`crmlab.quality.clean_tables` (without the notes).
+    ``skip_fk`` maps a table to foreign keys the caller checks itself (see :func:`clean_table`);
+    tables named in ``cache`` materialize their (small) table of duplicated keys.
+    """
+    skip_fk = skip_fk or {}
+    rules = rules or {}
+    order = sorted(
+        tables,
+        key=lambda n: (
+            0 if any(n in r.get("foreign_keys", {}).values() for r in rules.values()) else 1
+        ),
+    )
+    clean: dict = {}
+    for name in order:
+        r = rules.get(name)
+        if not r:
+            clean[name] = tables[name]
+            continue
+        parents = {
+            p: (clean.get(p, tables[p]), rules.get(p, {}).get("key"))
+            for p in r.get("foreign_keys", {}).values()
+            if p in tables
+        }
+        clean[name] = clean_table(
+            tables[name], r, name, parents, skip_fk.get(name, ()), name in cache
+        )
+    return {n: clean[n] for n in tables}

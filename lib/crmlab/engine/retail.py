@@ -1,0 +1,507 @@
+"""Retail customer features as Ibis expressions: the same table as :mod:`crmlab.features`.
+
+The sources (customers, transactions, survey, complaints, stores) are cleaned with the case's
+rules (:mod:`crmlab.engine.clean`, the steps of :func:`crmlab.quality.clean_tables`) and reduced
+to one row per customer inside the engine; only that customer-level table comes back to Python.
+Definitions and units are those of :mod:`crmlab.features` (module docstring there):
+
+transactions  n_transactions, n_returns, frequency (distinct purchase days), monetary (net spend),
+              gross_spend, avg_basket, avg_items, first_purchase, last_purchase, recency_days,
+              days_since_first_purchase, cadence_days, promo_share, returns_share, n_stores
+customers     every column except the id (cleaned), tenure_days
+survey        n_survey_responses, last_survey_date, overall_satisfaction, recommend, driver_mean
+              and each driver rating of the latest answer before ``as_of``
+complaints    n_complaints, n_unresolved, mean_days_to_resolve
+
+``as_of`` (exclusive) defaults to the day after the last transaction; the transaction aggregates
+are computed once (one pass over the transactions) and ``as_of`` is read from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from crmlab.engine.backends import (
+    Source,
+    engine_name,
+    register_source,
+    set_row_order,
+    source_path,
+)
+from crmlab.engine.clean import ROW, _parse_date, clean_sources, id_text
+from crmlab.errors import DataError
+from crmlab.features import SURVEY_NON_DRIVERS
+
+__all__ = [
+    "RETAIL_SOURCES",
+    "RetailBuild",
+    "build_retail_features",
+    "complaint_features",
+    "load_sources",
+    "survey_features",
+    "to_pandas",
+    "transaction_features",
+]
+
+ROWS_PER_PASS = 40_000_000
+"""DuckDB aggregates at most about this many transaction rows per pass (see
+:func:`build_retail_features`); more rows are split into passes by customer."""
+
+RETAIL_SOURCES = ("customers", "transactions", "survey", "complaints", "stores")
+"""Sources the feature build reads (``pilot`` is not needed for features)."""
+
+TX_ORDER = [
+    "n_transactions",
+    "n_returns",
+    "frequency",
+    "monetary",
+    "gross_spend",
+    "avg_basket",
+    "avg_items",
+    "first_purchase",
+    "last_purchase",
+    "recency_days",
+    "days_since_first_purchase",
+    "cadence_days",
+    "promo_share",
+    "returns_share",
+    "n_stores",
+]
+INT_FEATURES = {
+    "n_transactions",
+    "n_returns",
+    "frequency",
+    "n_stores",
+    "n_survey_responses",
+    "n_complaints",
+    "n_unresolved",
+}
+DATE_FEATURES = {"first_purchase": "transactions", "last_purchase": "transactions"}
+DATE_FEATURES["last_survey_date"] = "survey"
+
+
+def load_sources(con, data_dir, stems: Sequence[str] = RETAIL_SOURCES) -> dict[str, Source]:
+    """Register each present ``<stem>.parquet``/``.csv`` of ``data_dir`` on ``con``."""
+    from pathlib import Path
+
+    if not Path(data_dir).is_dir():
+        raise DataError(f"Data folder {data_dir} does not exist. Check data_dir in the config.")
+    found = {}
+    for stem in stems:
+        path = source_path(data_dir, stem)
+        if path is not None:
+            found[stem] = register_source(con, path, stem)
+    if "customers" not in found and "transactions" not in found:
+        raise DataError(
+            f"{data_dir}: customer features need customers.csv/.parquet or "
+            "transactions.csv/.parquet (neither found)."
+        )
+    return found
+
+
+def _need(t, cols: Sequence[str], table: str) -> None:
+    absent = [c for c in cols if c not in t.columns]
+    if absent:
+        raise DataError(
+            f"{table}: column(s) {absent} are needed for customer features but missing "
+            f"(columns: {[c for c in t.columns if c != ROW]})."
+        )
+
+
+def _as_date(as_of) -> dt.date:
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        raise DataError(f"as_of must be a date like '2026-11-01', got {as_of!r}.") from None
+    if pd.isna(ts):
+        raise DataError(f"as_of must be a date like '2026-11-01', got {as_of!r}.")
+    return ts.normalize().date()
+
+
+def _num(col):
+    return col.cast("float64") if col.type().is_numeric() else col.try_cast("float64")
+
+
+def transaction_features(tx, id_col: str = "customer_id", as_of: dt.date | None = None):
+    """One row per customer id in the (clean) transactions: the raw aggregates.
+
+    Columns ``_cid`` and n_transactions, n_returns, frequency, monetary, gross_spend,
+    first_purchase, last_purchase (+ avg_items, promo_share, n_stores when the columns exist),
+    ``_last_day`` (last transaction or return day). Rows dated on or after ``as_of`` are left
+    out when ``as_of`` is given.
+    """
+    import ibis
+
+    _need(tx, [id_col, "date", "amount"], "transactions")
+    if not tx.amount.type().is_numeric():
+        raise DataError(
+            "transactions.amount is not numeric in the file (text such as '12,50' or 'n/a'?). "
+            "Export amounts as numbers with a decimal point."
+        )
+    t = tx.mutate(_cid=tx[id_col], _day=_parse_date(tx.date), _amt=tx.amount.cast("float64"))
+    if as_of is not None:
+        t = t.filter(t._day < ibis.literal(as_of))
+    buy = t._amt >= 0
+    agg = {
+        "n_transactions": ibis.cases((buy, 1), else_=0).sum(),
+        "n_returns": ibis.cases((buy, 0), else_=1).sum(),
+        "frequency": ibis.cases((buy, t._day)).nunique(),
+        "monetary": t._amt.sum(),
+        "gross_spend": ibis.cases((buy, t._amt), else_=0.0).sum(),
+        "first_purchase": ibis.cases((buy, t._day)).min(),
+        "last_purchase": ibis.cases((buy, t._day)).max(),
+        "_last_day": t._day.max(),
+    }
+    if "items" in t.columns:
+        agg["avg_items"] = ibis.cases((buy, _num(t["items"]))).mean()
+    if "promotion" in t.columns:
+        agg["promo_share"] = ibis.cases((buy, _num(t.promotion))).mean()
+    if "store_id" in t.columns:
+        agg["n_stores"] = ibis.cases((buy, t.store_id)).nunique()
+    return t.group_by("_cid").agg(**agg)
+
+
+def survey_driver_columns(sv, exclude: Sequence[str] = ()) -> list[str]:
+    """Numeric survey columns that are not ids, dates, wave, overall score or recommend."""
+    skip = SURVEY_NON_DRIVERS | set(exclude) | {ROW}
+    return [c for c in sv.columns if c not in skip and sv[c].type().is_numeric()]
+
+
+def survey_features(sv, id_col: str, drivers: Sequence[str], as_of: dt.date):
+    """Per customer: answers before ``as_of`` and the latest answer's scores (``_cid`` key).
+
+    The latest answer is the one with the latest date; among answers on the same day, the last
+    in file order (as a stable sort by date in pandas).
+    """
+    import ibis
+
+    _need(sv, [id_col, "date", *drivers], "survey")
+    t = sv.filter(sv[id_col].notnull())
+    t = t.mutate(_cid=t[id_col], _day=_parse_date(t.date))
+    t = t.filter(t._day < ibis.literal(as_of))
+    order = [ibis.desc(t._day), ibis.desc(t[ROW])]
+    w = ibis.window(group_by=t._cid, order_by=order)
+    t = t.mutate(_rank=ibis.row_number().over(w), _n=t.count().over(ibis.window(group_by=t._cid)))
+    latest = t.filter(t._rank == 0)
+    cols = {
+        "_cid": latest._cid,
+        "n_survey_responses": latest._n.cast("int64"),
+        "last_survey_date": latest._day,
+    }
+    for c in ("overall_satisfaction", "recommend"):
+        if c in latest.columns:
+            cols[c] = _num(latest[c])
+    if drivers:
+        ratings = {d: _num(latest[d]) for d in drivers}
+        total = sum((r.fill_null(0.0) for r in ratings.values()), ibis.literal(0.0))
+        count = sum((r.notnull().cast("int64") for r in ratings.values()), ibis.literal(0))
+        cols["driver_mean"] = ibis.cases((count > 0, total / count.cast("float64")))
+        cols.update(ratings)
+    return latest.select(**cols)
+
+
+def complaint_features(cp, id_col: str, as_of: dt.date):
+    """Per customer: n_complaints, n_unresolved, mean_days_to_resolve (``_cid`` key)."""
+    import ibis
+
+    _need(cp, [id_col, "date"], "complaints")
+    t = cp.mutate(_cid=cp[id_col], _day=_parse_date(cp.date))
+    t = t.filter(t._day < ibis.literal(as_of))
+    agg = {"n_complaints": t.count()}
+    resolved = None
+    if "resolved" in t.columns:
+        if not t.resolved.type().is_boolean():
+            raise DataError(
+                "complaints.resolved must be cleaned to yes/no first (the case rules list it "
+                "under 'booleans')."
+            )
+        resolved = t.resolved
+        agg["n_unresolved"] = ibis.cases((resolved == False, 1), else_=0).sum()  # noqa: E712
+    if "days_to_resolve" in t.columns:
+        days = _num(t.days_to_resolve)
+        if resolved is not None:
+            days = ibis.cases((resolved.fill_null(False), days))
+        agg["mean_days_to_resolve"] = days.mean()
+    return t.group_by("_cid").agg(**agg)
+
+
+def _n_rows(src: Source) -> int:
+    """Rows of a source file (Parquet metadata; CSV estimated at 40 bytes a row)."""
+    if src.fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(src.path).metadata.num_rows
+    return src.path.stat().st_size // 40
+
+
+def _transaction_features_in_passes(con, tx, id_col: str, as_of, passes: int):
+    """:func:`transaction_features` bucket by bucket (hash of the customer id) into a table."""
+    import uuid
+
+    name = f"crmlab_tx_features_{uuid.uuid4().hex[:8]}"
+    bucket = tx[id_col].hash() % passes
+    for i in range(passes):
+        part = transaction_features(tx.filter(bucket.abs() == i), id_col, as_of)
+        if i == 0:
+            con.create_table(name, part, temp=True)
+        else:
+            con.insert(name, part)
+    return con.table(name)
+
+
+@dataclass
+class RetailBuild:
+    """A lazy customer-level feature table and what is needed to return it as pandas.
+
+    Attributes
+    ----------
+    table
+        Ibis expression: ``id_col``, the feature columns, ordered as the customers file.
+    as_of
+        The analysis date used (exclusive).
+    id_col
+        Customer id column (the index of the pandas result).
+    kinds
+        Column -> how to convert it to the pandas dtype of :func:`crmlab.features.customer_features`
+        (``"int"``, ``"float"``, ``"str"``, ``"boolean"``, ``"datetime64[unit]"``, ``"auto"``).
+    """
+
+    table: object
+    as_of: dt.date
+    id_col: str
+    kinds: dict[str, str] = field(default_factory=dict)
+
+
+def _default_as_of(tx_feat, clean: Mapping, id_col: str) -> dt.date:
+    """The day after the last transaction; else after the last survey/complaint/signup date."""
+    last = tx_feat._last_day.max().execute() if tx_feat is not None else None
+    if last is None or pd.isna(last):
+        candidates = []
+        sv, cp, cu = clean.get("survey"), clean.get("complaints"), clean.get("customers")
+        if sv is not None and "date" in sv.columns and id_col in sv.columns:
+            sv = sv.filter(sv[id_col].notnull())
+            candidates.append(_parse_date(sv.date).max().execute())
+        if cp is not None and "date" in cp.columns:
+            candidates.append(_parse_date(cp.date).max().execute())
+        if cu is not None and "signup_date" in cu.columns:
+            candidates.append(_parse_date(cu.signup_date).max().execute())
+        candidates = [pd.Timestamp(c) for c in candidates if c is not None and not pd.isna(c)]
+        if not candidates:
+            raise DataError("Cannot set as_of: no dates in the tables; pass as_of explicitly.")
+        last = max(candidates)
+    return (pd.Timestamp(last).normalize() + pd.Timedelta(days=1)).date()
+
+
+def build_retail_features(
+    con,
+    sources: Mapping[str, Source],
+    rules: Mapping | None = None,
+    as_of=None,
+    *,
+    id_col: str = "customer_id",
+    driver_cols: Sequence[str] | None = None,
+    rows_per_pass: int = ROWS_PER_PASS,
+) -> RetailBuild:
+    """Clean the sources with ``rules`` and build the customer-level feature expression.
+
+    On DuckDB, transactions with more than ``rows_per_pass`` rows are aggregated in several
+    passes, each over the customers of one hash bucket, into a temporary table: every pass
+    holds only its share of the customers in its hash tables, so memory stays bounded (a
+    single pass over 200 million rows needs more memory than DuckDB can spill).
+
+    Parameters
+    ----------
+    con
+        Ibis connection (:func:`crmlab.engine.connect`).
+    sources
+        Registered sources (:func:`load_sources`).
+    rules
+        Quality rules (default: :func:`crmlab.sources.case_rules` of the retail case, i.e.
+        :data:`crmlab.quality.RETAIL_RULES` for the present sources and columns).
+    as_of
+        Analysis date (exclusive); default the day after the last transaction.
+    driver_cols
+        Survey driver columns; default the numeric survey columns that are not ids, dates, wave,
+        overall score or recommend.
+    """
+    import ibis
+
+    from crmlab.sources import case_rules
+
+    if rules is None:  # the rules the notebooks use (crmlab.sources.case_rules)
+        rules = case_rules("retail_satisfaction", {n: s.table for n, s in sources.items()})
+    # Orphan transactions (customer id not in customers) are not filtered row by row: they
+    # never join a customer, so they are dropped at the customer level, after aggregation.
+    tx_fks = rules.get("transactions", {}).get("foreign_keys", {})
+    deferred = [fk for fk, parent in tx_fks.items() if fk == id_col and parent == "customers"]
+    if "customers" not in sources:
+        deferred = []
+    skip = {"transactions": deferred}
+    passes = 1
+    if engine_name(con) == "duckdb" and "transactions" in sources:
+        passes = max(1, math.ceil(_n_rows(sources["transactions"]) / rows_per_pass))
+    cache = ["transactions"] if passes > 1 else []
+    clean = clean_sources({n: s.table for n, s in sources.items()}, rules, skip, cache)
+    set_row_order(con, [s.fmt for s in sources.values()])
+    units = {n: s.date_units for n, s in sources.items()}
+    tx = clean.get("transactions")
+
+    as_of_date = _as_date(as_of) if as_of is not None else None
+    tx_feat = None
+    if tx is not None and passes > 1:
+        tx_feat = _transaction_features_in_passes(con, tx, id_col, as_of_date, passes)
+    elif tx is not None:
+        tx_feat = transaction_features(tx, id_col, as_of_date)
+        if as_of_date is None:
+            tx_feat = tx_feat.cache()  # one pass over the transactions; as_of is read from it
+    if as_of_date is None:
+        known = tx_feat
+        if tx_feat is not None and deferred:
+            cust_ids = clean["customers"].select(_pk=id_text(clean["customers"][id_col]))
+            known = tx_feat.filter(id_text(tx_feat._cid).isin(cust_ids._pk))
+        as_of_date = _default_as_of(known, clean, id_col)
+    day0 = ibis.literal(as_of_date)
+
+    if "customers" in clean:
+        cust = clean["customers"]
+        _need(cust, [id_col], "customers")
+    else:  # customers in first-seen order of the (clean) transactions
+        cust = tx.filter(tx[id_col].notnull())
+        cust = cust.group_by(id_col).agg(**{ROW: cust[ROW].min()})
+    passthrough = [c for c in cust.columns if c not in (id_col, ROW)]
+    kinds: dict[str, str] = {}
+    cust_rules = rules.get("customers", {}) if "customers" in clean else {}
+    for c in passthrough:
+        kinds[c] = _passthrough_kind(cust[c], c, cust_rules, units.get("customers", {}))
+    cols = {id_col: cust[id_col], ROW: cust[ROW]}
+    for c in passthrough:
+        cols[c] = _parse_date(cust[c]) if c == "signup_date" else cust[c]
+    if "signup_date" in passthrough:
+        kinds["signup_date"] = f"datetime64[{units.get('customers', {}).get('signup_date', 'us')}]"
+        cols["tenure_days"] = day0.delta(_parse_date(cust.signup_date), unit="day").cast("float64")
+        kinds["tenure_days"] = "float"
+    out = cust.select(**cols)
+
+    if tx_feat is not None:
+        f = tx_feat
+        out = out.left_join(f, out[id_col] == f._cid).drop("_cid")
+        n_tx = out.n_transactions.fill_null(0)
+        n_ret = out.n_returns.fill_null(0)
+        derived = {
+            "n_transactions": n_tx,
+            "n_returns": n_ret,
+            "frequency": out.frequency.fill_null(0),
+            "monetary": out.monetary.fill_null(0.0),
+            "gross_spend": out.gross_spend.fill_null(0.0),
+            "avg_basket": ibis.cases((n_tx > 0, out.gross_spend / n_tx.cast("float64"))),
+            "recency_days": day0.delta(out.last_purchase, unit="day").cast("float64"),
+            "days_since_first_purchase": day0.delta(out.first_purchase, unit="day").cast("float64"),
+            "cadence_days": ibis.cases(
+                (
+                    out.frequency >= 2,
+                    out.last_purchase.delta(out.first_purchase, unit="day").cast("float64")
+                    / (out.frequency - 1).cast("float64"),
+                )
+            ),
+            "returns_share": ibis.cases(
+                (
+                    out._last_day.notnull(),
+                    out.n_returns.cast("float64") / (out.n_transactions + out.n_returns),
+                )
+            ),
+        }
+        if "n_stores" in out.columns:
+            derived["n_stores"] = out.n_stores.fill_null(0)
+        out = out.mutate(**derived).drop("_last_day")
+        tx_units = units.get("transactions", {})
+        for c in TX_ORDER:
+            if c in out.columns:
+                kinds[c] = "int" if c in INT_FEATURES else "float"
+        for c in ("first_purchase", "last_purchase"):
+            kinds[c] = f"datetime64[{tx_units.get('date', 'us')}]"
+        head = [id_col, ROW, *passthrough] + (["tenure_days"] if "tenure_days" in kinds else [])
+        out = out.select(*head, *[c for c in TX_ORDER if c in out.columns])
+
+    if "survey" in clean:
+        sv = clean["survey"]
+        drivers = list(driver_cols) if driver_cols is not None else survey_driver_columns(sv)
+        s = survey_features(sv, id_col, drivers, as_of_date)
+        s_cols = [c for c in s.columns if c != "_cid"]
+        out = out.left_join(s, out[id_col] == s._cid).drop("_cid")
+        out = out.mutate(n_survey_responses=out.n_survey_responses.fill_null(0))
+        for c in s_cols:
+            kinds[c] = "int" if c in INT_FEATURES else "float"
+        kinds["last_survey_date"] = f"datetime64[{units['survey'].get('date', 'us')}]"
+
+    if "complaints" in clean:
+        c_feat = complaint_features(clean["complaints"], id_col, as_of_date)
+        c_cols = [c for c in c_feat.columns if c != "_cid"]
+        out = out.left_join(c_feat, out[id_col] == c_feat._cid).drop("_cid")
+        fill = {c: out[c].fill_null(0) for c in ("n_complaints", "n_unresolved") if c in c_cols}
+        out = out.mutate(**fill)
+        for c in c_cols:
+            kinds[c] = "int" if c in INT_FEATURES else "float"
+
+    out = out.order_by(ROW).drop(ROW)
+    return RetailBuild(out, as_of_date, id_col, {c: kinds[c] for c in out.columns if c in kinds})
+
+
+def _passthrough_kind(col, name: str, rules: Mapping, units: Mapping) -> str:
+    """How pandas types a cleaned customers column (see :class:`RetailBuild`)."""
+    if name in rules.get("booleans", []):
+        return "boolean"
+    if name in rules.get("dates", []):
+        return f"datetime64[{units.get(name, 'us')}]"
+    typ = col.type()
+    if typ.is_string():
+        return "str"
+    if typ.is_floating():
+        return "float"
+    if typ.is_integer():
+        return "auto_int"  # int64 without missing values, float64 with (as pandas reads it)
+    return "auto"
+
+
+def to_pandas(build: RetailBuild, arrow_table) -> pd.DataFrame:
+    """Convert the engine's result (a pyarrow Table) to the dtypes pandas gives the same data.
+
+    Types are fixed in Arrow first and the table is converted once (``self_destruct``), so the
+    customer table is not held in memory three times over.
+    """
+    import pyarrow as pa
+
+    names = arrow_table.column_names
+    arrays = []
+    for name in names:
+        arr = arrow_table.column(name)
+        kind = build.kinds.get(name, "str" if name == build.id_col else "auto")
+        if kind.startswith("datetime64"):
+            unit = kind[len("datetime64[") : -1]
+            arr = arr.cast(pa.timestamp(unit))
+        elif kind == "float":
+            arr = arr.cast(pa.float64())
+        elif kind == "int":
+            arr = arr.cast(pa.int64())
+        arrays.append(arr)
+    del arrow_table
+    table = pa.table(arrays, names=names)
+    del arrays
+    df = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    for name in names:
+        kind = build.kinds.get(name, "str" if name == build.id_col else "auto")
+        s = df[name]
+        if kind == "str" and s.dtype != "str":
+            df[name] = s.astype("str")
+        elif kind == "boolean":
+            df[name] = s.astype("boolean")
+        elif kind == "auto_int":
+            df[name] = s.astype("float64" if s.isna().any() else "int64")
+    df = df.set_index(build.id_col)
+    df.attrs["as_of"] = pd.Timestamp(build.as_of)
+    return df

@@ -1,0 +1,654 @@
+"""Languages of the deliverables: English and Simplified Chinese.
+
+What is translated, and how:
+
+- **Interface text** of reports, the index and the trainer guide (headings, captions, notes):
+  :func:`ui` looks a key up in :data:`UI`.
+- **Terms** - column headers, segment and driver names, KPI names, chart titles, axis labels and
+  legend entries: :func:`translate` looks the English text up in :data:`TERMS_ZH` (case- and
+  underscore-insensitive), then tries the patterns in :data:`PATTERNS_ZH` (texts with numbers in
+  them, e.g. ``"target 90%"``), then translates line by line; text it does not know is returned
+  unchanged, so an untranslated label shows in English rather than disappearing.
+- **Charts**: the chart functions in :mod:`crmlab.charts` draw in English (one code path, tested
+  once). :func:`localize_axes` rewrites a drawn chart's title, axis labels, category tick labels,
+  legend and annotations through :func:`translate`; :func:`chart_style` gives matplotlib a font
+  list ending in a CJK font shipped by a PyPI package (Noto Sans CJK SC from ``mplfonts``, SIL Open
+  Font License), registered by :func:`register_cjk_font`, so Chinese characters render instead of
+  empty boxes. The report re-draws its key charts from a run's artifacts this way
+  (:mod:`crmlab.charts.from_run`); a notebook can do the same with
+  ``i18n.localize_axes(charts.plot_...(...), "zh")`` inside ``with i18n.chart_style("zh"):``.
+- **Numbers**: :func:`pct`, :func:`pts`, :func:`num` and :func:`long_date` format by language.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from crmlab.errors import ParameterError
+
+LANGUAGES = ("en", "zh")
+
+#: Family name of the shipped CJK font (the ``name`` table of NotoSansCJKsc-Regular.otf).
+CJK_FAMILY = "Noto Sans CJK SC"
+_CJK_PACKAGE = "mplfonts"
+_CJK_FILE = ("fonts", "NotoSansCJKsc-Regular.otf")
+
+
+def check_lang(lang: str) -> str:
+    """Return ``lang`` if supported, else raise :class:`~crmlab.errors.ParameterError`."""
+    if lang not in LANGUAGES:
+        raise ParameterError(
+            f"Unknown language {lang!r}: use one of {', '.join(LANGUAGES)} (e.g. --lang zh)."
+        )
+    return lang
+
+
+# --------------------------------------------------------------------------------------------
+# interface text
+# --------------------------------------------------------------------------------------------
+UI: dict[str, dict[str, str]] = {
+    "report": {"en": "Case report", "zh": "案例报告"},
+    "client": {"en": "Client", "zh": "客户"},
+    "date": {"en": "Date", "zh": "日期"},
+    "run": {"en": "Run", "zh": "运行编号"},
+    "status": {"en": "Status", "zh": "状态"},
+    "status_ok": {"en": "complete", "zh": "已完成"},
+    "status_failed": {"en": "failed", "zh": "失败"},
+    "contents": {"en": "Contents", "zh": "目录"},
+    "executive_summary": {"en": "Executive summary", "zh": "执行摘要"},
+    "goal": {"en": "The goal", "zh": "目标"},
+    "baseline_vs_target": {"en": "Baseline and target", "zh": "基线与目标"},
+    "key_findings": {"en": "Key findings", "zh": "主要发现"},
+    "recommended_actions": {"en": "Recommended actions", "zh": "建议行动"},
+    "expected_effect": {"en": "Expected effect", "zh": "预期效果"},
+    "headline_figures": {"en": "Headline figures", "zh": "核心指标"},
+    "stage": {"en": "Stage", "zh": "阶段"},
+    "stage_figures": {"en": "Key figures of this stage", "zh": "本阶段关键数字"},
+    "figure": {"en": "Figure", "zh": "指标"},
+    "value": {"en": "Value", "zh": "数值"},
+    "more_charts": {
+        "en": "More charts from this stage",
+        "zh": "本阶段的更多图表（原图，英文标注）",
+    },
+    "zh_stage_note": {
+        "en": "",
+        "zh": "图表已按本次运行的数据以中文重新绘制；完整的英文分析过程见运行目录中的 html/{stage}.html。",
+    },
+    "methods": {"en": "Methods appendix", "zh": "方法附录"},
+    "definitions": {"en": "Definitions", "zh": "定义"},
+    "models": {"en": "Models and tests", "zh": "模型与检验"},
+    "assumptions": {"en": "Assumptions", "zh": "假设"},
+    "data_quality": {"en": "Data-quality notes", "zh": "数据质量说明"},
+    "parameters": {"en": "Parameters of the run", "zh": "本次运行的参数"},
+    "parameter": {"en": "Parameter", "zh": "参数"},
+    "set_by": {"en": "Set by", "zh": "来源"},
+    "set_by_user": {"en": "this run", "zh": "本次设定"},
+    "set_by_default": {"en": "default", "zh": "默认值"},
+    "provenance": {"en": "Provenance", "zh": "来源与版本"},
+    "crmlab_version": {"en": "crmlab version of the run", "zh": "运行所用 crmlab 版本"},
+    "report_version": {"en": "crmlab version of this report", "zh": "生成报告的 crmlab 版本"},
+    "started": {"en": "Started (UTC)", "zh": "开始时间（UTC）"},
+    "finished": {"en": "Finished (UTC)", "zh": "结束时间（UTC）"},
+    "data_folder": {"en": "Input data folder", "zh": "输入数据目录"},
+    "fingerprint": {"en": "Data fingerprint (SHA-256)", "zh": "数据指纹（SHA-256）"},
+    "fingerprint_note": {
+        "en": "SHA-256 over the input files' names and contents ({n} files); the same inputs "
+        "give the same fingerprint. {when}",
+        "zh": "对输入文件名与内容计算的 SHA-256（共 {n} 个文件）；输入相同则指纹相同。{when}",
+    },
+    "fingerprint_at_run": {"en": "Recorded when the run started.", "zh": "于运行开始时记录。"},
+    "fingerprint_now": {
+        "en": "Computed when this report was built (the run did not record one): if the input "
+        "files changed since the run, it describes the new files.",
+        "zh": "于生成本报告时计算（运行时未记录）：若运行后输入文件有变动，则对应新的文件。",
+    },
+    "fingerprint_missing": {
+        "en": "The input folder {folder} no longer exists: no fingerprint.",
+        "zh": "输入目录 {folder} 已不存在：无法计算指纹。",
+    },
+    "file": {"en": "File", "zh": "文件"},
+    "bytes": {"en": "Bytes", "zh": "字节"},
+    "all_figures": {"en": "All recorded figures", "zh": "全部记录的数字"},
+    "all_figures_note": {
+        "en": "Every figure the stages recorded (results.json), so any number above can be traced.",
+        "zh": "各阶段记录的全部数字（results.json），以便追溯上文的每一个数字。",
+    },
+    "name": {"en": "Name", "zh": "名称"},
+    "failed_title": {"en": "This run failed", "zh": "本次运行失败"},
+    "failed_body": {
+        "en": "Stage {stage} stopped with an error, so the stages after it did not run and this "
+        "report has no executive summary. Fix the cause and run the case again.",
+        "zh": "阶段 {stage} 出错中止，其后各阶段未运行，因此本报告不含执行摘要。请排除原因后重新运行。",
+    },
+    "error": {"en": "Error", "zh": "错误"},
+    "stages_done": {"en": "Stages completed", "zh": "已完成的阶段"},
+    "partial_figures": {
+        "en": "Figures recorded before the failure (incomplete)",
+        "zh": "失败前已记录的数字（不完整）",
+    },
+    "stage_failed_here": {
+        "en": "The run stopped in this stage with this error:",
+        "zh": "运行在此阶段因以下错误中止：",
+    },
+    "stage_not_run": {"en": "Not run (an earlier stage failed).", "zh": "未运行（前一阶段失败）。"},
+    "summary_fallback": {
+        "en": "The case's summary template could not be filled from this run's figures ({why}); "
+        "the headline figures recorded are listed instead.",
+        "zh": "无法用本次运行的数字填写该案例的摘要模板（{why}）；以下列出已记录的核心指标。",
+    },
+    "generated_by": {
+        "en": "Generated by crmlab {version} from run {run}. Every number comes from the run's "
+        "recorded figures (results.json) and outputs.",
+        "zh": "由 crmlab {version} 根据运行 {run} 生成。所有数字均来自该运行记录的结果（results.json）与输出。",
+    },
+    "index_title": {"en": "crmlab runs", "zh": "crmlab 运行列表"},
+    "index_intro": {
+        "en": "Every run under this folder, newest first within each case. "
+        "\u2605 marks the run that <code>latest</code> points to.",
+        "zh": "本目录下的全部运行，每个案例内按时间倒序排列。\u2605 表示 <code>latest</code> 指向的运行。",
+    },
+    "case": {"en": "Case", "zh": "案例"},
+    "title": {"en": "Title", "zh": "标题"},
+    "links": {"en": "Open", "zh": "打开"},
+    "no_runs": {"en": "No runs yet: run `make run`.", "zh": "尚无运行：请执行 `make run`。"},
+    "stage_pages": {"en": "stage pages", "zh": "各阶段页面"},
+}
+
+
+def ui(key: str, lang: str = "en", **fields) -> str:
+    """Interface text ``key`` in ``lang``, with ``{placeholders}`` filled from ``fields``."""
+    check_lang(lang)
+    try:
+        text = UI[key][lang]
+    except KeyError:
+        raise KeyError(f"No interface text '{key}' in language '{lang}'.") from None
+    return text.format(**fields) if fields else text
+
+
+# --------------------------------------------------------------------------------------------
+# terms
+# --------------------------------------------------------------------------------------------
+#: English term (matched case- and underscore-insensitively) -> Simplified Chinese.
+TERMS_ZH: dict[str, str] = {
+    # customer classes, lifecycle, value tiers, needs (crmlab.segments)
+    "potential": "潜在客户",
+    "active": "活跃客户",
+    "loyal": "忠诚客户",
+    "at risk": "流失风险客户",
+    "churned": "已流失客户",
+    "prospect": "潜在客户",
+    "new": "新客户",
+    "growing": "成长期",
+    "mature": "成熟期",
+    "declining": "衰退期",
+    "lapsed": "沉睡期",
+    "lost": "已流失",
+    "a": "A 级",
+    "b": "B 级",
+    "c": "C 级",
+    "price sensitive": "价格敏感型",
+    "quality driven": "品质导向型",
+    "convenience": "便利导向型",
+    "mixed": "混合型",
+    "no purchase": "未购买",
+    "(none)": "（无）",
+    # RFM ten-segment map
+    "champions": "冠军客户",
+    "loyal customers": "忠诚客户",
+    "potential loyalists": "潜在忠诚客户",
+    "new customers": "新客户",
+    "promising": "有潜力客户",
+    "need attention": "需要关注",
+    "about to sleep": "即将沉睡",
+    "cant lose": "不能失去",
+    "hibernating": "休眠客户",
+    # satisfaction drivers
+    "product quality": "产品质量",
+    "price value": "性价比",
+    "staff service": "员工服务",
+    "store environment": "门店环境",
+    "checkout speed": "结账速度",
+    "product availability": "商品供应",
+    "loyalty programme": "会员计划",
+    # priority quadrants, severities
+    "fix first": "优先改进",
+    "keep up": "保持",
+    "low priority": "低优先级",
+    "possible overkill": "可能过度投入",
+    "error": "错误",
+    "warning": "警告",
+    "info": "提示",
+    # KPIs and units
+    "csat": "满意度（CSAT）",
+    "nps": "净推荐值（NPS）",
+    "repeat-purchase rate": "复购率",
+    "spend per customer": "客均消费",
+    "complaints per 100 customers": "每百名客户投诉数",
+    "days to resolve": "投诉解决天数",
+    "churn rate": "流失率",
+    "currency": "货币",
+    "days": "天",
+    "per 100": "每百人",
+    # column headers
+    "customer id": "客户编号（假名）",
+    "customer class": "客户类别",
+    "lifecycle": "生命周期阶段",
+    "rfm segment": "RFM 细分",
+    "tier": "价值等级",
+    "needs segment": "需求细分",
+    "segment": "细分",
+    "customers": "客户数",
+    "n customers": "客户数",
+    "share": "占比",
+    "revenue": "收入",
+    "revenue share": "收入占比",
+    "mean recency days": "平均最近购买天数",
+    "mean frequency": "平均购买频次",
+    "mean value": "平均价值",
+    "mean satisfaction": "平均满意度",
+    "n respondents": "受访人数",
+    "wave": "调查波次",
+    "n": "样本量",
+    "successes": "满意人数",
+    "rate": "比率",
+    "low": "下限",
+    "high": "上限",
+    "ci low": "置信区间下限",
+    "ci high": "置信区间上限",
+    "month": "月份",
+    "months from start": "距开始月数",
+    "target": "目标",
+    "target value": "目标值",
+    "goal path": "目标路径",
+    "projected": "预测值",
+    "gap": "差距",
+    "source": "数据源",
+    "column": "字段",
+    "check": "检查项",
+    "severity": "严重程度",
+    "n rows": "行数",
+    "note": "说明",
+    "action": "行动",
+    "n dropped": "删除行数",
+    "count": "计数",
+    "mean": "均值",
+    "std": "标准差",
+    "min": "最小值",
+    "max": "最大值",
+    "25%": "25% 分位",
+    "50%": "中位数",
+    "75%": "75% 分位",
+    "driver": "驱动因素",
+    "coef": "系数",
+    "se": "标准误",
+    "p value": "p 值",
+    "std beta": "标准化系数",
+    "odds ratio": "优势比",
+    "or low": "优势比下限",
+    "or high": "优势比上限",
+    "lmg": "LMG 重要性",
+    "rank": "排名",
+    "rank low": "排名下限",
+    "rank high": "排名上限",
+    "rank stability": "排名稳定性",
+    "importance": "重要性",
+    "performance": "表现",
+    "high importance": "重要性高",
+    "high performance": "表现好",
+    "quadrant": "象限",
+    "store id": "门店",
+    "group": "组别",
+    "pre": "试点前",
+    "post": "试点期间",
+    "treated": "试点组",
+    "control": "对照组",
+    "kpi": "关键绩效指标",
+    "actual": "实际值",
+    "met": "达标",
+    "attainment": "达成率",
+    "higher is better": "越高越好",
+    "unit": "单位",
+    "key": "键",
+    "owner": "负责角色",
+    "start": "开始月份",
+    "milestone": "里程碑",
+    "what": "内容",
+    "who": "对象",
+    "how often": "频率",
+    "answers needed": "所需答卷数",
+    "monetary": "消费金额（净额）",
+    "recency days": "距上次购买天数",
+    "frequency": "购买天数",
+    "overall satisfaction": "总体满意度",
+    "recommend": "推荐意愿",
+    "true": "是",
+    "false": "否",
+    "tenure days": "在册天数",
+    "n transactions": "交易笔数",
+    "n returns": "退货笔数",
+    "gross spend": "消费总额",
+    "avg basket": "平均客单价",
+    "avg items": "平均件数",
+    "days since first purchase": "距首次购买天数",
+    "cadence days": "平均购买间隔（天）",
+    "promo share": "促销购买占比",
+    "returns share": "退货占比",
+    "n stores": "光顾门店数",
+    "n survey responses": "调查答卷数",
+    "driver mean": "驱动评分均值",
+    "n complaints": "投诉数",
+    "n unresolved": "未解决投诉数",
+    "mean days to resolve": "平均解决天数",
+    "duplicate rows": "重复行",
+    "missing": "缺失",
+    "orphan key": "孤立键",
+    "out of range": "超出范围",
+    "negative amount": "负金额",
+    "drop these rows": "删除这些行",
+    "drop the copies (keep the first)": "删除重复（保留第一条）",
+    "keep": "保留",
+    "keep (missing in analyses)": "保留（分析中视为缺失）",
+    "set to missing": "设为缺失",
+    "comment": "评论",
+    "amount": "金额",
+    # chart titles, axis labels, legend entries (crmlab.charts)
+    "csat by survey wave": "各调查波次的满意度",
+    "survey wave": "调查波次",
+    "satisfied customers": "满意客户占比",
+    "95% interval": "95% 置信区间",
+    "csat (share rating 4-5)": "满意度（评 4-5 分的占比）",
+    "goal path against history": "目标路径与历史对比",
+    "key drivers of satisfaction": "满意度的关键驱动因素",
+    "share of r-squared (lmg)": "R² 贡献份额（LMG）",
+    "driver priority matrix": "驱动因素优先级矩阵",
+    "pilot: treated vs control": "试点：试点组与对照组",
+    "pilot start": "试点开始",
+    "kpis against target": "关键绩效指标与目标对比",
+    "attainment of target (100% = on target; lower-is-better kpis inverted)": (
+        "目标达成率（100% = 达标；越低越好的指标已取倒数）"
+    ),
+    "projected path against the goal path": "预测路径与目标路径",
+    "customers per segment": "各细分的客户数",
+    "customers by r and f score": "按 R 与 F 评分的客户分布",
+    "frequency score (5 = most purchase days)": "频次评分（5 = 购买天数最多）",
+    "recency score (5 = most recent)": "最近度评分（5 = 最近购买）",
+    "cumulative share of value (pareto curve)": "价值累计占比（帕累托曲线）",
+    "cumulative value": "累计价值",
+    "equal value": "均匀分布",
+    "share of customers (highest value first)": "客户占比（按价值从高到低）",
+    "cumulative share of value": "价值累计占比",
+    "mean satisfaction by segment": "各细分的平均满意度",
+    "mean overall satisfaction (1-5)": "平均总体满意度（1-5 分）",
+    "data-quality findings": "数据质量问题",
+    "rows affected (symmetric log scale)": "受影响行数（对称对数刻度）",
+    "share of each opening cohort still open": "各开户队列的留存占比",
+    "opening cohort": "开户队列",
+    "kaplan-meier: share of accounts still open": "Kaplan-Meier：仍在使用的账户占比",
+    "still open": "仍在使用",
+    "false-positive rate (non-churners flagged)": "假阳性率（被误判的未流失客户）",
+    "true-positive rate (churners flagged)": "真阳性率（识别出的流失客户）",
+    "chance (auc = 0.5)": "随机（AUC = 0.5）",
+    "cumulative gains: churners found by contacting the top": "累积增益：联系高分客户可找到的流失客户",
+    "customers contacted (highest scores first)": "联系的客户（按得分从高到低）",
+    "churners reached": "触达的流失客户",
+    "model": "模型",
+    "random order": "随机顺序",
+    "mean predicted churn probability": "平均预测流失概率",
+    "observed churn rate": "实际流失率",
+    "perfect calibration": "完美校准",
+    "observed (95% ci)": "实际值（95% 置信区间）",
+    "observed": "实际值",
+    "estimate (95% ci)": "估计值（95% 置信区间）",
+    "planted": "预设真值",
+    "targeting: churners reached and net value by share contacted": "精准营销：按联系比例的流失客户触达与净价值",
+    "customers contacted (ranked)": "联系的客户（已排序）",
+    "share of churners reached": "触达的流失客户占比",
+    "expected churners reached": "预期触达的流失客户",
+    "observed churners reached": "实际触达的流失客户",
+    "net value": "净价值",
+    "net value (value saved - cost)": "净价值（挽回价值 - 成本）",
+    "actual (csat)": "实际满意度",
+    # playbooks (crmlab.plans)
+    "thank-you programme: member events, early access, points bonus": (
+        "感谢计划：会员活动、优先购买、积分奖励"
+    ),
+    "cross-sell on the next visit; invite to the loyalty programme": "下次到店时交叉销售；邀请加入会员计划",
+    "personal win-back call or voucher within 2 weeks": "两周内电话挽回或发放优惠券",
+    "low-cost reactivation e-mail series; ask why they left": "低成本的唤醒邮件系列；询问离开原因",
+    "welcome offer for a first purchase": "首次购买的欢迎优惠",
+    "retention offer and a call from the relationship manager": "挽留优惠并由客户经理致电",
+    "needs review: fees, rates, product fit": "需求回顾：费用、利率、产品匹配",
+    "onboarding journey: salary deposit and digital banking": "新客引导：工资代发与数字银行",
+    "offer a second product matched to needs": "推荐匹配需求的第二个产品",
+    "loyalty recognition; periodic review": "忠诚答谢；定期回顾",
+    "exit survey; win-back after 6 months": "离行调查；6 个月后挽回",
+    "no specific action": "无特定行动",
+    "crm manager": "CRM 经理",
+    "store manager": "门店经理",
+    "customer service lead": "客服主管",
+    "marketing": "市场部",
+    "relationship manager": "客户经理",
+    "branch advisor": "网点顾问",
+    "onboarding team": "新客引导团队",
+    "sales": "销售部",
+    "customer service": "客服部",
+    "dedicated account manager": "专属客户经理",
+    "regular contact team": "常规联络团队",
+    "automated marketing": "自动化营销",
+    "programme lead": "项目负责人",
+    "training lead": "培训负责人",
+    "insights analyst": "洞察分析师",
+    "operations": "运营部",
+    "monthly": "每月",
+    "quarterly": "每季度",
+    "after closure": "结案后",
+    "survey": "调查",
+    "transactions": "交易",
+    "complaints": "投诉",
+    "stores": "门店",
+    # verdicts (crmlab.goals.realism_check, crmlab.pilot.rollout_projection)
+    "comfortable": "轻松可达",
+    "realistic": "现实可行",
+    "ambitious, needs intervention": "目标偏高，需要干预措施",
+    "stretch, well beyond history": "极具挑战，远超历史表现",
+    "no precedent, needs intervention": "史无前例，需要干预措施",
+    "reaches the target even at the pessimistic end of the effect's interval": (
+        "即使按效果区间的悲观端估计也能达到目标"
+    ),
+    "reaches the target on the point estimate but not at the pessimistic end of the interval: "
+    "roll out with monitoring": "按点估计可达标，但区间悲观端不能达标：推广时需持续监测",
+    "falls short on the point estimate; only the optimistic end of the interval reaches the "
+    "target: add interventions": "按点估计未能达标，仅区间乐观端可达标：需增加干预措施",
+    "falls short even at the optimistic end of the interval: needs further interventions": (
+        "即使按区间乐观端估计也未能达标：需要进一步的干预措施"
+    ),
+    # action-list columns (crmlab.actions)
+    "priority": "优先级",
+    "satisfaction": "满意度",
+    "churn risk": "流失风险",
+    "value": "价值",
+    "recommended action": "建议行动",
+    "owner role": "负责角色",
+    "contact": "联络方式",
+    "due date": "截止日期",
+}
+
+_NUMBER = r"[-+]?\d[\d,]*(?:\.\d+)?%?"
+
+#: (English pattern, Chinese replacement) for texts with numbers; first match wins.
+PATTERNS_ZH: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"^target ({_NUMBER})$", re.I), r"目标 \1"),
+    (
+        re.compile(rf"^tiers up to ([ABC]): ({_NUMBER}) of customers$", re.I),
+        r"\1 级及以上：占客户 \2",
+    ),
+    (re.compile(rf"^AUC = ({_NUMBER})$", re.I), r"AUC = \1"),
+    (re.compile(rf"^Model \(AUC = ({_NUMBER})\)$", re.I), r"模型（AUC = \1）"),
+    (re.compile(r"^(Periods|Months) since opening$", re.I), r"开户后的期数"),
+    (re.compile(r"^(Hazard ratio|Odds ratio)s of churn$", re.I), r"流失的风险比"),
+]
+
+
+def _term_key(text: str) -> str:
+    return re.sub(r"[\s_]+", " ", str(text).strip().lower())
+
+
+@functools.cache
+def _terms_index() -> dict[str, str]:
+    return {_term_key(k): v for k, v in TERMS_ZH.items()}
+
+
+def translate(text: str, lang: str = "zh") -> str:
+    """Translate an English label, header or term into ``lang`` (identity for ``"en"``).
+
+    Lookup order: the whole text in :data:`TERMS_ZH` (ignoring case, spaces and underscores);
+    the patterns in :data:`PATTERNS_ZH`; each line of a multi-line text on its own. Unknown text
+    is returned unchanged (with underscores shown as spaces if it looks like an identifier).
+    """
+    check_lang(lang)
+    if lang == "en" or text is None:
+        return text
+    s = str(text)
+    if not s.strip():
+        return s
+    hit = _terms_index().get(_term_key(s))
+    if hit is not None:
+        return hit
+    for pattern, repl in PATTERNS_ZH:
+        if pattern.match(s.strip()):
+            return pattern.sub(repl, s.strip())
+    if "\n" in s:
+        return "\n".join(translate(line, lang) for line in s.split("\n"))
+    return s
+
+
+def has_cjk(text: str) -> bool:
+    """True if ``text`` holds a CJK unified ideograph or CJK punctuation."""
+    return bool(re.search(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]", str(text)))
+
+
+# --------------------------------------------------------------------------------------------
+# numbers and dates
+# --------------------------------------------------------------------------------------------
+def pct(share: float, digits: int = 1) -> str:
+    """A share (0.812) as a percentage ('81.2%'), the same in both languages."""
+    return f"{100 * float(share):.{digits}f}%"
+
+
+def pts(diff: float, lang: str = "en", digits: int = 1) -> str:
+    """A difference of shares (0.071) as signed percentage points: '+7.1 pts' / '+7.1 个百分点'."""
+    unit = {"en": "pts", "zh": "个百分点"}[check_lang(lang)]
+    return f"{100 * float(diff):+.{digits}f} {unit}"
+
+
+def num(value: float, digits: int = 0) -> str:
+    """A number with thousands separators: ``num(102344) == '102,344'``, ``num(35.25, 1) ==
+    '35.2'`` (round half to even, as Python's format)."""
+    return f"{float(value):,.{digits}f}"
+
+
+def long_date(iso: str, lang: str = "en") -> str:
+    """'2026-11-25...' as '25 November 2026' (en) or '2026年11月25日' (zh)."""
+    import datetime as dt
+
+    d = dt.date.fromisoformat(str(iso)[:10])
+    if check_lang(lang) == "zh":
+        return f"{d.year}年{d.month}月{d.day}日"
+    return f"{d.day} {d.strftime('%B')} {d.year}"
+
+
+# --------------------------------------------------------------------------------------------
+# the CJK font and charts
+# --------------------------------------------------------------------------------------------
+def cjk_font_path() -> Path:
+    """Path of the shipped CJK font file (Noto Sans CJK SC Regular, from the ``mplfonts`` wheel).
+
+    The package is located without importing it. Raises :class:`~crmlab.errors.CrmlabError` with
+    the install command if it is missing.
+    """
+    from crmlab.errors import CrmlabError
+
+    spec = importlib.util.find_spec(_CJK_PACKAGE)
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))).joinpath(*_CJK_FILE)
+        if path.is_file():
+            return path
+    raise CrmlabError(
+        "The Chinese chart font is missing: install the project's dependencies "
+        f"(`pip install -e .` or `pip install {_CJK_PACKAGE}`), which ship {CJK_FAMILY}."
+    )
+
+
+@functools.cache
+def register_cjk_font() -> str:
+    """Register the shipped CJK font with matplotlib (once per process); returns its family."""
+    from matplotlib import font_manager
+
+    path = cjk_font_path()
+    font_manager.fontManager.addfont(str(path))
+    return font_manager.FontProperties(fname=str(path)).get_name()
+
+
+def chart_rc(lang: str = "en") -> dict:
+    """matplotlib rc settings for charts in ``lang``: for zh a font list that falls back to the
+    CJK font for characters the Latin font lacks (matplotlib >= 3.6 falls back per glyph)."""
+    if check_lang(lang) == "en":
+        return {}
+    family = register_cjk_font()
+    return {"font.family": ["DejaVu Sans", family], "axes.unicode_minus": False}
+
+
+@contextlib.contextmanager
+def chart_style(lang: str = "en") -> Iterator[None]:
+    """Context in which new charts use the fonts of ``lang`` (see :func:`chart_rc`)."""
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(chart_rc(lang)):
+        yield
+
+
+def _translate_text_artist(artist, lang: str) -> None:
+    text = artist.get_text()
+    new = translate(text, lang)
+    if new != text:
+        artist.set_text(new)
+
+
+def localize_axes(ax, lang: str = "zh"):
+    """Translate the texts of a drawn chart in place and return ``ax``.
+
+    Covers the title(s), axis labels, category tick labels (fixed labels; numeric tick formatters
+    are left alone), legend entries and text annotations of ``ax`` and of the other axes of its
+    figure (twin axes, colour bars). Draw inside :func:`chart_style` so that the font can show
+    the translated text.
+    """
+    from matplotlib.ticker import FixedFormatter, FixedLocator
+
+    if check_lang(lang) == "en":
+        return ax
+    fig = ax.figure
+    for a in fig.axes:
+        for t in (a.title, a._left_title, a._right_title, a.xaxis.label, a.yaxis.label):
+            _translate_text_artist(t, lang)
+        for axis in (a.xaxis, a.yaxis):
+            # category labels sit on fixed tick positions; numeric axes keep their formatter
+            if isinstance(axis.get_major_locator(), FixedLocator):
+                labels = [t.get_text() for t in axis.get_majorticklabels()]
+                translated = [translate(s, lang) for s in labels]
+                if translated != labels:
+                    axis.set_major_formatter(FixedFormatter(translated))
+        legend = a.get_legend()
+        if legend is not None:
+            for t in legend.get_texts():
+                _translate_text_artist(t, lang)
+            _translate_text_artist(legend.get_title(), lang)
+        for t in a.texts:
+            _translate_text_artist(t, lang)
+    if getattr(fig, "_suptitle", None) is not None:
+        _translate_text_artist(fig._suptitle, lang)
+    return ax

@@ -1,0 +1,644 @@
+"""The client report of a run and the index of all runs.
+
+:func:`build_report` writes one self-contained HTML file into a run directory (``report.html``
+in English, ``report.zh.html`` in Simplified Chinese): styles inline, images base64-embedded and,
+when the page holds Chinese text, a subset of the shipped CJK font embedded too - so it opens
+offline and travels as one e-mail attachment. Its parts:
+
+- **Cover**: title, client, date (the run's finish, UTC), run id and status.
+- **Executive summary**: the headline figures, then the goal, baseline vs target, key findings,
+  recommended actions and expected effect - rendered by the case's Jinja2 template
+  (``templates/cases/<case>.summary.<lang>.html.j2``) from ``results.json``, so no number is
+  typed by hand. A case without a template, or a run whose figures do not fill it, gets the
+  generic summary (headline figures) with a note saying why.
+- **One section per stage**: the stage's key figures, then its narrative, tables and charts taken
+  from the executed notebook's *outputs* - never code, and not the parameters cells. In Chinese
+  the narrative (written in English in the notebooks) is left out: each stage gets the spec's
+  Chinese introduction, tables with translated headers, and its key charts re-drawn with Chinese
+  labels (:mod:`crmlab.charts.from_run`); the notebook's own charts follow in a collapsed block.
+- **Methods appendix**: definitions, models, assumptions, data-quality notes, the run's
+  effective parameters, crmlab versions, a SHA-256 fingerprint of the input files, and every
+  recorded figure.
+
+A failed run's report says so at the top - which stage failed and the error from
+``status.json`` - shows the stages that completed and the failed stage up to its error, and has
+no executive summary.
+
+:func:`build_index` writes ``<reports>/index.html``: every run with case, title, date, status,
+headline figures and links.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import html
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from crmlab import __version__, atomic, casespec, i18n
+from crmlab.errors import CrmlabError
+from crmlab.rundir import Run
+
+__all__ = ["build_index", "build_report", "data_fingerprint", "report_filename"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_SKIP_TAGS = {"parameters", "injected-parameters", "check", "exercise", "kit-setup"}
+
+
+def report_filename(lang: str = "en") -> str:
+    """``report.html`` for English, ``report.<lang>.html`` for other languages."""
+    return "report.html" if i18n.check_lang(lang) == "en" else f"report.{lang}.html"
+
+
+# --------------------------------------------------------------------------------------------
+# data fingerprint
+# --------------------------------------------------------------------------------------------
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def data_fingerprint(folder: str | Path) -> dict[str, Any]:
+    """SHA-256 fingerprint of a folder of input files.
+
+    Each regular file below ``folder`` (hidden files and folders skipped) is hashed; the
+    fingerprint is the SHA-256 of the lines ``"<relative path>\\t<size>\\t<sha256>\\n"`` in path
+    order. The same files with the same contents give the same fingerprint; renaming, editing,
+    adding or removing a file changes it.
+
+    Returns
+    -------
+    dict
+        ``{"sha256": hex or None (no files), "files": [{"name", "bytes", "sha256"}, ...]}``.
+    """
+    root = Path(folder)
+    files = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if p.is_file() and not any(part.startswith(".") for part in rel.parts):
+            files.append({"name": rel.as_posix(), "bytes": p.stat().st_size, "sha256": ""})
+    lines = []
+    for f in files:
+        f["sha256"] = _sha256_file(root / f["name"])
+        lines.append(f"{f['name']}\t{f['bytes']}\t{f['sha256']}\n")
+    total = hashlib.sha256("".join(lines).encode()).hexdigest() if files else None
+    return {"sha256": total, "files": files}
+
+
+def _fingerprint_for(run: Run, lang: str) -> dict[str, Any]:
+    recorded = run.status.get("data_fingerprint")
+    if isinstance(recorded, dict) and recorded.get("sha256"):
+        n = len(recorded.get("files") or [])
+        note = i18n.ui("fingerprint_note", lang, n=n, when=i18n.ui("fingerprint_at_run", lang))
+        return {**recorded, "note": note}
+    folder = run.data_dir()
+    if not folder.is_dir():
+        return {
+            "sha256": None,
+            "files": [],
+            "note": i18n.ui("fingerprint_missing", lang, folder=folder),
+        }
+    fp = data_fingerprint(folder)
+    note = i18n.ui(
+        "fingerprint_note", lang, n=len(fp["files"]), when=i18n.ui("fingerprint_now", lang)
+    )
+    return {**fp, "note": note}
+
+
+# --------------------------------------------------------------------------------------------
+# notebook outputs -> blocks
+# --------------------------------------------------------------------------------------------
+def _markdown_to_html(text: str) -> str:
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    out = markdown2html_mistune(text)
+    return re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", out, flags=re.S)
+
+
+def _demote(markdown: str, drop_title: bool) -> tuple[str, str | None]:
+    """Drop a leading '# Title' line (the section has its own heading) and demote the other
+    headings by one level, so that a stage's '## Topic' nests under the report's stage heading.
+    Returns the new text and the last heading seen."""
+    lines, last = [], None
+    for line in markdown.splitlines():
+        m = re.match(r"^(#{1,5})\s+(.*)$", line)
+        if m:
+            if drop_title and len(m.group(1)) == 1:
+                continue
+            last = m.group(2).strip()
+            line = "#" + line
+        lines.append(line)
+    return "\n".join(lines), last
+
+
+def _clean_table_html(fragment: str, lang: str) -> str:
+    """A pandas HTML table without its scoped style block; headers/terms translated for ``lang``."""
+    out = re.sub(r"<style[^>]*>.*?</style>", "", fragment, flags=re.S).strip()
+    out = out.replace(' border="1"', "")
+    if lang != "en":
+
+        def cell(m: re.Match) -> str:
+            text = html.unescape(m.group(2))
+            return m.group(1) + html.escape(i18n.translate(text, lang), quote=False) + m.group(3)
+
+        out = re.sub(r"(<t[hd][^>]*>)([^<]*)(</t[hd]>)", cell, out)
+    return out
+
+
+def _cell_tags(cell) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def notebook_blocks(nb, lang: str = "en") -> tuple[list[dict], list[dict]]:
+    """Reader-facing content of an executed notebook, in order, without any code.
+
+    Returns ``(blocks, images)``. Blocks: ``{"kind": "html"}`` (rendered markdown cells and
+    Markdown outputs - English only), ``{"kind": "table"}`` (HTML tables), ``{"kind": "image"}``
+    (PNG charts - English only; in other languages they go to ``images``) and ``{"kind":
+    "error"}`` (the error a failed cell raised, without traceback). Plain-text results (object
+    reprs), streams and the parameters/check cells are left out.
+    """
+    blocks: list[dict] = []
+    images: list[dict] = []
+    heading = None
+    first_markdown = True
+    for cell in nb.cells:
+        if _cell_tags(cell) & _SKIP_TAGS:
+            continue
+        if cell.cell_type == "markdown":
+            text, last = _demote(cell.source, drop_title=first_markdown)
+            first_markdown = False
+            heading = last or heading
+            if lang == "en" and text.strip():
+                blocks.append({"kind": "html", "html": _markdown_to_html(text)})
+            continue
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            kind = out.get("output_type")
+            if kind == "error":
+                text = _ANSI.sub("", f"{out.get('ename', 'Error')}: {out.get('evalue', '')}")
+                blocks.append({"kind": "error", "text": text})
+                continue
+            if kind not in ("display_data", "execute_result"):
+                continue
+            data = out.get("data", {})
+            if "image/png" in data:
+                img = {
+                    "kind": "image",
+                    "mime": "image/png",
+                    "data": "".join(data["image/png"]).replace("\n", ""),
+                    "alt": heading or "chart",
+                    "caption": None,
+                }
+                (blocks if lang == "en" else images).append(img)
+            elif "text/html" in data:
+                blocks.append({"kind": "table", "html": _clean_table_html(data["text/html"], lang)})
+            elif "text/markdown" in data and lang == "en":
+                blocks.append({"kind": "html", "html": _markdown_to_html(data["text/markdown"])})
+    return blocks, images
+
+
+def _markdown_outputs_under(nb, heading: str) -> list[str]:
+    """Markdown outputs of the code cells under the markdown heading containing ``heading``."""
+    found, inside = [], False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            titles = re.findall(r"^#{1,6}\s+(.*)$", cell.source, flags=re.M)
+            if titles:
+                inside = any(heading.lower() in t.lower() for t in titles)
+            continue
+        if inside and cell.cell_type == "code":
+            for out in cell.get("outputs", []):
+                md = out.get("data", {}).get("text/markdown")
+                if md:
+                    found.append(_markdown_to_html(md))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# values
+# --------------------------------------------------------------------------------------------
+def plain_value(value: Any) -> str:
+    """A recorded figure as plain text for the appendix: floats with 4 decimals, integers with
+    thousands separators, lists in brackets, dicts as ``key: value`` pairs."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(plain_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {plain_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _kpis(results: dict) -> list[dict]:
+    rows = []
+    for key, value in results.items():
+        if key.startswith("kpi.") and isinstance(value, dict) and "actual" in value:
+            rows.append({"name": key[4:], **value})
+    return rows
+
+
+def _playbook(spec: dict) -> dict:
+    from crmlab import plans
+
+    name = (spec.get("actions") or {}).get("playbook")
+    return getattr(plans, name, {}) if name else {}
+
+
+# --------------------------------------------------------------------------------------------
+# templates
+# --------------------------------------------------------------------------------------------
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(casespec.TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+    return env
+
+
+def _summary_context(spec: dict, run: Run, lang: str) -> dict:
+    results = run.results
+
+    def v(key: str):
+        value = casespec.figure_value(results, key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def fig(key: str) -> str:
+        shown = casespec.formatted(spec, results, key, lang)
+        if shown is None:
+            raise KeyError(key)
+        return shown
+
+    def has(*keys: str) -> bool:
+        return all(casespec.has_figure(results, k) for k in keys)
+
+    def tr(text: Any) -> str:
+        return i18n.translate(str(text), lang).replace("_", " ")
+
+    return {
+        "lang": lang,
+        "v": v,
+        "fig": fig,
+        "has": has,
+        "tr": tr,
+        "ui": lambda key, **kw: i18n.ui(key, lang, **kw),
+        "pct": i18n.pct,
+        "pts": lambda x: i18n.pts(x, lang),
+        "num": i18n.num,
+        "param": run.param,
+        "kpis": _kpis(results),
+        "playbook": _playbook(spec),
+    }
+
+
+def render_summary(spec: dict, run: Run, lang: str) -> str:
+    """The executive summary (HTML) of a successful run from the case's template; the generic
+    summary, with a note saying why, if the case has none or the run's figures do not fill it."""
+    import jinja2
+
+    env = _env()
+    env.filters["tr"] = lambda t: i18n.translate(str(t), lang).replace("_", " ")
+    context = _summary_context(spec, run, lang)
+    name = f"cases/{run.case}.summary.{lang}.html.j2"
+    why = None
+    if (casespec.TEMPLATES / name).is_file():
+        try:
+            return env.get_template(name).render(**context)
+        except (KeyError, TypeError, IndexError, jinja2.UndefinedError) as e:
+            why = f"{type(e).__name__}: {e}"
+    keys = casespec.headline_keys(spec) or _scalar_keys(run.results)
+    rows = casespec.figure_rows(spec, run.results, keys, lang)
+    return env.get_template("summary.generic.html.j2").render(**context, rows=rows, why=why)
+
+
+def _scalar_keys(results: dict) -> list[str]:
+    return [k for k, v in results.items() if isinstance(v, int | float | str) and v is not None]
+
+
+def _css():
+    """The report style sheet (trusted file, inserted unescaped)."""
+    return Markup((casespec.TEMPLATES / "report.css").read_text(encoding="utf-8"))
+
+
+def _font_css(page_text: str) -> str:
+    """An @font-face rule embedding the subset of the CJK font needed by ``page_text`` (empty when
+    the text holds no CJK characters), so Chinese renders on machines without a CJK font."""
+    chars = {c for c in page_text if i18n.has_cjk(c)}
+    if not chars:
+        return ""
+    from fontTools import subset
+
+    opts = subset.Options()
+    opts.name_IDs = ["*"]
+    opts.notdef_outline = True
+    font = subset.load_font(str(i18n.cjk_font_path()), opts)
+    sub = subset.Subsetter(opts)
+    sub.populate(text="".join(sorted(chars)) + "0123456789%.,:;()-+ ")
+    sub.subset(font)
+    buf = io.BytesIO()
+    subset.save_font(font, buf, opts)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (
+        '@font-face { font-family: "crmlab CJK"; font-style: normal; font-weight: 400; '
+        f'src: url(data:font/otf;base64,{data}) format("opentype"); }}'
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the report
+# --------------------------------------------------------------------------------------------
+def _stage_number(stage: str) -> str:
+    m = re.match(r"^(\d+)", stage)
+    return str(int(m.group(1))) if m else stage
+
+
+def _stage_heading(spec: dict, stage: str, nb, lang: str) -> str:
+    title = casespec.text(casespec.stage_spec(spec, stage).get("title"), lang)
+    if not title and nb is not None:
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                m = re.search(r"^#\s+(.*)$", cell.source, flags=re.M)
+                if m:
+                    title = m.group(1).strip()
+                    break
+    sep = "：" if lang == "zh" else ": "
+    return f"{i18n.ui('stage', lang)} {_stage_number(stage)}{sep}{title or stage}"
+
+
+def _chart_blocks(run: Run, names, lang: str) -> list[dict]:
+    from crmlab.charts import from_run
+
+    blocks = []
+    for entry in names:  # "name" or {name: {option: value}}
+        name, options = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+        drawn = from_run.render_png(run, name, lang, **(options or {}))
+        if drawn is None:
+            continue
+        png, title = drawn
+        blocks.append(
+            {
+                "kind": "image",
+                "mime": "image/png",
+                "data": base64.b64encode(png).decode("ascii"),
+                "alt": title or name,
+                "caption": None,
+            }
+        )
+    return blocks
+
+
+def _all_stages(run: Run) -> list[str]:
+    from crmlab.cases import get_case
+
+    try:
+        known = get_case(run.case).stages
+    except CrmlabError:
+        known = []
+    stages = list(run.stages)
+    return stages + [s for s in known if s not in stages]
+
+
+def _stage_sections(run: Run, spec: dict, lang: str) -> list[dict]:
+    sections = []
+    for stage in _all_stages(run):
+        sspec = casespec.stage_spec(spec, stage)
+        ran = stage in run.stages
+        nb = run.notebook(stage) if ran else None
+        section = {
+            "stage": stage,
+            "heading": _stage_heading(spec, stage, nb, lang),
+            "intro": casespec.text(sspec.get("intro"), lang) if lang != "en" else "",
+            "not_run": not ran,
+            "figures": casespec.figure_rows(spec, run.results, sspec.get("figures") or [], lang)
+            if ran
+            else [],
+            "blocks": [],
+            "more_images": [],
+            "note": "",
+        }
+        if ran:
+            blocks, images = notebook_blocks(nb, lang)
+            if lang != "en":
+                charts = _chart_blocks(run, sspec.get("charts_zh") or [], lang)
+                blocks = charts + blocks
+                section["more_images"] = images
+                section["note"] = i18n.ui("zh_stage_note", lang, stage=stage)
+            section["blocks"] = blocks
+        sections.append(section)
+    return sections
+
+
+def _appendix(run: Run, spec: dict, lang: str) -> dict:
+    app = spec.get("appendix") or {}
+    definitions = [
+        (casespec.text(d.get("term"), lang), casespec.text(d.get("text"), lang))
+        for d in app.get("definitions") or []
+    ]
+    models = [casespec.text(m, lang) for m in app.get("models") or []]
+    assumptions = [casespec.text(a, lang) for a in app.get("assumptions") or []]
+    quality_keys = [k for k in run.results if k.startswith("data.")]
+    quality_rows = casespec.figure_rows(spec, run.results, quality_keys, lang)
+    quality_html: list[str] = []
+    qn = app.get("quality_notes") or {}
+    if qn.get("stage") in run.stages and qn.get("heading"):
+        quality_html = _markdown_outputs_under(run.notebook(qn["stage"]), qn["heading"])
+    return {
+        "definitions": definitions,
+        "models": models,
+        "assumptions": assumptions,
+        "quality_rows": quality_rows,
+        "quality_html": quality_html,
+    }
+
+
+def _shown_path(path: Path) -> str:
+    """A path relative to the project folder when inside it (no machine-specific prefix)."""
+    from crmlab import paths
+
+    try:
+        return path.resolve().relative_to(paths.project_root()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _parameters(run: Run) -> list[tuple[str, dict]]:
+    rows = []
+    for name, p in sorted(run.parameters.items()):
+        value = p["value"]
+        shown = '""' if value == "" else plain_value(value)
+        rows.append((name, {"shown": shown, "user": p["user"]}))
+    return rows
+
+
+def build_report(
+    run_dir: str | Path,
+    lang: str = "en",
+    title: str | None = None,
+    out: str | Path | None = None,
+) -> Path:
+    """Write the client report of a run; returns its path.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory (``reports/<case>/<run>`` or its ``latest`` link).
+    lang : {"en", "zh"}
+        Language of headings, summary, table headers and chart labels.
+    title : str, optional
+        Report title; default: the case spec's title in ``lang``, else the run's case title.
+    out : path, optional
+        Where to write; default ``<run_dir>/report.html`` (``report.zh.html`` for Chinese).
+    """
+    lang = i18n.check_lang(lang)
+    run = Run.open(run_dir)
+    spec = casespec.load_spec(run.case)
+    status = run.status
+    title = title or casespec.text(spec.get("title"), lang) or status.get("title") or run.case
+    client = run.param("client") or casespec.text(spec.get("client"), lang) or "-"
+    finished = status.get("finished") or status.get("started") or dt.date.today().isoformat()
+    headline = casespec.figure_rows(spec, run.results, casespec.headline_keys(spec), lang)
+    summary_html = render_summary(spec, run, lang) if run.ok else ""
+    context = {
+        "html_lang": "zh-Hans" if lang == "zh" else "en",
+        "version": __version__,
+        "title": title,
+        "client": client,
+        "date": i18n.long_date(finished, lang),
+        "run_name": run.name,
+        "ok": run.ok,
+        "failed_stage": run.failed_stage,
+        "error": _ANSI.sub("", status.get("error") or ""),
+        "stages_done": run.stages_done,
+        "headline": headline,
+        "summary_html": summary_html,
+        "stages": _stage_sections(run, spec, lang),
+        "appendix": _appendix(run, spec, lang),
+        "parameters": _parameters(run),
+        "run_version": status.get("crmlab_version", "-"),
+        "started": status.get("started", "-"),
+        "finished": status.get("finished", "-"),
+        "data_folder": _shown_path(run.data_dir()),
+        "fingerprint": _fingerprint_for(run, lang),
+        "all_figures": [(k, plain_value(v)) for k, v in sorted(run.results.items())],
+        "css": _css(),
+        "ui": lambda key, **kw: i18n.ui(key, lang, **kw),
+    }
+
+    context["summary_html"] = Markup(summary_html)
+    for section in context["stages"]:
+        for block in section["blocks"]:
+            if "html" in block:
+                block["html"] = Markup(block["html"])
+    for key in ("quality_html",):
+        context["appendix"][key] = [Markup(h) for h in context["appendix"][key]]
+    template = _env().get_template("report.html.j2")
+    page = template.render(**context, font_css="")
+    font_css = _font_css(re.sub(r"<[^>]+>", " ", page))
+    if font_css:
+        page = template.render(**context, font_css=Markup(font_css))
+    target = Path(out) if out else run.path / report_filename(lang)
+    return atomic.write_text(target, page)
+
+
+# --------------------------------------------------------------------------------------------
+# the index
+# --------------------------------------------------------------------------------------------
+def _runs_under(root: Path) -> list[Run]:
+    runs = []
+    for case_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for run_dir in case_dir.iterdir():
+            if run_dir.is_symlink() or run_dir.name.startswith("."):
+                continue
+            if (run_dir / "status.json").is_file():
+                runs.append(Run(run_dir.resolve()))
+    return runs
+
+
+def build_index(reports_root: str | Path | None = None, lang: str = "en") -> Path:
+    """Write ``<reports_root>/index.html`` listing every run, newest first within each case:
+    case, title, date, status (with the failed stage), headline figures, and links to the
+    run's reports (or its stage pages when no report was built). Default root: ``reports/``."""
+    from crmlab import paths
+
+    lang = i18n.check_lang(lang)
+    root = Path(reports_root) if reports_root else paths.reports_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    runs = _runs_under(root)
+    runs.sort(key=lambda r: (r.case, r.status.get("finished") or ""), reverse=False)
+    by_case: dict[str, list[Run]] = {}
+    for r in runs:
+        by_case.setdefault(r.case, []).append(r)
+    for case in sorted(by_case):
+        latest = (root / case / "latest").resolve() if (root / case / "latest").exists() else None
+        for r in sorted(by_case[case], key=lambda r: r.status.get("finished") or "", reverse=True):
+            spec = casespec.load_spec(case)
+            rel = r.path.relative_to(root.resolve()).as_posix()
+            links = [
+                (f"{rel}/{p.name}", p.name)
+                for p in sorted(r.path.glob("report*.html"))
+                if not p.name.startswith(".")
+            ]
+            if not links and (r.path / "html").is_dir():
+                first = sorted((r.path / "html").glob("*.html"))
+                if first:
+                    links = [(f"{rel}/html/{first[0].name}", i18n.ui("stage_pages", lang))]
+            status = i18n.ui("status_ok" if r.ok else "status_failed", lang)
+            if not r.ok and r.failed_stage:
+                status += f" ({r.failed_stage})"
+            rows.append(
+                {
+                    "case": case,
+                    "title": casespec.text(spec.get("title"), lang) or r.status.get("title", case),
+                    "date": (r.status.get("finished") or r.status.get("started") or "")[
+                        :16
+                    ].replace("T", " "),
+                    "run": r.name,
+                    "ok": r.ok,
+                    "status": status,
+                    "latest": latest is not None and latest == r.path,
+                    "headline": casespec.figure_rows(
+                        spec, r.results, casespec.headline_keys(spec), lang
+                    ),
+                    "links": links,
+                }
+            )
+    css = _css()
+    page = (
+        _env()
+        .get_template("index.html.j2")
+        .render(
+            rows=rows,
+            css=css,
+            version=__version__,
+            html_lang="zh-Hans" if lang == "zh" else "en",
+            ui=lambda key, **kw: i18n.ui(key, lang, **kw),
+        )
+    )
+    font_css = _font_css(re.sub(r"<[^>]+>", " ", page))
+    if font_css:
+        page = page.replace("/*FONT*/", font_css, 1)
+    return atomic.write_text(root / "index.html", page)

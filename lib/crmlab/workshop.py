@@ -1,0 +1,529 @@
+"""The workshop kit: student notebooks made from a case's notebooks, with checks and a trainer guide.
+
+The case notebooks are the instructor notebooks. Two cell tags turn them into exercises:
+
+``solution``
+    A cell the students write themselves. In the student notebook it is replaced by an exercise
+    cell (tagged ``exercise``) holding the prompt and hint and no code. The prompt and hint are
+    the solution cell's leading comment lines ``# Exercise: ...`` and ``# Hint: ...`` (indented
+    ``#`` lines continue them), so they live next to the code they describe. A solution cell must
+    be a *leaf*: no later cell may read a name it defines (checks aside), so a notebook whose
+    exercises are left blank still runs from top to bottom (:func:`solution_dependencies`).
+``check``
+    A cell that verifies an answer with :func:`check` against a value it computes *independently*
+    (from the definition, not by calling the solution's function). It is copied unchanged. In
+    the instructor notebooks a correct answer passes silently and a wrong one raises, so the
+    canonical run and nbval notice a broken exercise; in student notebooks (after
+    :func:`student_mode`) it prints a friendly message: "Well done", "Not yet" (blank) or
+    "Not quite" with the hint.
+
+:func:`build_kit` writes a kit folder::
+
+    <out>/README.md            how to open the kit in JupyterLab
+    <out>/TRAINER_GUIDE.md     one page: agenda with timings, learning goals, exercises,
+                               discussion questions from the seeds' method
+    <out>/data/                the case's input files (synthetic data: no real personal data)
+    <out>/notebooks/NN_*.ipynb the student notebooks (outputs cleared; they read ../data and
+                               pass results between stages through ../work)
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from crmlab.errors import CrmlabError
+
+__all__ = [
+    "CheckFailed",
+    "build_kit",
+    "check",
+    "make_student_notebook",
+    "solution_dependencies",
+    "student_mode",
+]
+
+_STUDENT = False
+
+WELL_DONE = "\u2705 Well done: {what} is right."
+NOT_YET = "\u23f3 Not yet: `{name}` is not defined - write the exercise above and run it{hint}."
+NOT_QUITE = "\u274c Not quite: {what} is not what the check expects{detail}.{hint}"
+
+
+class CheckFailed(AssertionError):
+    """A check cell found a wrong or missing answer in an instructor notebook."""
+
+
+def student_mode(on: bool = True) -> None:
+    """Make :func:`check` talk to students (print, never raise); the kit's notebooks call it."""
+    global _STUDENT
+    _STUDENT = bool(on)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value is Ellipsis
+
+
+def _matches(answer: Any, expected: Any, tol: float) -> bool:
+    try:
+        if isinstance(expected, bool) or isinstance(answer, bool):
+            return bool(answer) == bool(expected)
+        if isinstance(expected, int | float) and not isinstance(expected, bool):
+            return math.isclose(float(answer), float(expected), rel_tol=0.0, abs_tol=tol)
+        if isinstance(expected, set | frozenset):
+            return set(answer) == expected
+        if isinstance(expected, list | tuple):
+            return list(answer) == list(expected)
+        return answer == expected
+    except (TypeError, ValueError):
+        return False
+
+
+def check(
+    name: str,
+    namespace: Mapping[str, Any],
+    expected: Any = None,
+    *,
+    test: Callable[[Any], bool] | None = None,
+    tol: float = 1e-9,
+    hint: str = "",
+    what: str | None = None,
+) -> bool:
+    """Verify a student's answer ``namespace[name]``; returns True when it is right.
+
+    Give either ``expected`` (numbers compare within ``tol``; sets, lists and other values by
+    equality) or ``test`` (a function of the answer returning True when right). An answer that
+    is missing, ``None`` or ``...`` is blank.
+
+    Instructor notebooks (default): a right answer passes silently; a blank or wrong one raises
+    :class:`CheckFailed`. Student notebooks (:func:`student_mode`): prints "Well done", "Not yet"
+    or "Not quite" (with the hint) and never raises, so the notebook runs on.
+    """
+    if (expected is None) == (test is None):
+        raise TypeError("check() needs exactly one of expected= or test=.")
+    what = what or f"`{name}`"
+    hint_text = f" Hint: {hint}" if hint else ""
+    answer = namespace.get(name)
+    if _blank(answer):
+        message = NOT_YET.format(name=name, hint=f" ({hint})" if hint else "")
+        if _STUDENT:
+            print(message)
+            return False
+        raise CheckFailed(message)
+    try:
+        ok = bool(test(answer)) if test is not None else _matches(answer, expected, tol)
+        detail = ""
+    except Exception as e:  # noqa: BLE001 - a malformed answer is "not quite", not a crash
+        ok, detail = False, f" ({type(e).__name__}: {e})"
+    if ok:
+        if _STUDENT:
+            print(WELL_DONE.format(what=what))
+        return True
+    message = NOT_QUITE.format(what=what, detail=detail, hint=hint_text)
+    if _STUDENT:
+        print(message)
+        return False
+    raise CheckFailed(message)
+
+
+# --------------------------------------------------------------------------------------------
+# student notebooks
+# --------------------------------------------------------------------------------------------
+def _tags(cell) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def parse_exercise(source: str) -> tuple[str, str, str]:
+    """Split a solution cell into ``(prompt, hint, code)`` from its leading comment lines
+    ``# Exercise: ...`` and ``# Hint: ...`` (continued by indented ``#`` lines)."""
+    prompt: list[str] = []
+    hint: list[str] = []
+    current = None
+    lines = source.splitlines()
+    i = 0
+    for i, line in enumerate(lines):  # noqa: B007 - i is used after the loop
+        m = re.match(r"^#\s*(Exercise|Hint):\s*(.*)$", line)
+        if m:
+            current = prompt if m.group(1) == "Exercise" else hint
+            current.append(m.group(2).strip())
+            continue
+        m = re.match(r"^#\s{2,}(.*)$", line)
+        if m and current is not None:
+            current.append(m.group(1).strip())
+            continue
+        break
+    else:
+        i = len(lines)
+    return " ".join(prompt), " ".join(hint), "\n".join(lines[i:])
+
+
+def _stored_and_loaded(source: str) -> tuple[set[str], set[str]]:
+    """Names a cell assigns and names it reads (top-level code and nested blocks)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics etc.: nothing can be said
+        return set(), set()
+    stored, loaded = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (stored if isinstance(node.ctx, ast.Store | ast.Del) else loaded).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            stored.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                stored.add((alias.asname or alias.name).split(".")[0])
+    return stored, loaded
+
+
+def solution_dependencies(nb) -> dict[int, set[str]]:
+    """For each ``solution`` cell (by index): the names it defines that a later non-check cell
+    reads before any cell in between (or that cell itself) assigns them again. Empty sets mean
+    the exercise is a leaf and a blank answer cannot break the rest of the notebook.
+
+    Static and approximate: a cell that reads a name before assigning it counts as assigning it.
+    The tests that execute every student notebook with blank exercises are the real check."""
+    deps: dict[int, set[str]] = {}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "solution" not in _tags(cell):
+            continue
+        live, _ = _stored_and_loaded(cell.source)
+        needed: set[str] = set()
+        for later in nb.cells[i + 1 :]:
+            if later.cell_type != "code" or _tags(later) & {"check", "solution"}:
+                continue
+            stored, loaded = _stored_and_loaded(later.source)
+            needed |= (loaded - stored) & live
+            live -= stored  # redefined: later readers no longer depend on the solution
+        deps[i] = needed
+    return deps
+
+
+def _checked_names(nb, start: int) -> list[str]:
+    """Names the check cells right after cell ``start`` test (their first string argument)."""
+    names: list[str] = []
+    for cell in nb.cells[start + 1 :]:
+        if cell.cell_type != "code" or "check" not in _tags(cell):
+            break
+        names += re.findall(r"check\(\s*[\"']([A-Za-z_][A-Za-z0-9_]*)[\"']", cell.source)
+    return list(dict.fromkeys(names))
+
+
+def _set_parameter_default(source: str, name: str, value: str) -> str:
+    pattern = re.compile(rf"^({re.escape(name)}\s*:\s*str\s*=\s*)\"[^\"]*\"", re.M)
+    return pattern.sub(lambda m: f'{m.group(1)}"{value}"', source, count=1)
+
+
+def _comment(text: str, width: int = 96) -> list[str]:
+    """``text`` as ``#`` comment lines of at most ``width`` characters (continuations indented)."""
+    import textwrap
+
+    return textwrap.wrap(text, width, initial_indent="# ", subsequent_indent="#   ")
+
+
+def short_title(prompt: str, limit: int = 72) -> str:
+    """The first clause of an exercise prompt, cut at a word boundary to ``limit`` characters."""
+    first = re.split(r"(?<=[?.:])\s", prompt.strip(), maxsplit=1)[0].rstrip(".:")
+    if len(first) <= limit:
+        return first
+    return first[: limit - 3].rsplit(" ", 1)[0] + "..."
+
+
+SETUP_SOURCE = (
+    "# Workshop set-up: the check cells give friendly feedback in this notebook.\n"
+    "from crmlab import workshop\n"
+    "\n"
+    "workshop.student_mode()"
+)
+
+
+def make_student_notebook(
+    nb, stage_number: str = "", data_dir: str = "../data", run_dir: str = "../work"
+):
+    """A student copy of an instructor notebook (the input is not modified).
+
+    Solution cells become exercise cells (prompt, hint, the names the checks test, no code);
+    a set-up cell switching :func:`check` to student mode comes first; outputs are cleared; the
+    ``data_dir`` and ``run_dir`` parameter defaults point into the kit. Raises
+    :class:`~crmlab.errors.CrmlabError` if a solution cell is not a leaf.
+    """
+    import copy
+
+    import nbformat
+
+    deps = {i: d for i, d in solution_dependencies(nb).items() if d}
+    if deps:
+        detail = "; ".join(f"cell {i + 1} defines {sorted(d)}" for i, d in deps.items())
+        raise CrmlabError(
+            f"Solution cells must be leaves (later cells may not read their names): {detail}. "
+            "Move what later cells need into an untagged cell before the solution."
+        )
+    out = copy.deepcopy(nb)
+    cells = []
+    setup = nbformat.v4.new_code_cell(SETUP_SOURCE)
+    setup.metadata["tags"] = ["kit-setup"]
+    cells.append(setup)
+    n = 0
+    for i, cell in enumerate(out.cells):
+        tags = _tags(cell)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+            for key in ("execution", "papermill"):
+                cell.metadata.pop(key, None)
+        if "injected-parameters" in tags:
+            continue
+        if "parameters" in tags:
+            src = _set_parameter_default(cell.source, "data_dir", data_dir)
+            cell.source = _set_parameter_default(src, "run_dir", run_dir)
+        if cell.cell_type == "code" and "solution" in tags:
+            n += 1
+            prompt, hint, _ = parse_exercise(cell.source)
+            label = f"{stage_number}.{n}" if stage_number else str(n)
+            names = _checked_names(nb, i)
+            lines = _comment(
+                f"\u270f\ufe0f Exercise {label}: {prompt or 'write the code for this step.'}"
+            )
+            if hint:
+                lines += _comment(f"Hint: {hint}")
+            if names:
+                lines.append(
+                    f"# Define {', '.join(f'`{x}`' for x in names)}: the check below tests "
+                    + ("it." if len(names) == 1 else "them.")
+                )
+            lines.append("# (Left blank, the check says 'not yet' and the notebook runs on.)")
+            ex = nbformat.v4.new_code_cell("\n".join(lines) + "\n")
+            ex.metadata["tags"] = ["exercise"]
+            ex.metadata["crmlab"] = {"exercise": label, "solution_cell": i}
+            cell = ex
+        cells.append(cell)
+    out.cells = cells
+    out.metadata.pop("papermill", None)
+    out.metadata["crmlab"] = {"role": "student"}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the kit
+# --------------------------------------------------------------------------------------------
+def _exercises_of(instructor_nb) -> list[str]:
+    """``"<n>: <short title>"`` for each solution cell of an instructor notebook."""
+    found = []
+    for cell in instructor_nb.cells:
+        if cell.cell_type == "code" and "solution" in _tags(cell):
+            prompt, _, _ = parse_exercise(cell.source)
+            found.append(short_title(prompt) if prompt else "exercise")
+    return found
+
+
+def _agenda(case, spec: dict, instructor_nbs: dict) -> list[dict]:
+    from crmlab import casespec
+
+    rows = []
+    clock = int((spec.get("workshop") or {}).get("setup_minutes", 15))
+    for stage in case.stages:
+        s = casespec.stage_spec(spec, stage)
+        minutes = int(s.get("minutes", 30))
+        number = str(int(stage[:2])) if stage[:2].isdigit() else stage
+        exercises = [
+            f"{number}.{i}: {t}" for i, t in enumerate(_exercises_of(instructor_nbs[stage]), 1)
+        ]
+        rows.append(
+            {
+                "stage": stage,
+                "title": casespec.text(s.get("title"), "en") or stage,
+                "start": f"{clock // 60}:{clock % 60:02d}",
+                "minutes": minutes,
+                "learning_goals": s.get("learning_goals") or [],
+                "questions": s.get("questions") or [],
+                "exercises": exercises,
+            }
+        )
+        clock += minutes
+    return rows
+
+
+def build_kit(
+    case: str,
+    out_dir: str | Path,
+    data_dir: str | Path | None = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write the workshop kit of ``case`` into ``out_dir`` (see the module docstring).
+
+    ``data_dir``: the input files to ship (default: the case's synthetic data, generated if
+    missing; ``truth.json``-style answer files are left out). An existing kit folder is replaced
+    when ``overwrite`` (the default), else an error is raised. Returns ``out_dir``.
+    """
+    import nbformat
+
+    from crmlab import casespec
+    from crmlab.cases import get_case
+    from crmlab.synthetic import GENERATORS, ensure_synthetic
+
+    c = get_case(case)
+    spec = casespec.load_spec(case)
+    if data_dir is None:
+        source = ensure_synthetic(case) if case in GENERATORS else None
+    else:
+        source = Path(data_dir)
+    if source is None or not Path(source).is_dir():
+        raise CrmlabError(f"No input data for the kit of '{case}': give data_dir (a folder).")
+    out = Path(out_dir)
+    if out.exists():
+        if not overwrite:
+            raise CrmlabError(f"{out} exists; remove it or pass overwrite=True.")
+        shutil.rmtree(out)
+    (out / "notebooks").mkdir(parents=True)
+    (out / "work").mkdir()
+    shutil.copytree(
+        source, out / "data", ignore=shutil.ignore_patterns(".*", "truth*", "__pycache__")
+    )
+    instructors = {}
+    for path in c.notebooks:
+        nb = nbformat.read(str(path), as_version=4)
+        number = str(int(path.stem[:2])) if path.stem[:2].isdigit() else ""
+        nbformat.write(make_student_notebook(nb, number), str(out / "notebooks" / path.name))
+        instructors[path.stem] = nb
+    env = _jinja()
+    agenda = _agenda(c, spec, instructors)
+    ws = spec.get("workshop") or {}
+    context = {
+        "case": c,
+        "title": casespec.text(spec.get("title"), "en") or c.title,
+        "agenda": agenda,
+        "setup_minutes": int(ws.get("setup_minutes", 15)),
+        "wrap_up_minutes": int(ws.get("wrap_up_minutes", 15)),
+        "total_minutes": int(ws.get("setup_minutes", 15))
+        + sum(r["minutes"] for r in agenda)
+        + int(ws.get("wrap_up_minutes", 15)),
+        "audience": casespec.text(ws.get("audience"), "en").rstrip("."),
+        "n_exercises": sum(len(r["exercises"]) for r in agenda),
+        "data_files": sorted(p.name for p in (out / "data").iterdir()),
+        "kit_dir": str(out),
+    }
+    (out / "TRAINER_GUIDE.md").write_text(
+        env.get_template("trainer_guide.md.j2").render(**context), encoding="utf-8"
+    )
+    (out / "README.md").write_text(
+        env.get_template("kit_readme.md.j2").render(**context), encoding="utf-8"
+    )
+    return out
+
+
+def with_solutions(student_nb, instructor_nb):
+    """A student notebook with each exercise cell replaced by its solution cell (for testing
+    the kit: the checks must then all pass)."""
+    import copy
+
+    out = copy.deepcopy(student_nb)
+    for i, cell in enumerate(out.cells):
+        info = cell.get("metadata", {}).get("crmlab", {})
+        if "exercise" in _tags(cell) and "solution_cell" in info:
+            solution = copy.deepcopy(instructor_nb.cells[info["solution_cell"]])
+            solution.outputs, solution.execution_count = [], None
+            out.cells[i] = solution
+    return out
+
+
+def execute_kit(
+    kit_dir: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    solutions: bool = False,
+    case: str | None = None,
+) -> dict[str, Any]:
+    """Run a kit's notebooks in order in one kernel (started in ``notebooks/``), as a student
+    would in JupyterLab; returns stage -> executed notebook. Raises on the first cell error.
+
+    ``parameters`` are injected into every notebook that declares them (e.g. a small
+    ``n_boot``). With ``solutions=True`` the exercises are first filled with the solutions of
+    ``case``'s instructor notebooks. The kernel's namespace is cleared between notebooks.
+    """
+    import nbformat
+    import papermill
+
+    from crmlab.cases import get_case
+    from crmlab.params import notebook_parameters
+    from crmlab.runner import KERNEL_NAME, start_kernel
+
+    folder = Path(kit_dir) / "notebooks"
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    instructor = {p.stem: p for p in get_case(case).notebooks} if solutions else {}
+    km, sockets = start_kernel(folder)
+    results: dict[str, Any] = {}
+    try:
+        for i, path in enumerate(paths):
+            if i:
+                _reset_kernel(km)
+            source = path
+            if solutions:
+                nb = with_solutions(
+                    nbformat.read(str(path), as_version=4),
+                    nbformat.read(str(instructor[path.stem]), as_version=4),
+                )
+                source = folder / f".{path.stem}.solutions.ipynb"
+                nbformat.write(nb, str(source))
+            declared = notebook_parameters(source)
+            params = {k: v for k, v in (parameters or {}).items() if k in declared}
+            out = folder / f".{path.stem}.executed.ipynb"
+            try:
+                papermill.execute_notebook(
+                    str(source),
+                    str(out),
+                    parameters=params,
+                    kernel_name=KERNEL_NAME,
+                    km=km,
+                    progress_bar=False,
+                    cwd=str(folder),
+                )
+                results[path.stem] = nbformat.read(str(out), as_version=4)
+            finally:
+                out.unlink(missing_ok=True)
+                if source != path:
+                    source.unlink(missing_ok=True)
+    finally:
+        km.shutdown_kernel(now=True)
+        shutil.rmtree(sockets, ignore_errors=True)
+    return results
+
+
+def _reset_kernel(km) -> None:
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        kc.execute_interactive(
+            "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt",
+            timeout=60,
+            store_history=False,
+        )
+    finally:
+        kc.stop_channels()
+
+
+def check_messages(nb) -> list[str]:
+    """The text printed by the check cells of an executed notebook, one entry per line."""
+    lines = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "check" in _tags(cell):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "stream":
+                    lines += [ln for ln in out.get("text", "").splitlines() if ln.strip()]
+    return lines
+
+
+def _jinja():
+    import jinja2
+
+    from crmlab import casespec
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(casespec.TEMPLATES)),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )

@@ -1,0 +1,79 @@
+"""Shared helpers of the deliverables tests (report, action list, workshop kit, browser).
+
+``canonical_run`` makes the canonical run of a case (default parameters and data) once per test
+session - once in all, under pytest-xdist, guarded by a file lock - since a run takes a while and
+the tests only read it. ``assert_well_formed`` checks HTML nesting with the standard parser.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from crmlab import runner
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+VOID |= {"track", "wbr"}
+
+
+def _shared_root(tmp_path_factory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def canonical_run(tmp_path_factory, case: str = "retail_satisfaction") -> Path:
+    """The run directory of the canonical run of ``case`` (made on first use)."""
+    root = _shared_root(tmp_path_factory)
+    marker = root / f"canonical-{case}.path"
+    with open(root / f"canonical-{case}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return Path(marker.read_text())
+        [res] = runner.run_cases([case], {}, out_root=root / f"canonical-{case}", progress=False)
+        assert res.ok, res.error
+        marker.write_text(str(res.run_dir))
+        return res.run_dir
+
+
+class _Nesting(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, tuple[int, int]]] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in VOID:
+            self.stack.append((tag, self.getpos()))
+
+    def handle_startendtag(self, tag, attrs):
+        pass
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.stack:
+            self.problems.append(f"</{tag}> at {self.getpos()} closes nothing")
+        elif self.stack[-1][0] != tag:
+            open_tag, pos = self.stack[-1]
+            self.problems.append(f"</{tag}> at {self.getpos()} while <{open_tag}> ({pos}) is open")
+        else:
+            self.stack.pop()
+
+
+def assert_well_formed(html: str) -> None:
+    """Every non-void element is closed, in order, and the page is one <html> element."""
+    parser = _Nesting()
+    parser.feed(html)
+    parser.close()
+    problems = parser.problems + [f"<{t}> at {p} never closed" for t, p in parser.stack]
+    assert not problems, "\n".join(problems[:10])
+    assert html.lstrip().lower().startswith("<!doctype html>")
+
+
+def section(html: str, section_id: str) -> str:
+    """The text of the ``<section>`` with ``id`` up to its closing tag (sections do not nest)."""
+    start = re.search(rf'<section[^>]*\bid="{re.escape(section_id)}"', html).start()
+    return html[start : html.index("</section>", start)]

@@ -1,0 +1,140 @@
+"""The action list of the canonical retail run: who, what, owner, by when, in priority order,
+as Excel (summary + one sheet per segment) and CSV, with no personal data."""
+
+from __future__ import annotations
+
+import calendar
+import math
+import shutil
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from crmlab import actions, plans
+from crmlab.privacy import PiiLeakError, assert_no_pii
+from crmlab.rundir import Run
+from tests.deliverables_support import canonical_run
+
+CASE = "retail_satisfaction"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    run_dir = canonical_run(tmp_path_factory, CASE)
+    out = tmp_path_factory.mktemp("actions")
+    xlsx, csv = actions.write_action_list(run_dir, out_dir=out)
+    return Run.open(run_dir), xlsx, csv, pd.read_csv(csv, dtype={"customer_id": "str"})
+
+
+def _last_day(month: str) -> str:
+    year, mon = (int(x) for x in month.split("-"))
+    return f"{year:04d}-{mon:02d}-{calendar.monthrange(year, mon)[1]:02d}"
+
+
+def test_every_classified_customer_is_listed_once(written):
+    run, _, _, table = written
+    counts = run.results["segments.counts"]
+    assert len(table) == sum(counts.values()) == run.results["n_customers"]
+    assert table["customer_id"].is_unique
+    assert table["segment"].value_counts().to_dict() == counts
+    assert table["customer_id"].str.fullmatch(r"P-[0-9a-f]{12}").all()  # pseudonyms only
+
+
+def test_actions_owners_and_due_dates_come_from_the_playbook(written):
+    run, _, _, table = written
+    start = run.results["goal.start"]  # "2026-10": the plan's first month
+    year, month = (int(x) for x in start.split("-"))
+    for segment, (action, owner, offset) in plans.RETAIL_PLAYBOOK.items():
+        rows = table[table["segment"] == segment]
+        assert set(rows["recommended_action"]) == {action}
+        assert set(rows["owner_role"]) == {owner}
+        m = year * 12 + month - 1 + offset
+        assert set(rows["due_date"]) == {_last_day(f"{m // 12}-{m % 12 + 1:02d}")}
+    assert (table["contact"] == table["tier"].map(plans.TIER_OWNER)).all()
+
+
+def test_rows_are_in_priority_order(written):
+    _, _, _, table = written
+    assert table["priority"].tolist() == list(range(1, len(table) + 1))
+    tier_rank = {"A": 0, "B": 1, "C": 2}
+    playbook_order = list(plans.RETAIL_PLAYBOOK)
+
+    def key(row):
+        sat = row.satisfaction
+        return (
+            plans.RETAIL_PLAYBOOK[row.segment][2],  # most urgent first
+            playbook_order.index(row.segment),  # then segments in the playbook's order
+            tier_rank.get(row.tier, 3),  # then value tier A, B, C
+            math.isnan(sat),  # then the least satisfied, unknown last
+            0.0 if math.isnan(sat) else sat,
+            -row.value,  # then the highest value
+        )
+
+    keys = [key(r) for r in table.itertuples()]
+    assert keys == sorted(keys)
+    assert table.iloc[0]["segment"] == "at_risk" and table.iloc[0]["tier"] == "A"
+
+
+def test_excel_has_a_summary_and_a_formatted_sheet_per_segment(written):
+    run, xlsx, _, table = written
+    wb = load_workbook(xlsx)
+    counts = run.results["segments.counts"]
+    assert wb.sheetnames[0] == "Summary"
+    assert sorted(wb.sheetnames[1:]) == sorted(counts)
+    summary = pd.read_excel(xlsx, sheet_name="Summary")
+    assert summary.set_index("segment")["customers"].to_dict() == counts
+    assert summary["total_value"].sum() == pytest.approx(table["value"].sum())
+    for segment, n in counts.items():
+        ws = wb[segment]
+        assert ws.freeze_panes == "A2"
+        assert ws.max_row == n + 1  # header + one row per customer
+        header = [c.value for c in ws[1]]
+        col = {name: i + 1 for i, name in enumerate(header)}
+        assert ws.cell(2, col["value"]).number_format == "#,##0.00"
+        assert ws.cell(2, col["due_date"]).number_format == "yyyy-mm-dd"
+        assert ws.cell(2, col["satisfaction"]).number_format == "0.0"
+        letter = ws.cell(1, col["recommended_action"]).column_letter
+        assert ws.column_dimensions[letter].width >= 30  # wide enough for the action text
+        first_ids = [ws.cell(r, col["customer_id"]).value for r in range(2, min(n, 20) + 2)]
+        assert first_ids == table.loc[table["segment"] == segment, "customer_id"].head(20).tolist()
+
+
+def test_no_personal_value_of_the_raw_files_is_in_the_list(written):
+    run, xlsx, csv, _ = written
+    raw = pd.read_csv(run.data_dir() / "customers.csv", dtype=str)
+    # every distinct cell text of the CSV and of every sheet (a value occurs in a file's text
+    # exactly when it occurs in one of its cells or headers; distinct cells keep this fast)
+    cells = set(csv.read_text(encoding="utf-8").replace("\n", ",").split(","))
+    for df in pd.read_excel(xlsx, sheet_name=None).values():
+        cells |= {str(v) for v in [*df.columns, *df.to_numpy().ravel()]}
+    assert len(cells) > 5000
+    assert_no_pii("\n".join(sorted(cells)), raw[["name", "email", "phone"]])
+
+
+@pytest.mark.parametrize("leak", ["email", "raw_id"])
+def test_a_planted_leak_stops_the_list(written, tmp_path, leak):
+    run, _, _, _ = written
+    copy = tmp_path / "run"
+    shutil.copytree(run.path, copy, ignore=shutil.ignore_patterns("*.ipynb", "html", "actions.*"))
+    seg = pd.read_parquet(copy / "artifacts" / "segments.parquet")
+    raw = pd.read_csv(run.data_dir() / "customers.csv", dtype=str)
+    if leak == "email":  # a personal value inside a listed column
+        seg["rfm_segment"] = seg["rfm_segment"].astype("str")
+        seg.iloc[7, seg.columns.get_loc("rfm_segment")] = raw["email"].iloc[3]
+    else:  # a raw customer id instead of its pseudonym
+        seg = seg.rename(index={seg.index[5]: raw["customer_id"].iloc[5]})
+    seg.to_parquet(copy / "artifacts" / "segments.parquet")
+    with pytest.raises(PiiLeakError):
+        actions.write_action_list(copy)
+    assert not (copy / "actions.csv").exists() and not (copy / "actions.xlsx").exists()
+
+
+def test_chinese_action_list_translates_headers_and_actions(written, tmp_path):
+    run, _, _, table = written
+    _, csv = actions.write_action_list(run.path, lang="zh", out_dir=tmp_path)
+    zh = pd.read_csv(csv)
+    assert list(zh.columns[:4]) == ["优先级", "客户编号（假名）", "细分", "价值等级"]
+    assert zh.iloc[0]["建议行动"] == "两周内电话挽回或发放优惠券"
+    assert len(zh) == len(table)
+    assert load_workbook(tmp_path / "actions.xlsx").sheetnames[0] == "汇总"

@@ -1,0 +1,315 @@
+"""The scalable feature layer (crmlab.engine): hand-computed answers, parity with the pandas path,
+DuckDB == Spark, and a guard that raw transactions never reach pandas on the DuckDB path."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from crmlab import engine, privacy, quality
+from crmlab.errors import ConfigError, DataError
+from crmlab.synth.finance import generate_finance
+from crmlab.synth.retail import generate_retail
+
+RTOL = 1e-12  # sums run in another order in the engines; everything else is exact
+# ibis 12 still calls DuckDB's fetch_arrow_table (renamed in DuckDB 2.0; works, warns)
+# and reads pandas' future.infer_string option, pyspark 4.0 passes copy= to astype (both
+# deprecated in pandas 3); they only warn
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:fetch_arrow_table:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:The 'future.infer_string' option"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+TINY_RULES = quality.retail_rules(["product_quality", "staff_service"])
+
+
+def _write(folder, name: str, text: str) -> None:
+    (folder / f"{name}.csv").write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Hand-made tables with one of each fault; the expected features are worked out below."""
+    d = tmp_path_factory.mktemp("tiny")
+    _write(
+        d,
+        "customers",
+        """
+        customer_id,name,signup_date,region,loyalty_member
+        C1,Ann,2024-01-01,North,yes
+        C2,Bob,2024-06-15,South,no
+        C3,Cy,,East,maybe
+        C2,Bob Two,2024-07-01,South,no
+        """,
+    )
+    _write(
+        d,
+        "transactions",
+        """
+        transaction_id,customer_id,store_id,date,amount,items,promotion
+        T1,C1,S1,2024-03-01,10.00,1,0
+        T1,C1,S1,2024-03-01,10.00,1,0
+        T2,C1,S2,2024-03-01,20.00,2,1
+        T3,C1,S1,2024-03-11,-5.00,-1,0
+        T4,C1,S1,2024-03-21,30.00,3,1
+        T5,C2,S1,2024-02-01,,1,0
+        T6,C9,S1,2024-02-01,50.00,1,0
+        T7,C2,S1,2024-03-31,40.00,4,0
+        T7,C2,S1,2024-03-30,99.00,9,1
+        T8,C2,S9,2024-03-15,70.00,7,0
+        """,
+    )
+    _write(
+        d,
+        "survey",
+        """
+        response_id,customer_id,store_id,date,wave,overall_satisfaction,recommend,product_quality,staff_service
+        R1,C1,S1,2024-02-10,2024-02,4,8,4,5
+        R2,C1,S1,2024-03-05,2024-03,2,3,2,
+        R3,C1,S1,2024-03-05,2024-03,5,9,5,4
+        R4,,S1,2024-03-06,2024-03,5,10,5,5
+        R5,C2,S1,2024-03-07,2024-03,7,9,3,9
+        R6,C2,S1,2024-04-05,2024-04,3,5,3,3
+        """,
+    )
+    _write(
+        d,
+        "complaints",
+        """
+        complaint_id,customer_id,date,category,resolved,days_to_resolve
+        Q1,C1,2024-02-01,price,yes,3
+        Q2,C1,2024-03-01,service,no,
+        Q3,C2,2024-03-02,other,Y,5
+        Q4,C2,2024-03-03,other,yes,-2
+        """,
+    )
+    _write(
+        d,
+        "stores",
+        """
+        store_id,store_name,region,opened_date
+        S1,Riverside,North,2010-05-01
+        S2,Old Town,South,2012-01-01
+        """,
+    )
+    return d
+
+
+def test_tiny_tables_give_the_hand_computed_features(tiny):
+    f = engine.customer_features(tiny, engine="duckdb", rules=TINY_RULES)
+    # C2's second row (same key) is dropped; order and ids as in the customers file
+    assert f.index.tolist() == ["C1", "C2", "C3"]
+    # last kept transaction 2024-03-31 -> as_of is the next day
+    assert f.attrs["as_of"] == pd.Timestamp("2024-04-01")
+    assert f["loyalty_member"].tolist()[:2] == [True, False]
+    assert pd.isna(f.loc["C3", "loyalty_member"])  # "maybe" is not yes/no
+    # tenure: 2024 is a leap year, Jan 31 + Feb 29 + Mar 31 days
+    assert f.loc["C1", "tenure_days"] == 91.0
+    assert f.loc["C2", "tenure_days"] == -75.0
+    # C1: T1 (copy dropped) and T2 on 03-01, T4 on 03-21, return T3
+    c1 = f.loc["C1"]
+    assert (c1.n_transactions, c1.n_returns, c1.frequency, c1.n_stores) == (3, 1, 2, 2)
+    assert (c1.monetary, c1.gross_spend, c1.avg_basket, c1.avg_items) == (55.0, 60.0, 20.0, 2.0)
+    assert c1.first_purchase == pd.Timestamp("2024-03-01")
+    assert c1.last_purchase == pd.Timestamp("2024-03-21")
+    assert (c1.recency_days, c1.days_since_first_purchase, c1.cadence_days) == (11.0, 31.0, 20.0)
+    assert c1.promo_share == pytest.approx(2 / 3, rel=RTOL)
+    assert c1.returns_share == 0.25
+    # C2: T5 (missing amount) dropped, T7's second row (same key) dropped, T8's store unknown
+    c2 = f.loc["C2"]
+    assert (c2.n_transactions, c2.frequency, c2.monetary, c2.recency_days) == (1, 1, 40.0, 1.0)
+    assert np.isnan(c2.cadence_days) and c2.returns_share == 0.0
+    # C3 never bought
+    c3 = f.loc["C3"]
+    assert (c3.n_transactions, c3.frequency, c3.monetary, c3.n_stores) == (0, 0, 0.0, 0)
+    assert np.isnan(c3.avg_basket) and np.isnan(c3.recency_days) and np.isnan(c3.returns_share)
+    # survey: R3 is C1's latest (same day as R2, later in the file); R5's 7 and 9 are out of
+    # range; R6 is after as_of; R4 is anonymous
+    assert f["n_survey_responses"].tolist() == [3, 1, 0]
+    assert f.loc["C1", ["overall_satisfaction", "recommend", "staff_service"]].tolist() == [5, 9, 4]
+    assert f.loc["C1", "driver_mean"] == 4.5
+    assert np.isnan(f.loc["C2", "overall_satisfaction"]) and f.loc["C2", "driver_mean"] == 3.0
+    assert f.loc["C1", "last_survey_date"] == pd.Timestamp("2024-03-05")
+    # complaints: Q4's negative days are set to missing
+    assert f["n_complaints"].tolist() == [2, 2, 0]
+    assert f["n_unresolved"].tolist() == [1, 0, 0]
+    assert f.loc["C1", "mean_days_to_resolve"] == 3.0
+    assert f.loc["C2", "mean_days_to_resolve"] == 5.0
+
+
+def test_tiny_tables_duckdb_equals_pandas(tiny):
+    ref = engine.customer_features(tiny, engine="pandas", rules=TINY_RULES)
+    got = engine.customer_features(tiny, engine="duckdb", rules=TINY_RULES)
+    pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
+    assert got.attrs == ref.attrs
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """2,000 generated customers (about 40,000 transactions) as Parquet and as CSV."""
+    root = tmp_path_factory.mktemp("retail")
+    for fmt in ("parquet", "csv"):
+        generate_retail(root / fmt, n_customers=2000, seed=7, fmt=fmt)
+    return root
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_duckdb_equals_pandas_on_generated_data(generated, fmt):
+    ref = engine.customer_features(generated / fmt, engine="pandas")
+    got = engine.customer_features(generated / fmt, engine="duckdb")
+    assert len(got) == 2000 and got["n_transactions"].sum() > 30_000
+    pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
+    assert got.attrs == ref.attrs
+
+
+def test_duckdb_equals_pandas_with_an_earlier_as_of(generated):
+    ref = engine.customer_features(generated / "parquet", engine="pandas", as_of="2026-03-15")
+    got = engine.customer_features(generated / "parquet", engine="duckdb", as_of="2026-03-15")
+    assert got["last_purchase"].max() < pd.Timestamp("2026-03-15")
+    pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
+
+
+def test_aggregation_in_passes_gives_the_same_table(generated):
+    """Large inputs are aggregated bucket by bucket of customers; the result must not change."""
+    from crmlab.engine import retail
+
+    ref = engine.customer_features(generated / "parquet", engine="pandas")
+    con = engine.connect()
+    srcs = retail.load_sources(con, generated / "parquet")
+    build = retail.build_retail_features(con, srcs, rows_per_pass=10_000)  # 4+ passes
+    got = retail.to_pandas(build, build.table.to_pyarrow())
+    pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
+
+
+def test_pseudonymized_output_equals_the_pandas_path(generated):
+    key = privacy.demo_key(42)
+    ref = engine.customer_features(generated / "parquet", engine="pandas", key=key)
+    got = engine.customer_features(generated / "parquet", engine="duckdb", key=key)
+    assert not {"name", "email", "phone"} & set(got.columns)
+    assert got.index[0] == privacy.pseudonym("C000001", key)
+    pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
+
+
+def test_write_customer_features_streams_the_same_table_to_parquet(tiny, tmp_path):
+    out = tmp_path / "features.parquet"
+    as_of = engine.write_customer_features(tiny, out, rules=TINY_RULES)
+    assert str(as_of) == "2024-04-01"
+    back = pd.read_parquet(out)
+    assert back["customer_id"].tolist() == ["C1", "C2", "C3"]
+    assert back["monetary"].tolist() == [55.0, 40.0, 0.0]
+
+
+def test_bad_input_raises_data_error(tmp_path, tiny):
+    with pytest.raises(ConfigError, match="engine must be one of"):
+        engine.customer_features(tiny, engine="polars")
+    with pytest.raises(DataError, match="does not exist"):
+        engine.customer_features(tmp_path / "nowhere")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    _write(bad, "customers", "customer_id,signup_date,loyalty_member\nC1,2024-01-01,yes\n")
+    _write(
+        bad,
+        "transactions",
+        "transaction_id,customer_id,date,amount,promotion\nT1,C1,2024-01-02,12;50,0\n",
+    )
+    with pytest.raises(DataError, match="amount is not numeric"):
+        engine.customer_features(bad)
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    """1,500 generated bank customers with 36 monthly snapshots (Parquet)."""
+    d = tmp_path_factory.mktemp("bank")
+    generate_finance(d, n_customers=1500, seed=5, fmt="parquet")
+    return d
+
+
+@pytest.mark.parametrize("when", ["2025-11-01", "2024-11-01"])
+def test_churn_dataset_duckdb_equals_pandas(bank, when):
+    ref = engine.churn_dataset(bank, when, engine="pandas")
+    got = engine.churn_dataset(bank, when, engine="duckdb")
+    assert len(got) > 500 and got["churned"].sum() > 20
+    pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
+
+
+def test_churn_dataset_sums_the_lookback_months(bank):
+    """Known answer from the raw file: months 2025-05..2025-10 for a 2025-11-01 prediction."""
+    got = engine.churn_dataset(bank, "2025-11-01", engine="duckdb").set_index("customer_id")
+    snaps = pd.read_parquet(bank / "snapshots.parquet")
+    window = snaps[snaps["month"].between("2025-05", "2025-10")]
+    who = got.index[got["months_observed"] == 6][:20]
+    per = window[window["customer_id"].isin(who)].groupby("customer_id")
+    assert (per.size().loc[who] == 6).all()
+    np.testing.assert_allclose(got.loc[who, "complaints"], per["complaints"].sum().loc[who])
+    np.testing.assert_allclose(got.loc[who, "logins_mean"], per["logins"].mean().loc[who])
+    assert (got.loc[who, "last_data_month"] == "2025-10").all()
+
+
+@pytest.fixture(scope="module")
+def mid_size(tmp_path_factory):
+    """20,000 customers, about 400,000 transaction rows (Parquet)."""
+    d = tmp_path_factory.mktemp("mid")
+    generate_retail(d, n_customers=20_000, seed=3, fmt="parquet", responses_per_wave=100)
+    return d
+
+
+def test_duckdb_path_never_materializes_transactions_in_pandas(mid_size, monkeypatch):
+    import pyarrow.csv as pacsv
+
+    def guarded(real):
+        def read(source, *args, **kwargs):
+            if "transactions" in str(source):
+                raise AssertionError(f"transactions were read into Python: {source}")
+            return real(source, *args, **kwargs)
+
+        return read
+
+    monkeypatch.setattr(pd, "read_parquet", guarded(pd.read_parquet))
+    monkeypatch.setattr(pd, "read_csv", guarded(pd.read_csv))
+    monkeypatch.setattr(pq, "read_table", guarded(pq.read_table))
+    monkeypatch.setattr(pacsv, "read_csv", guarded(pacsv.read_csv))
+    # the guard is wired: the pandas path trips it
+    with pytest.raises(AssertionError, match="transactions were read"):
+        engine.customer_features(mid_size, engine="pandas")
+
+    # every result that leaves the engine is counted
+    con = engine.connect("duckdb")
+    fetched: list[int] = []
+    for method in ("to_pyarrow", "execute", "to_pyarrow_batches", "to_pandas"):
+        real = getattr(con, method)
+
+        def spy(expr, *args, _real=real, **kwargs):
+            out = _real(expr, *args, **kwargs)
+            fetched.append(len(out) if hasattr(out, "__len__") else 1)
+            return out
+
+        monkeypatch.setattr(con, method, spy)
+    n_tx = pq.ParquetFile(mid_size / "transactions.parquet").metadata.num_rows
+    feats = engine.customer_features(mid_size, engine="duckdb", con=con)
+    assert n_tx > 350_000 and len(feats) == 20_000
+    assert fetched and max(fetched) == 20_000  # the customer-level table, nothing bigger
+
+
+@pytest.mark.skipif(not engine.java_available(), reason="Spark needs Java 17 (not installed)")
+def test_spark_equals_duckdb(tiny, generated, bank):
+    """One Spark session (local[2]) for every Spark check: starting Spark is the slow part."""
+    spark_con = engine.connect("spark")
+    try:
+        cases = [(generated / "parquet", None), (tiny, None), (tiny, "2024-03-25")]
+        for folder, as_of in cases:
+            rules = TINY_RULES if folder == tiny else None
+            ref = engine.customer_features(folder, engine="duckdb", as_of=as_of, rules=rules)
+            got = engine.customer_features(
+                folder, engine="spark", as_of=as_of, rules=rules, con=spark_con
+            )
+            pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
+            assert got.attrs == ref.attrs
+        ref = engine.churn_dataset(bank, "2025-11-01", engine="duckdb")
+        got = engine.churn_dataset(bank, "2025-11-01", engine="spark", con=spark_con)
+        pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
+    finally:
+        spark_con._session.stop()

@@ -1,0 +1,294 @@
+"""The client report and the run index.
+
+- Known answers: the data fingerprint against its definition, figure formats, translations.
+- The canonical retail run's report (English and Chinese) holds every headline figure in its
+  summary and every recorded figure in its appendix, no code, well-formed self-contained HTML,
+  Chinese headings, headers and charts with a font that has every Chinese character used.
+- A failed run's report says which stage failed and why, and has no summary.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html as htmlmod
+import io
+import json
+import re
+import shutil
+import warnings
+
+import pytest
+
+from crmlab import casespec, i18n, report, runner
+from crmlab.charts import from_run
+from crmlab.rundir import Run
+from tests.deliverables_support import assert_well_formed, canonical_run, section
+
+CASE = "retail_satisfaction"
+
+
+# --------------------------------------------------------------------------------------------
+# known answers
+# --------------------------------------------------------------------------------------------
+def test_fingerprint_follows_its_definition(tmp_path):
+    (tmp_path / "b.csv").write_bytes(b"x,y\n1,2\n")
+    (tmp_path / "a.csv").write_bytes(b"hello")
+    (tmp_path / ".hidden").write_text("ignored")
+    fp = report.data_fingerprint(tmp_path)
+    ha, hb = hashlib.sha256(b"hello").hexdigest(), hashlib.sha256(b"x,y\n1,2\n").hexdigest()
+    lines = f"a.csv\t5\t{ha}\nb.csv\t8\t{hb}\n"
+    assert fp["sha256"] == hashlib.sha256(lines.encode()).hexdigest()
+    assert [f["name"] for f in fp["files"]] == ["a.csv", "b.csv"]
+    # the same bytes elsewhere give the same fingerprint; one changed byte another
+    other = tmp_path / "copy"
+    other.mkdir()
+    for name in ("a.csv", "b.csv"):
+        shutil.copy(tmp_path / name, other / name)
+    assert report.data_fingerprint(other)["sha256"] == fp["sha256"]
+    (other / "a.csv").write_bytes(b"hellp")
+    assert report.data_fingerprint(other)["sha256"] != fp["sha256"]
+    assert report.data_fingerprint(tmp_path / "copy" / "nothing-here")["sha256"] is None
+
+
+@pytest.mark.parametrize(
+    "value, fmt, lang, expected",
+    [
+        (0.8, "pct", "en", "80.0%"),
+        (0.87050566, "pct", "zh", "87.1%"),
+        (0.0705056, "pts", "en", "+7.1 pts"),
+        (-0.0618, "pts", "zh", "-6.2 个百分点"),
+        ([0.0118, 0.1308], "ci_pts", "en", "+1.2 - +13.1 pts"),
+        ([0.758, 0.836], "ci_pct", "en", "75.8% - 83.6%"),
+        (102344, "int", "en", "102,344"),
+        (35.25, "num1", "en", "35.2"),  # round half to even
+        (0.49396, "num2", "en", "0.49"),
+        (0.0181, "p", "en", "0.018"),
+        (0.0004, "p", "en", "< 0.001"),
+        (["staff_service", "price_value"], "terms", "en", "staff service, price value"),
+        (["staff_service", "price_value"], "terms", "zh", "员工服务、性价比"),
+        (["at_risk", "loyal"], "first_term", "zh", "流失风险客户"),
+        (False, "yesno", "zh", "否"),
+        (None, "pct", "en", "-"),
+    ],
+)
+def test_figure_formats(value, fmt, lang, expected):
+    assert casespec.format_figure(value, fmt, lang) == expected
+
+
+def test_figure_keys_reach_into_recorded_dicts():
+    results = {"segments.counts": {"loyal": 3, "at_risk": 1}, "kpi.NPS": {"actual": 35.25}}
+    assert casespec.figure_value(results, "segments.counts.loyal") == 3
+    assert casespec.figure_value(results, "kpi.NPS.actual") == 35.25
+    assert casespec.figure_value(results, "segments.counts.lost", None) is None
+    with pytest.raises(KeyError):
+        casespec.figure_value(results, "goal.baseline")
+
+
+def test_translation_of_terms_patterns_and_lines():
+    assert i18n.translate("at_risk", "zh") == "流失风险客户"
+    assert i18n.translate("Staff Service", "zh") == "员工服务"
+    assert i18n.translate("target 90%", "zh") == "目标 90%"
+    assert i18n.translate("loyal\n(n=12)", "zh") == "忠诚客户\n(n=12)"
+    assert i18n.translate("something unknown", "zh") == "something unknown"
+    assert i18n.translate("at_risk", "en") == "at_risk"
+    assert i18n.long_date("2026-11-25T11:45:41+00:00", "zh") == "2026年11月25日"
+    with pytest.raises(ValueError, match="Unknown language"):
+        i18n.translate("loyal", "fr")
+
+
+def test_kpi_direction_follows_from_met():
+    results = {
+        "kpi.CSAT": {"actual": 0.8, "target": 0.9, "met": False},  # below, unmet: higher better
+        "kpi.Days to resolve": {"actual": 4.4, "target": 3.0, "met": False},  # above, unmet
+        "kpi.Complaints": {"actual": 2.0, "target": 3.0, "met": True},  # below, met: lower
+        "kpi.NPS": {"actual": 50.0, "target": 45.0, "met": True},  # above, met: higher
+    }
+    board = from_run.kpi_board(results).set_index("kpi")["higher_is_better"].to_dict()
+    assert board == {"CSAT": True, "Days to resolve": False, "Complaints": False, "NPS": True}
+
+
+# --------------------------------------------------------------------------------------------
+# the canonical run
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    run_dir = canonical_run(tmp_path_factory, CASE)
+    out = tmp_path_factory.mktemp("reports")
+    en = report.build_report(run_dir, "en", out=out / "report.html")
+    zh = report.build_report(run_dir, "zh", out=out / "report.zh.html")
+    return Run.open(run_dir), en.read_text(encoding="utf-8"), zh.read_text(encoding="utf-8")
+
+
+def _expected(value, fmt: str, lang: str) -> str:
+    """Formats written out from their definitions (not through crmlab.casespec)."""
+    if fmt == "pct":
+        return f"{100 * value:.1f}%"
+    if fmt == "pts":
+        return f"{100 * value:+.1f} " + ("pts" if lang == "en" else "个百分点")
+    if fmt == "num1":
+        return f"{value:,.1f}"
+    raise AssertionError(f"no expectation for {fmt}")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_summary_holds_every_headline_figure(reports, lang):
+    run, en, zh = reports
+    page = en if lang == "en" else zh
+    summary = section(page, "summary")
+    spec = casespec.load_spec(CASE)
+    assert spec["headline"], "the retail spec names headline figures"
+    for key in spec["headline"]:
+        shown = _expected(run.results[key], spec["figures"][key]["fmt"], lang)
+        assert shown in summary, f"{key} = {shown} missing from the {lang} summary"
+    # the summary's own sentences quote the run's figures too
+    assert f"{100 * run.results['goal.baseline_low']:.1f}%" in summary
+    assert f"{run.results['pilot.followup_n_per_arm']:,}" in summary
+
+
+def test_appendix_lists_every_recorded_figure(reports):
+    run, en, _ = reports
+    start = en.index('id="recorded"')
+    recorded = en[start : en.index("</table>", start)]
+    for key, value in run.results.items():
+        row = re.search(rf'<tr data-figure="{re.escape(htmlmod.escape(key))}">(.*?)</tr>', recorded)
+        assert row, f"{key} missing from the appendix"
+        shown = htmlmod.unescape(row.group(1))
+        if isinstance(value, float):
+            assert f"{value:,.4f}" in shown
+        elif isinstance(value, int) and not isinstance(value, bool):
+            assert f"{value:,}" in shown
+        elif isinstance(value, str):
+            assert value in shown
+
+
+def test_report_has_no_code(reports):
+    run, en, zh = reports
+    checked = 0
+    for stage in run.stages:
+        for cell in run.notebook(stage).cells:
+            if cell.cell_type != "code":
+                continue
+            for line in cell.source.splitlines():
+                line = line.strip()
+                if len(line) >= 25 and not line.startswith("#"):
+                    checked += 1
+                    for page in (en, zh):
+                        assert line not in page and htmlmod.escape(line) not in page, line
+    assert checked > 50
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_is_well_formed_and_self_contained(reports, lang):
+    run, en, zh = reports
+    page = en if lang == "en" else zh
+    assert_well_formed(page)
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from elsewhere
+    assert "<script" not in page and "<link" not in page
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) >= 10
+    for data in images:
+        assert base64.b64decode(data).startswith(b"\x89PNG")
+    for stage in run.stages:
+        assert f'id="stage-{stage}"' in page
+
+
+def test_appendix_states_parameters_versions_and_fingerprint(reports):
+    run, en, _ = reports
+    appendix = section(en, "methods")
+    fp = report.data_fingerprint(run.data_dir())["sha256"]
+    assert fp in appendix
+    assert run.status["crmlab_version"] in appendix
+    for name in ("target", "deadline_months", "alpha", "n_boot"):
+        assert f"<code>{name}</code>" in appendix
+    assert "Cleaning" not in appendix  # notes are outputs, not headings copied from code
+    assert "duplicate" in appendix  # the cleaning notes of stage 2
+
+
+def test_chinese_report_translates_headings_headers_and_charts(reports):
+    _, en, zh = reports
+    assert '<html lang="zh-Hans">' in zh
+    for text in ("执行摘要", "主要发现", "建议行动", "预期效果", "方法附录", "阶段 1：明确目标"):
+        assert text in zh
+    assert "<th>调查波次</th>" in zh  # a notebook table's header, translated
+    assert "<th>wave</th>" in en and "<th>wave</th>" not in zh
+    assert zh.count("<img") > en.count("<img")  # re-drawn Chinese charts + the originals
+    assert "The business question" not in zh  # English narrative is left out
+
+
+def test_chinese_report_embeds_a_font_with_every_character(reports):
+    from fontTools.ttLib import TTFont
+
+    _, _, zh = reports
+    m = re.search(r"url\(data:font/otf;base64,([A-Za-z0-9+/=]+)\)", zh)
+    assert m, "no embedded font"
+    cmap = TTFont(io.BytesIO(base64.b64decode(m.group(1)))).getBestCmap()
+    text = htmlmod.unescape(
+        re.sub(r"<[^>]+>", " ", re.sub(r"<style.*?</style>", "", zh, flags=re.S))
+    )
+    chinese = {c for c in text if i18n.has_cjk(c)}
+    assert len(chinese) > 200
+    assert not sorted(c for c in chinese if ord(c) not in cmap)
+
+
+def test_chinese_charts_render_every_glyph(reports):
+    run, _, _ = reports
+    titles = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+        for name in ("csat_trend", "segment_sizes", "driver_importance", "kpi_dashboard"):
+            png, title = from_run.render_png(run, name, "zh")
+            assert png.startswith(b"\x89PNG")
+            titles.append(title)
+    assert all(i18n.has_cjk(t) for t in titles), titles
+
+
+def test_index_lists_the_run_with_headline_figures(reports, tmp_path):
+    run, _, _ = reports
+    root = tmp_path / "reports"
+    shutil.copytree(run.path, root / CASE / run.name)
+    report.build_report(root / CASE / run.name)
+    page = report.build_index(root).read_text(encoding="utf-8")
+    assert_well_formed(page)
+    assert f'data-run="{run.name}"' in page
+    assert f'href="{CASE}/{run.name}/report.html"' in page
+    assert f"{100 * run.results['goal.baseline']:.1f}%" in page
+    assert "complete" in page
+
+
+def test_summary_falls_back_when_its_figures_are_missing(reports, tmp_path):
+    run, _, _ = reports
+    copy = tmp_path / "run"
+    shutil.copytree(run.path, copy, ignore=shutil.ignore_patterns("*.parquet"))
+    results = dict(run.results)
+    del results["goal.gap_points"]  # the template needs it
+    (copy / "results.json").write_text(json.dumps(results))
+    summary = section(report.build_report(copy).read_text(encoding="utf-8"), "summary")
+    assert "could not be filled" in summary and "goal.gap_points" in summary
+    assert f"{100 * run.results['goal.baseline']:.1f}%" in summary  # headline figures remain
+
+
+# --------------------------------------------------------------------------------------------
+# a failed run (toy case: fast)
+# --------------------------------------------------------------------------------------------
+def test_failed_run_report_says_which_stage_failed_and_why(toy_project):
+    [ok] = runner.run_cases(["toy"], {}, progress=False)
+    [bad] = runner.run_cases(["toy"], {"fail": True}, progress=False)
+    assert ok.ok and not bad.ok
+    # the runner writes the report of every run, failed ones included
+    assert (ok.run_dir / "report.html").exists() and (bad.run_dir / "report.html").exists()
+    page = report.build_report(bad.run_dir).read_text(encoding="utf-8")
+    assert_well_formed(page)
+    alert = section(page, "failure")
+    assert "This run failed" in alert and "02_second" in alert
+    assert "RuntimeError: planted failure" in alert
+    stage = section(page, "stage-02_second")
+    assert "planted failure" in stage  # the failed stage shows its error
+    summary = section(page, "summary")
+    assert "incomplete" in summary and "<ol" not in summary  # no findings or actions pretended
+    assert 'id="stage-01_first"' in page
+    index = report.build_index(toy_project / "reports").read_text(encoding="utf-8")
+    assert_well_formed(index)
+    assert "failed (02_second)" in index and "complete" in index
+    assert f"toy/{bad.run_dir.name}/report.html" in index
+    assert f"toy/{ok.run_dir.name}/report.html" in index

@@ -1,0 +1,197 @@
+"""The workshop kit: check cells, student notebooks made from the case notebooks, the kit folder,
+and the student notebooks executed with blank exercises ("not yet", no error) and with the
+solutions put back ("well done")."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from crmlab import workshop
+from crmlab.cases import get_case
+from crmlab.errors import CrmlabError
+from crmlab.synthetic import generate
+from tests.deliverables_support import canonical_run
+
+CASE = "retail_satisfaction"
+
+
+@pytest.fixture(autouse=True)
+def _instructor_mode():
+    workshop.student_mode(False)
+    yield
+    workshop.student_mode(False)
+
+
+# --------------------------------------------------------------------------------------------
+# check()
+# --------------------------------------------------------------------------------------------
+def test_check_in_student_mode_talks_and_never_raises(capsys):
+    workshop.student_mode()
+    assert workshop.check("n", {}, 195) is False
+    assert workshop.check("n", {"n": None}, 195) is False
+    assert workshop.check("n", {"n": ...}, 195) is False
+    assert workshop.check("n", {"n": 200}, 195, tol=1, hint="use alpha and power") is False
+    assert workshop.check("n", {"n": 195.4}, 195, tol=1) is True
+    assert workshop.check("s", {"s": ["a", "b"]}, test=lambda v: v[0] == "a") is True
+    assert workshop.check("s", {"s": 3}, test=lambda v: v[0] == "a") is False  # TypeError inside
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "\u23f3 Not yet",
+        "\u23f3 Not yet",
+        "\u23f3 Not yet",
+        "\u274c Not quite",
+        "\u2705 Well done",
+        "\u2705 Well done",
+        "\u274c Not quite",
+    ]
+    assert "Hint: use alpha and power" in lines[3]
+    assert "TypeError" in lines[6]
+
+
+def test_check_in_instructor_mode_is_silent_when_right_and_raises_when_not(capsys):
+    assert workshop.check("x", {"x": 0.30000000000000004}, 0.3) is True
+    assert capsys.readouterr().out == ""
+    with pytest.raises(workshop.CheckFailed, match="Not quite"):
+        workshop.check("x", {"x": 0.31}, 0.3, tol=0.001)
+    with pytest.raises(workshop.CheckFailed, match="Not yet"):
+        workshop.check("x", {}, 0.3)
+    with pytest.raises(TypeError):
+        workshop.check("x", {"x": 1})
+
+
+# --------------------------------------------------------------------------------------------
+# student notebooks
+# --------------------------------------------------------------------------------------------
+def _nb(*cells):
+    nb = nbformat.v4.new_notebook()
+    for tags, source in cells:
+        c = nbformat.v4.new_code_cell(source)
+        c.metadata["tags"] = list(tags)
+        nb.cells.append(c)
+    return nb
+
+
+def test_exercise_prompt_and_hint_come_from_the_solution_comments():
+    prompt, hint, code = workshop.parse_exercise(
+        "# Exercise: Count the\n#   customers.\n# Hint: len()\nn = len(df)\n# done"
+    )
+    assert (prompt, hint, code) == ("Count the customers.", "len()", "n = len(df)\n# done")
+
+
+def test_solution_dependencies_find_names_read_later():
+    nb = _nb(
+        ([], "df = load()"),
+        (["solution"], "# Exercise: x\nx = df.sum()\ny = 2"),
+        (["check"], "workshop.check('x', globals(), 3)"),
+        ([], "print(y)"),  # reads y: not a leaf
+        ([], "x = 1\nprint(x)"),  # assigns x itself: fine
+    )
+    assert workshop.solution_dependencies(nb) == {1: {"y"}}
+    nb.cells[3].source = "y = 5\nprint(y)"
+    assert workshop.solution_dependencies(nb) == {1: set()}
+    nb.cells.insert(3, nbformat.v4.new_code_cell("y = 0"))  # redefined before being read
+    nb.cells[4].source = "print(y)"
+    assert workshop.solution_dependencies(nb) == {1: set()}
+
+
+def test_student_notebook_replaces_solutions_and_keeps_checks():
+    params = nbformat.v4.new_code_cell(
+        'run_dir: str = ""  # r\ndata_dir: str = ""  # d\nn: int = 3'
+    )
+    params.metadata["tags"] = ["parameters"]
+    nb = _nb(
+        ([], "import pandas"),
+        (["solution"], "# Exercise: Add one.\n# Hint: +\nanswer = n + 1"),
+        (["check"], "workshop.check('answer', globals(), n + 1)"),
+    )
+    nb.cells.insert(0, params)
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", text="4\n")]
+    student = workshop.make_student_notebook(nb, "2")
+    sources = [c.source for c in student.cells]
+    assert "workshop.student_mode()" in sources[0]
+    assert 'run_dir: str = "../work"' in sources[1] and 'data_dir: str = "../data"' in sources[1]
+    ex = student.cells[3]
+    assert ex.metadata["tags"] == ["exercise"] and ex.metadata["crmlab"]["exercise"] == "2.1"
+    assert "Exercise 2.1: Add one." in ex.source and "# Hint: +" in ex.source
+    assert "`answer`" in ex.source and "answer = n + 1" not in ex.source
+    assert student.cells[4].source == nb.cells[3].source
+    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+    assert nb.cells[2].source.endswith("answer = n + 1")  # the instructor copy is untouched
+    nb.cells.append(nbformat.v4.new_code_cell("print(answer)"))
+    with pytest.raises(CrmlabError, match="must be leaves"):
+        workshop.make_student_notebook(nb)
+
+
+def test_retail_notebooks_have_exercises_with_checks():
+    for path in get_case(CASE).notebooks:
+        nb = nbformat.read(str(path), as_version=4)
+        tags = [c.metadata.get("tags", []) for c in nb.cells]
+        solutions = [i for i, t in enumerate(tags) if "solution" in t]
+        assert solutions, f"{path.name} has no exercise"
+        for i in solutions:
+            assert "check" in tags[i + 1], f"{path.name}: solution cell {i} has no check after it"
+            prompt, hint, _ = workshop.parse_exercise(nb.cells[i].source)
+            assert prompt and hint
+        assert all(not d for d in workshop.solution_dependencies(nb).values())
+
+
+def test_canonical_run_passes_its_checks_silently(tmp_path_factory):
+    run_dir = canonical_run(tmp_path_factory, CASE)
+    n = 0
+    for path in get_case(CASE).notebooks:
+        nb = nbformat.read(str(run_dir / path.name), as_version=4)
+        for cell in nb.cells:
+            if "check" in cell.metadata.get("tags", []):
+                n += 1
+                assert cell.outputs == [], (path.name, cell.outputs)
+    assert n >= 6
+
+
+# --------------------------------------------------------------------------------------------
+# the kit
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    data = tmp_path_factory.mktemp("kitdata") / CASE
+    generate(CASE, data, seed=7, n_customers=400, n_stores=12, responses_per_wave=80)
+    return workshop.build_kit(CASE, tmp_path_factory.mktemp("kit") / CASE, data_dir=data)
+
+
+def test_kit_folder_holds_data_notebooks_and_a_trainer_guide(kit):
+    stages = get_case(CASE).stages
+    assert sorted(p.stem for p in (kit / "notebooks").glob("*.ipynb")) == stages
+    data = sorted(p.name for p in (kit / "data").iterdir())
+    assert "customers.csv" in data and not any(name.startswith("truth") for name in data)
+    guide = (kit / "TRAINER_GUIDE.md").read_text(encoding="utf-8")
+    for stage in stages:
+        assert f"| {stage} - " in guide
+    # agenda start times add up: 15 min set-up, then each stage's minutes
+    starts = [line.split("|")[1].strip() for line in guide.splitlines() if "| 0" in line[:4]]
+    assert starts[:3] == ["0:00", "0:15", "0:50"]
+    assert "Seed 000" in guide and "Seed 004" in guide
+    assert len(guide.splitlines()) < 80  # one page
+    assert "jupyter lab --notebook-dir=" in (kit / "README.md").read_text(encoding="utf-8")
+
+
+def _messages(results):
+    return {stage: workshop.check_messages(nb) for stage, nb in results.items()}
+
+
+def test_blank_exercises_run_through_and_say_not_yet(kit):
+    results = workshop.execute_kit(kit, {"n_boot": 20})
+    messages = _messages(results)
+    assert set(messages) == set(get_case(CASE).stages)
+    for stage, lines in messages.items():
+        assert lines, f"{stage}: no check ran"
+        assert all(line.startswith("\u23f3 Not yet") for line in lines), (stage, lines)
+    for nb in results.values():  # no cell failed (papermill would raise), none printed errors
+        for cell in nb.cells:
+            assert all(o.get("output_type") != "error" for o in cell.get("outputs", []))
+
+
+def test_solutions_put_back_pass_every_check(kit):
+    messages = _messages(workshop.execute_kit(kit, {"n_boot": 20}, solutions=True, case=CASE))
+    lines = [line for stage_lines in messages.values() for line in stage_lines]
+    assert len(lines) >= 7  # two checks in stage 1, one or two in the others
+    assert all(line.startswith("\u2705 Well done") for line in lines), messages
