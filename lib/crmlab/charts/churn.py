@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 
+from crmlab.charts._common import axes as _axes
+from crmlab.charts._common import need_columns as _need
 from crmlab.errors import DataError
 
 __all__ = [
@@ -27,18 +28,6 @@ __all__ = [
     "plot_roc_curve",
     "plot_targeting_curve",
 ]
-
-
-def _axes(ax, figsize=(8, 4.5)):
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError(f"{what}: columns {missing} not found; available: {list(df.columns)}")
 
 
 def plot_cohort_heatmap(

@@ -6,12 +6,13 @@ chart and returns the matplotlib Axes. Nothing is shown or saved here.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import PercentFormatter
 
+from crmlab.charts._common import axes as _axes
+from crmlab.charts._common import need_columns as _need
 from crmlab.errors import DataError
 from crmlab.segments import pareto_table
 
@@ -24,18 +25,6 @@ __all__ = [
 ]
 
 _SEVERITY_COLORS = {"error": "tab:red", "warning": "tab:orange", "info": "tab:blue"}
-
-
-def _axes(ax, figsize=(8, 4.5)):
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError(f"{what}: columns {missing} not found; available: {list(df.columns)}")
 
 
 def plot_segment_sizes(segments: pd.Series, ax=None, title: str = "Customers per segment"):

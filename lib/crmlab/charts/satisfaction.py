@@ -6,12 +6,12 @@ chart and returns the matplotlib Axes. Nothing is shown or saved here.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
-from crmlab.errors import DataError
+from crmlab.charts._common import axes as _axes
+from crmlab.charts._common import need_columns as _need
 from crmlab.goals import month_ordinals
 
 __all__ = [
@@ -25,18 +25,6 @@ __all__ = [
 ]
 
 _TARGET_COLOR = "tab:red"
-
-
-def _axes(ax):
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4.5))
-    return ax
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError(f"{what}: columns {missing} not found; available: {list(df.columns)}")
 
 
 def _month_axis(ax, ordinals: np.ndarray, max_ticks: int = 12) -> None:
