@@ -5,8 +5,10 @@ Prints wall times and the ratio runner / plain, measured in the same run on this
     python bench/bench_runner.py [--jobs 2] [--repeat 1]
 
 "plain" executes every stage notebook's code cells (default parameters, a temporary run folder)
-with ``exec`` in this one Python process: no kernels, no papermill, no HTML export. The runner's
-extra cost is kernel start-up, cell messaging, saving notebooks and the HTML export.
+with ``exec`` in this one Python process, doing what a kernel does with the results (each cell's
+figures rendered to PNG, displayed tables rendered to HTML) but no kernels, no papermill, no
+export. The runner's extra cost is kernel start-up, cell messaging, saving notebooks, the HTML
+export of every stage and the deliverables (report.html, action list, index).
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ import nbformat  # noqa: E402
 from crmlab.cases import all_cases  # noqa: E402
 
 
-def _code_of(nb_path: Path, run_dir: Path) -> str:
+def _cells_of(nb_path: Path, run_dir: Path) -> list[str]:
     nb = nbformat.read(str(nb_path), as_version=4)
-    parts = []
+    cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -39,8 +41,24 @@ def _code_of(nb_path: Path, run_dir: Path) -> str:
         if "parameters" in cell.metadata.get("tags", []):
             src += f"\nrun_dir = {str(run_dir)!r}"
         # IPython-only syntax is not allowed in case notebooks, so plain exec works
-        parts.append(src)
-    return "\n".join(parts)
+        cells.append(src)
+    return cells
+
+
+def _render(obj) -> None:
+    """What a kernel does with a displayed object: its rich (HTML/Markdown) or plain form."""
+    for method in ("_repr_html_", "_repr_markdown_"):
+        if hasattr(obj, method):
+            getattr(obj, method)()
+            return
+    repr(obj)
+
+
+def _render_figures(plt) -> None:
+    """Render every open figure to PNG (as the inline backend does at the end of a cell)."""
+    for num in plt.get_fignums():
+        plt.figure(num).savefig(io.BytesIO(), format="png", dpi=72)
+    plt.close("all")
 
 
 def run_plain(tmp: Path) -> float:
@@ -50,10 +68,11 @@ def run_plain(tmp: Path) -> float:
     for case in all_cases():
         run_dir = tmp / "plain" / case.name
         for nb in case.notebooks:
-            code = _code_of(nb, run_dir)
-            with contextlib.redirect_stdout(io.StringIO()):
-                exec(compile(code, str(nb), "exec"), {"__name__": "__main__"})
-            plt.close("all")
+            namespace = {"__name__": "__main__", "display": _render}
+            for code in _cells_of(nb, run_dir):
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(compile(code, str(nb), "exec"), namespace)
+                _render_figures(plt)
     return time.perf_counter() - start
 
 

@@ -14,6 +14,7 @@ from crmlab.synthetic import generate
 from tests.deliverables_support import canonical_run
 
 CASE = "retail_satisfaction"
+FINANCE = "finance_churn"
 
 
 @pytest.fixture(autouse=True)
@@ -136,6 +137,20 @@ def test_retail_notebooks_have_exercises_with_checks():
         assert all(not d for d in workshop.solution_dependencies(nb).values())
 
 
+def test_finance_notebooks_have_exercises_with_checks():
+    exercises = {}
+    for path in get_case(FINANCE).notebooks:
+        nb = nbformat.read(str(path), as_version=4)
+        tags = [c.metadata.get("tags", []) for c in nb.cells]
+        for i in [i for i, t in enumerate(tags) if "solution" in t]:
+            assert "check" in tags[i + 1], f"{path.name}: solution cell {i} has no check after it"
+            prompt, hint, _ = workshop.parse_exercise(nb.cells[i].source)
+            assert prompt and hint
+            exercises[path.stem] = prompt
+        assert all(not d for d in workshop.solution_dependencies(nb).values())
+    assert sorted(exercises) == ["01_goals", "03_model", "04_pilot"]
+
+
 def test_canonical_run_passes_its_checks_silently(tmp_path_factory):
     run_dir = canonical_run(tmp_path_factory, CASE)
     n = 0
@@ -195,3 +210,27 @@ def test_solutions_put_back_pass_every_check(kit):
     lines = [line for stage_lines in messages.values() for line in stage_lines]
     assert len(lines) >= 7  # two checks in stage 1, one or two in the others
     assert all(line.startswith("\u2705 Well done") for line in lines), messages
+
+
+# --------------------------------------------------------------------------------------------
+# the finance kit (a smaller book of customers: both executions take about 30 s)
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def finance_kit(tmp_path_factory):
+    data = tmp_path_factory.mktemp("kitdata") / FINANCE
+    generate(FINANCE, data, seed=7, n_customers=1500)
+    return workshop.build_kit(FINANCE, tmp_path_factory.mktemp("kit") / FINANCE, data_dir=data)
+
+
+def test_finance_kit_runs_blank_and_passes_with_solutions(finance_kit):
+    checked = ["01_goals", "03_model", "04_pilot"]
+    blank = _messages(workshop.execute_kit(finance_kit, {}, case=FINANCE))
+    assert set(blank) == set(get_case(FINANCE).stages)
+    assert sorted(s for s, lines in blank.items() if lines) == checked
+    lines = [line for stage_lines in blank.values() for line in stage_lines]
+    assert len(lines) == 6  # two checks after each of the three exercises
+    assert all(line.startswith("\u23f3 Not yet") for line in lines), blank
+    solved = _messages(workshop.execute_kit(finance_kit, {}, solutions=True, case=FINANCE))
+    lines = [line for stage_lines in solved.values() for line in stage_lines]
+    assert len(lines) == 6
+    assert all(line.startswith("\u2705 Well done") for line in lines), solved

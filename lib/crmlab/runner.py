@@ -192,6 +192,8 @@ def run_case(
                         else False
                     ),
                     log_output=False,
+                    # saved once at the end (or at the error), not after every cell
+                    request_save_on_cell_execute=False,
                 )
             except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
                 result.failed_stage = stage

@@ -1,0 +1,141 @@
+"""The client report of the finance churn case.
+
+The canonical finance run's report (English and Chinese) has the case's own executive summary
+(``finance_churn.summary.<lang>.html.j2``), not the generic one: its sentences - below the
+headline-figure strip - quote every headline figure and the other key figures of the run, each
+written out here from its definition (percent with one decimal, signed points, two decimals,
+thousands separators), not through ``crmlab.casespec``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from crmlab import casespec, report
+from crmlab.rundir import Run
+from tests.deliverables_support import assert_well_formed, canonical_run, section
+
+CASE = "finance_churn"
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    run_dir = canonical_run(tmp_path_factory, CASE)
+    out = tmp_path_factory.mktemp("finance-reports")
+    en = report.build_report(run_dir, "en", out=out / "report.html")
+    zh = report.build_report(run_dir, "zh", out=out / "report.zh.html")
+    return Run.open(run_dir), en.read_text(encoding="utf-8"), zh.read_text(encoding="utf-8")
+
+
+def _sentences(page: str) -> str:
+    """The summary's template part: from its first sub-heading on (the headline strip above it
+    repeats the headline figures whatever template is used)."""
+    summary = section(page, "summary")
+    return summary[summary.index("<h3>") :]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _pts(x: float, lang: str) -> str:
+    return f"{100 * x:+.1f} " + ("pts" if lang == "en" else "个百分点")
+
+
+def _expected(value, fmt: str, lang: str) -> str:
+    if fmt == "pct":
+        return _pct(value)
+    if fmt == "pts":
+        return _pts(value, lang)
+    if fmt == "num2":
+        return f"{value:,.2f}"
+    raise AssertionError(f"no expectation for {fmt}")
+
+
+def test_spec_names_the_headline_figures():
+    spec = casespec.load_spec(CASE)
+    assert spec["headline"] == [
+        "churn.rate",
+        "goal.target",
+        "model.auc_test",
+        "pilot.effect",
+        "targeting.top_decile_lift",
+    ]
+    for lang in ("en", "zh"):
+        assert (casespec.SPECS / f"{CASE}.summary.{lang}.html.j2").is_file()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_summary_is_the_case_template_with_every_headline_figure(reports, lang):
+    run, en, zh = reports
+    page = en if lang == "en" else zh
+    text = _sentences(page)
+    r = run.results
+    # the case template, not the generic one (which has a figure table and no findings)
+    assert 'class="findings"' in text and 'class="actions"' in text
+    assert 'class="figures"' not in text and 'class="note"' not in text
+    assert ("Key findings" if lang == "en" else "主要发现") in text
+    findings = text[text.index('class="findings"') : text.index("</ol>")]
+    assert 3 <= findings.count("<li>") <= 5
+    spec = casespec.load_spec(CASE)
+    for key in spec["headline"]:
+        shown = _expected(r[key], spec["figures"][key]["fmt"], lang)
+        assert shown in text, f"{key} = {shown} missing from the {lang} summary sentences"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_summary_quotes_the_runs_key_figures(reports, lang):
+    run, en, zh = reports
+    text = _sentences(en if lang == "en" else zh)
+    r = run.results
+    low, high = r["churn.ci"]
+    expected = {
+        "baseline counts": f"{r['churn.n_lost']:,}",
+        "at risk at the start": f"{r['churn.n_at_risk']:,}",
+        "churn CI": f"{_pct(low)} - {_pct(high)}",
+        "customers to retain": f"{round(r['goal.customers_to_retain']):,}",
+        "pilot CI": f"{_pts(r['pilot.ci'][0], lang).split()[0]} - {_pts(r['pilot.ci'][1], lang)}",
+        "pilot p-value": f"p = {r['pilot.p_value']:.3f}",
+        "pilot churn with the offer": _pct(r["pilot.rate_treated"]),
+        "pilot churn without": _pct(r["pilot.rate_control"]),
+        "customers to contact": f"{r['campaign.n_contacted']:,}",
+        "campaign net value": f"{round(r['campaign.net_value']):,}",
+        "campaign return": f"{r['campaign.roi']:.2f}",
+        "projected at the deadline": _pct(r["plan.projected_end"]),
+        "projected after roll-out": _pct(r["pilot.rollout.projected"]),
+        "at-risk customers": f"{r['lifecycle.counts']['at_risk']:,}",
+    }
+    # the strongest significant hazard-raising factor of the Cox model
+    hr, pv = r["cox.hazard_ratios"], r["cox.p_values"]
+    raising = [k for k in hr if hr[k] > 1 and pv[k] < 0.05]
+    top = max(raising, key=lambda k: hr[k])
+    expected["top hazard ratio"] = f"{hr[top]:.2f}"
+    missing = {name: shown for name, shown in expected.items() if shown not in text}
+    assert not missing, f"{lang} summary lacks {missing}"
+    if r["pilot.p_value"] >= 0.05:  # the canonical pilot is inconclusive; the summary says so
+        assert ("too small" if lang == "en" else "试点规模太小") in text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_finance_report_is_well_formed(reports, lang):
+    run, en, zh = reports
+    page = en if lang == "en" else zh
+    assert_well_formed(page)
+    for stage in run.stages:
+        assert f'id="stage-{stage}"' in page
+
+
+def test_summary_falls_back_when_a_template_figure_is_missing(reports, tmp_path):
+    run, _, _ = reports
+    copy = tmp_path / "run"
+    shutil.copytree(run.path, copy, ignore=shutil.ignore_patterns("*.parquet"))
+    results = dict(run.results)
+    del results["churn.period"]  # the template's baseline sentence needs it
+    (copy / "results.json").write_text(json.dumps(results))
+    summary = section(report.build_report(copy).read_text(encoding="utf-8"), "summary")
+    assert "could not be filled" in summary and "churn.period" in summary
+    assert 'class="findings"' not in summary
+    assert _pct(run.results["churn.rate"]) in summary  # headline figures remain
