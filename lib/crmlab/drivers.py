@@ -26,6 +26,7 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
+from crmlab.canonical import RETAIL_DRIVERS
 from crmlab.errors import DataError, ParameterError, describe_rows
 from crmlab.metrics import clean_scores
 
@@ -43,15 +44,7 @@ __all__ = [
     "subset_r_squared",
 ]
 
-DEFAULT_DRIVERS: tuple[str, ...] = (
-    "product_quality",
-    "price_value",
-    "staff_service",
-    "store_environment",
-    "checkout_speed",
-    "product_availability",
-    "loyalty_programme",
-)
+DEFAULT_DRIVERS: tuple[str, ...] = RETAIL_DRIVERS
 """Driver rating columns (1-5) of the retail satisfaction survey."""
 
 MAX_LMG_DRIVERS = 15

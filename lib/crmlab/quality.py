@@ -50,6 +50,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from crmlab import canonical
 from crmlab.errors import ConfigError, DataError
 from crmlab.privacy import _normalize_ids, detect_pii_columns
 
@@ -124,15 +125,7 @@ YES_NO = {
     "否": False,
 }
 
-RETAIL_DRIVERS = (
-    "product_quality",
-    "price_value",
-    "staff_service",
-    "store_environment",
-    "checkout_speed",
-    "product_availability",
-    "loyalty_programme",
-)
+RETAIL_DRIVERS = canonical.RETAIL_DRIVERS
 """Driver-rating columns (1-5) of the retail survey (same as ``crmlab.synth.retail.DRIVERS``)."""
 
 RETAIL_RULES: dict[str, dict] = {

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from crmlab.canonical import RETAIL_DRIVERS
 from crmlab.errors import ConfigError
 
 __all__ = [
@@ -143,15 +144,7 @@ class SourceSpec:
         return [f.name for f in self.fields]
 
 
-RETAIL_DRIVER_NAMES = (
-    "product_quality",
-    "price_value",
-    "staff_service",
-    "store_environment",
-    "checkout_speed",
-    "product_availability",
-    "loyalty_programme",
-)
+RETAIL_DRIVER_NAMES = RETAIL_DRIVERS
 """Standard driver-rating columns of the retail survey (1-5), as in :mod:`crmlab.drivers`."""
 
 DRIVER_RANGE = (1, 5)

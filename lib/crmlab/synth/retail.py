@@ -71,21 +71,14 @@ import pyarrow.parquet as pq
 from scipy import optimize, special, stats
 
 from crmlab.atomic import atomic_path, write_text
+from crmlab.canonical import RETAIL_DRIVERS
 from crmlab.errors import ParameterError
 from crmlab.synth.names import fake_people
 
 DEFAULT_SIZES = {"n_customers": 5000, "n_stores": 24, "months": 24, "responses_per_wave": 400}
 """Default sizes of :func:`generate_retail` (about 100,000 transactions, 9,600 survey responses)."""
 
-DRIVERS = (
-    "product_quality",
-    "price_value",
-    "staff_service",
-    "store_environment",
-    "checkout_speed",
-    "product_availability",
-    "loyalty_programme",
-)
+DRIVERS = RETAIL_DRIVERS
 """Driver rating columns of the survey, in file order."""
 
 DRIVER_WEIGHTS = {
