@@ -183,6 +183,8 @@ def validate(spec: Mapping[str, Parameter], values: Mapping[str, Any], case_name
             f"  {p.describe()}" for p in spec.values() if p.name not in RUNNER_PARAMETERS
         )
         raise ParameterError(
-            f"Case '{case_name}': " + "; ".join(problems) + f".\nValid parameters:\n{listing}"
+            f"Case '{case_name}': "
+            + "; ".join(p.rstrip(".") for p in problems)
+            + f".\nValid parameters:\n{listing}"
         )
     return typed
