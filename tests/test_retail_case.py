@@ -130,3 +130,11 @@ def test_transactions_only(tmp_path, small_data):
     assert not any(k.startswith(("goal.baseline", "drivers.", "pilot.effect")) for k in r)
     assert "Skipped: key-driver analysis" in (run_dir / "html" / "03_model.html").read_text()
     assert "Skipped: CSAT history" in (run_dir / "html" / "01_goals.html").read_text()
+
+
+def test_same_inputs_give_the_same_results_json(tmp_path, small_data):
+    first, r1 = _run(tmp_path / "a", data_dir=str(small_data))
+    second, r2 = _run(tmp_path / "b", data_dir=str(small_data))
+    assert first != second
+    assert (first / "results.json").read_bytes() == (second / "results.json").read_bytes()
+    assert r1["drivers.importance_ci"] == r2["drivers.importance_ci"]  # seeded bootstrap
