@@ -628,6 +628,21 @@ def build_churn_dataset(
     )
     if extra:
         feats["fees_mean"] = g["fees_charged"].mean()
+    return finish_churn_dataset(base, feats, labelled, t)
+
+
+def finish_churn_dataset(
+    base: pd.DataFrame, feats: pd.DataFrame, labelled: pd.DataFrame, prediction_date
+) -> pd.DataFrame:
+    """The last steps of :func:`build_churn_dataset`, shared with
+    :func:`crmlab.engine.churn_dataset`: derived features from the per-customer aggregates,
+    the join to the customers at risk, the label, the column order and the leakage check.
+
+    ``feats`` is indexed by customer id and holds the aggregates plus the helper columns
+    ``_bal_first``, ``_bal_last``, ``_logins_recent``, ``_tx_recent``, ``_tx_mean`` and
+    ``_last_m`` (month ordinal of the latest snapshot used); ``fees_mean`` is kept if present.
+    """
+    feats = feats.copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         change = feats["_bal_last"] / feats["_bal_first"] - 1.0
     feats["balance_change"] = change.where(feats["_bal_first"] > 0, 0.0).clip(-1.0, 5.0)
@@ -635,6 +650,7 @@ def build_churn_dataset(
     feats["logins_change"] = feats["_logins_recent"] - feats["logins_mean"]
     feats["n_transactions_change"] = feats["_tx_recent"] - feats["_tx_mean"]
     feats["last_data_month"] = month_labels(feats["_last_m"].to_numpy())
+    extra = ["fees_mean"] if "fees_mean" in feats.columns else []
     feats = feats.drop(columns=[c for c in feats.columns if c.startswith("_")])
     out = base.merge(feats, left_on="customer_id", right_index=True, how="left")
     out["months_observed"] = out["months_observed"].fillna(0).astype(np.int64)
@@ -649,11 +665,11 @@ def build_churn_dataset(
         "months_observed",
         *FEATURES,
         "balance_mean",
-        *(["fees_mean"] if extra else []),
+        *extra,
         "churned",
     ]
     out = out[cols].reset_index(drop=True)
-    assert_no_leakage(out, t)
+    assert_no_leakage(out, prediction_date)
     return out
 
 

@@ -186,33 +186,4 @@ def _assemble(customers, feats, t, horizon_months, last_complete) -> pd.DataFram
     base["new_customer"] = (base["tenure_months"] < 12).astype(np.int64)
 
     feats = feats.astype({c: "float64" for c in feats.columns if c != "_last_m"})
-    with np.errstate(divide="ignore", invalid="ignore"):
-        change = feats["_bal_last"] / feats["_bal_first"] - 1.0
-    feats["balance_change"] = change.where(feats["_bal_first"] > 0, 0.0).clip(-1.0, 5.0)
-    feats["log_balance_mean"] = np.log1p(feats["balance_mean"].clip(lower=0))
-    feats["logins_change"] = feats["_logins_recent"] - feats["logins_mean"]
-    feats["n_transactions_change"] = feats["_tx_recent"] - feats["_tx_mean"]
-    feats["last_data_month"] = churn.month_labels(feats["_last_m"].to_numpy())
-    for c in ("fee_rises", "complaints", "service_contacts"):
-        feats[c] = feats[c].fillna(0.0)
-    extra = ["fees_mean"] if "fees_mean" in feats.columns else []
-    feats = feats.drop(columns=[c for c in feats.columns if c.startswith("_")])
-    out = base.merge(feats, left_on="customer_id", right_index=True, how="left")
-    out["months_observed"] = out["months_observed"].fillna(0).astype(np.int64)
-    for c in ("fee_rises", "complaints", "service_contacts"):
-        out[c] = out[c].fillna(0.0)
-    out["churned"] = labelled["churned"].to_numpy()
-    cols = [
-        "customer_id",
-        "segment",
-        "prediction_date",
-        "last_data_month",
-        "months_observed",
-        *churn.FEATURES,
-        "balance_mean",
-        *extra,
-        "churned",
-    ]
-    out = out[cols].reset_index(drop=True)
-    churn.assert_no_leakage(out, t)
-    return out
+    return churn.finish_churn_dataset(base, feats, labelled, t)
