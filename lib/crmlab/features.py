@@ -59,6 +59,26 @@ SURVEY_NON_DRIVERS = {
 }
 
 
+#: Transaction-based feature columns, in output order (also used by :mod:`crmlab.engine.retail`).
+TRANSACTION_FEATURES: tuple[str, ...] = (
+    "n_transactions",
+    "n_returns",
+    "frequency",
+    "monetary",
+    "gross_spend",
+    "avg_basket",
+    "avg_items",
+    "first_purchase",
+    "last_purchase",
+    "recency_days",
+    "days_since_first_purchase",
+    "cadence_days",
+    "promo_share",
+    "returns_share",
+    "n_stores",
+)
+
+
 def survey_driver_columns(survey: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
     """Numeric survey columns that are not ids, dates, wave, overall score or recommend."""
     skip = SURVEY_NON_DRIVERS | set(exclude)
@@ -313,23 +333,7 @@ def customer_features(
             f[c] = f[c].fillna(0.0).astype(float)
         if "n_stores" in f:
             f["n_stores"] = f["n_stores"].fillna(0).astype("int64")
-        order = [
-            "n_transactions",
-            "n_returns",
-            "frequency",
-            "monetary",
-            "gross_spend",
-            "avg_basket",
-            "avg_items",
-            "first_purchase",
-            "last_purchase",
-            "recency_days",
-            "days_since_first_purchase",
-            "cadence_days",
-            "promo_share",
-            "returns_share",
-            "n_stores",
-        ]
+        order = list(TRANSACTION_FEATURES)
         out = out.join(f[[c for c in order if c in f.columns]])
 
     if sv is not None:

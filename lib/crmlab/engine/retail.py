@@ -35,7 +35,7 @@ from crmlab.engine.backends import (
 )
 from crmlab.engine.clean import ROW, _parse_date, clean_sources, id_text
 from crmlab.errors import DataError
-from crmlab.features import SURVEY_NON_DRIVERS
+from crmlab.features import SURVEY_NON_DRIVERS, TRANSACTION_FEATURES
 
 __all__ = [
     "RETAIL_SOURCES",
@@ -55,23 +55,7 @@ ROWS_PER_PASS = 40_000_000
 RETAIL_SOURCES = ("customers", "transactions", "survey", "complaints", "stores")
 """Sources the feature build reads (``pilot`` is not needed for features)."""
 
-TX_ORDER = [
-    "n_transactions",
-    "n_returns",
-    "frequency",
-    "monetary",
-    "gross_spend",
-    "avg_basket",
-    "avg_items",
-    "first_purchase",
-    "last_purchase",
-    "recency_days",
-    "days_since_first_purchase",
-    "cadence_days",
-    "promo_share",
-    "returns_share",
-    "n_stores",
-]
+TX_ORDER = list(TRANSACTION_FEATURES)
 INT_FEATURES = {
     "n_transactions",
     "n_returns",
