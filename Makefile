@@ -6,8 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SEED   ?= 42
 JOBS   ?= 2
+WORKSHOP_LANG ?= en
 
-.PHONY: run test data lab workshop refresh-notebooks lint format bench bench-features clean setup help
+.PHONY: run test data lab workshop lab-workshop refresh-notebooks lint format bench bench-features bench-case clean setup help
 
 help:
 	@echo "make run                run every case on the default synthetic data, write reports/"
@@ -15,9 +16,12 @@ help:
 	@echo "make data               (re)generate the synthetic data under data/synthetic/"
 	@echo "make lab                open JupyterLab on notebooks/"
 	@echo "make refresh-notebooks  re-execute the committed notebooks with canonical parameters"
-	@echo "make workshop           build the retail workshop kit into workshop/ (make lab-workshop opens it)"
+	@echo "make workshop           build both cases' workshop kits into workshop/<case>/ (WORKSHOP_LANG=zh:"
+	@echo "                        Chinese README; the trainer guide is always in English and Chinese)"
+	@echo "make lab-workshop       build the kits and open JupyterLab on workshop/"
 	@echo "make bench              runner overhead benchmark (bench/)"
 	@echo "make bench-features     feature build: DuckDB vs plain pandas at 100k and 1M customers"
+	@echo "make bench-case         retail case end to end: DuckDB vs pandas path at 100k and 1M"
 
 setup: $(STAMP)
 
@@ -45,10 +49,12 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 workshop: $(STAMP)
-	$(BIN)/crmlab workshop retail_satisfaction --out workshop/retail_satisfaction
+	$(BIN)/crmlab generate --all --seed $(SEED) --if-missing
+	$(BIN)/crmlab workshop retail_satisfaction --out workshop/retail_satisfaction --lang $(WORKSHOP_LANG)
+	$(BIN)/crmlab workshop finance_churn --out workshop/finance_churn --lang $(WORKSHOP_LANG)
 
 lab-workshop: workshop
-	$(BIN)/jupyter lab --notebook-dir=workshop/retail_satisfaction
+	$(BIN)/jupyter lab --notebook-dir=workshop
 
 refresh-notebooks: $(STAMP)
 	$(BIN)/crmlab refresh-notebooks
@@ -65,6 +71,9 @@ bench: $(STAMP)
 
 bench-features: $(STAMP)
 	$(BIN)/python bench/bench_features.py
+
+bench-case: $(STAMP)
+	$(BIN)/python bench/bench_case.py
 
 clean:
 	rm -rf reports/*/ build *.egg-info lib/*.egg-info

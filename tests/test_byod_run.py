@@ -322,3 +322,239 @@ def _check_client_files_and_report(runs):
     assert status["title"] == "Client export test" and status["status"] == "ok"
     assert status["parameters"]["data_dir"] == str(runs["run_dir"] / "input")
     assert status["parameters"]["n_boot"] == 20
+
+
+# --------------------------------------------------------------------------------------------
+# the finance case: the synthetic data under other names, and a churn-flag extract
+# --------------------------------------------------------------------------------------------
+FINANCE = "finance_churn"
+
+FINANCE_YAML = """\
+case: finance_churn
+title: Finance rename test
+data:
+  customers: 客户.csv
+  snapshots: 月度快照.csv
+  pilot: retention_pilot.csv
+columns:
+  customer_id: 客户编号
+  customers:
+    open_date: {column: 开户日期, format: "%Y%m%d"}
+    closure_date: {column: 销户日期, format: "%Y%m%d"}
+    age: 年龄
+    region: 省份
+    segment: 客户等级
+    products_held: 持有产品数
+    salary_deposit: 代发工资
+    relationship_manager: 专属客户经理
+    digital_active: 手机银行活跃
+  snapshots:
+    month: 月份
+    balance: 月末余额
+    n_transactions: 交易笔数
+    logins: 登录次数
+    fees_charged: 手续费
+    fee_rise: 费率上调
+    rate_change: 利率变动
+    service_contacts: 客服接触次数
+    complaints: 投诉次数
+  pilot:
+    customer_id: customer_no
+    group: arm
+    offer_date: offer_date
+values:
+  segment: {mass: [大众客户], affluent: [富裕客户], private: [私人银行]}
+  salary_deposit: {true: [是], false: [否]}
+  relationship_manager: {true: [是], false: [否]}
+  digital_active: {true: [是], false: [否]}
+  fee_rise: {1: [是], 0: [否]}
+features: none
+pii: [客户姓名, 手机号码]
+"""
+
+
+def make_finance_export(canonical: Path, out: Path) -> Path:
+    """The synthetic finance files under a bank's names (Chinese headers and labels, YYYYMMDD
+    dates, 是/否 flags, balances as text with thousands separators); returns the config."""
+    out.mkdir(parents=True, exist_ok=True)
+    read = {"dtype": str, "keep_default_na": False}
+    c = pd.read_csv(canonical / "customers.csv", **read)
+    yes_no = {"yes": "是", "no": "否"}
+    pd.DataFrame(
+        {
+            "客户编号": c["customer_id"],
+            "客户姓名": c["name"],
+            "手机号码": c["phone"],
+            "开户日期": _yyyymmdd(c["open_date"]),
+            "销户日期": _yyyymmdd(c["closure_date"].replace("", None)),
+            "年龄": c["age"],
+            "省份": c["region"],
+            "客户等级": c["segment"].map(
+                {"mass": "大众客户", "affluent": "富裕客户", "private": "私人银行"}
+            ),
+            "持有产品数": c["products_held"],
+            "代发工资": c["salary_deposit"].map(yes_no),
+            "专属客户经理": c["relationship_manager"].map(yes_no),
+            "手机银行活跃": c["digital_active"].map(yes_no),
+        }
+    ).to_csv(out / "客户.csv", index=False, encoding="utf-8-sig")
+    s = pd.read_csv(canonical / "snapshots.csv", **read)
+    balance = pd.to_numeric(s["balance"], errors="coerce")
+    pd.DataFrame(
+        {
+            "客户编号": s["customer_id"],
+            "月份": s["month"].str.replace("-", "", regex=False),
+            "月末余额": balance.map(lambda x: "" if pd.isna(x) else f"{x:,.2f}"),
+            "交易笔数": s["n_transactions"],
+            "登录次数": s["logins"],
+            "手续费": s["fees_charged"],
+            "费率上调": s["fee_rise"].map({"1": "是", "0": "否"}),
+            "利率变动": s["rate_change"],
+            "客服接触次数": s["service_contacts"],
+            "投诉次数": s["complaints"],
+        }
+    ).to_csv(out / "月度快照.csv", index=False, encoding="utf-8-sig")
+    p = pd.read_csv(canonical / "pilot.csv", **read)
+    p.rename(columns={"customer_id": "customer_no", "group": "arm"}).to_csv(
+        out / "retention_pilot.csv", index=False
+    )
+    cfg = out / "client.yaml"
+    cfg.write_text(FINANCE_YAML, encoding="utf-8")
+    return cfg
+
+
+@pytest.mark.slow
+def test_finance_export_under_other_names_gives_the_same_figures(tmp_path, monkeypatch):
+    """Rename the synthetic finance columns and labels, run through the config: every figure of
+    results.json equals the run on the canonical files."""
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY)
+    canonical = tmp_path / "canonical"
+    generate(FINANCE, canonical, seed=11, n_customers=1500)
+    cfg = make_finance_export(canonical, tmp_path / "client")
+    [canon] = runner.run_cases(
+        [FINANCE], {"data_dir": str(canonical)}, out_root=tmp_path / "canon", progress=False
+    )
+    client = runner.run_config(cfg, out_root=tmp_path / "runs", progress=False)
+    assert canon.ok, canon.error
+    assert client.ok, client.error
+    a = json.loads((canon.run_dir / "results.json").read_text())
+    b = json.loads((client.run_dir / "results.json").read_text())
+    assert a["n_customers"] == b["n_customers"] == 1500
+    assert b["churn.rate"] == a["churn.rate"] and b["pilot.effect"] == a["pilot.effect"]
+    differ = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    # the Cox model sums over customers in pseudonym order: the same up to rounding (1e-12)
+    assert {k for k in differ if not k.startswith("cox.")} == set(), differ
+    for k in differ:
+        assert a[k].keys() == b[k].keys(), k
+        assert np.allclose(_numbers(b[k]), _numbers(a[k]), rtol=1e-9, atol=0), k
+
+
+def _numbers(value) -> list[float]:
+    """The numbers of a (nested) recorded figure, in key order."""
+    if isinstance(value, dict):
+        return [x for k in sorted(value) for x in _numbers(value[k])]
+    if isinstance(value, list):
+        return [x for v in value for x in _numbers(v)]
+    return [float(value)]
+
+
+FLAG_YAML = """\
+case: finance_churn
+title: Telco-style churn flag
+data:
+  customers: exports/customers.csv
+columns:
+  customer_id: 客户编号
+  churned: 是否流失
+  tenure_months: 在网月数
+values:
+  churned: {true: ["Yes", "是", 1], false: ["No", "否", 0]}
+features: auto
+pii: [客户姓名]
+params:
+  target_relative_change: -0.2
+  value_column: 月费
+"""
+
+
+@pytest.mark.slow
+def test_churn_flag_extract_runs_end_to_end(tmp_path):
+    """A one-row-per-customer extract (Chinese names, Yes/是/1 flags, no dates) through
+    `crmlab run --config`: the baseline is the hand-computed share, the models find the planted
+    effects, the report and the action list are built, no personal value leaks."""
+    from crmlab.synth.finance_flag import telco_flag_table
+
+    table, truth = telco_flag_table(3000, seed=5)
+    (tmp_path / "exports").mkdir()
+    table.to_csv(tmp_path / "exports" / "customers.csv", index=False, encoding="gbk")
+    cfg = tmp_path / "client.yaml"
+    cfg.write_text(FLAG_YAML, encoding="utf-8")
+    env = {**os.environ, "CRMLAB_PSEUDONYM_KEY": KEY}
+    cmd = [sys.executable, "-m", "crmlab", "run", "--config", str(cfg), "--out", str(tmp_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [run_dir] = [p for p in (tmp_path / FINANCE).iterdir() if p.name != "latest"]
+    r = json.loads((run_dir / "results.json").read_text())
+    # baseline: the share flagged as churned, counted by hand from the client's words
+    flags = table["是否流失"].isin(["Yes", "是", "1"])
+    assert r["churn.n_lost"] == int(flags.sum()) == truth["n_churned"]
+    assert r["churn.rate"] == pytest.approx(flags.mean(), abs=1e-12)
+    assert r["churn.basis"] == "flag" and "no period stated" in r["churn.period"]
+    assert r["goal.target"] == pytest.approx(0.8 * flags.mean())
+    assert r["churn.ci"][0] < r["churn.rate"] < r["churn.ci"][1]
+    # the planted effects: longer contracts keep customers, a higher fee pushes them out
+    hr, planted = r["cox.hazard_ratios"], truth["log_hazard_ratios"]
+    for name in ("合约类型_一年", "合约类型_两年", "月费"):
+        assert np.log(hr[name]) == pytest.approx(planted[name], abs=0.2 * abs(planted[name])), name
+    assert r["cox.p_values"]["性别_女"] > 0.01 and r["cox.p_values"]["电子账单"] > 0.01
+    odds = r["model.odds_ratios"]
+    assert odds["合约类型_两年"] < odds["合约类型_一年"] < 1 < odds["月费"]
+    assert 0.65 < r["model.auc_test"] < 0.85 and r["model.n_test"] == 900
+    assert r["survival.group"] == "合约类型"
+    assert "pilot.effect" not in r  # no pilot table: stage 4 skips
+    # deliverables: the flag summary (not the generic fallback), an action list
+    report = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "Cut the <strong>churn share</strong>" in report and "the headline figures" not in report
+    actions = pd.read_csv(run_dir / "actions.csv")
+    assert len(actions) == len(table) - r["churn.n_lost"]  # every customer still there
+    counts = actions["segment"].value_counts().to_dict()
+    assert counts["at_risk"] == r["lifecycle.counts"]["at_risk"] > 0
+    assert actions["segment"].iloc[0] == "at_risk" and set(actions["tier"]) == {"A", "B", "C"}
+    known = {"name": table["客户姓名"], "phone": table["手机号码"]}
+    for path in [p for p in run_dir.rglob("*") if p.is_file()]:
+        assert_no_pii(pd.read_parquet(path) if path.suffix == ".parquet" else path, known)
+
+
+@pytest.mark.slow
+def test_retail_without_store_recommend_or_resolution_runs(tmp_path, monkeypatch):
+    """A survey without store_id and recommend, complaints without resolved and
+    days_to_resolve: the config validates and the case runs to the end."""
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY)
+    canonical = tmp_path / "canonical"
+    generate(CASE, canonical, seed=7, n_customers=400, n_stores=8, responses_per_wave=60)
+    cfg = make_client_export(canonical, tmp_path / "client")
+    survey = pd.read_excel(cfg.parent / "survey.xlsx", sheet_name="问卷2025")
+    survey = survey.drop(columns=["门店", "推荐"])
+    with pd.ExcelWriter(cfg.parent / "survey.xlsx", engine="openpyxl") as xw:
+        survey.to_excel(xw, sheet_name="问卷2025", index=False)
+    recl = pd.read_csv(cfg.parent / "reclamations.csv", sep=";", encoding="cp1252", dtype=str)
+    recl.drop(columns=["Résolu", "Délai (jours)"]).to_csv(
+        cfg.parent / "reclamations.csv", sep=";", index=False, encoding="cp1252"
+    )
+    text = cfg.read_text(encoding="utf-8")
+    for line in ("    store_id: 门店\n", "    recommend: 推荐\n", "    resolved: Résolu\n"):
+        text = text.replace(line, "")
+    text = text.replace("    days_to_resolve: Délai (jours)\n", "")
+    text = text.replace("  resolved: {true: [oui], false: [non]}\n", "")
+    cfg.write_text(text, encoding="utf-8")
+    from crmlab import config, ingest
+
+    prepared = ingest.load(config.load_config(cfg))
+    assert prepared.ok, prepared.errors
+    assert "store_id" not in prepared.tables["survey"]
+    assert "resolved" not in prepared.tables["complaints"]
+    result = runner.run_config(cfg, out_root=tmp_path / "runs", progress=False)
+    assert result.ok, result.error
+    r = json.loads((result.run_dir / "results.json").read_text())
+    assert "goal.baseline" in r and "drivers.ranking" in r
+    assert "pilot.effect" not in r and "stores.csat_lowest" not in r

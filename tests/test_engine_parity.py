@@ -313,3 +313,105 @@ def test_spark_equals_duckdb(tiny, generated, bank):
         pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
     finally:
         spark_con._session.stop()
+
+
+CASE = "retail_satisfaction"
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory):
+    """Transactions with one of every fault the checks count (see the test for the answers)."""
+    d = tmp_path_factory.mktemp("faulty")
+    _write(d, "customers", "customer_id,signup_date\nC1,2024-01-01\nC2,2024-02-01\nC2,2024-02-01\n")
+    _write(d, "stores", "store_id,region\nS1,North\n")
+    _write(
+        d,
+        "transactions",
+        """
+        transaction_id,customer_id,store_id,date,amount,items,promotion
+        T1,C1,S1,2024-03-01,10.0,1,0
+        T1,C1,S1,2024-03-01,10.0,1,0
+        T1,C1,S1,2024-03-01,10.0,1,0
+        T2,C1,S1,2024-03-02,20.0,1,1
+        T2,C2,S1,2024-03-02,25.0,1,1
+        T2,C2,S1,2024-03-03,26.0,1,1
+        T3, C2 ,S1,2024-03-04,-5.0,1,0
+        T4,,S1,2024-03-05,5.0,1,0
+        T5,C1,S1,2024-13-45,5.0,1,0
+        T6,C1,S1,2024-03-06,,1,2
+        T7,C7,S1,2024-03-07,7.0,1,0
+        T8,C7,S9,2024-03-08,8.0,1,0
+        T9,C1,S9,2024-03-09,9.0,1,0
+        ,C1,S1,2024-03-10,11.0,1,0
+        ,C1,S1,2024-03-10,11.0,1,0
+        ,C2,S1,2024-03-10,12.0,1,0
+        """,
+    )
+    return d
+
+
+def _quality_both_ways(folder, rules=None):
+    """(report, notes, counts, KPI summary) on the pandas path and on DuckDB."""
+    from crmlab import sources
+
+    key = privacy.demo_key(42)
+    out = {}
+    for eng in ("pandas", "duckdb"):
+        large = engine.open_large_sources(CASE, folder, eng)
+        raw = sources.load_sources(CASE, folder, skip=large.names)
+        tables, _ = sources.pseudonymize_tables(raw, key)
+        r = rules or sources.case_rules(CASE, {**tables, **large.tables})
+        report = engine.quality_report(tables, r, large)
+        clean, notes, counts = engine.clean_tables(tables, r, large)
+        summary = engine.kpi_summary(clean, r, large)
+        out[eng] = (report.drop(columns=["example_rows", "example_values"]), notes, counts, summary)
+    return out["pandas"], out["duckdb"]
+
+
+def test_engine_quality_checks_count_every_fault(faulty):
+    ref, got = _quality_both_ways(faulty)
+    report, notes, counts, _ = got
+    tx = report[report["source"] == "transactions"].set_index(["check", "column"])["n_rows"]
+    # T1 x3 -> 2 exact copies; 2 blank-key rows equal; T2: 3 distinct rows share the key
+    assert tx[("duplicate_rows", "*")] == 3
+    assert tx[("duplicate_key", "transaction_id")] == 3
+    assert tx[("missing", "transaction_id")] == 3 and tx[("missing", "customer_id")] == 1
+    assert tx[("unparseable_date", "date")] == 1 and tx[("out_of_range", "promotion")] == 1
+    assert tx[("orphan_key", "customer_id")] == 2 and tx[("orphan_key", "store_id")] == 2
+    assert tx[("negative_amount", "amount")] == 1
+    assert notes[:7] == [
+        "customers: 1 exact duplicate row(s) dropped (first copy kept).",
+        "transactions: 3 exact duplicate row(s) dropped (first copy kept).",
+        "transactions: 2 row(s) with an already-seen transaction_id dropped "
+        "(first row of each key kept).",
+        "transactions: 1 unparseable date(s) in date set to missing.",
+        "transactions: 1 out-of-range value(s) in promotion (allowed 0 to 1) set to missing.",
+        "transactions: 1 row(s) with missing customer_id dropped.",
+        "transactions: 1 row(s) with missing date dropped.",
+    ]
+    # kept: T1, T2 (C1), T3 (" C2 " is C2; a return) and the two distinct blank-key rows;
+    # T6 has no amount, T7/T8 an unknown customer, T9 an unknown store
+    assert counts.loc["transactions"].tolist() == [5, 1]
+    for a, b in zip(ref[:3], got[:3], strict=True):
+        if isinstance(a, pd.DataFrame):
+            pd.testing.assert_frame_equal(b, a)
+        else:
+            assert b == a
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_engine_quality_checks_equal_pandas_on_generated_data(generated, fmt):
+    ref, got = _quality_both_ways(generated / fmt)
+    pd.testing.assert_frame_equal(got[0], ref[0])
+    assert got[0]["source"].eq("transactions").sum() >= 3  # duplicates, orphans, returns
+    assert got[1] == ref[1]
+    pd.testing.assert_frame_equal(got[2], ref[2])
+    pd.testing.assert_frame_equal(got[3], ref[3], rtol=RTOL)
+
+
+def test_engine_quality_checks_equal_pandas_on_the_tiny_tables(tiny):
+    ref, got = _quality_both_ways(tiny, TINY_RULES)
+    pd.testing.assert_frame_equal(got[0], ref[0])
+    assert got[1] == ref[1]
+    pd.testing.assert_frame_equal(got[2], ref[2])
+    pd.testing.assert_frame_equal(got[3], ref[3], rtol=RTOL)

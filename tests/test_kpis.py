@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from crmlab import kpis
+from crmlab.errors import DataError
 
 
 @pytest.fixture
@@ -87,3 +88,64 @@ def test_missing_sources_drop_their_kpis(shop):
 
 def test_kpi_key():
     assert kpis.kpi_key("Complaints per 100 customers") == "complaints_per_100_customers"
+
+
+def test_transaction_summary_by_hand(shop):
+    s = kpis.transaction_summary(shop["transactions"], pd.Timestamp("2026-10-01"))
+    s = s.set_index("window")
+    assert s.loc["recent", "start"] == pd.Timestamp("2026-04-01")
+    assert s.loc["year_earlier", "end"] == pd.Timestamp("2025-10-01")
+    # recent: 6 rows of a, b, c; a and c bought on 2+ days; 100+50+30+20-10+40
+    assert s.loc["recent", ["n_transactions", "buyers", "repeat_buyers"]].tolist() == [6, 3, 2]
+    assert s.loc["recent", "net_spend"] == pytest.approx(230.0)
+    assert s.loc["year_earlier", ["n_transactions", "buyers", "repeat_buyers"]].tolist() == [
+        1,
+        1,
+        0,
+    ]
+    assert s.loc["all", ["n_transactions", "buyers", "net_spend"]].tolist() == [7, 3, 290.0]
+    assert s.loc["all", "last_date"] == pd.Timestamp("2026-09-30")
+    assert kpis.last_purchase_month(s.reset_index()) == "2026-09"
+
+
+@pytest.mark.filterwarnings("ignore:fetch_arrow_table:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The 'future.infer_string' option")
+def test_engine_summary_equals_the_pandas_reference(shop):
+    import ibis
+
+    from crmlab import engine
+
+    tx = shop["transactions"]
+    con = engine.connect("duckdb")
+    lazy = con.create_table("tx", ibis.memtable(tx.assign(date=tx["date"].dt.date)))
+    for as_of, months in [("2026-10-01", 6), ("2026-07-01", 3), ("2025-06-02", 6)]:
+        ref = kpis.transaction_summary(tx, pd.Timestamp(as_of), months)
+        got = engine.transaction_summary(lazy, pd.Timestamp(as_of), months)
+        pd.testing.assert_frame_equal(got, ref)
+    # 2025-06-02: only the year-old purchase is in the recent window, nothing a year before it
+    assert got["buyers"].tolist() == [1, 0, 1] and pd.isna(got["last_date"].iloc[1])
+
+
+def test_kpis_from_a_summary_equal_those_from_the_rows(shop):
+    as_of = pd.Timestamp("2026-10-01")
+    summary = kpis.transaction_summary(shop["transactions"], as_of)
+    rest = {k: v for k, v in shop.items() if k != "transactions"}
+    ref = kpis.retail_kpis(shop, TARGETS, spend_growth=0.1)
+    got = kpis.retail_kpis(rest, TARGETS, spend_growth=0.1, tx_summary=summary)
+    pd.testing.assert_frame_equal(got, ref)
+    # a summary for another window is refused, not silently used
+    with pytest.raises(DataError, match="transaction summary covers"):
+        kpis.retail_kpis(rest, TARGETS, window_months=3, tx_summary=summary)
+
+
+def test_nps_and_resolution_time_need_their_columns(shop):
+    survey = shop["survey"].drop(columns="recommend")
+    complaints = shop["complaints"].drop(columns="days_to_resolve")
+    tables = {**shop, "survey": survey, "complaints": complaints}
+    board = kpis.retail_kpis(tables, TARGETS).set_index("key")
+    assert "nps" not in board.index and "days_to_resolve" not in board.index
+    assert board.loc["csat", "actual"] == pytest.approx(3 / 5)
+    assert board.loc["complaints_per_100_customers", "actual"] == pytest.approx(50.0)
+    no_flag = {**shop, "complaints": shop["complaints"].drop(columns="resolved")}
+    keys = kpis.retail_kpis(no_flag, TARGETS)["key"].tolist()
+    assert "days_to_resolve" not in keys and "nps" in keys

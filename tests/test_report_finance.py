@@ -10,11 +10,12 @@ thousands separators), not through ``crmlab.casespec``.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
 
-from crmlab import casespec, report
+from crmlab import casespec, i18n, report
 from crmlab.rundir import Run
 from tests.deliverables_support import assert_well_formed, canonical_run, section
 
@@ -139,3 +140,108 @@ def test_summary_falls_back_when_a_template_figure_is_missing(reports, tmp_path)
     assert "could not be filled" in summary and "churn.period" in summary
     assert 'class="findings"' not in summary
     assert _pct(run.results["churn.rate"]) in summary  # headline figures remain
+
+
+# --------------------------------------------------------------------------------------------
+# Chinese labels of the finance features, columns and KPIs (one table: crmlab.i18n.TERMS_ZH)
+# --------------------------------------------------------------------------------------------
+#: Latin-letter words a Chinese table header may keep (abbreviations and a statistic's symbol).
+LATIN_HEADERS = {"AUC", "SHA", "UTC", "rho", "crmlab"}
+
+
+def _finance_names(run) -> set[str]:
+    """Every feature, column and KPI name of the run, in the key form of i18n (lower case,
+    underscores as spaces): the model features, the tables the stages saved, the Cox
+    covariates and the KPIs."""
+    import pandas as pd
+
+    from crmlab import churn
+
+    names = set(churn.FEATURES) | set(churn.CHURN_KPIS)
+    names |= {label for label, *_ in churn.CHURN_KPIS.values()}
+    names |= set(run.results["model.features"]) | set(run.results["cox.hazard_ratios"])
+    for table in ("customers", "snapshots", "scored", "test_scored", "action_list"):
+        names |= set(pd.read_parquet(run.path / "artifacts" / f"{table}.parquet").columns)
+    return {i18n._term_key(n) for n in names}
+
+
+def _cells(page: str) -> list[tuple[str, str]]:
+    """(tag, text) of every table cell and heading, without the appendix's table of all
+    recorded figures (raw results.json keys and values, kept for tracing)."""
+    from html.parser import HTMLParser
+
+    page = re.sub(r'<tr data-figure="[^"]*"><td><code>.*?</tr>', "", page, flags=re.S)
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.stack, self.found = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            while self.stack and self.stack.pop() != tag:
+                pass
+
+        def handle_data(self, data):
+            tags = {"th", "td", "h1", "h2", "h3", "h4", "caption", "figcaption"}
+            if self.stack and self.stack[-1] in tags and data.strip():
+                self.found.append((self.stack[-1], data.strip()))
+
+    parser = Cells()
+    parser.feed(page)
+    return parser.found
+
+
+def test_zh_report_has_no_untranslated_feature_names(reports):
+    run, _, zh = reports
+    names = _finance_names(run)
+    assert {"products held", "fee rises", "region beijing", "churn rate 12m"} <= names
+    assert len(names) > 50
+    cells = _cells(zh)
+    assert len(cells) > 300
+    left = []
+    for tag, text in cells:
+        items = [x.strip(" .[]") for x in re.split(r"[,;]|\.\.\.", text)]
+        if not all(len(x.split()) <= 3 and "(" not in x for x in items):
+            items = [text]  # a sentence (the plans' texts), not a list of names
+        left += [(tag, text) for x in items if i18n._term_key(x) in names]
+        if tag != "td":  # headers and headings: Chinese apart from a few abbreviations
+            words = set(re.findall(r"[A-Za-z]{2,}", text)) - LATIN_HEADERS
+            left += [(tag, text)] if words else []
+    assert not left, left[:20]
+    # the figures behind it: these labels come from i18n, the summary template has no table
+    assert "持有产品数" in zh and "地区：北京" in zh and "12 个月流失率" in zh
+    template = (casespec.SPECS / f"{CASE}.summary.zh.html.j2").read_text(encoding="utf-8")
+    assert "set names" not in template and "余额变化" not in template
+
+
+def test_zh_finance_charts_have_chinese_labels(reports):
+    from matplotlib import pyplot as plt
+
+    from crmlab.charts import from_run
+
+    run, _, _ = reports
+    spec = casespec.load_spec(CASE)
+    drawn = 0
+    for stage in spec["stages"].values():
+        for entry in stage.get("charts_zh") or []:
+            name, options = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+            with i18n.chart_style("zh"):
+                ax = from_run.CHARTS[name](run, **options)
+                if ax is None:
+                    continue
+                i18n.localize_axes(ax, "zh")
+                texts = []
+                for a in ax.figure.axes:
+                    texts += [a.get_title(), a.get_xlabel(), a.get_ylabel()]
+                    texts += [t.get_text() for t in a.get_xticklabels() + a.get_yticklabels()]
+                    texts += [t.get_text() for t in a.texts]
+                    if a.get_legend():
+                        texts += [t.get_text() for t in a.get_legend().get_texts()]
+                plt.close(ax.figure)
+            drawn += 1
+            english = [t for t in texts if re.search(r"[A-Za-z]{3,}", t)]
+            assert not english, (name, english)
+    assert drawn == 3  # lifecycle stages, the KPI dashboard, the projection

@@ -4,12 +4,16 @@
 - On partial data (survey only / transactions only) every stage still runs, says what it skipped,
   and records only what it computed.
 - No personal value (name, e-mail, phone) appears in any output of a run.
+- The DuckDB path (default) gives the same results.json figures as the pandas path, and never
+  reads the transactions into pandas (a guard inside the kernel fails the run if it does).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
+import textwrap
 
 import pandas as pd
 import pytest
@@ -25,6 +29,61 @@ def _run(tmp_path, **params):
     [res] = runner.run_cases([CASE], params, out_root=tmp_path / "reports", progress=False)
     assert res.ok, res.error
     return res.run_dir, json.loads((res.run_dir / "results.json").read_text())
+
+
+GUARD = textwrap.dedent(
+    """
+    # Loaded by every Python process started with this folder on PYTHONPATH (the kernels).
+    import os
+
+    if os.environ.get("CRMLAB_GUARD_TRANSACTIONS"):
+        import ibis.backends.duckdb as ibis_duckdb
+        import pandas as pd
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        def _no_transactions(real, name):
+            def read(source, *args, **kwargs):
+                if "transactions" in str(source):
+                    raise RuntimeError(f"GUARD: {name} read the transactions into Python")
+                return real(source, *args, **kwargs)
+
+            return read
+
+        pd.read_csv = _no_transactions(pd.read_csv, "pandas.read_csv")
+        pd.read_parquet = _no_transactions(pd.read_parquet, "pandas.read_parquet")
+        pq.read_table = _no_transactions(pq.read_table, "pyarrow.parquet.read_table")
+        pacsv.read_csv = _no_transactions(pacsv.read_csv, "pyarrow.csv.read_csv")
+        limit = int(os.environ["CRMLAB_GUARD_TRANSACTIONS"])
+
+        def _small_results(real):
+            def fetch(self, expr, *args, **kwargs):
+                out = real(self, expr, *args, **kwargs)
+                if hasattr(out, "__len__") and len(out) > limit:
+                    raise RuntimeError(f"GUARD: the engine returned {len(out)} rows")
+                return out
+
+            return fetch
+
+        for method in ("execute", "to_pyarrow"):
+            setattr(ibis_duckdb.Backend, method, _small_results(getattr(ibis_duckdb.Backend, method)))
+    """
+)
+
+
+def _guarded_run(tmp_path, max_rows: int, **params):
+    """Run the case with the guard: reading a transactions file into pandas/pyarrow, or any
+    engine result with more than ``max_rows`` rows, fails the run."""
+    import os
+
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(GUARD)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(guard), os.environ.get("PYTHONPATH", "")]))
+        mp.setenv("CRMLAB_GUARD_TRANSACTIONS", str(max_rows))
+        [res] = runner.run_cases([CASE], params, out_root=tmp_path / "reports", progress=False)
+    return res
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +191,85 @@ def test_transactions_only(tmp_path, small_data):
     assert "Skipped: CSAT history" in (run_dir / "html" / "01_goals.html").read_text()
 
 
-def test_same_inputs_give_the_same_results_json(tmp_path, small_data):
-    first, r1 = _run(tmp_path / "a", data_dir=str(small_data))
+@pytest.fixture(scope="module")
+def guarded_run(tmp_path_factory, small_data):
+    """The DuckDB path on the small data, with the guard on (at most 800 rows, the customers)."""
+    res = _guarded_run(tmp_path_factory.mktemp("guarded"), 800, data_dir=str(small_data))
+    assert res.ok, res.error
+    return res.run_dir, json.loads((res.run_dir / "results.json").read_text())
+
+
+def test_duckdb_path_never_reads_the_transactions_into_pandas(guarded_run, small_data):
+    _, r = guarded_run
+    n_rows = len(pd.read_csv(small_data / "transactions.csv"))
+    assert r["features.n_customers"] == 800 and r["data.rows.transactions"] > 0.9 * n_rows > 8000
+
+
+def test_the_guard_catches_the_pandas_path(tmp_path, small_data):
+    """The guard is wired: the pandas path reads the transactions and the run fails."""
+    res = _guarded_run(tmp_path, 800, data_dir=str(small_data), engine="pandas")
+    assert not res.ok
+    assert "02_data" in res.error and "GUARD" in res.error
+
+
+def test_the_guard_catches_a_large_engine_result(tmp_path, small_data):
+    """... and so does an engine result larger than the limit (here: below the customers)."""
+    res = _guarded_run(tmp_path, 700, data_dir=str(small_data))
+    assert not res.ok and "GUARD: the engine returned 800 rows" in res.error
+
+
+def _same_figures(a: dict, b: dict, path: str = "") -> list[str]:
+    """Paths where two results.json values differ (floats: 1e-9 relative)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        diffs = [f"{path}.{k}: only in one" for k in set(a) ^ set(b)]
+        for k in sorted(set(a) & set(b)):
+            diffs += _same_figures(a[k], b[k], f"{path}.{k}")
+        return diffs
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _same_figures(x, y, f"{path}[{i}]")
+        ]
+    if isinstance(a, float) and isinstance(b, float):
+        same = math.isclose(a, b, rel_tol=1e-9) or (math.isnan(a) and math.isnan(b))
+        return [] if same else [f"{path}: {a} != {b}"]
+    return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} != {b!r}"]
+
+
+def test_duckdb_and_pandas_paths_give_the_same_figures(tmp_path, default_run):
+    """Must hold (issue 7): no silent change in any figure on the default data."""
+    _, r_duckdb, _ = default_run
+    _, r_pandas = _run(tmp_path, engine="pandas")
+    assert len(r_duckdb) > 60 and "kpi.spend_per_customer" in r_duckdb
+    assert _same_figures(r_duckdb, r_pandas) == []
+    assert _same_figures({"x": 1.0}, {"x": 1.0 + 1e-6}) == [".x: 1.0 != 1.000001"]  # can fail
+
+
+def test_config_engine_keys_become_parameters(tmp_path):
+    from crmlab.config import load_config
+    from crmlab.errors import ConfigError
+
+    def cfg(text):
+        f = tmp_path / "c.yaml"
+        f.write_text("case: retail_satisfaction\ndata: {survey: s.csv}\n" + text)
+        return f
+
+    (tmp_path / "s.csv").write_text("date,overall_satisfaction\n2026-01-01,5\n")
+    assert "engine" not in load_config(cfg("")).params  # the notebooks' default: duckdb
+    c = load_config(cfg("engine: spark\nspark_master: spark://h:7077\n"))
+    assert c.params == {"engine": "spark", "spark_master": "spark://h:7077"}
+    assert load_config(cfg("engine: pandas\n")).params == {"engine": "pandas"}
+    with pytest.raises(ConfigError, match=r"line 3, engine: expected one of duckdb, spark, pandas"):
+        load_config(cfg("engine: polars\n"))
+    with pytest.raises(ConfigError, match="spark_master: is used only with engine: spark"):
+        load_config(cfg("spark_master: spark://h:7077\n"))
+    with pytest.raises(ConfigError, match="engine: set either here or under params"):
+        load_config(cfg("engine: duckdb\nparams: {engine: pandas}\n"))
+
+
+def test_same_inputs_give_the_same_results_json(tmp_path, small_data, guarded_run):
+    first, r1 = guarded_run
     second, r2 = _run(tmp_path / "b", data_dir=str(small_data))
     assert first != second
     assert (first / "results.json").read_bytes() == (second / "results.json").read_bytes()

@@ -4,6 +4,7 @@ reported with the cell, ``latest`` only moved by successful runs."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -109,3 +110,60 @@ def test_cli_exit_codes_and_messages(toy_project):
 def test_run_names_never_collide():
     names = {runner.new_run_name() for _ in range(200)}
     assert len(names) == 200
+
+
+# --------------------------------------------------------------------------------------------
+# progress output: bars on a terminal, one plain line per stage in logs and CI
+# --------------------------------------------------------------------------------------------
+class _Stream:
+    def __init__(self, tty: bool):
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_mode_follows_the_terminal_and_the_environment(monkeypatch):
+    monkeypatch.delenv(runner.PROGRESS_ENV, raising=False)
+    assert runner.progress_mode(True, _Stream(True)) == "bars"
+    assert runner.progress_mode(True, _Stream(False)) == "lines"
+    assert runner.progress_mode(True, object()) == "lines"  # no isatty: not a terminal
+    assert runner.progress_mode(False, _Stream(True)) == "off"
+    assert runner.progress_mode("lines", _Stream(True)) == "lines"
+    monkeypatch.setenv(runner.PROGRESS_ENV, "lines")
+    assert runner.progress_mode(True, _Stream(True)) == "lines"
+    assert runner.progress_mode(False, _Stream(True)) == "off"  # an explicit choice wins
+    with pytest.raises(ValueError, match="progress must be one of"):
+        runner.progress_mode("dots")
+
+
+_STAGE_LINE = re.compile(r"^(toy|toy_two) +(01_first|02_second) +(ok|failed) +\d+\.\ds$")
+
+
+def test_parallel_runs_print_one_plain_line_per_stage_when_not_a_terminal(toy_project, capfd):
+    """What CI sees with --jobs 2: stdout is a pipe, the cases run in spawned processes."""
+    results = runner.run_cases(["toy", "toy_two"], {"fail": "true"}, jobs=2)
+    out = capfd.readouterr().out
+    assert "\x1b" not in out and "\r" not in out  # no tqdm cursor movements or redraws
+    lines = out.splitlines()
+    assert all(_STAGE_LINE.match(line) for line in lines), lines
+    assert sorted(lines_of := [line.split()[:3] for line in lines]) == [
+        ["toy", "01_first", "ok"],
+        ["toy", "02_second", "failed"],
+        ["toy_two", "01_first", "ok"],
+        ["toy_two", "02_second", "failed"],
+    ], lines_of
+    for r in results:
+        assert list(r.stage_seconds) == ["01_first", "02_second"]
+        assert 0 < sum(r.stage_seconds.values()) <= r.seconds
+
+
+def test_bars_on_a_terminal_and_nothing_when_off(toy_project, capfd):
+    [res] = runner.run_cases(["toy"], {}, progress="bars")
+    captured = capfd.readouterr()
+    assert res.ok and "[toy] stage 1/2: 01_first" in captured.out
+    assert "toy/01_first" in captured.err  # the tqdm bar (it writes to stderr)
+    assert not _STAGE_LINE.search(captured.out)
+    runner.run_cases(["toy"], {}, progress=False)
+    captured = capfd.readouterr()
+    assert captured.out == "" and "toy/01_first" not in captured.err

@@ -4,12 +4,14 @@ solutions put back ("well done")."""
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 
 from crmlab import workshop
 from crmlab.cases import get_case
-from crmlab.errors import CrmlabError
+from crmlab.errors import CrmlabError, ParameterError
 from crmlab.synthetic import generate
 from tests.deliverables_support import canonical_run
 
@@ -148,7 +150,7 @@ def test_finance_notebooks_have_exercises_with_checks():
             assert prompt and hint
             exercises[path.stem] = prompt
         assert all(not d for d in workshop.solution_dependencies(nb).values())
-    assert sorted(exercises) == ["01_goals", "03_model", "04_pilot"]
+    assert set(exercises) == {"01_goals", "02_data", "03_model", "04_pilot", "05_evaluate"}
 
 
 def test_canonical_run_passes_its_checks_silently(tmp_path_factory):
@@ -189,6 +191,63 @@ def test_kit_folder_holds_data_notebooks_and_a_trainer_guide(kit):
     assert "jupyter lab --notebook-dir=" in (kit / "README.md").read_text(encoding="utf-8")
 
 
+def _agenda_rows(guide: str) -> list[tuple[str, str, list[str]]]:
+    """(start, minutes, exercise labels) of each agenda row of a trainer guide."""
+    rows = []
+    for line in guide.splitlines():
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        if len(cells) == 4 and re.fullmatch(r"(\d+:\d\d)?", cells[0]) and cells[2].isdigit():
+            rows.append((cells[0], cells[2], re.findall(r"\b\d\.\d+(?=:)", cells[3])))
+    return rows
+
+
+#: Technical names a Chinese guide keeps in Latin letters.
+LATIN_OK = {"AUC", "Cox", "CRM", "ERP", "JupyterLab", "Kaplan", "LMG", "Meier", "OLS", "Python"}
+LATIN_OK |= {"RFM", "SMART", "crmlab", "logit"}
+
+
+def _latin_words(text: str) -> set[str]:
+    """Words in Latin letters outside code spans, other than the technical names above."""
+    return set(re.findall(r"[A-Za-z]{2,}", re.sub(r"`[^`]*`", "", text))) - LATIN_OK
+
+
+def test_trainer_guide_in_chinese_has_the_same_agenda_and_no_english_left(kit):
+    en = (kit / "TRAINER_GUIDE.md").read_text(encoding="utf-8")
+    zh = (kit / workshop.GUIDES["zh"]).read_text(encoding="utf-8")
+    rows_en, rows_zh = _agenda_rows(en), _agenda_rows(zh)
+    # set-up, five stages, wrap-up; 15 min set-up then 35, 30, 50, 40, 35 (the case spec)
+    assert [r[:2] for r in rows_en] == [
+        ("0:00", "15"),
+        ("0:15", "35"),
+        ("0:50", "30"),
+        ("1:20", "50"),
+        ("2:10", "40"),
+        ("2:50", "35"),
+        ("", "15"),
+    ]
+    assert rows_zh == rows_en  # same timings and the same exercises (1.1, 3.1, 3.2, ...)
+    assert sum(len(r[2]) for r in rows_zh) == 6
+    assert "220 分钟" in zh  # 15 + 190 + 15
+    headings = [ln for ln in zh.splitlines() if ln.startswith("#") or ln.startswith("**阶段")]
+    assert len(headings) == 4 + 5 and headings[0].startswith("# 培训师指南：零售客户满意度")
+    for line in headings:
+        assert not _latin_words(line.split("。**")[0]), line
+    # the agenda, goals and questions: Chinese throughout (the closing notes quote the checks)
+    body = zh[: zh.index("## 课堂组织")]
+    assert not _latin_words(body), sorted(_latin_words(body))
+    assert "参考文章 000" in zh and "参考文章 004" in zh
+    assert len(zh.splitlines()) < 80
+    assert "TRAINER_GUIDE.zh.md" in (kit / "README.md").read_text(encoding="utf-8")
+
+
+def test_kit_readme_follows_the_kit_language(finance_kit):
+    readme = (finance_kit / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith("# 培训材料：金融客户流失") and "TRAINER_GUIDE.zh.md" in readme
+    assert (finance_kit / "TRAINER_GUIDE.md").is_file()
+    with pytest.raises(ParameterError, match="Unknown language"):
+        workshop.build_kit(FINANCE, finance_kit.parent / "other", lang="fr")
+
+
 def _messages(results):
     return {stage: workshop.check_messages(nb) for stage, nb in results.items()}
 
@@ -219,18 +278,31 @@ def test_solutions_put_back_pass_every_check(kit):
 def finance_kit(tmp_path_factory):
     data = tmp_path_factory.mktemp("kitdata") / FINANCE
     generate(FINANCE, data, seed=7, n_customers=1500)
-    return workshop.build_kit(FINANCE, tmp_path_factory.mktemp("kit") / FINANCE, data_dir=data)
+    kit_dir = tmp_path_factory.mktemp("kit") / FINANCE
+    return workshop.build_kit(FINANCE, kit_dir, data_dir=data, lang="zh")
+
+
+def _check_calls(case: str) -> dict[str, int]:
+    """Stage -> number of ``workshop.check(`` calls in the check cells of its instructor notebook
+    (each prints one line in a student notebook)."""
+    calls = {}
+    for path in get_case(case).notebooks:
+        nb = nbformat.read(str(path), as_version=4)
+        cells = [c for c in nb.cells if "check" in c.metadata.get("tags", [])]
+        calls[path.stem] = sum(c.source.count("workshop.check(") for c in cells)
+    return calls
 
 
 def test_finance_kit_runs_blank_and_passes_with_solutions(finance_kit):
-    checked = ["01_goals", "03_model", "04_pilot"]
+    calls = _check_calls(FINANCE)
+    assert calls["01_goals"] == calls["03_model"] == calls["04_pilot"] == 2
     blank = _messages(workshop.execute_kit(finance_kit, {}, case=FINANCE))
     assert set(blank) == set(get_case(FINANCE).stages)
-    assert sorted(s for s, lines in blank.items() if lines) == checked
+    assert {s: len(lines) for s, lines in blank.items()} == calls
     lines = [line for stage_lines in blank.values() for line in stage_lines]
-    assert len(lines) == 6  # two checks after each of the three exercises
+    assert len(lines) >= 6  # two checks after each exercise
     assert all(line.startswith("\u23f3 Not yet") for line in lines), blank
     solved = _messages(workshop.execute_kit(finance_kit, {}, solutions=True, case=FINANCE))
+    assert {s: len(lines) for s, lines in solved.items()} == calls
     lines = [line for stage_lines in solved.values() for line in stage_lines]
-    assert len(lines) == 6
     assert all(line.startswith("\u2705 Well done") for line in lines), solved

@@ -171,21 +171,44 @@ def _read_columns(path: Path, columns=None, nrows=None) -> pd.DataFrame:
     return pd.read_csv(path, usecols=columns, nrows=nrows, dtype="str", encoding="utf-8-sig")
 
 
+#: (case, input files with size and mtime) -> personal values and raw ids (this process only;
+#: personal values are never written to disk). A changed input file changes the key.
+_RAW_CACHE: dict[tuple, tuple[dict, set[str]]] = {}
+_RAW_CACHE_SIZE = 4
+
+
 def _raw_personal_values(run: Run) -> tuple[dict, set[str]]:
     """Personal values (by detected PII column) and raw customer ids of the run's input files.
 
     Each source's PII columns are detected on its first 500 rows (as
     :func:`crmlab.privacy.detect_pii_columns` samples them); only those columns and
-    ``customer_id`` are then read in full.
+    ``customer_id`` are then read in full. Cached in memory per set of input files (path, size,
+    modification time), so rebuilding a run's action list, or lists of runs on the same data,
+    reads the raw files once.
     """
+    from crmlab import sources
+
+    folder = run.data_dir()
+    if run.case not in sources.CASE_SOURCES or not folder.is_dir():
+        return {}, set()
+    paths = [sources.source_path(folder, stem) for stem in sources.CASE_SOURCES[run.case]]
+    key = (run.case,) + tuple(
+        (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p is not None
+    )
+    if key not in _RAW_CACHE:
+        if len(_RAW_CACHE) >= _RAW_CACHE_SIZE:
+            _RAW_CACHE.pop(next(iter(_RAW_CACHE)))
+        _RAW_CACHE[key] = _read_personal_values(run.case, folder)
+    known, raw_ids = _RAW_CACHE[key]
+    return {k: list(v) for k, v in known.items()}, set(raw_ids)
+
+
+def _read_personal_values(case: str, folder: Path) -> tuple[dict, set[str]]:
     from crmlab import privacy, sources
 
     known: dict[str, list] = {}
     raw_ids: set[str] = set()
-    folder = run.data_dir()
-    if run.case not in sources.CASE_SOURCES or not folder.is_dir():
-        return known, raw_ids
-    for stem in sources.CASE_SOURCES[run.case]:
+    for stem in sources.CASE_SOURCES[case]:
         path = sources.source_path(folder, stem)
         if path is None:
             continue

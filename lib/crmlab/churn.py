@@ -71,7 +71,17 @@ __all__ = [
     "rolling_churn",
     "score_dataset",
     "tenure_band",
+    "tenure_band_months",
     "time_split",
+    "FLAG_CUSTOMER_RULES",
+    "FlagRate",
+    "churn_mode",
+    "flag_churn_rate",
+    "flag_churn_tables",
+    "flag_customers",
+    "flag_goal_record",
+    "flag_kpis",
+    "as_of_date",
     "whole_months",
 ]
 
@@ -101,7 +111,10 @@ FEATURES = [
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
-_YES_NO = {"yes": 1, "no": 0, "y": 1, "n": 0, "true": 1, "false": 0, "1": 1, "0": 0}
+_YES_NO = {
+    **{"yes": 1, "no": 0, "y": 1, "n": 0, "true": 1, "false": 0, "1": 1, "0": 0},
+    **{"1.0": 1, "0.0": 0, "是": 1, "否": 0},
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1096,6 +1109,17 @@ def tenure_band(open_date: pd.Series, as_of, edges=TENURE_EDGES) -> pd.Series:
     t = _timestamp(as_of, "as_of")
     opened = pd.to_datetime(open_date, errors="coerce")
     months = (t - opened).dt.days / DAYS_PER_MONTH
+    return tenure_band_months(months, edges).set_axis(open_date.index)
+
+
+def tenure_band_months(months: pd.Series, edges=TENURE_EDGES) -> pd.Series:
+    """Tenure in months (e.g. a ``tenure_months`` column) in the bands of :func:`tenure_band`:
+    "< 1 year", "1-2 years", "2-5 years", "5-10 years", "10+ years" for the default edges
+    (months; a band includes its lower edge). Missing tenure gives a missing band.
+
+    Returns an ordered categorical named ``tenure_band`` with the index of ``months``.
+    """
+    months = pd.to_numeric(pd.Series(months), errors="coerce")
     e = [float(x) for x in edges]
     if any(b <= a for a, b in zip(e, e[1:], strict=False)) or e[0] <= 0:
         raise DataError(f"edges must be increasing positive months, got {edges}.")
@@ -1107,7 +1131,7 @@ def tenure_band(open_date: pd.Series, as_of, edges=TENURE_EDGES) -> pd.Series:
     labels += [f"{yrs(a)}-{yrs(b)} years" for a, b in zip(e, e[1:], strict=False)]
     labels.append(f"{yrs(e[-1])}+ years")
     band = pd.cut(months, [-np.inf, *e, np.inf], right=False, labels=labels)
-    return pd.Series(band, index=open_date.index, name="tenure_band")
+    return pd.Series(band, index=months.index, name="tenure_band")
 
 
 def score_dataset(
@@ -1281,3 +1305,235 @@ def pilot_data(
     outcomes["treated"] = (outcomes["group"].astype("str") == treated).astype(np.int64)
     offer = _dates(pilot, "offer_date", "pilot_data", allow_missing=False).min()
     return PilotData(outcomes, treated, offer, end, whole_months(offer, end))
+
+
+# ----------------------------------------------------------------------------------------------
+# churn from a flag: one row per customer with `churned` (and `tenure_months`), no dates
+# ----------------------------------------------------------------------------------------------
+#: Cleaning rules (:mod:`crmlab.quality`) of a finance customer table in the flag shape: the
+#: ``churned`` flag is required (rows without it are dropped), dates are not needed.
+FLAG_CUSTOMER_RULES: dict = {
+    "key": "customer_id",
+    "booleans": ["churned", "salary_deposit", "relationship_manager", "digital_active"],
+    "ranges": {"tenure_months": [0, None], "age": [18, 120], "products_held": [0, None]},
+    "categories": {"segment": ["mass", "affluent", "private"]},
+    "required": ["customer_id", "churned"],
+}
+
+
+def churn_mode(customers: pd.DataFrame | None) -> str | None:
+    """Which churn measure a customer table supports.
+
+    ``"dates"``: it has ``open_date`` (closures are dated: churn over a 12-month period, cohorts,
+    a time split); ``"flag"``: no ``open_date`` but a ``churned`` flag (one row per customer, e.g.
+    a telecom-style extract: churn is the share of the extract that left); None without a table.
+    Raises :class:`DataError` when the table has neither.
+    """
+    if customers is None:
+        return None
+    if "open_date" in customers.columns:
+        return "dates"
+    if "churned" in customers.columns:
+        return "flag"
+    raise DataError(
+        "The customer table has neither open_date (dated accounts) nor a churned flag; map one "
+        "of them under columns: customers: in the config."
+    )
+
+
+def flag_customers(customers: pd.DataFrame) -> pd.DataFrame:
+    """The customer table with ``churned`` as int 0/1 (yes/no, true/false and 1/0 accepted) and
+    ``tenure_months`` (if present) as float months. Raises :class:`DataError` naming the rows
+    whose flag is missing or not yes/no, or whose tenure is negative."""
+    _require(customers, ["customer_id", "churned"], "the churn flag")
+    out = customers.copy()
+    out["churned"] = _yes_no(out["churned"], "churned")
+    if "tenure_months" in out.columns:
+        t = pd.to_numeric(out["tenure_months"], errors="coerce").astype(np.float64)
+        if (t < 0).any():
+            raise DataError(
+                f"tenure_months must be >= 0; bad in {describe_rows(out.index[t < 0])}."
+            )
+        out["tenure_months"] = t
+    return out
+
+
+@dataclass(frozen=True)
+class FlagRate:
+    """The churn share of a one-row-per-customer extract with its Wilson interval.
+
+    ``rate = n_lost / n`` (share in [0, 1]) where ``n`` counts the customers in the extract and
+    ``n_lost`` those flagged as churned. ``period_months`` is the period the flag covers when the
+    client states it (0: not stated - then the rate is *the share of the extract that left*, not
+    a 12-month rate, and cannot be compared with one).
+    """
+
+    rate: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_lost: int
+    period_months: int = 0
+    alpha: float = 0.05
+
+    @property
+    def period(self) -> str:
+        """The period in words, for reports."""
+        if self.period_months:
+            return f"churn within {self.period_months} months (period stated in the config)"
+        return "share of the customers in the extract flagged as churned (no period stated)"
+
+    @property
+    def metric(self) -> str:
+        return f"churn_rate_{self.period_months}m" if self.period_months else "churn_share"
+
+
+def flag_churn_rate(
+    customers: pd.DataFrame, *, alpha: float = 0.05, period_months: int = 0
+) -> FlagRate:
+    """Churn as the share of churned customers in a flag extract (see :class:`FlagRate`), with a
+    ``1 - alpha`` Wilson interval. Raises :class:`DataError` for an empty table."""
+    flags = flag_customers(customers)["churned"]
+    n, k = len(flags), int(flags.sum())
+    if n == 0:
+        raise DataError("flag_churn_rate: the customer table has no rows.")
+    if int(period_months) < 0:
+        raise DataError(f"period_months must be 0 (not stated) or positive, got {period_months}.")
+    low, high = _wilson(k, n, alpha)
+    return FlagRate(k / n, low, high, n, k, int(period_months), alpha)
+
+
+def flag_goal_record(
+    rate: FlagRate, relative_change: float, deadline_months: int, start: str | None = None
+) -> dict:
+    """The goal figures of a flag baseline (keys as :meth:`crmlab.goals.SmartGoal.to_record`).
+
+    ``target = rate x (1 + relative_change)``. With ``start`` (the extract's month, ``YYYY-MM``)
+    the full SMART goal with its deadline month; without it the figures that need no calendar:
+    ``goal.metric``, ``goal.baseline``, ``goal.baseline_low``/``high``, ``goal.target``,
+    ``goal.deadline_months``, ``goal.gap_points``, ``goal.relative_change``, ``goal.direction``.
+    """
+    from crmlab.goals import SmartGoal
+
+    if start:
+        goal = SmartGoal.relative(
+            rate.metric,
+            rate.rate,
+            relative_change,
+            deadline_months,
+            start,
+            baseline_ci=(rate.ci_low, rate.ci_high),
+        )
+        return goal.to_record()
+    if relative_change <= -1 or relative_change == 0:
+        raise DataError(f"relative_change must be > -1 and not 0, got {relative_change}.")
+    target = rate.rate * (1 + relative_change)
+    return {
+        "goal.metric": rate.metric,
+        "goal.baseline": rate.rate,
+        "goal.baseline_low": rate.ci_low,
+        "goal.baseline_high": rate.ci_high,
+        "goal.target": target,
+        "goal.deadline_months": int(deadline_months),
+        "goal.gap_points": (target - rate.rate) * 100,
+        "goal.relative_change": float(relative_change),
+        "goal.direction": "decrease" if target < rate.rate else "increase",
+    }
+
+
+_FLAG_SKIP = ("customer_id", "churned", "tenure_months")
+
+
+def _quartile_band(s: pd.Series) -> pd.Series:
+    """Numbers in quartile bands labelled by their range (``"12 - 30"``), ordered."""
+    v = pd.to_numeric(s, errors="coerce")
+    cut = pd.qcut(v, 4, duplicates="drop")
+    labels = [f"{iv.left:.4g} - {iv.right:.4g}" for iv in cut.cat.categories]
+    return cut.cat.rename_categories(labels)
+
+
+def flag_churn_tables(
+    customers: pd.DataFrame, *, alpha: float = 0.05, max_levels: int = 8
+) -> dict[str, pd.DataFrame]:
+    """Churn by group for every usable column of a flag extract (:func:`churn_by` tables).
+
+    Groups: ``tenure_band`` (from ``tenure_months``, :func:`tenure_band_months`); every other
+    column with 2 to ``max_levels`` distinct values (text, yes/no or small counts such as
+    ``products_held``) as it is; numbers with more levels in quartile bands. Identifiers (by
+    name, as :mod:`crmlab.modeling`), dates, the flag itself and text with many values (e.g.
+    pseudonyms) are left out. Returns column -> table, ``segment`` and ``products_held`` first.
+    """
+    from crmlab.modeling import _ID_NAME
+
+    df = flag_customers(customers)
+    groups: dict[str, pd.Series] = {}
+    if "tenure_months" in df.columns and df["tenure_months"].notna().any():
+        groups["tenure_band"] = tenure_band_months(df["tenure_months"])
+    first = [c for c in ("segment", "products_held") if c in df.columns]
+    for c in [*first, *[c for c in df.columns if c not in first]]:
+        s = df[c]
+        if c in _FLAG_SKIP or _ID_NAME.search(str(c).lower()):
+            continue
+        if pd.api.types.is_datetime64_any_dtype(s):
+            continue
+        k = s.nunique(dropna=True)
+        if 2 <= k <= max_levels:
+            groups[str(c)] = s.map({True: "yes", False: "no"}) if s.dtype == "boolean" else s
+        elif k > max_levels and pd.api.types.is_numeric_dtype(s) and not s.dtype == "boolean":
+            groups[str(c)] = _quartile_band(s)
+    out = {}
+    for name, g in groups.items():
+        frame = pd.DataFrame({name: g, "churned": df["churned"]})
+        out[name] = churn_by(frame, name, alpha=alpha)
+    return out
+
+
+def flag_kpis(customers: pd.DataFrame, targets: dict) -> pd.DataFrame:
+    """The KPI scorecard of a flag extract (columns as :func:`churn_kpis`).
+
+    ``churn_share``: share flagged as churned (lower is better); ``products_per_customer`` and
+    ``salary_deposit_share`` over the customers still there (``churned`` = 0), when those columns
+    exist. Keys of ``targets`` without data are left out; ``churn_rate_12m`` is read as
+    ``churn_share`` (a flag has no 12-month period unless the config states one).
+    """
+    from crmlab.metrics import kpi_scorecard
+
+    df = flag_customers(customers)
+    stay = df[df["churned"] == 0]
+    targets = {("churn_share" if k == "churn_rate_12m" else k): v for k, v in targets.items()}
+    actual: dict[str, float] = {"churn_share": float(df["churned"].mean())}
+    if "products_held" in stay and len(stay):
+        actual["products_per_customer"] = float(
+            pd.to_numeric(stay["products_held"], errors="coerce").mean()
+        )
+    if "salary_deposit" in stay and len(stay):
+        actual["salary_deposit_share"] = float(
+            _yes_no(stay["salary_deposit"], "salary_deposit").mean()
+        )
+    labels = {"churn_share": ("Churn share of the extract", False, "share", "{:.1%}")}
+    labels.update(CHURN_KPIS)
+    rows = [
+        {"key": k, "kpi": labels[k][0], "actual": v, "target": float(targets[k])}
+        | dict(zip(("higher_is_better", "unit", "format"), labels[k][1:], strict=True))
+        for k, v in actual.items()
+        if k in targets
+    ]
+    if not rows:
+        raise DataError("flag_kpis: no KPI with a target could be computed.")
+    return kpi_scorecard(pd.DataFrame(rows))
+
+
+def as_of_date(window: Window | None, extract_month: str = "") -> pd.Timestamp | None:
+    """The day the action list's due dates count from: the day after a dated extract's end
+    (``window.after``), else the first day after ``extract_month`` (``YYYY-MM``, the month a flag
+    extract was taken), else None (a flag extract without a stated month)."""
+    if window is not None:
+        return window.after
+    if extract_month:
+        try:
+            return (pd.Period(str(extract_month), freq="M") + 1).start_time
+        except ValueError:
+            raise DataError(
+                f"extract_month must be a month like 2025-06, got {extract_month!r}."
+            ) from None
+    return None

@@ -154,7 +154,7 @@ def _cmd_workshop(args) -> int:
 
     case = get_case(args.case)
     out = Path(args.out) if args.out else Path("workshop") / case.name
-    kit = build_kit(case.name, out)
+    kit = build_kit(case.name, out, lang=args.lang)
     print(f"workshop kit: {kit}  (open it with: jupyter lab --notebook-dir={kit})")
     return 0
 
@@ -230,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("workshop", help="build a workshop kit: student notebooks, data, guide")
     p.add_argument("case")
     p.add_argument("--out", help="kit folder (default: workshop/<case>)")
+    p.add_argument(
+        "--lang",
+        choices=["en", "zh"],
+        default="en",
+        help="language of the kit's README (the trainer guide is written in both)",
+    )
     p.set_defaults(func=_cmd_workshop)
 
     p = sub.add_parser("refresh-notebooks", help="re-execute committed notebooks in place")

@@ -60,7 +60,10 @@ TOP_KEYS = {
     "key_file": "file holding the pseudonymization key (git-ignored)",
     "params": "notebook parameters",
     "report": "report options: lang (en or zh)",
+    "engine": "where the large tables are processed: duckdb (default), spark or pandas",
+    "spark_master": "Spark master URL for engine: spark (default local[2])",
 }
+ENGINES = ("duckdb", "spark", "pandas")
 SOURCE_KEYS = {
     "path": "file path (.csv, .tsv, .txt, .parquet, .xlsx, .xlsm)",
     "query": "a DuckDB SELECT over files (paths relative to the config file)",
@@ -268,6 +271,7 @@ def load_config(path: str | os.PathLike) -> CaseConfig:
                 ("params", name),
                 "is set by the runner for a config run (the imported data / the run folder).",
             )
+    _engine_params(raw, params, problems)
     key_file = raw.get("key_file")
     if key_file is not None and not isinstance(key_file, str):
         problems.add(("key_file",), "expected a file path.")
@@ -294,6 +298,24 @@ def load_config(path: str | os.PathLike) -> CaseConfig:
         report_lang=report_lang,
         lines=problems.lines,
     )
+
+
+def _engine_params(raw: dict, params: dict, problems) -> None:
+    """``engine:`` and ``spark_master:`` become the notebook parameters of the same names."""
+    for name in ("engine", "spark_master"):
+        if name not in raw:
+            continue
+        value = raw[name]
+        if name in params:
+            problems.add((name,), "set either here or under params:, not both.")
+        elif name == "engine" and value not in ENGINES:
+            problems.add((name,), f"expected one of {', '.join(ENGINES)}, got {value!r}.")
+        elif name == "spark_master" and not (isinstance(value, str) and value.strip()):
+            problems.add((name,), "expected a Spark master URL such as spark://host:7077.")
+        else:
+            params[name] = value
+    if "spark_master" in raw and raw.get("engine", params.get("engine")) != "spark":
+        problems.add(("spark_master",), "is used only with engine: spark.")
 
 
 def _sources(data, folder: Path, schema: dict[str, SourceSpec], problems) -> dict:

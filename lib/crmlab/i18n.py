@@ -26,7 +26,7 @@ import contextlib
 import functools
 import importlib.util
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from crmlab.errors import ParameterError
@@ -323,7 +323,7 @@ TERMS_ZH: dict[str, str] = {
     "answers needed": "所需答卷数",
     "monetary": "消费金额（净额）",
     "recency days": "距上次购买天数",
-    "frequency": "购买天数",
+    "frequency": "频次",  # RFM frequency (purchase days) and "how often" (monitoring plans)
     "overall satisfaction": "总体满意度",
     "recommend": "推荐意愿",
     "true": "是",
@@ -467,6 +467,146 @@ TERMS_ZH: dict[str, str] = {
     "falls short even at the optimistic end of the interval: needs further interventions": (
         "即使按区间乐观端估计也未能达标：需要进一步的干预措施"
     ),
+    # finance churn case: model features (crmlab.churn.FEATURES), source columns, design-matrix
+    # dummies, table headers and values of its stages, KPIs (crmlab.churn.CHURN_KPIS) and the
+    # monitoring plan's metrics (crmlab.targeting); the report, the charts and the action list
+    # all read them from here
+    "products held": "持有产品数",
+    "salary deposit": "工资代发",
+    "digital active": "数字渠道活跃",
+    "segment affluent": "富裕客群",
+    "segment private": "私人银行客群",
+    "segment mass": "大众客群",
+    "affluent": "富裕客群",
+    "mass": "大众客群",
+    "private": "私人银行客群",
+    "tenure months": "在网月数",
+    "new customer": "新客户（开户不满一年）",
+    "log balance mean": "平均余额（对数）",
+    "balance change": "余额变化",
+    "logins mean": "月均登录次数",
+    "logins change": "登录次数变化",
+    "n transactions change": "交易笔数变化",
+    "fee rises": "费用上调次数",
+    "service contacts": "服务联络次数",
+    "balance mean": "平均余额",
+    "fees mean": "平均月费用",
+    "fee rise 6m": "近 6 个月费用上调",
+    "complaints 6m": "近 6 个月投诉",
+    "offer": "挽留优惠",
+    "age": "年龄",
+    "region": "地区",
+    "region beijing": "地区：北京",
+    "region guangdong": "地区：广东",
+    "region hubei": "地区：湖北",
+    "region shanghai": "地区：上海",
+    "region sichuan": "地区：四川",
+    "region zhejiang": "地区：浙江",
+    "beijing": "北京",
+    "guangdong": "广东",
+    "hubei": "湖北",
+    "shanghai": "上海",
+    "sichuan": "四川",
+    "zhejiang": "浙江",
+    "open date": "开户日期",
+    "closure date": "销户日期",
+    "prediction date": "预测日期",
+    "last data month": "最后数据月份",
+    "months observed": "观察月数",
+    "balance": "余额",
+    "logins": "登录次数",
+    "fees charged": "收取费用",
+    "fee rise": "费用上调",
+    "rate change": "利率变化",
+    "offer date": "优惠日期",
+    "churn prob": "流失概率",
+    "stage": "生命周期阶段",
+    "tenure band": "在网时长",
+    "< 1 year": "不满 1 年",
+    "1-2 years": "1-2 年",
+    "2-5 years": "2-5 年",
+    "5-10 years": "5-10 年",
+    "10+ years": "10 年以上",
+    "n at risk": "期初客户数",
+    "n lost": "流失客户数",
+    "churn rate 12m": "12 个月流失率",
+    "n events": "事件数",
+    "median": "中位数",
+    "median ci low": "中位数置信区间下限",
+    "median ci high": "中位数置信区间上限",
+    "feature": "特征",
+    "features": "特征",
+    "covariate": "协变量",
+    "kind": "类型",
+    "numeric": "数值型",
+    "number": "数值",
+    "categorical": "类别型",
+    "excluded": "已排除",
+    "excluded: named in exclude": "已排除：在 exclude 中列出",
+    "yes/no flag": "是/否标志",
+    "boolean -> 1 = true": "布尔值 -> 1 = 是",
+    "direction": "方向",
+    "lowers churn": "降低流失",
+    "raises churn": "提高流失",
+    "hazard ratio": "风险比",
+    "odds ratio per sd": "每标准差的优势比",
+    "std err": "标准误",
+    "rho": "相关系数 rho",
+    "ph ok": "满足比例风险假设",
+    "bin": "分组",
+    "n churners": "流失客户数",
+    "cum gain": "累积增益",
+    "lift": "提升度",
+    "ranking": "排序方式",
+    "risk": "风险",
+    "risk x value": "风险 × 价值",
+    "contact share": "联系比例",
+    "share of churners": "触达的流失客户占比",
+    "share of expected churners": "触达的预期流失客户占比",
+    "share of value lost": "触达的流失价值占比",
+    "value lost reached": "触达的流失价值",
+    "value share": "价值占比",
+    "n contacted": "联系客户数",
+    "expected saved": "预期挽留客户数",
+    "expected value saved": "预期挽回价值",
+    "cost": "成本",
+    "roi": "投入回报率",
+    "expected loss": "预期损失",
+    "pseudo id": "客户假名编号",
+    "end": "结束",
+    "all": "合计",
+    "passed": "通过",
+    "decrease": "下降",
+    "12-month churn rate": "12 个月流失率",
+    "complaints per 100 customers a month": "每月每百名客户投诉数",
+    "products per customer": "客均持有产品数",
+    "salary-deposit share": "工资代发客户占比",
+    "salary deposit share": "工资代发客户占比",
+    "complaints per 100": "每百名客户月投诉数",
+    "metric": "指标",
+    "definition": "定义",
+    "act when": "触发行动的条件",
+    "12-month churn rate vs target": "12 个月流失率与目标对比",
+    "campaign reach": "营销活动触达率",
+    "uplift against a holdout": "相对留出对照组的提升",
+    "cost per saved customer": "每挽留一名客户的成本",
+    "model health": "模型健康度",
+    "reasons for leaving": "流失原因",
+    "early-warning signals": "早期预警信号",
+    "weekly": "每周",
+    "every closure": "每次销户",
+    "analytics": "数据分析团队",
+    "campaign manager": "营销活动经理",
+    "service manager": "服务经理",
+    "service team": "服务团队",
+    "marketing automation": "自动化营销",
+    "finance": "财务部",
+    "relationship-manager call with a personalised retention offer": (
+        "客户经理致电并提供个性化挽留优惠"
+    ),
+    "service call with a fee-waiver offer": "客服致电并提供费用减免优惠",
+    "automated e-mail and app retention offer": "自动发送邮件与 App 挽留优惠",
+    "complaint follow-up call, then a retention offer": "先电话跟进投诉，再提供挽留优惠",
     # action-list columns (crmlab.actions)
     "priority": "优先级",
     "satisfaction": "满意度",
@@ -480,8 +620,9 @@ TERMS_ZH: dict[str, str] = {
 
 _NUMBER = r"[-+]?\d[\d,]*(?:\.\d+)?%?"
 
-#: (English pattern, Chinese replacement) for texts with numbers; first match wins.
-PATTERNS_ZH: list[tuple[re.Pattern[str], str]] = [
+#: (English pattern, Chinese replacement) for texts with numbers; first match wins. A replacement
+#: is a ``re.sub`` template or a function of the match (to translate a captured term).
+PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(rf"^target ({_NUMBER})$", re.I), r"目标 \1"),
     (
         re.compile(rf"^tiers up to ([ABC]): ({_NUMBER}) of customers$", re.I),
@@ -491,6 +632,10 @@ PATTERNS_ZH: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^Model \(AUC = ({_NUMBER})\)$", re.I), r"模型（AUC = \1）"),
     (re.compile(r"^(Periods|Months) since opening$", re.I), r"开户后的期数"),
     (re.compile(r"^(Hazard ratio|Odds ratio)s of churn$", re.I), r"流失的风险比"),
+    (
+        re.compile(r"^(\d+) levels; reference level: (.+)$", re.I),
+        lambda m: f"{m[1]} 个水平；参照水平：{translate(m[2])}",
+    ),
 ]
 
 
@@ -503,11 +648,40 @@ def _terms_index() -> dict[str, str]:
     return {_term_key(k): v for k, v in TERMS_ZH.items()}
 
 
+def _cut_term(text: str) -> str | None:
+    """The translation of a term that pandas cut to fit a table cell (``"relationship-manager
+    call with a personalised ..."``: the first characters and ``...``), if exactly one term
+    starts with the part shown (at least 20 characters of it)."""
+    if not text.endswith("...") or len(text.strip()) < 23:
+        return None
+    head = _term_key(text[:-3])
+    hits = {v for k, v in _terms_index().items() if k.startswith(head)}
+    return hits.pop() if len(hits) == 1 else None
+
+
+def _term_list(text: str) -> str | None:
+    """A comma-separated list of known terms (``"segment_affluent, segment_private"``, possibly
+    cut short by pandas: ``"region_beijing, region_hubei,..."``) as a Chinese list (、), or
+    ``None`` unless every listed item is a known term."""
+    body = text.strip()
+    cut = body.endswith("...")
+    body = body.removesuffix("...").rstrip(", ")
+    parts = [x.strip() for x in body.split(",")]
+    if len(parts) < 2 and not cut:
+        return None
+    index = _terms_index()
+    if not parts or not all(_term_key(x) in index for x in parts):
+        return None
+    return "、".join(index[_term_key(x)] for x in parts) + ("等" if cut else "")
+
+
 def translate(text: str, lang: str = "zh") -> str:
     """Translate an English label, header or term into ``lang`` (identity for ``"en"``).
 
     Lookup order: the whole text in :data:`TERMS_ZH` (ignoring case, spaces and underscores);
-    the patterns in :data:`PATTERNS_ZH`; each line of a multi-line text on its own. Unknown text
+    the patterns in :data:`PATTERNS_ZH`; a term cut short by pandas (ending in ``...``) by the
+    part shown; a comma-separated list of known terms; each line of a multi-line text on its
+    own. Unknown text
     is returned unchanged (with underscores shown as spaces if it looks like an identifier).
     """
     check_lang(lang)
@@ -522,6 +696,10 @@ def translate(text: str, lang: str = "zh") -> str:
     for pattern, repl in PATTERNS_ZH:
         if pattern.match(s.strip()):
             return pattern.sub(repl, s.strip())
+    for special in (_cut_term, _term_list):
+        hit = special(s)
+        if hit is not None:
+            return hit
     if "\n" in s:
         return "\n".join(translate(line, lang) for line in s.split("\n"))
     return s

@@ -1182,8 +1182,9 @@ def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResul
         if neg:
             notes.append(f"{src}: {neg:,} negative amount(s) kept: returns (02_data flags them).")
     # missing required columns
+    required = spec.required_names(maps)
     for f in fields:
-        if f.required and f.name not in table and f.name not in maps:
+        if f.name in required and f.name not in table and f.name not in maps:
             required_absent[f.name] = _missing_hint(spec, f, columns)
     # extra columns
     consumed = {_find(columns, c) for m in maps.values() for c in m.columns}
@@ -1371,9 +1372,14 @@ def _missing_hint(spec: SourceSpec, f: Field, columns: list[str]) -> str:
     near = f" (is it '{close[0]}'?)" if close else ""
     name = "satisfaction" if f.name == "overall_satisfaction" else f.name
     shown = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
+    alt = "".join(
+        f" Or, for {v.help}, map {v.trigger}: YOUR_COLUMN."
+        for v in spec.variants
+        if f.name not in v.required
+    )
     return (
         f"the case needs {f.help or f.name}: map your column under columns: {spec.name}: "
-        f"{name}: YOUR_COLUMN{near}. The file has: {shown}"
+        f"{name}: YOUR_COLUMN{near}.{alt} The file has: {shown}"
     )
 
 

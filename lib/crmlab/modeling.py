@@ -54,9 +54,14 @@ __all__ = [
     "BEHAVIOUR_FEATURES",
     "AutoFeatures",
     "ChurnDesign",
+    "FLAG_EXCLUDE",
+    "FlagModel",
     "auto_features",
     "churn_design",
+    "drop_collinear",
     "feature_influence",
+    "fit_flag_model",
+    "stratified_split",
 ]
 
 YES_TOKENS = frozenset({"yes", "y", "true", "1", "1.0", "是"})
@@ -432,3 +437,153 @@ def feature_influence(model, frame: pd.DataFrame, alpha: float = 0.05) -> pd.Dat
     t["_size"] = -t["std_effect"].abs()
     t = t.sort_values(["significant", "_size"], ascending=[False, True], kind="mergesort")
     return t.drop(columns="_size").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# churn model of a flag extract (one row per customer, `churned`, no dates)
+# ----------------------------------------------------------------------------------------------
+#: Columns of a flag extract that are never logit features: the key, the label, and the tenure
+#: (the duration of the survival model: a leaver's tenure ends when they leave).
+FLAG_EXCLUDE = ("customer_id", "churned", "tenure_months")
+
+
+def stratified_split(
+    df: pd.DataFrame, label_col: str = "churned", test_share: float = 0.3, seed: int = 42
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split rows into a training and a test part with the same share of each label value.
+
+    Within each value of ``label_col`` the rows are shuffled with ``numpy.random.default_rng(seed)``
+    and ``round(n_value x test_share)`` of them go to the test part. Both parts keep the input
+    order. Raises :class:`DataError` unless 0 < ``test_share`` < 1 and each part gets both values.
+    """
+    if not 0 < float(test_share) < 1:
+        raise DataError(f"test_share must be between 0 and 1, got {test_share}.")
+    rng = np.random.default_rng(int(seed))
+    test_pos: list[int] = []
+    labels = df[label_col].to_numpy()
+    for value in sorted(pd.unique(labels), key=str):
+        pos = np.flatnonzero(labels == value)
+        k = int(round(len(pos) * float(test_share)))
+        test_pos += rng.permutation(pos)[:k].tolist()
+    is_test = np.zeros(len(df), dtype=bool)
+    is_test[test_pos] = True
+    train, test = df.iloc[~is_test], df.iloc[is_test]
+    for name, part in (("training", train), ("test", test)):
+        if part[label_col].nunique() < 2:
+            raise DataError(
+                f"stratified_split: the {name} part has only one value of {label_col}; "
+                "the table is too small or has (almost) only one class."
+            )
+    return train, test
+
+
+def drop_collinear(X: pd.DataFrame, tol: float = 1e-8) -> tuple[list[str], list[str]]:
+    """Columns of ``X`` to keep so that the design (with an intercept) has full rank.
+
+    Greedy, left to right: a column is dropped when its least-squares residual on the intercept
+    and the columns kept so far has a norm below ``tol`` x its centred norm (it is a linear
+    combination of them - e.g. "no internet service" dummies repeated over several columns).
+    Returns ``(kept, dropped)``.
+    """
+    kept: list[str] = []
+    dropped: list[str] = []
+    base = np.ones((len(X), 1))
+    for c in X.columns:
+        x = X[c].to_numpy(dtype=np.float64)
+        centred = np.linalg.norm(x - x.mean())
+        if centred == 0:
+            dropped.append(c)
+            continue
+        A = np.column_stack([base, X[kept].to_numpy(dtype=np.float64)]) if kept else base
+        coef, *_ = np.linalg.lstsq(A, x, rcond=None)
+        if np.linalg.norm(x - A @ coef) < tol * centred:
+            dropped.append(c)
+        else:
+            kept.append(c)
+    return kept, dropped
+
+
+@dataclass
+class FlagModel:
+    """A logistic churn model of a flag extract, fitted on a stratified training part.
+
+    Attributes
+    ----------
+    encoding : AutoFeatures
+        The feature encoding (fitted on the training rows).
+    features : list of str
+        The model's features (encoded columns, collinear ones dropped).
+    dropped : list of str
+        Encoded columns left out as linear combinations of others.
+    model : ChurnLogit
+        The fitted :class:`crmlab.churn.ChurnLogit`.
+    train, test : DataFrame
+        Model frames: ``customer_id``, ``churned`` and the features; ``test`` also ``churn_prob``.
+    quality : dict
+        :func:`crmlab.churn.evaluate_scores` on the test part (``auc``, ``brier``, ``n`` ...).
+    """
+
+    encoding: AutoFeatures
+    features: list
+    dropped: list
+    model: object
+    train: pd.DataFrame = field(repr=False)
+    test: pd.DataFrame = field(repr=False)
+    quality: dict
+
+    def frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The model frame of any rows of the customer table (encoded as the training rows)."""
+        encoded = self.encoding.transform(df)[self.features]
+        keep = [c for c in ("customer_id", "churned") if c in df.columns]
+        return pd.concat([df[keep], encoded], axis=1)
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """Churn probabilities of rows of the customer table."""
+        return self.model.predict(self.frame(df))
+
+
+def fit_flag_model(
+    customers: pd.DataFrame,
+    *,
+    test_share: float = 0.3,
+    seed: int = 42,
+    alpha: float = 0.05,
+    exclude: Sequence[str] = (),
+    max_categories: int = 10,
+) -> FlagModel:
+    """Logistic regression of ``churned`` on every usable column of a flag extract.
+
+    Steps: :func:`crmlab.churn.flag_customers` (flag as 0/1); :func:`stratified_split`
+    (``test_share``, ``seed``); :func:`auto_features` fitted on the training rows, leaving out
+    :data:`FLAG_EXCLUDE`, date columns and ``exclude``; :func:`drop_collinear`;
+    :func:`crmlab.churn.fit_churn_logit` (Wald intervals at ``1 - alpha``); test-part scores and
+    :func:`crmlab.churn.evaluate_scores` (ROC AUC etc.). Raises :class:`DataError` when no column
+    is usable or the fit fails (e.g. a feature that predicts the flag perfectly).
+    """
+    df = churn.flag_customers(customers)
+    train_rows, test_rows = stratified_split(df, "churned", test_share, seed)
+    encoding = auto_features(
+        train_rows, exclude=[*FLAG_EXCLUDE, *exclude], max_categories=max_categories
+    )
+    features, dropped = drop_collinear(encoding.X)
+    if not features:
+        raise DataError(
+            "fit_flag_model: no usable feature column besides the id, the flag and the tenure "
+            "(features: auto keeps the client's other columns)."
+        )
+    result = FlagModel(encoding, features, dropped, None, train_rows, test_rows, {})
+    train = result.frame(train_rows)
+    try:
+        model = churn.fit_churn_logit(train, features, alpha=alpha)
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - statsmodels: perfect separation, no convergence
+        raise DataError(
+            f"fit_flag_model: the logistic regression failed ({type(exc).__name__}: {exc}); "
+            "a feature may predict the flag perfectly - leave it out with exclude."
+        ) from None
+    test = result.frame(test_rows)
+    test["churn_prob"] = model.predict(test)
+    result.model, result.train, result.test = model, train, test
+    result.quality = churn.evaluate_scores(test["churned"], test["churn_prob"])
+    return result

@@ -383,6 +383,36 @@ def _as_token(value: str) -> re.Pattern:
     return re.compile(left + re.escape(value) + right)
 
 
+class _Grams:
+    """The distinct ``k``-character substrings of a text, built on first use per ``k``: a known
+    value cannot occur in the text unless each of its ``k``-character pieces does (``k`` = 8
+    for values of 8+ characters - phone and id numbers, whose short digit runs occur in any
+    table of numbers - else 4; values of 2-3 characters are looked up whole), so most values are
+    ruled out by set lookups instead of a scan of the whole text. Only a filter: a value that
+    passes is still searched for."""
+
+    MAX_TEXT = 1_000_000  # characters: a larger text is scanned per value (bounded memory)
+
+    def __init__(self, text: str):
+        self.text = text
+        self.sets: dict[int, set[str]] = {}
+
+    def _of(self, k: int) -> set[str]:
+        if k not in self.sets:
+            t = self.text
+            self.sets[k] = {t[i : i + k] for i in range(len(t) - k + 1)}
+        return self.sets[k]
+
+    def may_contain(self, value: str) -> bool:
+        if len(self.text) > self.MAX_TEXT:
+            return True
+        if len(value) < 4:
+            return value in self._of(len(value))
+        k = 8 if len(value) >= 8 else 4
+        grams = self._of(k)
+        return all(value[i : i + k] in grams for i in range(len(value) - k + 1))
+
+
 def assert_no_pii(obj: object, known_values: object, *, min_length: int = 2) -> None:
     """Raise :class:`PiiLeakError` if any known personal value appears in ``obj``.
 
@@ -408,10 +438,15 @@ def assert_no_pii(obj: object, known_values: object, *, min_length: int = 2) -> 
     number of hits but never repeats the personal value.
     """
     text = _as_text(obj).casefold()
+    items = _known_items(known_values)
+    # many values: rule most of them out by set lookups (exact: see _Grams) before scanning
+    grams = _Grams(text) if len(items) > 100 else None
     hits: dict[str, int] = {}
-    for label, value in _known_items(known_values):
+    for label, value in items:
         v = value.strip().casefold()
-        if len(v) >= min_length and v in text and _as_token(v).search(text):
+        if len(v) < min_length or (grams is not None and not grams.may_contain(v)):
+            continue
+        if v in text and _as_token(v).search(text):
             hits[label] = hits.get(label, 0) + 1
     if hits:
         detail = ", ".join(f"{n} value(s) of '{label}'" for label, n in hits.items())

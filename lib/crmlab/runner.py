@@ -7,6 +7,10 @@ notebooks, ``results.json`` (the recorded figures), ``html/<stage>.html`` (no co
 
 One kernel serves all stages of a case (its namespace is reset between stages), so the heavy
 imports are paid once per case, not once per notebook. Cases run in parallel with ``jobs > 1``.
+
+Progress (:func:`progress_mode`): on a terminal, a tqdm bar per running stage (one line per case
+with ``--jobs``); otherwise - a log file, CI - one plain line per finished stage (case, stage,
+status, seconds), with no cursor-movement escape sequences.
 """
 
 from __future__ import annotations
@@ -32,6 +36,38 @@ from crmlab.results import collect_results
 
 KERNEL_NAME = "python3"
 INPUT_SUBDIR = "input"  # canonical input of a config run (crmlab.ingest)
+PROGRESS_MODES = ("bars", "lines", "off")
+PROGRESS_ENV = "CRMLAB_PROGRESS"  # bars | lines | off: overrides the automatic choice
+
+
+def progress_mode(progress: bool | str = True, stream=None) -> str:
+    """How a run reports its progress: ``"bars"`` (a tqdm bar per stage, for a terminal),
+    ``"lines"`` (one plain line per finished stage, for logs and CI) or ``"off"``.
+
+    ``progress`` may name a mode; ``False`` is ``"off"``; ``True`` picks ``"bars"`` when
+    ``stream`` (default ``sys.stdout``) is a terminal and ``"lines"`` otherwise, unless the
+    environment variable ``CRMLAB_PROGRESS`` names a mode.
+    """
+    if progress is False or progress is None:
+        return "off"
+    if isinstance(progress, str):
+        if progress not in PROGRESS_MODES:
+            raise ValueError(f"progress must be one of {PROGRESS_MODES}, got {progress!r}.")
+        return progress
+    forced = os.environ.get(PROGRESS_ENV, "").strip().lower()
+    if forced in PROGRESS_MODES:
+        return forced
+    stream = sys.stdout if stream is None else stream
+    try:
+        tty = bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed or not a file
+        tty = False
+    return "bars" if tty else "lines"
+
+
+def stage_line(case: str, stage: str, status: str, seconds: float) -> str:
+    """The plain progress line of a finished stage: ``"finance_churn  02_data  ok  3.2s"``."""
+    return f"{case:<22} {stage:<14} {status:<6} {seconds:6.1f}s"
 
 
 @dataclass
@@ -43,6 +79,7 @@ class RunResult:
     failed_stage: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def summary_line(self) -> str:
         if self.ok:
@@ -135,12 +172,14 @@ def run_case(
     case: Case,
     params: dict[str, Any],
     out_root: Path | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     position: int = 0,
     prepared=None,
 ) -> RunResult:
     """Execute one case's stages in order; returns a :class:`RunResult` (never raises on a
     notebook failure: the failure is in the result and in ``status.json``).
+
+    ``progress``: see :func:`progress_mode`; ``position`` is the bar's line with parallel cases.
 
     ``prepared`` (a :class:`crmlab.ingest.Prepared`, from a config run) is written into the run's
     ``input/`` folder before the kernel starts, and the stages read it as ``data_dir``.
@@ -148,6 +187,7 @@ def run_case(
     import papermill
 
     started = time.perf_counter()
+    mode = progress_mode(progress)
     out_root = Path(out_root) if out_root else paths.reports_dir()
     case_dir = out_root / case.name
     case_dir.mkdir(parents=True, exist_ok=True)
@@ -174,8 +214,9 @@ def run_case(
     km, sockets = start_kernel(case.folder)
     try:
         for i, stage in enumerate(case.stages):
-            if progress:
+            if mode == "bars":
                 print(f"[{case.name}] stage {i + 1}/{len(case.stages)}: {stage}", flush=True)
+            stage_started = time.perf_counter()
             if i:
                 _reset_namespace(km)
             out_nb = work / f"{stage}.ipynb"
@@ -188,7 +229,7 @@ def run_case(
                     km=km,
                     progress_bar=(
                         {"desc": f"{case.name}/{stage}", "position": position, "leave": False}
-                        if progress
+                        if mode == "bars"
                         else False
                     ),
                     log_output=False,
@@ -200,8 +241,10 @@ def run_case(
                 result.error = _describe_failure(case.name, stage, exc)
                 if getattr(exc, "ename", None) is None:
                     result.error += "\n" + traceback.format_exc(limit=3)
+                _stage_done(result, mode, stage, "failed", stage_started)
                 break
             result.stages_done.append(stage)
+            _stage_done(result, mode, stage, "ok", stage_started)
         else:
             result.ok = True
     finally:
@@ -217,6 +260,14 @@ def run_case(
     _write_index(out_root)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _stage_done(result: RunResult, mode: str, stage: str, status: str, since: float) -> None:
+    seconds = time.perf_counter() - since
+    result.stage_seconds[stage] = seconds
+    if mode == "lines":  # one write per line, so parallel cases never interleave within a line
+        sys.stdout.write(stage_line(result.case, stage, status, seconds) + "\n")
+        sys.stdout.flush()
 
 
 def _write_deliverables(run_dir: Path, result: RunResult, lang: str) -> None:
@@ -318,8 +369,8 @@ def _point_latest(case_dir: Path, final: Path) -> None:
     os.replace(tmp, case_dir / "latest")
 
 
-def _run_case_job(case_name: str, params: dict, out_root, position: int) -> RunResult:
-    return run_case(get_case(case_name), params, out_root, progress=True, position=position)
+def _run_case_job(case_name: str, params: dict, out_root, position: int, mode: str) -> RunResult:
+    return run_case(get_case(case_name), params, out_root, progress=mode, position=position)
 
 
 def run_cases(
@@ -327,17 +378,21 @@ def run_cases(
     user_params: dict[str, Any] | None = None,
     out_root: str | Path | None = None,
     jobs: int = 1,
-    progress: bool = True,
+    progress: bool | str = True,
 ) -> list[RunResult]:
-    """Validate parameters for every case, then run the cases (in parallel with ``jobs > 1``)."""
+    """Validate parameters for every case, then run the cases (in parallel with ``jobs > 1``).
+
+    ``progress``: see :func:`progress_mode` (decided here, from this process's stdout, and
+    passed to the worker processes)."""
     planned = plan(case_names, user_params or {})
     out = Path(out_root).resolve() if out_root else None
+    mode = progress_mode(progress)
     if jobs <= 1 or len(planned) == 1:
-        return [run_case(c, p, out, progress=progress) for c, p in planned]
+        return [run_case(c, p, out, progress=mode) for c, p in planned]
     ctx = get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futures = [
-            pool.submit(_run_case_job, c.name, p, out, i) for i, (c, p) in enumerate(planned)
+            pool.submit(_run_case_job, c.name, p, out, i, mode) for i, (c, p) in enumerate(planned)
         ]
         return [f.result() for f in futures]
 
@@ -370,7 +425,7 @@ def run_config(
     config_path: str | Path,
     user_params: dict[str, Any] | None = None,
     out_root: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
 ) -> RunResult:
     """Run the case of a config file on the client's data (see :func:`plan_config`).
 
@@ -378,7 +433,8 @@ def run_config(
     stages read it; the client's files are only read.
     """
     case, params, prepared = plan_config(config_path, user_params)
-    if progress:
+    progress = progress_mode(progress)
+    if progress != "off":
         print(prepared.summary(), flush=True)
         n_warn = len(prepared.problems)
         if n_warn:

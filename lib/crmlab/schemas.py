@@ -46,6 +46,7 @@ __all__ = [
     "PROBLEM_COLUMNS",
     "Field",
     "SourceSpec",
+    "Variant",
     "canonical_schema",
     "case_schema",
     "format_problems",
@@ -101,6 +102,22 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """Another shape of a source: when ``trigger`` is present and none of ``unless`` is, the
+    source's required columns are ``required`` instead of the fields marked ``required``.
+
+    Example: a finance customer table with a ``churned`` flag and no ``open_date`` (one row per
+    customer of a telecom-style extract) needs ``customer_id`` and ``churned`` only.
+    """
+
+    name: str
+    trigger: str
+    required: tuple[str, ...]
+    unless: tuple[str, ...] = ()
+    help: str = ""
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """The canonical schema of one source.
 
@@ -122,6 +139,8 @@ class SourceSpec:
         The source may carry rating *drivers* (the retail survey).
     help : str
         One line on what the table is.
+    variants : tuple of Variant
+        Other shapes of the source with their own required columns (see :class:`Variant`).
     """
 
     name: str
@@ -132,6 +151,22 @@ class SourceSpec:
     foreign_keys: Mapping[str, str] = field(default_factory=dict)
     drivers: bool = False
     help: str = ""
+    variants: tuple[Variant, ...] = ()
+
+    def variant(self, present) -> Variant | None:
+        """The variant that applies to a table with the canonical columns ``present``, if any."""
+        present = set(present)
+        for v in self.variants:
+            if v.trigger in present and not present & set(v.unless):
+                return v
+        return None
+
+    def required_names(self, present) -> set[str]:
+        """The columns a table with the canonical columns ``present`` must have."""
+        v = self.variant(present)
+        if v is not None:
+            return set(v.required)
+        return {f.name for f in self.fields if f.required}
 
     def field(self, name: str) -> Field | None:
         for f in self.fields:
@@ -197,7 +232,7 @@ CASE_SCHEMAS: dict[str, dict[str, SourceSpec]] = {
             (
                 Field("response_id", "id", help="survey answer number"),
                 Field("customer_id", "id", help="customer number (blank = anonymous)"),
-                Field("store_id", "id", True, help="store the answer is about", missing_ok=True),
+                Field("store_id", "id", help="store the answer is about (pilot read-out)"),
                 Field("date", "date", True, help="answer date"),
                 Field("wave", "month", help="survey wave YYYY-MM (default: month of date)"),
                 Field(
@@ -209,12 +244,7 @@ CASE_SCHEMAS: dict[str, dict[str, SourceSpec]] = {
                     missing_ok=True,
                 ),
                 Field(
-                    "recommend",
-                    "rating",
-                    True,
-                    range=(0, 10),
-                    help="likelihood to recommend 0-10",
-                    missing_ok=True,
+                    "recommend", "rating", range=(0, 10), help="likelihood to recommend 0-10 (NPS)"
                 ),
                 *(
                     Field(d, "rating", range=DRIVER_RANGE, help="driver rating 1-5")
@@ -235,14 +265,12 @@ CASE_SCHEMAS: dict[str, dict[str, SourceSpec]] = {
                 Field("customer_id", "id", True, help="customer number"),
                 Field("date", "date", True, help="date received"),
                 Field("category", "text", help="complaint category"),
-                Field("resolved", "bool", True, help="resolved (yes/no)", missing_ok=True),
+                Field("resolved", "bool", help="resolved (yes/no)"),
                 Field(
                     "days_to_resolve",
                     "number",
-                    True,
                     range=(0, None),
                     help="days from receipt to resolution (blank if open)",
-                    missing_ok=True,
                 ),
             ),
             key="complaint_id",
@@ -300,9 +328,30 @@ CASE_SCHEMAS: dict[str, dict[str, SourceSpec]] = {
                 Field("salary_deposit", "bool", help="salary paid into the bank (yes/no)"),
                 Field("relationship_manager", "bool", help="has a relationship manager (yes/no)"),
                 Field("digital_active", "bool", help="uses online / mobile banking (yes/no)"),
+                Field(
+                    "churned",
+                    "flag",
+                    range=(0, 1),
+                    help="left (1/0, yes/no): a flag instead of dates (one row per customer)",
+                ),
+                Field(
+                    "tenure_months",
+                    "number",
+                    range=(0, None),
+                    help="months as a customer, to leaving or to the extract (with churned)",
+                ),
             ),
             key="customer_id",
             help="one row per customer",
+            variants=(
+                Variant(
+                    "flag",
+                    "churned",
+                    ("customer_id", "churned"),
+                    unless=("open_date",),
+                    help="a churned flag (and tenure_months) instead of opening/closure dates",
+                ),
+            ),
         ),
         "snapshots": SourceSpec(
             "snapshots",
@@ -472,6 +521,7 @@ def canonical_schema(
     rules: dict[tuple[str, str], Rule] = {}
     denominators: dict[tuple[str, str], int] = {}
     n = len(df)
+    required = spec.required_names(df.columns)
     for f in spec.fields:
         if f.name not in df.columns:
             continue
@@ -503,7 +553,7 @@ def canonical_schema(
                 redact=f.name in redact,
             )
             denominators[(f.name, f"in_{parent}")] = int(df[f.name].notna().sum())
-        not_null = f.required and not f.missing_ok
+        not_null = f.name in required and not f.missing_ok
         if not_null:
             rules[(f.name, "not_nullable")] = Rule(
                 spec.name,
@@ -608,6 +658,8 @@ def problem_table(failure_cases: pd.DataFrame, bundle: SchemaBundle) -> list[dic
     fc = failure_cases.copy()
     fc["column"] = fc["column"].fillna("*").astype("str")
     fc["check"] = fc["check"].astype("str")
+    absent = fc["check"] == "column_in_dataframe"  # one problem per missing column
+    fc.loc[absent, "column"] = fc.loc[absent, "failure_case"].astype("str")
     for (col, check), g in fc.groupby(["column", "check"], sort=False):
         if check == "column_in_dataframe":
             col = str(g["failure_case"].iloc[0])

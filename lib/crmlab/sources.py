@@ -53,8 +53,11 @@ def read_table(path: Path):
     return df
 
 
-def load_sources(case: str, data_dir: str | Path) -> dict:
+def load_sources(case: str, data_dir: str | Path, skip=()) -> dict:
     """All sources of ``case`` found in ``data_dir`` (name -> DataFrame); absent ones are left out.
+
+    Sources named in ``skip`` are not read (e.g. transactions kept in the engine,
+    :func:`crmlab.engine.open_large_sources`).
 
     Raises :class:`DataError` if the folder does not exist or holds none of the case's sources.
     """
@@ -65,11 +68,13 @@ def load_sources(case: str, data_dir: str | Path) -> dict:
             f"Data folder {data_dir} does not exist. Check data_dir / data: in the config."
         )
     tables = {}
+    found = False
     for stem in spec:
         path = source_path(data_dir, stem)
-        if path is not None:
+        found = found or path is not None
+        if path is not None and stem not in skip:
             tables[stem] = read_table(path)
-    if not tables:
+    if not found:
         expected = ", ".join(f"{s}.csv" for s in spec)
         raise DataError(
             f"{data_dir}: none of the {case} sources found (expected some of: {expected})."
@@ -93,7 +98,22 @@ def case_rules(case: str, tables) -> dict | None:
     rules = cleaning_rules(case)
     if rules is None:
         return None
+    rules = {**rules, **variant_rules(case, tables)}
     return {k: _present_only(v, tables[k].columns) for k, v in rules.items() if k in tables}
+
+
+def variant_rules(case: str, tables) -> dict:
+    """Cleaning rules of sources that come in another shape (:class:`crmlab.schemas.Variant`),
+    e.g. a finance customer table with a ``churned`` flag instead of dates
+    (:data:`crmlab.churn.FLAG_CUSTOMER_RULES`); source -> rules, empty when none applies."""
+    from crmlab import churn, schemas
+
+    out = {}
+    for name, spec in schemas.CASE_SCHEMAS.get(case, {}).items():
+        if name in tables and spec.variant(tables[name].columns) is not None:
+            if case == "finance_churn" and name == "customers":
+                out[name] = churn.FLAG_CUSTOMER_RULES
+    return out
 
 
 def _present_only(rule: dict, columns) -> dict:
@@ -139,8 +159,9 @@ def pseudonymize_tables(tables: dict, key, id_cols=("customer_id",)) -> tuple[di
     return out, dropped
 
 
-def load_clean(case: str, data_dir: str | Path, key) -> tuple[dict, list[str]]:
-    """Load a case's sources, pseudonymize them, and apply its documented cleaning rules.
+def load_clean(case: str, data_dir: str | Path, key, skip=()) -> tuple[dict, list[str]]:
+    """Load a case's sources (but those in ``skip``), pseudonymize them, and apply its documented
+    cleaning rules.
 
     Returns ``(tables, notes)``: the cleaned tables (absent sources left out) and one plain-language
     note per change ("190 exact duplicate row(s) dropped"), so nothing is changed silently.
@@ -148,7 +169,7 @@ def load_clean(case: str, data_dir: str | Path, key) -> tuple[dict, list[str]]:
     """
     from crmlab import quality
 
-    tables, _ = pseudonymize_tables(load_sources(case, data_dir), key)
+    tables, _ = pseudonymize_tables(load_sources(case, data_dir, skip), key)
     rules = case_rules(case, tables)
     if rules is None:
         return tables, []

@@ -40,6 +40,11 @@ __all__ = [
     "add_offer_indicator",
     "attributable_fraction",
     "cox_model",
+    "flag_cox",
+    "flag_scored",
+    "flag_value",
+    "flag_survival_frame",
+    "km_group_column",
     "km_by_group",
     "lifecycle_stage",
     "logrank",
@@ -667,3 +672,144 @@ def attributable_fraction(
     if np.isnan(x).any():
         raise DataError(f"attributable_fraction: '{covariate}' has missing values at events.")
     return float(1.0 - np.mean(np.exp(-beta * x)))
+
+
+# ----------------------------------------------------------------------------------------------
+# a flag extract: one row per customer with `tenure_months` and `churned`
+# ----------------------------------------------------------------------------------------------
+def flag_survival_frame(customers: pd.DataFrame) -> pd.DataFrame:
+    """Survival data of a flag extract: ``duration`` = ``tenure_months`` (0 counts as half a day
+    at risk), ``event`` = ``churned`` (1 = left at the end of the tenure, 0 = still a customer:
+    censored). Other columns are kept. Rows without a tenure are left out.
+
+    Assumes that the extract holds every customer who was a customer at some time in the
+    client's window; customers who left before it are missing, which (like left truncation)
+    makes tenures look longer than they are - say so when reading the curves.
+    """
+    from crmlab.churn import flag_customers
+
+    df = flag_customers(customers)
+    if "tenure_months" not in df.columns:
+        raise DataError(
+            "The survival analysis needs tenure_months (months as a customer); map it under "
+            "columns: customers: tenure_months: YOUR_COLUMN."
+        )
+    df = df[df["tenure_months"].notna()].copy()
+    df["duration"] = df["tenure_months"].clip(lower=HALF_DAY)
+    df["event"] = df["churned"].astype(np.int64)
+    return df
+
+
+def km_group_column(
+    customers: pd.DataFrame, preferred: str = "", *, max_levels: int = 6
+) -> str | None:
+    """The column to draw Kaplan-Meier curves by: ``preferred`` if given (a :class:`DataError`
+    if absent), else ``segment`` if present, else among the text columns (not an id, the flag or
+    a date) with 2 to ``max_levels`` values the one whose groups' churn shares lie furthest
+    apart (first in column order on a tie); None if there is none."""
+    from crmlab.modeling import _ID_NAME
+
+    if preferred:
+        if preferred not in customers.columns:
+            raise DataError(
+                f"km group column '{preferred}' is not in the customer table; it has "
+                f"{', '.join(map(str, customers.columns))}."
+            )
+        return preferred
+    if "segment" in customers.columns:
+        return "segment"
+    from crmlab.churn import flag_customers
+
+    flags = flag_customers(customers)["churned"] if "churned" in customers else None
+    best, spread = None, -1.0
+    for c in customers.columns:
+        s = customers[c]
+        if c in ("customer_id", "churned", "tenure_months") or _ID_NAME.search(str(c).lower()):
+            continue
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
+            continue
+        if 2 <= s.nunique(dropna=True) <= max_levels:
+            rates = flags.groupby(s.to_numpy()).mean() if flags is not None else pd.Series([0.0])
+            if rates.max() - rates.min() > spread:
+                best, spread = str(c), float(rates.max() - rates.min())
+    return best
+
+
+def flag_cox(
+    customers: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    exclude=(),
+    max_categories: int = 10,
+) -> tuple[CoxFit, pd.DataFrame]:
+    """Cox model of a flag extract: duration ``tenure_months``, event ``churned``, covariates
+    every usable other column encoded by :func:`crmlab.modeling.auto_features` (numbers as
+    they are, yes/no as 0/1, categories as dummies against the most frequent level), columns that
+    are linear combinations of others left out (:func:`crmlab.modeling.drop_collinear`).
+
+    Returns ``(fit, frame)``: the :class:`CoxFit` (hazard ratios per unit of each covariate) and
+    the model frame (``duration``, ``event`` and the covariates).
+    """
+    from crmlab import modeling
+
+    df = flag_survival_frame(customers)
+    enc = modeling.auto_features(
+        df.drop(columns=["duration", "event"]),
+        exclude=[*modeling.FLAG_EXCLUDE, *exclude],
+        max_categories=max_categories,
+    )
+    covariates, _ = modeling.drop_collinear(enc.X)
+    if not covariates:
+        raise DataError("flag_cox: no usable covariate column besides the id, flag and tenure.")
+    frame = pd.concat([df[["duration", "event"]], enc.X[covariates]], axis=1)
+    return cox_model(frame, covariates, alpha=alpha), frame
+
+
+def flag_value(customers: pd.DataFrame, value_column: str = "") -> pd.Series:
+    """Yearly value per customer of a flag extract: 12 x ``value_column`` (a monthly amount such
+    as the monthly fee; missing or negative counts 0), or 1 for everyone without one (every
+    customer counts the same). Raises :class:`DataError` for a column not in the table."""
+    if not value_column:
+        return pd.Series(1.0, index=customers.index, name="value")
+    if value_column not in customers.columns:
+        raise DataError(
+            f"value column '{value_column}' is not in the customer table; it has "
+            f"{', '.join(map(str, customers.columns))}."
+        )
+    monthly = pd.to_numeric(customers[value_column], errors="coerce").fillna(0).clip(lower=0)
+    return (12 * monthly.astype(np.float64)).rename("value")
+
+
+def flag_scored(
+    customers: pd.DataFrame,
+    churn_prob,
+    *,
+    at_risk_prob: float = 0.4,
+    value_column: str = "",
+) -> pd.DataFrame:
+    """Today's customers of a flag extract (``churned`` = 0), scored for the action list.
+
+    Columns added: ``churn_prob``; ``value`` = 12 x ``value_column`` (a monthly amount, e.g. the
+    monthly fee: yearly value) or 1 for every customer without one; ``stage`` by
+    :func:`lifecycle_stage` (at risk, new, mature: a flag extract has no balance trend; no tenure
+    counts as established); ``tier`` = value tiers A/B/C (:func:`crmlab.segments.value_tiers`)
+    with a value column, else ``B`` for everyone (no value to rank by).
+    """
+    from crmlab import segments
+    from crmlab.churn import flag_customers
+
+    df = flag_customers(customers)
+    df["churn_prob"] = np.asarray(churn_prob, dtype=np.float64)
+    df["value"] = flag_value(df, value_column)
+    df = df[df["churned"] == 0].copy()
+    tenure = df["tenure_months"].fillna(1e6) if "tenure_months" in df else 1e6
+    frame = pd.DataFrame(
+        {"tenure_months": tenure, "balance_change": 0.0, "churn_prob": df["churn_prob"]},
+        index=df.index,
+    )
+    df["stage"] = lifecycle_stage(frame, LifecycleRules(at_risk_prob=at_risk_prob))
+    if value_column:
+        df["tier"] = segments.value_tiers(df["value"]).astype("str")
+    else:
+        df["tier"] = "B"
+    return df

@@ -19,9 +19,10 @@ The case notebooks are the instructor notebooks. Two cell tags turn them into ex
 
 :func:`build_kit` writes a kit folder::
 
-    <out>/README.md            how to open the kit in JupyterLab
+    <out>/README.md            how to open the kit in JupyterLab (in the kit's language)
     <out>/TRAINER_GUIDE.md     one page: agenda with timings, learning goals, exercises,
                                discussion questions from the seeds' method
+    <out>/TRAINER_GUIDE.zh.md  the same page in Simplified Chinese (培训师指南)
     <out>/data/                the case's input files (synthetic data: no real personal data)
     <out>/notebooks/NN_*.ipynb the student notebooks (outputs cleared; they read ../data and
                                pass results between stages through ../work)
@@ -310,17 +311,22 @@ def make_student_notebook(
 # --------------------------------------------------------------------------------------------
 # the kit
 # --------------------------------------------------------------------------------------------
-def _exercises_of(instructor_nb) -> list[str]:
-    """``"<n>: <short title>"`` for each solution cell of an instructor notebook."""
+def _exercises_of(instructor_nb) -> list[tuple[str, str]]:
+    """``(short title, first checked name)`` for each solution cell of an instructor notebook
+    (the name is ``""`` when no check follows)."""
     found = []
-    for cell in instructor_nb.cells:
+    for i, cell in enumerate(instructor_nb.cells):
         if cell.cell_type == "code" and "solution" in _tags(cell):
             prompt, _, _ = parse_exercise(cell.source)
-            found.append(short_title(prompt) if prompt else "exercise")
+            names = _checked_names(instructor_nb, i)
+            found.append((short_title(prompt) if prompt else "exercise", names[0] if names else ""))
     return found
 
 
-def _agenda(case, spec: dict, instructor_nbs: dict) -> list[dict]:
+def _agenda(case, spec: dict, instructor_nbs: dict, lang: str = "en") -> list[dict]:
+    """One row per stage: start time, minutes, title, learning goals, questions and exercises in
+    ``lang``. Exercise titles come from the solution cells (English); for another language the
+    stage spec's ``exercises: {<first checked name>: {zh: ...}}`` gives them (English if not)."""
     from crmlab import casespec
 
     rows = []
@@ -329,17 +335,20 @@ def _agenda(case, spec: dict, instructor_nbs: dict) -> list[dict]:
         s = casespec.stage_spec(spec, stage)
         minutes = int(s.get("minutes", 30))
         number = str(int(stage[:2])) if stage[:2].isdigit() else stage
+        titles = s.get("exercises") or {}
         exercises = [
-            f"{number}.{i}: {t}" for i, t in enumerate(_exercises_of(instructor_nbs[stage]), 1)
+            f"{number}.{i}: {casespec.text(titles.get(name), lang, title)}"
+            for i, (title, name) in enumerate(_exercises_of(instructor_nbs[stage]), 1)
         ]
         rows.append(
             {
                 "stage": stage,
-                "title": casespec.text(s.get("title"), "en") or stage,
+                "number": number,
+                "title": casespec.text(s.get("title"), lang) or stage,
                 "start": f"{clock // 60}:{clock % 60:02d}",
                 "minutes": minutes,
-                "learning_goals": s.get("learning_goals") or [],
-                "questions": s.get("questions") or [],
+                "learning_goals": [casespec.text(g, lang) for g in s.get("learning_goals") or []],
+                "questions": [casespec.text(q, lang) for q in s.get("questions") or []],
                 "exercises": exercises,
             }
         )
@@ -347,13 +356,21 @@ def _agenda(case, spec: dict, instructor_nbs: dict) -> list[dict]:
     return rows
 
 
+#: The kit's guide files by language (the English one keeps its historic name).
+GUIDES = {"en": "TRAINER_GUIDE.md", "zh": "TRAINER_GUIDE.zh.md"}
+
+
 def build_kit(
     case: str,
     out_dir: str | Path,
     data_dir: str | Path | None = None,
     overwrite: bool = True,
+    lang: str = "en",
 ) -> Path:
     """Write the workshop kit of ``case`` into ``out_dir`` (see the module docstring).
+
+    The trainer guide is always written in every language (:data:`GUIDES`); ``lang`` ("en" or
+    "zh") picks the language of the kit's README.md, which points to the guide in that language.
 
     ``data_dir``: the input files to ship (default: the case's synthetic data, generated if
     missing; ``truth.json``-style answer files are left out). An existing kit folder is replaced
@@ -363,8 +380,10 @@ def build_kit(
 
     from crmlab import casespec
     from crmlab.cases import get_case
+    from crmlab.i18n import LANGUAGES, check_lang
     from crmlab.synthetic import GENERATORS, ensure_synthetic
 
+    check_lang(lang)
     c = get_case(case)
     spec = casespec.load_spec(case)
     if data_dir is None:
@@ -390,28 +409,32 @@ def build_kit(
         nbformat.write(make_student_notebook(nb, number), str(out / "notebooks" / path.name))
         instructors[path.stem] = nb
     env = _jinja()
-    agenda = _agenda(c, spec, instructors)
     ws = spec.get("workshop") or {}
-    context = {
-        "case": c,
-        "title": casespec.text(spec.get("title"), "en") or c.title,
-        "agenda": agenda,
-        "setup_minutes": int(ws.get("setup_minutes", 15)),
-        "wrap_up_minutes": int(ws.get("wrap_up_minutes", 15)),
-        "total_minutes": int(ws.get("setup_minutes", 15))
-        + sum(r["minutes"] for r in agenda)
-        + int(ws.get("wrap_up_minutes", 15)),
-        "audience": casespec.text(ws.get("audience"), "en").rstrip("."),
-        "n_exercises": sum(len(r["exercises"]) for r in agenda),
-        "data_files": sorted(p.name for p in (out / "data").iterdir()),
-        "kit_dir": str(out),
-    }
-    (out / "TRAINER_GUIDE.md").write_text(
-        env.get_template("trainer_guide.md.j2").render(**context), encoding="utf-8"
-    )
-    (out / "README.md").write_text(
-        env.get_template("kit_readme.md.j2").render(**context), encoding="utf-8"
-    )
+    for guide_lang in LANGUAGES:
+        agenda = _agenda(c, spec, instructors, guide_lang)
+        context = {
+            "case": c,
+            "title": casespec.text(spec.get("title"), guide_lang) or c.title,
+            "agenda": agenda,
+            "setup_minutes": int(ws.get("setup_minutes", 15)),
+            "wrap_up_minutes": int(ws.get("wrap_up_minutes", 15)),
+            "total_minutes": int(ws.get("setup_minutes", 15))
+            + sum(r["minutes"] for r in agenda)
+            + int(ws.get("wrap_up_minutes", 15)),
+            "audience": casespec.text(ws.get("audience"), guide_lang).rstrip(".。"),
+            "n_exercises": sum(len(r["exercises"]) for r in agenda),
+            "data_files": sorted(p.name for p in (out / "data").iterdir()),
+            "kit_dir": str(out),
+            "guides": GUIDES,
+        }
+        suffix = "" if guide_lang == "en" else f".{guide_lang}"
+        (out / GUIDES[guide_lang]).write_text(
+            env.get_template(f"trainer_guide{suffix}.md.j2").render(**context), encoding="utf-8"
+        )
+        if guide_lang == lang:
+            (out / "README.md").write_text(
+                env.get_template(f"kit_readme{suffix}.md.j2").render(**context), encoding="utf-8"
+            )
     return out
 
 

@@ -13,6 +13,11 @@ Raw transactions never come back to Python on the DuckDB/Spark paths: only the c
 result does. It has the same columns, dtypes, index and values (to float rounding) as the pandas
 path on the same files.
 
+The retail case's data stage keeps its transactions in the engine through
+:mod:`crmlab.engine.case`: :func:`open_large_sources`, then :func:`quality_report`,
+:func:`clean_tables` (findings, notes and row counts counted in the engine, merged with the pandas
+ones of the small tables) and :func:`kpi_summary` (the KPI dashboard's transaction summary).
+
 The finance case's churn data set (:func:`crmlab.churn.build_churn_dataset`) is built the same
 way by :func:`churn_dataset` (monthly snapshots aggregated in the engine).
 
@@ -35,17 +40,31 @@ from crmlab.engine.backends import (
     java_available,
     spark_session,
 )
+from crmlab.engine.case import (
+    LargeSources,
+    clean_tables,
+    kpi_summary,
+    open_large_sources,
+    quality_report,
+)
 from crmlab.engine.finance import churn_dataset
+from crmlab.engine.retail import transaction_summary
 from crmlab.errors import ConfigError
 
 __all__ = [
     "DEFAULT_SPARK_MASTER",
     "ENGINES",
+    "LargeSources",
     "churn_dataset",
+    "clean_tables",
     "connect",
     "customer_features",
     "java_available",
+    "kpi_summary",
+    "open_large_sources",
+    "quality_report",
     "spark_session",
+    "transaction_summary",
     "write_customer_features",
 ]
 

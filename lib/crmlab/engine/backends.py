@@ -123,7 +123,9 @@ def connect(
         else:
             spill = temp_directory
         con.raw_sql(f"SET temp_directory = '{_sql_str(spill)}'")
-        con.raw_sql("SET enable_progress_bar = false")
+        # off already in Jupyter, where DuckDB 2.0 refuses to change it without ipywidgets
+        if con.raw_sql("SELECT current_setting('enable_progress_bar')").fetchone()[0]:
+            con.raw_sql("SET enable_progress_bar = false")
         if threads:
             con.raw_sql(f"SET threads = {int(threads)}")
         if memory_limit:

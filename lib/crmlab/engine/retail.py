@@ -46,6 +46,7 @@ __all__ = [
     "survey_features",
     "to_pandas",
     "transaction_features",
+    "transaction_summary",
 ]
 
 ROWS_PER_PASS = 40_000_000
@@ -489,3 +490,55 @@ def to_pandas(build: RetailBuild, arrow_table) -> pd.DataFrame:
     df = df.set_index(build.id_col)
     df.attrs["as_of"] = pd.Timestamp(build.as_of)
     return df
+
+
+def transaction_summary(tx, as_of, window_months: int = 6, id_col: str = "customer_id"):
+    """:func:`crmlab.kpis.transaction_summary` of the cleaned lazy transactions, in the engine.
+
+    ``tx``: cleaned rows (``date`` parsed to dates, ``amount``); ``as_of``: end of the recent
+    window (exclusive). Returns the same small pandas table (windows ``recent``,
+    ``year_earlier``, ``all``): per-customer counts are aggregated in the engine and only the
+    three summary rows come back. Dates are whole days (a time of day is dropped).
+    """
+    import ibis
+
+    from crmlab import kpis
+
+    _need(tx, [id_col, "date", "amount"], "transactions")
+    windows = kpis.summary_windows(as_of, window_months)
+    t = tx.mutate(_cid=tx[id_col], _day=_parse_date(tx.date), _amt=_num(tx.amount))
+    ts = t._day.cast("timestamp")
+    per: dict = {}
+    for i, (start, end) in enumerate(windows.values()):
+        inside = ts < ibis.literal(end.to_pydatetime())
+        if not pd.isna(start):
+            inside = inside & (ts >= ibis.literal(start.to_pydatetime()))
+        per[f"n{i}"] = ibis.cases((inside, 1), else_=0).sum()
+        per[f"d{i}"] = ibis.cases((inside, t._day)).nunique()
+        per[f"s{i}"] = ibis.cases((inside, t._amt), else_=0.0).sum()
+        per[f"l{i}"] = ibis.cases((inside, t._day)).max()
+    g = t.group_by("_cid").agg(**per)
+    agg: dict = {}
+    for i in range(len(windows)):
+        agg[f"n{i}"] = g[f"n{i}"].sum()
+        agg[f"b{i}"] = ibis.cases((g[f"n{i}"] > 0, 1), else_=0).sum()
+        agg[f"r{i}"] = ibis.cases((g[f"d{i}"] >= 2, 1), else_=0).sum()
+        agg[f"s{i}"] = g[f"s{i}"].sum()
+        agg[f"l{i}"] = g[f"l{i}"].max()
+    res = g.aggregate(**agg).execute().iloc[0]
+    rows = []
+    for i, (name, (start, end)) in enumerate(windows.items()):
+        last = res[f"l{i}"]
+        rows.append(
+            {
+                "window": name,
+                "start": start,
+                "end": end,
+                "n_transactions": int(res[f"n{i}"] or 0),
+                "buyers": int(res[f"b{i}"] or 0),
+                "repeat_buyers": int(res[f"r{i}"] or 0),
+                "net_spend": float(res[f"s{i}"] or 0.0),
+                "last_date": pd.NaT if last is None or pd.isna(last) else pd.Timestamp(last),
+            }
+        )
+    return kpis.summary_frame(rows)

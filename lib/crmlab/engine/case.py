@@ -1,0 +1,265 @@
+"""A case's data stage with its large sources kept in the engine.
+
+The retail case's ``02_data`` stage loads the small sources (customers, survey, complaints,
+stores, pilot) in pandas as before, but the transactions stay where they are: DuckDB (default) or
+Spark reads the file and only counts and customer-level tables come back.
+
+* :func:`open_large_sources` - register the large sources (and their parents) on a connection;
+  with ``engine="pandas"`` nothing is registered and every function below is the plain pandas
+  function of :mod:`crmlab.quality` (the reference path).
+* :func:`quality_report` / :func:`clean_tables` - :func:`crmlab.quality.quality_report` and
+  :func:`crmlab.quality.clean_tables` over the small tables in pandas and the large ones in the
+  engine (:mod:`crmlab.engine.checks`), merged in the order pandas gives them: the same findings,
+  notes and row counts as the pandas path.
+* :func:`kpi_summary` - the transaction summary behind the KPI dashboard
+  (:func:`crmlab.kpis.transaction_summary`), from the cleaned transactions in the engine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from crmlab.engine.backends import Source, connect, register_source, source_path
+from crmlab.engine.checks import TableChecks, table_checks
+from crmlab.errors import DataError
+
+__all__ = [
+    "LARGE_SOURCES",
+    "LargeSources",
+    "clean_tables",
+    "kpi_summary",
+    "open_large_sources",
+    "quality_report",
+]
+
+LARGE_SOURCES: dict[str, tuple[str, ...]] = {"retail_satisfaction": ("transactions",)}
+"""Per case, the sources that stay in the engine (never read into pandas)."""
+
+
+@dataclass
+class LargeSources:
+    """The large sources of a case, registered (lazily) on an engine connection.
+
+    Attributes
+    ----------
+    case, data_dir, engine
+        The case, its data folder and the engine (``"pandas"``: no large sources).
+    con
+        The Ibis connection (None for ``"pandas"``); reuse it for the feature build.
+    sources
+        Large source name -> :class:`~crmlab.engine.backends.Source`.
+    parents
+        Raw registered parent tables (e.g. customers, stores) for the foreign-key checks.
+    """
+
+    case: str
+    data_dir: str
+    engine: str
+    con: object = None
+    sources: dict[str, Source] = field(default_factory=dict)
+    parents: dict[str, Source] = field(default_factory=dict)
+    _checks: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the sources kept in the engine (empty for ``engine="pandas"``)."""
+        return tuple(self.sources)
+
+    @property
+    def tables(self) -> dict:
+        """Large source name -> lazy Ibis table (has ``.columns``, e.g. for case_rules)."""
+        return {n: s.table for n, s in self.sources.items()}
+
+    def shapes(self, tables: Mapping[str, pd.DataFrame] | None = None) -> dict:
+        """(rows, columns) of each large source, counted in the engine (no rows fetched), and of
+        the pandas ``tables``, in the case's source order."""
+        out = {name: df.shape for name, df in (tables or {}).items()}
+        for name, src in self.sources.items():
+            if src.fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                n = pq.ParquetFile(src.path).metadata.num_rows
+            else:
+                n = int(src.table.count().execute())
+            out[name] = (int(n), len(src.table.columns) - 1)
+        return {n: out[n] for n in _source_order(self.case, out)}
+
+    def drop_personal(self) -> dict[str, list[str]]:
+        """Drop personal columns (detected on the first rows) inside the engine.
+
+        Returns source -> dropped columns, like :func:`crmlab.sources.pseudonymize_tables`.
+        Identifiers stay raw inside the engine: only counts and pseudonymized customer-level
+        tables leave it.
+        """
+        from crmlab.engine import _pii_columns
+
+        dropped = {}
+        for name, src in self.sources.items():
+            pii = _pii_columns(self.con, src)
+            if pii:
+                src.table = src.table.drop(*pii)
+                dropped[name] = pii
+        return dropped
+
+    def checks(self, rules: Mapping | None) -> dict[str, TableChecks]:
+        """Quality findings and cleaning notes of every large source (computed once per rules)."""
+        from crmlab.engine.clean import clean_sources
+
+        rules = dict(rules or {})
+        key = repr(sorted(rules.items(), key=lambda kv: kv[0]))
+        if key not in self._checks:
+            parent_names = {
+                p
+                for n in self.sources
+                for p in rules.get(n, {}).get("foreign_keys", {}).values()
+                if p in self.parents
+            }
+            raw = {p: self.parents[p].table for p in parent_names}
+            cleaned = clean_sources(raw, {p: rules[p] for p in raw if p in rules})
+            parents = {p: (raw[p], cleaned[p], rules.get(p, {}).get("key")) for p in raw}
+            self._checks[key] = {
+                n: table_checks(s.table, n, rules.get(n), parents) for n, s in self.sources.items()
+            }
+        return self._checks[key]
+
+
+def open_large_sources(
+    case: str,
+    data_dir: str | os.PathLike,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    con=None,
+) -> LargeSources:
+    """Register the case's large sources in ``data_dir`` on ``engine`` (default DuckDB).
+
+    ``engine="pandas"`` registers nothing: the case then loads every source in pandas (the
+    reference path). ``spark_master`` is the Spark master URL for ``engine="spark"`` (default
+    ``local[2]``); ``con`` an open connection to reuse.
+    """
+    from crmlab.engine import _check_engine
+    from crmlab.sources import CASE_SOURCES
+
+    _check_engine(engine)
+    if case not in CASE_SOURCES:
+        raise DataError(f"Unknown case {case!r}.")
+    out = LargeSources(case, str(data_dir), engine)
+    stems = [s for s in LARGE_SOURCES.get(case, ()) if source_path(data_dir, s) is not None]
+    if engine == "pandas" or not stems:
+        return out
+    if not os.path.isdir(data_dir):
+        raise DataError(f"Data folder {data_dir} does not exist. Check data_dir in the config.")
+    out.con = con if con is not None else connect(engine, spark_master=spark_master)
+    for stem in CASE_SOURCES[case]:
+        path = source_path(data_dir, stem)
+        if path is None:
+            continue
+        src = register_source(out.con, path, stem)
+        if stem in stems:
+            out.sources[stem] = src
+        else:
+            out.parents[stem] = src
+    return out
+
+
+def _source_order(case: str, names) -> list[str]:
+    from crmlab.sources import CASE_SOURCES
+
+    known = [s for s in CASE_SOURCES[case] if s in names]
+    return known + [n for n in names if n not in known]
+
+
+def quality_report(tables: Mapping[str, pd.DataFrame], rules, large: LargeSources) -> pd.DataFrame:
+    """:func:`crmlab.quality.quality_report` of the pandas ``tables`` and the large sources.
+
+    Rows come in the order of the case's sources, as the pandas report gives them for all
+    tables loaded in pandas. Findings of large sources have no examples.
+    """
+    from crmlab import quality
+
+    report = quality.quality_report(tables, rules)
+    if not large.names:
+        return report
+    extra = [f for checks in large.checks(rules).values() for f in checks.findings]
+    parts = {n: report[report["source"] == n] for n in tables}
+    if extra:
+        lr = pd.DataFrame(extra, columns=report.columns)
+        parts.update({n: lr[lr["source"] == n] for n in large.names})
+    order = _source_order(large.case, [*tables, *large.names])
+    frames = [parts[n] for n in order if n in parts and len(parts[n])]
+    if not frames:
+        return report
+    out = pd.concat(frames, ignore_index=True)
+    out["n_rows"] = out["n_rows"].astype("int64")
+    out["share"] = out["share"].astype("float64")
+    return out
+
+
+def clean_tables(
+    tables: Mapping[str, pd.DataFrame], rules, large: LargeSources
+) -> tuple[dict, list[str], pd.DataFrame]:
+    """:func:`crmlab.quality.clean_tables` of the pandas ``tables`` and the large sources.
+
+    Returns ``(clean, notes, counts)``: the cleaned pandas tables (large sources stay in the
+    engine), every cleaning note in the order pandas writes them, and ``counts`` - one row per
+    source (case order) with ``rows`` (after cleaning) and ``returns`` (rows flagged
+    ``is_return``).
+    """
+    from crmlab import quality
+
+    clean, notes = quality.clean_tables(tables, rules)
+    counts = {
+        n: (len(df), int(df["is_return"].sum()) if "is_return" in df.columns else 0)
+        for n, df in clean.items()
+    }
+    if large.names:
+        checks = large.checks(rules)
+        counts.update({n: (c.n_clean, c.n_returns) for n, c in checks.items()})
+        by_table: dict[str, list[str]] = {}
+        for note in notes:
+            by_table.setdefault(note.split(": ", 1)[0], []).append(note)
+        for n, c in checks.items():
+            by_table[n] = c.notes
+        names = _source_order(large.case, [*tables, *large.names])
+        r = dict(rules or {})
+        order = sorted(
+            names,
+            key=lambda t: (
+                0 if any(t in x.get("foreign_keys", {}).values() for x in r.values()) else 1
+            ),
+        )
+        notes = [note for n in order for note in by_table.get(n, [])]
+    order = _source_order(large.case, counts)
+    frame = pd.DataFrame(
+        [(n, *counts[n]) for n in order], columns=["source", "rows", "returns"]
+    ).set_index("source")
+    return clean, notes, frame
+
+
+def kpi_summary(
+    clean: Mapping[str, pd.DataFrame], rules, large: LargeSources, window_months: int | None = None
+) -> pd.DataFrame | None:
+    """The dashboard's transaction summary (:func:`crmlab.kpis.transaction_summary`).
+
+    Computed from the cleaned transactions where they are: in pandas when ``clean`` holds them
+    (the reference path), else in the engine. ``as_of`` is the dashboard's default: the day after
+    the latest survey, complaint or transaction date. None without transactions.
+    """
+    from crmlab import kpis
+    from crmlab.engine.retail import transaction_summary
+
+    months = window_months or kpis.WINDOW_MONTHS
+    dated = {n: clean[n] for n in ("survey", "complaints") if n in clean}
+    if "transactions" in clean:
+        tx = clean["transactions"]
+        as_of = kpis.data_as_of({**dated, "transactions": tx})
+        return kpis.transaction_summary(tx, as_of, months)
+    if "transactions" not in large.names:
+        return None
+    tx = large.checks(rules)["transactions"].clean
+    last = tx.date.max().execute()
+    as_of = kpis.data_as_of(dated, [last])
+    return transaction_summary(tx, as_of, months)

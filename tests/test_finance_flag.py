@@ -1,0 +1,226 @@
+"""The finance case's flag path: a one-row-per-customer extract with a churned flag and a tenure
+(no dates). Known answers: hand-counted shares, Wilson intervals written out, the planted hazard
+ratios of :mod:`crmlab.synth.finance_flag`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmlab import churn, config, ingest, modeling, schemas, sources
+from crmlab import survival as sv
+from crmlab.errors import DataError
+from crmlab.synth.finance_flag import telco_flag_table
+
+
+def _canonical(table: pd.DataFrame) -> pd.DataFrame:
+    """The generator's client table with canonical names for the flag, tenure and id."""
+    return pd.DataFrame(
+        {
+            "customer_id": table["客户编号"],
+            "churned": table["是否流失"],
+            "tenure_months": table["在网月数"],
+            "性别": table["性别"],
+            "合约类型": table["合约类型"],
+            "月费": table["月费"].str.replace("￥", "").str.replace(",", "").astype(float),
+            "电子账单": table["电子账单"],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def planted():
+    table, truth = telco_flag_table(4000, seed=3)
+    return _canonical(table), truth
+
+
+def test_mode_follows_the_columns():
+    assert churn.churn_mode(pd.DataFrame({"open_date": [], "churned": []})) == "dates"
+    assert churn.churn_mode(pd.DataFrame({"customer_id": [], "churned": []})) == "flag"
+    assert churn.churn_mode(None) is None
+    with pytest.raises(DataError, match="neither open_date"):
+        churn.churn_mode(pd.DataFrame({"customer_id": []}))
+
+
+def test_baseline_is_the_share_flagged_with_its_wilson_interval():
+    df = pd.DataFrame(
+        {
+            "customer_id": list("abcdefghij"),
+            "churned": ["Yes", "是", "1", 0, "否", "No", "no", 0, 0, "true"],
+        }
+    )
+    r = churn.flag_churn_rate(df, alpha=0.05)
+    assert (r.n, r.n_lost, r.rate) == (10, 4, 0.4)
+    z = 1.959963984540054
+    centre = (0.4 + z**2 / 20) / (1 + z**2 / 10)
+    half = z * math.sqrt(0.4 * 0.6 / 10 + z**2 / 400) / (1 + z**2 / 10)
+    assert (r.ci_low, r.ci_high) == pytest.approx((centre - half, centre + half), abs=1e-12)
+    assert "no period stated" in r.period and r.metric == "churn_share"
+    r12 = churn.flag_churn_rate(df, period_months=12)
+    assert r12.metric == "churn_rate_12m" and "12 months" in r12.period
+    bad = df.assign(churned=["maybe", *df["churned"][1:]])
+    with pytest.raises(DataError, match="churned"):
+        churn.flag_churn_rate(bad)
+
+
+def test_goal_of_a_flag_baseline_with_and_without_a_month():
+    r = churn.FlagRate(0.25, 0.2, 0.3, 400, 100)
+    rec = churn.flag_goal_record(r, -0.2, 12)
+    assert rec["goal.target"] == pytest.approx(0.2) and rec["goal.gap_points"] == pytest.approx(-5)
+    assert "goal.deadline" not in rec
+    dated = churn.flag_goal_record(r, -0.2, 12, "2025-06")
+    assert dated["goal.deadline"] == "2026-06" and dated["goal.target"] == pytest.approx(0.2)
+
+
+def test_tenure_bands_from_months_match_the_date_bands():
+    months = pd.Series([0, 11.9, 12, 30, 60, 119, 120, np.nan])
+    bands = churn.tenure_band_months(months)
+    assert list(bands.astype("str")[:7]) == [
+        "< 1 year",
+        "< 1 year",
+        "1-2 years",
+        "2-5 years",
+        "5-10 years",
+        "5-10 years",
+        "10+ years",
+    ]
+    assert pd.isna(bands.iloc[7])
+
+
+def test_churn_tables_cover_the_auto_columns(planted):
+    df, _ = planted
+    tables = churn.flag_churn_tables(df)
+    assert list(tables)[:2] == ["tenure_band", "性别"]
+    assert {"合约类型", "月费", "电子账单"} <= set(tables)
+    t = tables["合约类型"].set_index("合约类型")
+    flags = churn.flag_customers(df)["churned"]
+    assert t.loc["两年", "churn_rate"] == pytest.approx(flags[df["合约类型"] == "两年"].mean())
+    assert len(tables["月费"]) == 4  # quartile bands
+    assert "customer_id" not in tables
+
+
+def test_stratified_split_keeps_the_share_and_the_seed():
+    df = pd.DataFrame({"churned": [1] * 30 + [0] * 70, "x": range(100)})
+    train, test = modeling.stratified_split(df, "churned", 0.3, seed=1)
+    assert len(test) == 30 and test["churned"].sum() == 9 and train["churned"].sum() == 21
+    again, _ = modeling.stratified_split(df, "churned", 0.3, seed=1)
+    other, _ = modeling.stratified_split(df, "churned", 0.3, seed=2)
+    assert list(again.index) == list(train.index) != list(other.index)
+    assert not set(train.index) & set(test.index)
+    with pytest.raises(DataError, match="test_share"):
+        modeling.stratified_split(df, "churned", 1.0)
+
+
+def test_drop_collinear_drops_exact_combinations():
+    X = pd.DataFrame({"a": [1.0, 0, 1, 0, 1], "b": [0.0, 1, 0, 1, 0], "c": [2.0, 3, 5, 7, 1]})
+    X["d"] = X["c"] * 2 + X["a"]
+    kept, dropped = modeling.drop_collinear(X)
+    assert kept == ["a", "c"] and dropped == ["b", "d"]  # b = 1 - a (with the intercept)
+
+
+def test_logit_recovers_the_planted_signs(planted):
+    df, _ = planted
+    fit = modeling.fit_flag_model(df, test_share=0.3, seed=42)
+    t = fit.model.table.set_index("feature")
+    assert t.loc["合约类型_两年", "odds_ratio"] < t.loc["合约类型_一年", "odds_ratio"] < 1
+    assert t.loc["月费", "odds_ratio"] > 1 and t.loc["月费", "p_value"] < 1e-6
+    assert t.loc["性别_女" if "性别_女" in t.index else "性别_男", "p_value"] > 0.01
+    assert "tenure_months" not in fit.features and "customer_id" not in fit.features
+    assert fit.quality["n"] == 1200 and 0.65 < fit.quality["auc"] < 0.85
+    assert fit.test["churned"].mean() == pytest.approx(fit.train["churned"].mean(), abs=0.002)
+
+
+def test_cox_recovers_the_planted_hazard_ratios(planted):
+    df, truth = planted
+    fit, frame = sv.flag_cox(df)
+    t = fit.table.set_index("covariate")
+    for name in ("合约类型_一年", "合约类型_两年", "月费"):
+        beta = truth["log_hazard_ratios"][name]
+        assert t.loc[name, "coef"] == pytest.approx(beta, abs=0.15 * abs(beta)), name
+        assert t.loc[name, "ci_low"] < math.exp(beta) < t.loc[name, "ci_high"], name
+    assert t.loc["电子账单", "p_value"] > 0.01
+    assert frame["event"].sum() == truth["n_churned"]
+
+
+def test_km_group_is_the_category_that_separates_churn_most(planted):
+    df, _ = planted
+    assert sv.km_group_column(df) == "合约类型"
+    assert sv.km_group_column(df, "性别") == "性别"
+    assert sv.km_group_column(df.assign(segment="mass")) == "segment"
+    with pytest.raises(DataError, match="not in the customer table"):
+        sv.km_group_column(df, "region")
+
+
+def test_scored_customers_are_those_still_there():
+    df = pd.DataFrame(
+        {
+            "customer_id": ["P-1", "P-2", "P-3", "P-4"],
+            "churned": [0, 1, 0, 0],
+            "tenure_months": [3, 20, 40, 50],
+            "fee": [10.0, 20.0, 30.0, 40.0],
+        }
+    )
+    scored = sv.flag_scored(df, [0.1, 0.9, 0.5, 0.2], at_risk_prob=0.4, value_column="fee")
+    assert list(scored["customer_id"]) == ["P-1", "P-3", "P-4"]
+    assert list(scored["stage"].astype("str")) == ["new", "at_risk", "mature"]
+    assert list(scored["value"]) == [120.0, 360.0, 480.0]
+    plain = sv.flag_scored(df, [0.1, 0.9, 0.5, 0.2])
+    assert set(plain["value"]) == {1.0} and set(plain["tier"]) == {"B"}
+
+
+def test_flag_kpis_compare_the_share_with_its_target():
+    df = pd.DataFrame(
+        {"customer_id": list("abcd"), "churned": [1, 0, 0, 0], "products_held": [1, 2, 3, 4]}
+    )
+    board = churn.flag_kpis(df, {"churn_rate_12m": 0.2, "products_per_customer": 2.5}).set_index(
+        "key"
+    )
+    assert board.loc["churn_share", "actual"] == 0.25 and not board.loc["churn_share", "met"]
+    assert (
+        board.loc["products_per_customer", "actual"] == 3.0
+        and board.loc["products_per_customer", "met"]
+    )
+
+
+def test_the_schema_variant_needs_only_the_flag():
+    spec = schemas.case_schema("finance_churn")["customers"]
+    assert spec.required_names({"customer_id", "churned"}) == {"customer_id", "churned"}
+    assert spec.required_names({"customer_id", "churned", "open_date"}) >= {"segment", "open_date"}
+    assert spec.required_names({"customer_id"}) == {
+        "customer_id",
+        "open_date",
+        "segment",
+        "products_held",
+    }
+    rules = sources.case_rules(
+        "finance_churn", {"customers": pd.DataFrame(columns=["customer_id", "churned"])}
+    )
+    assert rules["customers"]["required"] == ["customer_id", "churned"]
+
+
+def test_validation_of_a_flag_config(tmp_path):
+    table, truth = telco_flag_table(300, seed=1)
+    table.to_csv(tmp_path / "c.csv", index=False, encoding="utf-8-sig")
+    text = (
+        "case: finance_churn\ndata:\n  customers: c.csv\ncolumns:\n  customer_id: 客户编号\n"
+        "  churned: 是否流失\n  tenure_months: 在网月数\n"
+        'values:\n  churned: {true: ["Yes", "是", 1], false: ["No", "否", 0]}\n'
+        "features: auto\npii: [客户姓名]\n"
+    )
+    (tmp_path / "ok.yaml").write_text(text, encoding="utf-8")
+    prepared = ingest.load(config.load_config(tmp_path / "ok.yaml"))
+    assert prepared.ok, prepared.errors
+    customers = prepared.tables["customers"]
+    assert (
+        customers["churned"].sum() == truth["n_churned"] and customers["churned"].isin([0, 1]).all()
+    )
+    assert customers["月费"].dtype == "float64"  # ￥ text typed as numbers by features: auto
+    # without the flag the dated shape applies: open_date is missing, with a hint to the flag
+    (tmp_path / "bad.yaml").write_text(text.replace("  churned: 是否流失\n", ""), encoding="utf-8")
+    problems = ingest.load(config.load_config(tmp_path / "bad.yaml")).problems
+    missing = [p for p in problems if p["rule"] == "required column is missing"]
+    assert {p["column"] for p in missing} == {"open_date", "segment", "products_held"}
+    assert "map churned: YOUR_COLUMN" in missing[0]["hint"]

@@ -1,0 +1,111 @@
+"""The fast path of the PII leak check (crmlab.privacy.assert_no_pii with many known values)
+finds exactly what a plain scan finds, and the action list's raw-value cache notices a changed
+input file."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pandas as pd
+import pytest
+
+from crmlab import actions, privacy
+
+
+def _plain_hits(text: str, values: list[str], min_length: int = 2) -> set[str]:
+    """The definition: a value of 2+ characters found case-insensitively as a whole token (not
+    glued to ASCII letters/digits at an ASCII letter/digit edge)."""
+    text = text.casefold()
+    found = set()
+    for value in values:
+        v = value.strip().casefold()
+        if len(v) < min_length:
+            continue
+        left = r"(?<![0-9a-z])" if v[0].isascii() and v[0].isalnum() else ""
+        right = r"(?![0-9a-z])" if v[-1].isascii() and v[-1].isalnum() else ""
+        if re.search(left + re.escape(v) + right, text):
+            found.add(value)
+    return found
+
+
+def _hits(text: str, values: list[str]) -> set[str]:
+    """The values assert_no_pii reports, found one at a time around the fast path: the error
+    names each leaking value's label, so each value gets its own label."""
+    try:
+        privacy.assert_no_pii(text, {f"v{i}": [v] for i, v in enumerate(values)})
+    except privacy.PiiLeakError as e:
+        return {values[int(i)] for i in re.findall(r"'v(\d+)'", str(e))}
+    return set()
+
+
+def _world(seed: int) -> tuple[str, list[str]]:
+    rng = random.Random(seed)
+    surnames, given = "王李张刘陈杨黄赵吴周", "伟芳娜敏静丽强磊军洋"
+    names = [rng.choice(surnames) + rng.choice(given) * rng.randint(1, 2) for _ in range(150)]
+    emails = [f"user{rng.randint(0, 9999)}@example.com" for _ in range(150)]
+    phones = [f"138 {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}" for _ in range(150)]
+    latin = [f"{rng.choice(['He', 'Li', 'Ann', 'Bo'])} {rng.choice(['Li', 'Wu', 'Ng'])}"]
+    values = names + emails + phones + latin * 3 + ["x", "ab", "a much longer value than the text"]
+    cells = [f"P-{rng.getrandbits(40):010x}" for _ in range(400)]
+    cells += [f"{rng.uniform(0, 99999):.2f}" for _ in range(400)]
+    cells += ["loyal", "at risk", "the lifecycle", "Hello Lion", "联系客户"]
+    planted = rng.sample(values, 12)
+    cells += [p.upper() if p.isascii() else p for p in planted[:6]]  # case-insensitive
+    cells += [f"glued{p}x" for p in planted[6:9]]  # glued to letters: only non-ASCII edges match
+    cells += [f"note: {p} called" for p in planted[9:]]
+    rng.shuffle(cells)
+    return "\n".join(cells), values
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fast_check_finds_exactly_what_a_plain_scan_finds(seed):
+    text, values = _world(seed)
+    expected = _plain_hits(text, values)
+    assert len(expected) >= 6  # the planted values (some glued ones do not count)
+    assert _hits(text, values) == expected
+    # and through one call with many values (the fast path): leak or not, as the plain scan
+    with pytest.raises(privacy.PiiLeakError):
+        privacy.assert_no_pii(text, {"raw": values})
+    clean = [v for v in values if v not in expected]
+    assert len(clean) > 100
+    privacy.assert_no_pii(text, {"raw": clean})
+
+
+def test_a_text_too_large_for_the_filter_is_scanned(monkeypatch):
+    monkeypatch.setattr(privacy._Grams, "MAX_TEXT", 10)
+    text, values = _world(4)
+    expected = _plain_hits(text, values)
+    with pytest.raises(privacy.PiiLeakError):
+        privacy.assert_no_pii(text, {"raw": values})
+    privacy.assert_no_pii(text, {"raw": [v for v in values if v not in expected]})
+
+
+class _Run:
+    """What _raw_personal_values needs of a run: its case and input folder."""
+
+    def __init__(self, case: str, folder):
+        self.case, self.folder = case, folder
+
+    def data_dir(self):
+        return self.folder
+
+
+def test_raw_values_are_cached_until_an_input_file_changes(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    people = pd.DataFrame(
+        {"customer_id": ["C1", "C2"], "name": ["Wang Fang", "Li Na"], "email": ["a@b.cn", "c@d.cn"]}
+    )
+    people.to_csv(folder / "customers.csv", index=False)
+    run = _Run("retail_satisfaction", folder)
+    actions._RAW_CACHE.clear()
+    known, ids = actions._raw_personal_values(run)
+    assert ids == {"C1", "C2"} and known["customers.email"] == ["a@b.cn", "c@d.cn"]
+    known["customers.email"].append("mutated")  # callers get copies
+    assert actions._raw_personal_values(run)[0]["customers.email"] == ["a@b.cn", "c@d.cn"]
+    assert len(actions._RAW_CACHE) == 1
+    people.loc[2] = ["C3", "Zhao Min", "e@f.cn"]
+    people.to_csv(folder / "customers.csv", index=False)  # new size and time: read again
+    known, ids = actions._raw_personal_values(run)
+    assert ids == {"C1", "C2", "C3"} and "e@f.cn" in known["customers.email"]
