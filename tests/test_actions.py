@@ -138,3 +138,18 @@ def test_chinese_action_list_translates_headers_and_actions(written, tmp_path):
     assert zh.iloc[0]["建议行动"] == "两周内电话挽回或发放优惠券"
     assert len(zh) == len(table)
     assert load_workbook(tmp_path / "actions.xlsx").sheetnames[0] == "汇总"
+
+
+def test_large_segments_are_capped_in_excel_but_complete_in_csv(written, tmp_path):
+    run, _, _, full = written
+    xlsx, csv = actions.write_action_list(run.path, out_dir=tmp_path, max_rows_per_sheet=3)
+    wb = load_workbook(xlsx)
+    counts = run.results["segments.counts"]
+    for segment, n in counts.items():
+        ws = wb[segment]
+        assert ws.max_row == min(n, 3) + 1  # header + the three most urgent customers
+        ids = [ws.cell(r, 2).value for r in range(2, ws.max_row + 1)]
+        assert ids == full.loc[full["segment"] == segment, "customer_id"].head(3).tolist()
+    notes = [c.value for c in wb["Summary"]["A"] if c.value and "first 3 customers" in str(c.value)]
+    assert len(notes) == 1
+    assert len(pd.read_csv(csv)) == sum(counts.values())  # the CSV lists everyone

@@ -114,7 +114,8 @@ def action_table(run: Run) -> pd.DataFrame:
     act = table[segment.isin(list(playbook))]
     segment = segment[act.index]
     start = _plan_start(run, spec)
-    offsets = segment.map(lambda s: playbook[s][2])
+    offsets = segment.map({k: v[2] for k, v in playbook.items()})
+    due = {int(o): (start + int(o)).end_time.date() for o in offsets.unique()}
     tier = act[cols["tier"]].astype("str") if "tier" in cols else pd.Series(pd.NA, index=act.index)
     score = (
         act[cols["score"]].astype("float64")
@@ -133,10 +134,10 @@ def action_table(run: Run) -> pd.DataFrame:
             "tier": tier,
             score_name: score,
             "value": value,
-            "recommended_action": segment.map(lambda s: playbook[s][0]),
-            "owner_role": segment.map(lambda s: playbook[s][1]),
+            "recommended_action": segment.map({k: v[0] for k, v in playbook.items()}),
+            "owner_role": segment.map({k: v[1] for k, v in playbook.items()}),
             "contact": tier.map(plans.TIER_OWNER).fillna("-"),
-            "due_date": [(start + int(o)).end_time.date() for o in offsets],
+            "due_date": offsets.astype(int).map(due),
         },
         index=act.index,
     )
@@ -203,6 +204,21 @@ def _raw_personal_values(run: Run) -> tuple[dict, set[str]]:
     return {k: list(v) for k, v in known.items()}, set(raw_ids)
 
 
+def _distinct_values(path: Path, column: str) -> list[str]:
+    """The distinct non-missing values of one column of a raw CSV/Parquet file, as text, counted
+    by DuckDB out of core (a transactions file never comes into pandas)."""
+    import duckdb
+
+    if path.suffix == ".parquet":
+        scan = "read_parquet(?)"
+    else:
+        scan = "read_csv(?, header = true, all_varchar = true)"
+    quoted = '"' + column.replace('"', '""') + '"'
+    query = f"SELECT DISTINCT CAST({quoted} AS VARCHAR) FROM {scan} WHERE {quoted} IS NOT NULL"
+    with duckdb.connect() as con:
+        return [v for (v,) in con.execute(query, [str(path)]).fetchall()]
+
+
 def _read_personal_values(case: str, folder: Path) -> tuple[dict, set[str]]:
     from crmlab import privacy, sources
 
@@ -213,15 +229,10 @@ def _read_personal_values(case: str, folder: Path) -> tuple[dict, set[str]]:
         if path is None:
             continue
         head = _read_columns(path, nrows=500)
-        pii = list(privacy.detect_pii_columns(head))
-        wanted = pii + (["customer_id"] if "customer_id" in head.columns else [])
-        if not wanted:
-            continue
-        df = _read_columns(path, columns=wanted)
-        for col in pii:
-            known[f"{stem}.{col}"] = df[col].dropna().astype("str").tolist()
-        if "customer_id" in df.columns:
-            raw_ids |= set(df["customer_id"].dropna().astype("str"))
+        for col in privacy.detect_pii_columns(head):
+            known[f"{stem}.{col}"] = _distinct_values(path, col)
+        if "customer_id" in head.columns:
+            raw_ids |= set(_distinct_values(path, "customer_id"))
     return known, raw_ids
 
 
@@ -278,34 +289,67 @@ def _sheet_name(segment: str, used: set[str]) -> str:
     return name
 
 
-def _write_sheet(ws, df: pd.DataFrame, formats: dict[str, str]) -> None:
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+#: Customers per segment sheet of ``actions.xlsx`` (the most urgent first); ``actions.csv`` always
+#: lists every customer. Keeps the workbook usable (and quick to write) for large customer bases;
+#: Excel itself stops at 1,048,576 rows.
+EXCEL_ROWS_PER_SEGMENT = 20_000
 
-    ws.append(list(df.columns))
-    for row in df.itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and pd.isna(v)) or v is pd.NA else v for v in row])
-    header_fill = PatternFill("solid", fgColor="DCE6F1")
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = header_fill
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
-    ws.freeze_panes = "A2"
-    if len(df):
-        ws.auto_filter.ref = ws.dimensions
-    for j, col in enumerate(df.columns, start=1):
-        letter = get_column_letter(j)
-        fmt = formats.get(col)
-        if fmt:
-            for cell in ws[letter][1:]:
-                cell.number_format = fmt
+
+class _Formats:
+    """xlsxwriter cell formats of one workbook, made once per number format."""
+
+    def __init__(self, wb):
+        self.wb, self.cache = wb, {}
+        self.header = wb.add_format(
+            {"bold": True, "bg_color": "#DCE6F1", "valign": "top", "text_wrap": True}
+        )
+
+    def number(self, fmt: str | None):
+        if fmt is None:
+            return None
+        if fmt not in self.cache:
+            self.cache[fmt] = self.wb.add_format({"num_format": fmt})
+        return self.cache[fmt]
+
+
+def _cell_value(v):
+    """A value xlsxwriter writes as is, or None for a blank cell (NaN, NA, None)."""
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+        return None
+    return v
+
+
+def _write_sheet(ws, fmt: _Formats, df: pd.DataFrame, formats: dict[str, str]) -> None:
+    """One sheet: a bold header row (frozen, with a filter), the rows, each column's number
+    format on its cells and a width fitting the first 500 values (8 to 60 characters)."""
+    cell_formats = [fmt.number(formats.get(col)) for col in df.columns]
+    for j, col in enumerate(df.columns):
         values = [str(col)] + [str(v) for v in df[col].head(500)]
         width = max(len(v) for v in values) + 2
-        ws.column_dimensions[letter].width = min(max(width, 8), 60)
+        ws.set_column(j, j, min(max(width, 8), 60))
+    ws.write_row(0, 0, [str(c) for c in df.columns], fmt.header)
+    ws.freeze_panes(1, 0)
+    columns = [df[c].tolist() for c in df.columns]
+    for i, row in enumerate(zip(*columns, strict=True), start=1):
+        for j, v in enumerate(row):
+            v = _cell_value(v)
+            if v is not None:
+                ws.write(i, j, v, cell_formats[j])
+    if len(df):
+        ws.autofilter(0, 0, len(df), len(df.columns) - 1)
+
+
+def _capped_note(n: int, lang: str) -> str:
+    if lang == "zh":
+        return f"每个细分工作表按优先级列出前 {n:,} 位客户；actions.csv 列出全部客户。"
+    return f"Each segment sheet lists its first {n:,} customers by priority; actions.csv lists all."
 
 
 def write_action_list(
-    run_dir: str | Path, lang: str = "en", out_dir: str | Path | None = None
+    run_dir: str | Path,
+    lang: str = "en",
+    out_dir: str | Path | None = None,
+    max_rows_per_sheet: int = EXCEL_ROWS_PER_SEGMENT,
 ) -> tuple[Path, Path]:
     """Write ``actions.xlsx`` and ``actions.csv`` into a run directory (or ``out_dir``); returns
     their paths.
@@ -313,9 +357,11 @@ def write_action_list(
     The Excel file has a ``Summary`` sheet (per segment: customers, total and mean value, mean
     score, action, owner role, due date) and one sheet per segment, most urgent first. Column
     headers and action texts are in ``lang`` (en or zh). Raises :class:`crmlab.privacy.
-    PiiLeakError` before writing anything if the list would hold personal data.
+    PiiLeakError` before writing anything if the list would hold personal data. A segment sheet
+    lists at most ``max_rows_per_sheet`` customers (the most urgent; a note on the summary sheet
+    says so); ``actions.csv`` lists every customer.
     """
-    from openpyxl import Workbook
+    import xlsxwriter
 
     lang = i18n.check_lang(lang)
     run = Run.open(run_dir)
@@ -350,19 +396,23 @@ def write_action_list(
         "recency_days": "0",
     }
     formats = {i18n.translate(k, lang): v for k, v in formats.items()}
-    wb = Workbook()
-    ws = wb.active
-    used: set[str] = set()
-    ws.title = _sheet_name("Summary" if lang == "en" else "汇总", used)
-    _write_sheet(ws, _localized(summary, lang), formats)
-    for segment in summary["segment"]:
-        part = table[table["segment"] == segment]
-        shown = i18n.translate(segment, lang) if lang != "en" else segment
-        _write_sheet(wb.create_sheet(_sheet_name(shown, used)), _localized(part, lang), formats)
     folder = Path(out_dir) if out_dir else run.path
     xlsx = folder / "actions.xlsx"
     csv = folder / "actions.csv"
     with atomic.atomic_path(xlsx) as tmp:
-        wb.save(tmp)
+        # constant memory: rows stream to disk; text is never read as a formula, URL or number
+        options = {"constant_memory": True, "strings_to_formulas": False}
+        with xlsxwriter.Workbook(str(tmp), {**options, "strings_to_urls": False}) as wb:
+            fmt, used = _Formats(wb), set()
+            summary_name = _sheet_name("Summary" if lang == "en" else "汇总", used)
+            summary_sheet = wb.add_worksheet(summary_name)
+            _write_sheet(summary_sheet, fmt, _localized(summary, lang), formats)
+            for segment in summary["segment"]:
+                part = table[table["segment"] == segment].head(max_rows_per_sheet)
+                shown = i18n.translate(segment, lang) if lang != "en" else segment
+                ws = wb.add_worksheet(_sheet_name(shown, used))
+                _write_sheet(ws, fmt, _localized(part, lang), formats)
+            if (summary["customers"] > max_rows_per_sheet).any():
+                summary_sheet.write(len(summary) + 2, 0, _capped_note(max_rows_per_sheet, lang))
     atomic.write_text(csv, _localized(table, lang).to_csv(index=False))
     return xlsx, csv

@@ -383,34 +383,30 @@ def _as_token(value: str) -> re.Pattern:
     return re.compile(left + re.escape(value) + right)
 
 
-class _Grams:
-    """The distinct ``k``-character substrings of a text, built on first use per ``k``: a known
-    value cannot occur in the text unless each of its ``k``-character pieces does (``k`` = 8
-    for values of 8+ characters - phone and id numbers, whose short digit runs occur in any
-    table of numbers - else 4; values of 2-3 characters are looked up whole), so most values are
-    ruled out by set lookups instead of a scan of the whole text. Only a filter: a value that
-    passes is still searched for."""
+_RUN = re.compile(r"[0-9a-z]+")
+_GAP = re.compile(r"[^0-9a-z]+")
 
-    MAX_TEXT = 1_000_000  # characters: a larger text is scanned per value (bounded memory)
+
+class _Pieces:
+    """An exact pre-filter for :func:`assert_no_pii` with many values, linear in the text.
+
+    Split a (casefolded) text into *runs* - maximal stretches of ASCII letters and digits - and
+    *gaps* - the maximal stretches between them. A value found as a whole token (see
+    :func:`assert_no_pii`) has each of its own runs occurring as a complete run of the text (a
+    run inside the value is bounded by the value's other characters; a run at the value's edge
+    by the token rule), and each of its gaps inside one gap of the text. So a value whose runs
+    are not all in the text's set of runs, or one of whose gaps is in no gap of the text, cannot
+    be found and is ruled out by set lookups; the rest are still searched for.
+    """
 
     def __init__(self, text: str):
-        self.text = text
-        self.sets: dict[int, set[str]] = {}
-
-    def _of(self, k: int) -> set[str]:
-        if k not in self.sets:
-            t = self.text
-            self.sets[k] = {t[i : i + k] for i in range(len(t) - k + 1)}
-        return self.sets[k]
+        self.runs = set(_RUN.findall(text))
+        self.gaps = "\x00".join(set(_GAP.findall(text)))
 
     def may_contain(self, value: str) -> bool:
-        if len(self.text) > self.MAX_TEXT:
-            return True
-        if len(value) < 4:
-            return value in self._of(len(value))
-        k = 8 if len(value) >= 8 else 4
-        grams = self._of(k)
-        return all(value[i : i + k] in grams for i in range(len(value) - k + 1))
+        return all(r in self.runs for r in _RUN.findall(value)) and all(
+            g in self.gaps for g in _GAP.findall(value)
+        )
 
 
 def assert_no_pii(obj: object, known_values: object, *, min_length: int = 2) -> None:
@@ -439,8 +435,8 @@ def assert_no_pii(obj: object, known_values: object, *, min_length: int = 2) -> 
     """
     text = _as_text(obj).casefold()
     items = _known_items(known_values)
-    # many values: rule most of them out by set lookups (exact: see _Grams) before scanning
-    grams = _Grams(text) if len(items) > 100 else None
+    # many values: rule most of them out by set lookups (exact: see _Pieces) before scanning
+    grams = _Pieces(text) if len(items) > 100 else None
     hits: dict[str, int] = {}
     for label, value in items:
         v = value.strip().casefold()
