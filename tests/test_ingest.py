@@ -377,6 +377,31 @@ def test_header_row_and_text_labels_for_ratings(tmp_path):
     assert prepared.tables["survey"]["overall_satisfaction"].tolist() == [4, 5, 3]
 
 
+def test_drivers_under_client_names_are_kept_in_range_on_import(tmp_path):
+    # 02_data's cleaning rules know the standard driver names only; a driver under another name
+    # has its out-of-range ratings set to missing on import, with a note (standard names: in 02)
+    parking = [5, 9, 0] + [1, 2, 3, 4, 5] * 4
+    staff = [6, 4, 3] + [1, 2, 3, 4, 5] * 4
+    rows = [
+        f"{i},2024-01-{i:02d},4,{p},{st}"
+        for i, (p, st) in enumerate(zip(parking, staff, strict=True), 1)
+    ]
+    (tmp_path / "s.csv").write_text("id,day,score,parking,staff\n" + "\n".join(rows) + "\n")
+    cfg = _one_source_config(
+        tmp_path,
+        "  survey: s.csv",
+        "columns: {survey: {response_id: id, date: day, satisfaction: score, "
+        "drivers: {parking: parking, staff_service: staff}}}\n",
+    )
+    prepared = ingest.load(config.load_config(cfg))
+    assert prepared.ok, prepared.problems
+    sv = prepared.tables["survey"]
+    assert sv["parking"][[1, 2]].isna().all() and sv["parking"].notna().sum() == 21
+    assert sv["staff_service"].tolist()[:3] == [6, 4, 3]  # standard name: left for 02_data
+    notes = "\n".join(prepared.notes)
+    assert "column parking: 2 rating(s) outside 1-5 set to missing." in notes
+
+
 # --------------------------------------------------------------------------------------------
 # duplicates, returns, cancelled orders: imported as they are, reported
 # --------------------------------------------------------------------------------------------

@@ -907,6 +907,16 @@ def _coerce_field(
                         if f.name == "overall_satisfaction"
                         else f"drivers: {f.name}: {{column: ..., scale: [1, 10]}}"
                     )
+                standard = {"overall_satisfaction", "recommend", *RETAIL_DRIVER_NAMES}
+                if f.kind == "rating" and spec.drivers and f.name not in standard:
+                    # 02_data's cleaning rules know the standard driver names only: a driver
+                    # under another name is cleaned here, with a note
+                    hint = f"set to missing on import (a driver rating is {rng})"
+                    if out.any():
+                        notes.append(
+                            f"{label}: {int(out.sum()):,} rating(s) outside {rng} set to missing."
+                        )
+                    vals = vals.where(~out)
                 c_checks.append(_check("in_range", out, f"outside the allowed range {rng}", hint))
             per_col.append(vals)
         elif f.kind == "date":
