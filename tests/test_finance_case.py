@@ -291,3 +291,123 @@ def test_no_snapshots(tmp_path, small_data):
     assert "Skipped: the churn model" in html
     html = (run_dir / "html" / "01_goals.html").read_text()
     assert "Skipped: balances and value at stake" in html
+
+
+# ----------------------------------------------------------------------------------------------
+# issue 7: the monthly snapshots stay in the engine (DuckDB by default); pandas is the reference
+# ----------------------------------------------------------------------------------------------
+SNAPSHOT_GUARD = """
+# Loaded by every Python process started with this folder on PYTHONPATH (the kernels).
+import os
+
+if os.environ.get("CRMLAB_GUARD_SNAPSHOTS"):
+    import ibis.backends.duckdb as ibis_duckdb
+    import pandas as pd
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    def _no_snapshots(real, name):
+        def read(source, *args, **kwargs):
+            if "snapshots" in str(source):
+                raise RuntimeError(f"GUARD: {name} read the snapshots into Python")
+            return real(source, *args, **kwargs)
+
+        return read
+
+    pd.read_csv = _no_snapshots(pd.read_csv, "pandas.read_csv")
+    pd.read_parquet = _no_snapshots(pd.read_parquet, "pandas.read_parquet")
+    pq.read_table = _no_snapshots(pq.read_table, "pyarrow.parquet.read_table")
+    pacsv.read_csv = _no_snapshots(pacsv.read_csv, "pyarrow.csv.read_csv")
+    limit = int(os.environ["CRMLAB_GUARD_SNAPSHOTS"])
+
+    def _small_results(real):
+        # more rows than the customers only as the Cox model's 4 columns (id, month, 2 rolled)
+        def fetch(self, expr, *args, **kwargs):
+            out = real(self, expr, *args, **kwargs)
+            shape = getattr(out, "shape", None) or (0,)
+            n_cols = shape[1] if len(shape) == 2 else 1
+            if not isinstance(out, str) and hasattr(out, "__len__") and len(out) > limit and n_cols > 4:
+                raise RuntimeError(f"GUARD: the engine returned {len(out)} rows x {n_cols}")
+            return out
+
+        return fetch
+
+    for method in ("execute", "to_pyarrow"):
+        setattr(ibis_duckdb.Backend, method, _small_results(getattr(ibis_duckdb.Backend, method)))
+"""
+
+
+def _guarded_run(tmp_path, max_rows: int, **params):
+    """Run the case with the guard: reading a snapshots file into pandas/pyarrow, or an engine
+    result of more than ``max_rows`` rows and more than 4 columns, fails the run."""
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(SNAPSHOT_GUARD)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(guard), os.environ.get("PYTHONPATH", "")]))
+        mp.setenv("CRMLAB_GUARD_SNAPSHOTS", str(max_rows))
+        [res] = runner.run_cases([CASE], params, out_root=tmp_path / "reports", progress=False)
+    return res
+
+
+def test_duckdb_path_never_reads_the_snapshots_into_pandas(tmp_path, small_data):
+    res = _guarded_run(tmp_path, 1500, data_dir=str(small_data))
+    assert res.ok, res.error
+    r = json.loads((res.run_dir / "results.json").read_text())
+    n_rows = len(pd.read_csv(small_data / "snapshots.csv"))
+    assert n_rows > 20_000 and r["data.rows.snapshots"] == n_rows  # the generator plants no fault
+    assert r["data.n_train"] > 500 and "cox.hazard_ratios" in r and "kpi.complaints_per_100" in r
+    saved = {p.stem for p in (res.run_dir / "artifacts").glob("*.parquet")}
+    assert "snapshots" not in saved and {"snapshot_months", "cox_months"} <= saved
+
+
+def test_the_snapshot_guard_catches_the_pandas_path(tmp_path, small_data):
+    """The guard is wired: the pandas path reads the snapshots and the run fails."""
+    res = _guarded_run(tmp_path, 1500, data_dir=str(small_data), engine="pandas")
+    assert not res.ok
+    assert "01_goals" in res.error and "GUARD: pandas.read_csv read the snapshots" in res.error
+
+
+def test_the_snapshot_guard_catches_a_large_engine_result(tmp_path, small_data):
+    """... and so does a wide engine result with more rows than the limit (here: the modelling
+    sets, about 1,000 customers, against a limit of 100)."""
+    res = _guarded_run(tmp_path, 100, data_dir=str(small_data))
+    assert not res.ok and "GUARD: the engine returned" in res.error
+
+
+def test_duckdb_and_pandas_paths_give_the_same_figures(tmp_path, default_run):
+    """Must hold (issue 7): no change in any figure on the default data - results.json is the
+    same, byte for byte (the pandas path is the one the committed notebooks were run on; the
+    engine's means are taken in month order as pandas takes them)."""
+    from tests.test_retail_case import _same_figures
+
+    run_dir, r_duckdb, _ = default_run
+    pandas_dir, r_pandas = _run(tmp_path, engine="pandas")
+    assert len(r_duckdb) > 100 and "kpi.complaints_per_100" in r_duckdb
+    assert "cox.attributable_fraction" in r_duckdb and "goal.balances_to_retain" in r_duckdb
+    assert _same_figures(r_duckdb, r_pandas) == []
+    assert (run_dir / "results.json").read_bytes() == (pandas_dir / "results.json").read_bytes()
+
+
+def test_config_engine_keys_are_finance_parameters(tmp_path):
+    """``engine:`` / ``spark_master:`` in a finance config reach the stages that declare them."""
+    from crmlab.config import load_config
+    from crmlab.errors import ParameterError
+
+    (tmp_path / "c.csv").write_text(
+        "customer_id,open_date,segment,products_held\nC1,2024-01-01,mass,1\n"
+    )
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "case: finance_churn\ndata: {customers: c.csv}\nengine: spark\n"
+        "spark_master: spark://h:7077\n"
+    )
+    c = load_config(cfg)
+    [(case, params)] = runner.plan([c.case], c.params)
+    assert params == {"engine": "spark", "spark_master": "spark://h:7077"}
+    for stage in ("01_goals", "02_data"):
+        declared = runner._stage_params(case, stage, params, tmp_path)
+        assert declared["engine"] == "spark" and declared["spark_master"] == "spark://h:7077"
+    assert "engine" not in runner._stage_params(case, "03_model", params, tmp_path)
+    with pytest.raises(ParameterError, match="unknown parameter 'engines'"):
+        runner.plan([CASE], {"engines": "duckdb"})

@@ -160,7 +160,14 @@ def _finance_names(run) -> set[str]:
     names = set(churn.FEATURES) | set(churn.CHURN_KPIS)
     names |= {label for label, *_ in churn.CHURN_KPIS.values()}
     names |= set(run.results["model.features"]) | set(run.results["cox.hazard_ratios"])
-    for table in ("customers", "snapshots", "scored", "test_scored", "action_list"):
+    for table in (
+        "customers",
+        "snapshot_months",
+        "cox_months",
+        "scored",
+        "test_scored",
+        "action_list",
+    ):
         names |= set(pd.read_parquet(run.path / "artifacts" / f"{table}.parquet").columns)
     return {i18n._term_key(n) for n in names}
 

@@ -515,7 +515,7 @@ def month_ordinals(snapshots: pd.DataFrame, col: str = "month") -> np.ndarray:
     Parses each distinct value once (fast on tens of millions of rows). Raises
     :class:`DataError` naming the rows whose month is missing or not "YYYY-MM".
     """
-    _require(snapshots, ["customer_id", col], "snapshots")
+    _require(snapshots, [col], "snapshots")
     codes, uniques = pd.factorize(snapshots[col].astype("str"), use_na_sentinel=True)
     parsed = pd.to_datetime(pd.Series(uniques, dtype="str"), format="%Y-%m", errors="coerce")
     ords = np.where(parsed.isna(), np.iinfo(np.int64).min, 0)
@@ -1174,6 +1174,7 @@ def churn_kpis(
     targets: dict,
     *,
     window_months: int = 6,
+    monthly: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The KPI scorecard of a churn programme at ``as_of`` (typically the day after the data end).
 
@@ -1189,6 +1190,10 @@ def churn_kpis(
     ----------
     targets : dict
         key -> target; KPIs without a target (or without their data) are left out.
+    monthly : DataFrame, optional
+        Per-month snapshot totals - ``month`` ("YYYY-MM"), ``rows`` (customer-months) and
+        ``complaints`` (:func:`crmlab.engine.finance_case.snapshot_months`) - used instead of
+        ``snapshots`` (which may then be None) when the snapshots stay in the engine.
 
     Returns
     -------
@@ -1204,9 +1209,16 @@ def churn_kpis(
     actual: dict[str, float] = {}
     if "churn_rate_12m" in targets:
         actual["churn_rate_12m"] = churn_rate(customers, t - pd.DateOffset(months=12), 12).rate
-    if "complaints_per_100" in targets and snapshots is not None and "complaints" in snapshots:
+    last = (pd.Period(t, "M") - 1).ordinal
+    if "complaints_per_100" in targets and monthly is not None and "complaints" in monthly:
+        m = month_ordinals(monthly)
+        win = (m > last - int(window_months)) & (m <= last)
+        if win.any():
+            n_rows = int(pd.to_numeric(monthly.loc[win, "rows"]).sum())
+            c = float(pd.to_numeric(monthly.loc[win, "complaints"]).sum())
+            actual["complaints_per_100"] = 100 * c / n_rows
+    elif "complaints_per_100" in targets and snapshots is not None and "complaints" in snapshots:
         m = month_ordinals(snapshots)
-        last = (pd.Period(t, "M") - 1).ordinal
         win = (m > last - int(window_months)) & (m <= last)
         if win.any():
             c = pd.to_numeric(snapshots.loc[win, "complaints"], errors="coerce").fillna(0)

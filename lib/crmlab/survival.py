@@ -146,6 +146,56 @@ def survival_frame(
     return out
 
 
+def _sorted_months(snapshots: pd.DataFrame, cols, months) -> pd.DataFrame:
+    """``customer_id``, ``cols`` and ``_m`` (month ordinal), sorted by customer then month;
+    raises if a customer's months are not consecutive."""
+    s = snapshots[["customer_id", *cols]].copy()
+    s["_m"] = months
+    s = s.sort_values(["customer_id", "_m"], kind="mergesort").reset_index(drop=True)
+    same = s["customer_id"].eq(s["customer_id"].shift())
+    gap = same & (s["_m"].diff() != 1)
+    if gap.any():
+        raise DataError(
+            "time_varying_frame: snapshot months of a customer must be consecutive; gaps or "
+            f"duplicates at {describe_rows(s.index[gap])} (after sorting)."
+        )
+    return s
+
+
+def _add_rolling(s: pd.DataFrame, rolling: dict) -> pd.DataFrame:
+    """Add ``f"{col}_{window}m"`` to the sorted rows of :func:`_sorted_months`."""
+    first_row = ~s["customer_id"].eq(s["customer_id"].shift())
+    pos = s.groupby("customer_id", sort=False).cumcount().to_numpy()
+    for col, (window, how) in rolling.items():
+        x = pd.to_numeric(s[col], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
+        c = np.cumsum(x)
+        base = c - x  # cumulative sum before this row
+        grp_start = np.maximum.accumulate(np.where(first_row.to_numpy(), np.arange(len(s)), 0))
+        before = base[grp_start]  # cumulative sum before the customer's first row
+        lag_ix = np.arange(len(s)) - window
+        lagged = np.where(pos >= window, c[np.maximum(lag_ix, 0)], before)
+        val = c - lagged
+        if how == "any":
+            val = (val > 0).astype(np.float64)
+        elif how != "sum":
+            raise DataError(f"rolling: how must be 'sum' or 'any', got {how!r} for '{col}'.")
+        s[f"{col}_{window}m"] = val
+    return s
+
+
+def rolling_covariates(snapshots: pd.DataFrame, rolling: dict | None = None) -> pd.DataFrame:
+    """The rolling covariates of :func:`time_varying_frame` alone: ``customer_id``, ``month`` and
+    ``f"{column}_{window}m"`` per snapshot row (sorted by customer, then month). Feed the result
+    back with ``time_varying_frame(customers, result, rolled=True)``."""
+    rolling = {"complaints": (6, "sum"), "fee_rise": (6, "any")} if rolling is None else rolling
+    _require(snapshots, ["customer_id", "month", *rolling], "rolling_covariates")
+    s = _add_rolling(_sorted_months(snapshots, list(rolling), month_ordinals(snapshots)), rolling)
+    rolled = [f"{c}_{w}m" for c, (w, _) in rolling.items()]
+    return pd.DataFrame(
+        {"customer_id": s["customer_id"], "month": month_labels(s["_m"].to_numpy())}
+    ).join(s[rolled])
+
+
 def time_varying_frame(
     customers: pd.DataFrame,
     snapshots: pd.DataFrame,
@@ -154,6 +204,7 @@ def time_varying_frame(
     rolling: dict | None = None,
     open_col: str = "open_date",
     close_col: str = "closure_date",
+    rolled: bool = False,
 ) -> pd.DataFrame:
     """Counting-process data for a Cox model with time-varying covariates: one row per customer
     and snapshot month, at risk from ``start`` to ``stop`` (tenure in months).
@@ -173,6 +224,10 @@ def time_varying_frame(
         ``f"{column}_{window}m"`` = the sum (or 1 if any > 0) of the column over the current and
         the ``window - 1`` previous snapshot months. Default
         ``{"complaints": (6, "sum"), "fee_rise": (6, "any")}``.
+    rolled : bool
+        True when ``snapshots`` already hold the rolling covariates ``f"{column}_{window}m"``
+        (:func:`rolling_covariates`, or computed in the engine by
+        :func:`crmlab.engine.finance_case.cox_months`) instead of the raw columns.
 
     Returns
     -------
@@ -183,39 +238,18 @@ def time_varying_frame(
     """
     rolling = {"complaints": (6, "sum"), "fee_rise": (6, "any")} if rolling is None else rolling
     _require(customers, ["customer_id", open_col, close_col], "time_varying_frame(customers)")
-    _require(snapshots, ["customer_id", "month", *rolling], "time_varying_frame(snapshots)")
+    rolled_cols = [f"{c}_{w}m" for c, (w, _) in rolling.items()]
+    need = rolled_cols if rolled else list(rolling)
+    _require(snapshots, ["customer_id", "month", *need], "time_varying_frame(snapshots)")
     months = month_ordinals(snapshots)
     end = (
         pd.Period(ordinal=int(months.max()), freq="M").end_time.normalize()
         if data_end is None
         else pd.Timestamp(data_end).normalize()
     )
-    s = snapshots[["customer_id", *rolling]].copy()
-    s["_m"] = months
-    s = s.sort_values(["customer_id", "_m"], kind="mergesort").reset_index(drop=True)
-    same = s["customer_id"].eq(s["customer_id"].shift())
-    gap = same & (s["_m"].diff() != 1)
-    if gap.any():
-        raise DataError(
-            "time_varying_frame: snapshot months of a customer must be consecutive; gaps or "
-            f"duplicates at {describe_rows(s.index[gap])} (after sorting)."
-        )
-    first_row = ~same
-    pos = s.groupby("customer_id", sort=False).cumcount().to_numpy()
-    for col, (window, how) in rolling.items():
-        x = pd.to_numeric(s[col], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
-        c = np.cumsum(x)
-        base = c - x  # cumulative sum before this row
-        grp_start = np.maximum.accumulate(np.where(first_row.to_numpy(), np.arange(len(s)), 0))
-        before = base[grp_start]  # cumulative sum before the customer's first row
-        lag_ix = np.arange(len(s)) - window
-        lagged = np.where(pos >= window, c[np.maximum(lag_ix, 0)], before)
-        val = c - lagged
-        if how == "any":
-            val = (val > 0).astype(np.float64)
-        elif how != "sum":
-            raise DataError(f"rolling: how must be 'sum' or 'any', got {how!r} for '{col}'.")
-        s[f"{col}_{window}m"] = val
+    s = _sorted_months(snapshots, need, months)
+    if not rolled:
+        s = _add_rolling(s, rolling)
     cust = customers[["customer_id", open_col, close_col]].copy()
     cust["_open"] = _dates(customers, open_col, "time_varying_frame", allow_missing=False)
     cust["_close"] = _dates(customers, close_col, "time_varying_frame", allow_missing=True)

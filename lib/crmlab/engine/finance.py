@@ -53,23 +53,59 @@ def snapshot_aggregates(snaps, first: int, last: int):
     t = t.mutate(**num, _order=t._m * (1 << 40) + t[ROW])
     recent = t._m >= last - 1
     bal = t.balance
+
+    def values(x, where=None):
+        # the non-missing values with their order: the mean is taken in month order afterwards
+        # (:func:`ordered_means`), so it does not depend on how the engine splits the work
+        keep = x.notnull() if where is None else (x.notnull() & where)
+        return ibis.struct({"o": t._order, "v": x}).collect(where=keep)
+
     agg = {
         "_last_m": t._m.max(),
         "months_observed": t.count(),
-        "balance_mean": bal.mean(),
+        "balance_mean": values(bal),
         "_bal_first": bal.argmin(t._order, where=bal.notnull()),
         "_bal_last": bal.argmax(t._order, where=bal.notnull()),
-        "logins_mean": t.logins.mean(),
-        "_logins_recent": ibis.cases((recent, t.logins)).mean(),
-        "_tx_mean": t.n_transactions.mean(),
-        "_tx_recent": ibis.cases((recent, t.n_transactions)).mean(),
+        "logins_mean": values(t.logins),
+        "_logins_recent": values(t.logins, recent),
+        "_tx_mean": values(t.n_transactions),
+        "_tx_recent": values(t.n_transactions, recent),
         "fee_rises": t.fee_rise.sum(),
         "complaints": t.complaints.sum(),
         "service_contacts": t.service_contacts.sum(),
     }
     if "fees_charged" in t.columns:
-        agg["fees_mean"] = t.fees_charged.mean()
+        agg["fees_mean"] = values(t.fees_charged)
     return t.group_by("customer_id").agg(**agg)
+
+
+MEANS = ["balance_mean", "logins_mean", "_logins_recent", "_tx_mean", "_tx_recent", "fees_mean"]
+"""Aggregates of :func:`snapshot_aggregates` that come back as ordered values (see
+:func:`ordered_means`)."""
+
+
+def ordered_means(lists) -> np.ndarray:
+    """Per row, the mean of a list of ``{"o": order, "v": value}`` (a pyarrow list array; null or
+    empty -> NaN), taken by pandas' ``groupby().mean()`` over the values in ``o`` order - the
+    same float result as the pandas path, whatever the engine's parallelism. The lists hold at
+    most the lookback months of one customer."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    n = len(lists)
+    lists = lists.fill_null(pa.scalar([], lists.type))
+    flat = pc.list_flatten(lists)
+    long = pd.DataFrame(
+        {
+            "p": pc.list_parent_indices(lists).to_numpy(zero_copy_only=False),
+            "o": flat.field("o").to_numpy(zero_copy_only=False),
+            "v": flat.field("v").cast(pa.float64()).to_numpy(zero_copy_only=False),
+        }
+    ).sort_values(["p", "o"], kind="mergesort")
+    means = long.groupby("p", sort=False)["v"].mean()
+    return means.reindex(np.arange(n)).to_numpy(np.float64)
 
 
 def churn_dataset(
@@ -162,8 +198,12 @@ def churn_dataset(
         )
     last_complete = pd.Period(t, "M") - 1
     first = last_complete - (lookback_months - 1)
-    agg = snapshot_aggregates(snaps, first.ordinal, last_complete.ordinal)
-    feats = agg.to_pyarrow().to_pandas().set_index("customer_id")
+    agg = snapshot_aggregates(snaps, first.ordinal, last_complete.ordinal).to_pyarrow()
+    means = {c: ordered_means(agg[c]) for c in MEANS if c in agg.column_names}
+    feats = agg.drop_columns(list(means)).to_pandas()
+    for c, v in means.items():
+        feats[c] = v
+    feats = feats.set_index("customer_id")
 
     customers = clean["customers"]
     customers = customers.order_by(ROW).drop(ROW).to_pyarrow().to_pandas()
