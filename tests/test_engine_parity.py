@@ -415,3 +415,143 @@ def test_engine_quality_checks_equal_pandas_on_the_tiny_tables(tiny):
     assert got[1] == ref[1]
     pd.testing.assert_frame_equal(got[2], ref[2])
     pd.testing.assert_frame_equal(got[3], ref[3], rtol=RTOL)
+
+
+# ----------------------------------------------------------------------------------------------
+# the finance case's stages with the snapshots in the engine (crmlab.engine.finance_case)
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def faulty_bank(tmp_path_factory):
+    """400 generated bank customers (CSV) with planted snapshot faults: 3 exact duplicate rows,
+    a negative balance, a fee_rise of 2, a row of an unknown customer and one without a customer."""
+    d = tmp_path_factory.mktemp("faulty_bank")
+    generate_finance(d, n_customers=400, seed=11, fmt="csv")
+    s = pd.read_csv(d / "snapshots.csv", dtype=str)
+    s.loc[10, "balance"], s.loc[11, "fee_rise"] = "-5", "2"
+    extra = [s.iloc[[20, 21, 22]], s.iloc[[30]].assign(customer_id="NOBODY"), s.iloc[[31]]]
+    extra[2] = extra[2].assign(customer_id="")
+    pd.concat([s, *extra]).to_csv(d / "snapshots.csv", index=False)
+    return d
+
+
+def _finance_both_ways(folder):
+    from crmlab import churn, sources
+    from crmlab.engine import finance_case as fc
+
+    key = privacy.demo_key(42)
+    out = {}
+    for eng in ("pandas", "duckdb"):
+        large = fc.open_snapshots(folder, eng)
+        raw = sources.load_sources("finance_churn", folder, skip=large.names)
+        tables, _ = sources.pseudonymize_tables(raw, key)
+        r = sources.case_rules("finance_churn", {**tables, **large.tables})
+        report = engine.quality_report(tables, r, large)
+        clean, notes, counts = engine.clean_tables(tables, r, large)
+        months = fc.snapshot_months(clean, r, large)
+        window = churn.observation_window(clean["customers"], months)
+        dates = {"train": window.last_period_start(24), "test": window.last_period_start(12)}
+        sets = fc.churn_sets(clean["customers"], clean, r, large, {**dates, "score": window.after},
+                             lookback_months=6, key=key)  # fmt: skip
+        out[eng] = {
+            "names": large.names,
+            "report": report.drop(columns=["example_rows", "example_values"]),
+            "notes": notes,
+            "counts": counts,
+            "months": months,
+            "profile": fc.snapshot_profile(clean, r, large),
+            "cox": fc.cox_months(clean, r, large, key),
+            **sets,
+        }
+    return out["pandas"], out["duckdb"]
+
+
+def test_finance_stages_in_the_engine_equal_pandas(faulty_bank):
+    ref, got = _finance_both_ways(faulty_bank)
+    assert ref["names"] == () and got["names"] == ("snapshots",)
+    snaps = got["report"][got["report"]["source"] == "snapshots"]
+    found = snaps.set_index(["check", "column"])["n_rows"]
+    assert found[("duplicate_rows", "*")] == 3
+    assert found[("out_of_range", "balance")] == 1 and found[("out_of_range", "fee_rise")] == 1
+    assert found[("orphan_key", "customer_id")] == 1 and found[("missing", "customer_id")] == 1
+    assert "snapshots: 3 exact duplicate row(s) dropped (first copy kept)." in got["notes"]
+    n_raw = len(pd.read_csv(faulty_bank / "snapshots.csv"))
+    assert got["counts"].loc["snapshots", "rows"] == n_raw - 5  # duplicates, orphan, no customer
+    # per month: rows and complaints of the cleaned snapshots, counted independently
+    raw = pd.read_csv(faulty_bank / "snapshots.csv", dtype={"customer_id": str})
+    kept = raw.drop_duplicates()
+    kept = kept[kept["customer_id"].isin(pd.read_csv(faulty_bank / "customers.csv")["customer_id"])]
+    by_month = kept.groupby("month").agg(rows=("month", "size"), complaints=("complaints", "sum"))
+    assert got["months"]["rows"].tolist() == by_month["rows"].tolist()
+    np.testing.assert_array_equal(got["months"]["complaints"], by_month["complaints"])
+    assert got["notes"] == ref["notes"]
+    for name in ("report", "counts", "months", "cox"):
+        pd.testing.assert_frame_equal(got[name], ref[name], check_exact=True, obj=name)
+    for name in ("train", "test", "score"):  # CSV numbers: pandas' fast parser may be 1 ulp off
+        pd.testing.assert_frame_equal(got[name], ref[name], rtol=RTOL, obj=name)
+    pd.testing.assert_frame_equal(got["profile"], ref["profile"], rtol=1e-9)
+    assert len(got["cox"]) == n_raw - 5 and got["cox"]["customer_id"].str.startswith("P-").all()
+    assert got["train"]["customer_id"].str.startswith("P-").all() and len(got["score"]) > 100
+
+
+def test_cox_months_sums_the_six_months_to_date(faulty_bank):
+    """Known answer: complaints_6m = this month's and the five before; fee_rise_6m = any rise."""
+    from crmlab import sources
+    from crmlab.engine import finance_case as fc
+
+    large = fc.open_snapshots(faulty_bank, "duckdb")
+    tables = sources.load_sources("finance_churn", faulty_bank, skip=large.names)
+    r = sources.case_rules("finance_churn", {**tables, **large.tables})
+    cox = fc.cox_months({}, r, large)  # no key: raw ids
+    raw = pd.read_csv(faulty_bank / "snapshots.csv", dtype={"customer_id": str}).drop_duplicates()
+    who = raw.loc[11, "customer_id"]  # the customer with the fee_rise of 2 (set to missing)
+    mine = raw[raw["customer_id"] == who].sort_values("month").reset_index(drop=True)
+    got = cox[cox["customer_id"] == who].reset_index(drop=True)
+    assert got["month"].tolist() == mine["month"].tolist() and len(got) > 6
+    assert (mine["fee_rise"] == 2).sum() == 1
+    c, f = mine["complaints"].fillna(0), mine["fee_rise"].where(mine["fee_rise"] <= 1).fillna(0)
+    for i in range(len(mine)):
+        lo = max(0, i - 5)
+        assert got.loc[i, "complaints_6m"] == c[lo : i + 1].sum()
+        assert got.loc[i, "fee_rise_6m"] == float(f[lo : i + 1].max() > 0)
+
+
+def test_features_from_the_stage_cleaned_transactions_equal_a_fresh_build(faulty):
+    """02_data hands the transactions it cleaned once (a temporary table) to the feature build:
+    the same features as cleaning the file again."""
+    from crmlab import sources
+
+    key = privacy.demo_key(42)
+    large = engine.open_large_sources(CASE, faulty, "duckdb")
+    raw = sources.load_sources(CASE, faulty, skip=["transactions"])
+    tables, _ = sources.pseudonymize_tables(raw, key)
+    large.drop_personal()
+    r = sources.case_rules(CASE, {**tables, **large.tables})
+    reused = engine.customer_features(faulty, key=key, con=large.con, clean=large.clean(r))
+    pd.testing.assert_frame_equal(reused, engine.customer_features(faulty, key=key))
+    # purchases kept (see test_engine_quality_checks_count_every_fault): T1, T2 and the blank-key
+    # rows of C1 and C2. (The return T3 of " C2 " is not joined to C2 on the engine path - a
+    # padded id; the pandas path trims it - so returns are not compared here.)
+    assert reused["n_transactions"].tolist() == [3, 1]
+
+
+@pytest.mark.skipif(not engine.java_available(), reason="Spark needs Java 17 (not installed)")
+def test_spark_data_stage_equals_duckdb(faulty):
+    """The data stage's engine steps (report, notes, counts, KPI summary, features from the
+    cleaned transactions) give the same answers on Spark as on DuckDB."""
+    from crmlab import sources
+
+    out = {}
+    for eng in ("duckdb", "spark"):
+        large = engine.open_large_sources(CASE, faulty, eng)
+        raw = sources.load_sources(CASE, faulty, skip=large.names)
+        r = sources.case_rules(CASE, {**raw, **large.tables})
+        report = engine.quality_report(raw, r, large)
+        clean, notes, counts = engine.clean_tables(raw, r, large)
+        summary = engine.kpi_summary(clean, r, large)
+        feats = engine.customer_features(faulty, engine=eng, con=large.con, clean=large.clean(r))
+        out[eng] = (report.drop(columns=["example_rows", "example_values"]), counts, summary, feats)
+        out[eng + "_notes"] = notes
+    assert out["spark_notes"] == out["duckdb_notes"] and len(out["duckdb_notes"]) == 11
+    for a, b in zip(out["duckdb"], out["spark"], strict=True):
+        pd.testing.assert_frame_equal(b, a, check_dtype=False)
+    assert out["spark"][1].loc["transactions"].tolist() == [5, 1]

@@ -538,7 +538,8 @@ def _table_findings(
             )
         parent_ids = set(_ids(tables[parent][pkey]).dropna())
         child = _ids(df[c])
-        orphan = child.notna() & ~child.isin(parent_ids) & ~_blank(df[c])
+        # object dtype: Arrow-backed str isin builds one Python scalar per parent id (slow)
+        orphan = child.notna() & ~child.astype(object).isin(parent_ids) & ~_blank(df[c])
         if orphan.any():
             out.append(
                 _finding(
@@ -750,7 +751,7 @@ def drop_orphans(
     """Drop rows whose ``fk`` value is not among ``parent_ids`` (missing ``fk`` is kept)."""
     ids = set(_ids(pd.Series(parent_ids)).dropna())
     child = _ids(df[fk])
-    orphan = child.notna() & ~child.isin(ids) & ~_blank(df[fk])
+    orphan = child.notna() & ~child.astype(object).isin(ids) & ~_blank(df[fk])
     n = int(orphan.sum())
     if n == 0:
         return df.copy(), []

@@ -104,7 +104,7 @@ def _pii_columns(con, src) -> list[str]:
     return [c for c in privacy.detect_pii_columns(head) if c != "customer_id"]
 
 
-def _build(con, data_dir, as_of, rules, driver_cols, key):
+def _build(con, data_dir, as_of, rules, driver_cols, key, clean=None):
     from crmlab.engine import retail
 
     srcs = retail.load_sources(con, data_dir)
@@ -112,7 +112,9 @@ def _build(con, data_dir, as_of, rules, driver_cols, key):
         pii = _pii_columns(con, srcs["customers"])
         if pii:  # personal columns never leave the engine
             srcs["customers"].table = srcs["customers"].table.drop(*pii)
-    return retail.build_retail_features(con, srcs, rules, as_of, driver_cols=driver_cols)
+    return retail.build_retail_features(
+        con, srcs, rules, as_of, driver_cols=driver_cols, cleaned=clean
+    )
 
 
 def customer_features(
@@ -125,6 +127,7 @@ def customer_features(
     driver_cols: Sequence[str] | None = None,
     key: bytes | str | None = None,
     con=None,
+    clean: Mapping | None = None,
 ):
     """Customer-level retail features from the files in ``data_dir``, computed by ``engine``.
 
@@ -151,6 +154,9 @@ def customer_features(
         dropped inside the engine, as the notebooks' pandas path does.
     con
         An open connection (:func:`connect`) to reuse; default a new one for ``engine``.
+    clean
+        Sources already cleaned on ``con`` (name -> lazy table, e.g.
+        :meth:`LargeSources.clean`): used as they are instead of cleaning the file again.
 
     Returns
     -------
@@ -164,7 +170,7 @@ def customer_features(
     from crmlab.engine import retail
 
     con = con if con is not None else connect(engine, spark_master=spark_master)
-    build = _build(con, data_dir, as_of, rules, driver_cols, key)
+    build = _build(con, data_dir, as_of, rules, driver_cols, key, clean)
     df = retail.to_pandas(build, build.table.to_pyarrow())
     if key is not None:
         df = _pseudonymize_index(df, key)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from crmlab.engine.backends import Source, connect, register_source, source_path
+from crmlab.engine.backends import Source, connect, register_source, set_row_order, source_path
 from crmlab.engine.checks import TableChecks, table_checks
 from crmlab.errors import DataError
 
@@ -38,6 +38,11 @@ __all__ = [
 
 LARGE_SOURCES: dict[str, tuple[str, ...]] = {"retail_satisfaction": ("transactions",)}
 """Per case, the sources that stay in the engine (never read into pandas)."""
+
+CASE_MEMORY_LIMIT = "2GB"
+"""DuckDB's memory cap in a case's data stage: the cleaned transactions (a temporary table) and
+the aggregations spill to disk above it, leaving room for the pandas tables of the same kernel
+(the 1M-customer retail case stays under 4 GB in all)."""
 
 
 @dataclass
@@ -54,6 +59,10 @@ class LargeSources:
         Large source name -> :class:`~crmlab.engine.backends.Source`.
     parents
         Raw registered parent tables (e.g. customers, stores) for the foreign-key checks.
+    materialize
+        Read each large source from its file once, into a temporary table in the engine (see
+        :func:`~crmlab.engine.checks.table_checks`, ``cache``); set by
+        :func:`open_large_sources`.
     """
 
     case: str
@@ -62,6 +71,7 @@ class LargeSources:
     con: object = None
     sources: dict[str, Source] = field(default_factory=dict)
     parents: dict[str, Source] = field(default_factory=dict)
+    materialize: bool = False
     _checks: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -121,10 +131,18 @@ class LargeSources:
             raw = {p: self.parents[p].table for p in parent_names}
             cleaned = clean_sources(raw, {p: rules[p] for p in raw if p in rules})
             parents = {p: (raw[p], cleaned[p], rules.get(p, {}).get("key")) for p in raw}
+            # materialize: each large table is read from its file once, into a temporary table
+            # with its keep/orphan flags; the counts, the KPI summary and the features read that
             self._checks[key] = {
-                n: table_checks(s.table, n, rules.get(n), parents) for n, s in self.sources.items()
+                n: table_checks(s.table, n, rules.get(n), parents, cache=self.materialize)
+                for n, s in self.sources.items()
             }
         return self._checks[key]
+
+    def clean(self, rules: Mapping | None) -> dict:
+        """Large source name -> its cleaned lazy table (see :meth:`checks`), for
+        :func:`crmlab.engine.customer_features` (``clean=``)."""
+        return {n: c.clean for n, c in self.checks(rules).items()}
 
 
 def open_large_sources(
@@ -133,12 +151,15 @@ def open_large_sources(
     engine: str = "duckdb",
     spark_master: str | None = None,
     con=None,
+    memory_limit: str | None = CASE_MEMORY_LIMIT,
 ) -> LargeSources:
     """Register the case's large sources in ``data_dir`` on ``engine`` (default DuckDB).
 
     ``engine="pandas"`` registers nothing: the case then loads every source in pandas (the
     reference path). ``spark_master`` is the Spark master URL for ``engine="spark"`` (default
-    ``local[2]``); ``con`` an open connection to reuse.
+    ``local[2]``); ``con`` an open connection to reuse. ``memory_limit``: DuckDB's memory cap
+    for a new connection (default :data:`CASE_MEMORY_LIMIT`; None: DuckDB's 80% of RAM); above
+    it DuckDB spills to its temporary folder.
     """
     from crmlab.engine import _check_engine
     from crmlab.sources import CASE_SOURCES
@@ -146,13 +167,16 @@ def open_large_sources(
     _check_engine(engine)
     if case not in CASE_SOURCES:
         raise DataError(f"Unknown case {case!r}.")
-    out = LargeSources(case, str(data_dir), engine)
+    out = LargeSources(case, str(data_dir), engine, materialize=True)
     stems = [s for s in LARGE_SOURCES.get(case, ()) if source_path(data_dir, s) is not None]
     if engine == "pandas" or not stems:
         return out
     if not os.path.isdir(data_dir):
         raise DataError(f"Data folder {data_dir} does not exist. Check data_dir in the config.")
-    out.con = con if con is not None else connect(engine, spark_master=spark_master)
+    if con is None:
+        limit = memory_limit if engine == "duckdb" else None
+        con = connect(engine, spark_master=spark_master, memory_limit=limit)
+    out.con = con
     for stem in CASE_SOURCES[case]:
         path = source_path(data_dir, stem)
         if path is None:
@@ -162,6 +186,8 @@ def open_large_sources(
             out.sources[stem] = src
         else:
             out.parents[stem] = src
+    # row order never matters in the engine (``_row`` carries it) unless a CSV is read
+    set_row_order(out.con, [s.fmt for s in (*out.sources.values(), *out.parents.values())])
     return out
 
 

@@ -17,7 +17,10 @@ Differences (documented, not silent): ``example_rows`` and ``example_values`` ar
 in :mod:`crmlab.engine.clean`).
 
 Cost: one aggregation over the table's keys (the keys that occur more than once, a small table
-kept in the engine) and one pass over the rows for every count.
+kept in the engine), one left join per foreign key and parent (a known/unknown flag column), and
+one aggregation for every count (each check a boolean computed once per row). With ``cache=True``
+the rows and their flags are read from the file once into a temporary table that the counts and
+every later use of the cleaned table read.
 """
 
 from __future__ import annotations
@@ -122,7 +125,8 @@ def _kept_flag(t, key, cols):
     stats = keyed.group_by("_k").agg(_first=keyed[ROW].min(), _n=ibis._.count())
     dups = stats.filter(stats._n > 1).select(_dk="_k", _first="_first").cache()
     unkeyed = t.filter(t[key].isnull())
-    nk_first = unkeyed.group_by(cols).agg(_fr=unkeyed[ROW].min())
+    # rows without a key are rare: their first copies are a small table, computed once
+    nk_first = unkeyed.group_by(cols).agg(_fr=unkeyed[ROW].min()).cache()
     tk = t.mutate(_k=id_text(t[key]))
     j = tk.left_join(dups, tk._k == dups._dk)
     j = j.select(*t.columns, "_dk", "_first")
@@ -131,7 +135,7 @@ def _kept_flag(t, key, cols):
         (j._dk.isnull(), ibis.literal(True)),
         else_=j[ROW] == j._first,
     )
-    return j.mutate(_kept=kept), dups
+    return j.select(*t.columns, _kept=kept), dups
 
 
 def _duplicate_counts(t, key, cols, dups):
@@ -144,7 +148,8 @@ def _duplicate_counts(t, key, cols, dups):
         return n_exact, 0, 0
     sus = t.mutate(_k=id_text(t[key]))
     sus = sus.filter(sus[key].isnull() | sus._k.isin(dups._dk))
-    groups = sus.group_by([*cols, "_k"]).agg(_c=ibis._.count())
+    # the rows of duplicated keys: a small table, read twice
+    groups = sus.group_by([*cols, "_k"]).agg(_c=ibis._.count()).cache()
     tot = groups.aggregate(_rows=groups._c.sum(), _groups=groups.count()).execute()
     n_exact = int((tot["_rows"].iloc[0] or 0) - tot["_groups"].iloc[0])
     per_key = groups.filter(groups._k.notnull()).group_by("_k").agg(_d=ibis._.count())
@@ -164,11 +169,49 @@ def _parent_ids(parent_t, pkey, name, fk, parent):
     return parent_t.select(_pk=id_text(parent_t[pkey])).distinct().cache()
 
 
+def _flag_known(a, value, known, flag: str):
+    """``a`` plus a boolean column ``flag``: ``value`` (an expression on ``a``) is in ``known._pk``.
+
+    A left join against the small distinct id table: one join, whatever the number of counts
+    that use the flag. Rows are not multiplied (``known`` holds each id once).
+    """
+    k = known.select(**{f"{flag}_k": known._pk})
+    j = a.left_join(k, value == k[f"{flag}_k"])
+    return j.select(*a.columns, **{flag: j[f"{flag}_k"].notnull()})
+
+
+def _clean_values(a, cols, rule, ranges, cats, flags: dict | None = None) -> dict:
+    """Column -> cleaned value (dates, yes/no, ranges, categories: the steps of
+    :func:`crmlab.quality.clean_tables` in order). With ``flags``, adds per step the condition
+    "this step sets the value to missing" (``c_date:``, ``c_bool:``, ``c_range:``, ``c_cat:``)."""
+    import ibis
+
+    flags = {} if flags is None else flags
+    val = {c: a[c] for c in cols}
+    for c in rule.get("dates", []):
+        flags[f"c_date:{c}"] = _parse_date(a[c]).isnull() & ~_blank(a[c])
+        val[c] = _parse_date(a[c])
+    for c in rule.get("booleans", []):
+        parsed = _parse_bool(val[c])
+        flags[f"c_bool:{c}"] = parsed.isnull() & ~_blank(a[c])
+        val[c] = parsed
+    for c, (lo, hi) in ranges.items():
+        flags[f"c_range:{c}"] = _range_bad(val[c], lo, hi)
+        val[c] = _in_range(val[c], lo, hi)
+    for c, allowed in cats.items():
+        allowed_set = sorted({str(x) for x in allowed})
+        bad = ~_blank(val[c]) & ~id_text(val[c]).isin(allowed_set).fill_null(False)
+        flags[f"c_cat:{c}"] = bad
+        val[c] = ibis.cases((bad, ibis.null(val[c].type())), else_=val[c])
+    return val
+
+
 def table_checks(
     t,
     name: str,
     rule: Mapping | None,
     parents: Mapping[str, tuple] | None = None,
+    cache: bool = False,
 ) -> TableChecks:
     """Quality findings and cleaning notes of the lazy table ``t`` (with ``_row``).
 
@@ -185,6 +228,10 @@ def table_checks(
         foreign-key checks: the report checks against the raw parent (as
         :func:`crmlab.quality.quality_report`), the cleaning against the cleaned one (as
         :func:`crmlab.quality.clean_tables`). Absent parents skip the check.
+    cache
+        Materialize the rows once (raw columns plus the keep and foreign-key flags, a temporary
+        table that DuckDB spills to disk when memory is short): the counts, the duplicate
+        counts and every later use of ``clean`` then read it instead of the file.
     """
     import ibis
 
@@ -227,81 +274,97 @@ def table_checks(
         )
 
     a, dups = _kept_flag(t, key, cols)
-    n_exact, n_shared_rows, n_shared_keys = _duplicate_counts(t, key, cols, dups)
 
-    agg: dict = {"n_raw": a.count(), "n_kept": _count(a._kept)}
-    # report: raw rows
-    required, optional = set(rule.get("required", [])), set(rule.get("optional", []))
-    for c in cols:
-        agg[f"miss:{c}"] = _count(_blank(a[c]))
-    for c in rule.get("dates", []):
-        agg[f"date:{c}"] = _count(_parse_date(a[c]).isnull() & ~_blank(a[c]))
-    for c, (lo, hi) in ranges.items():
-        agg[f"range:{c}"] = _count(_range_bad(a[c], lo, hi))
-    for c, allowed in cats.items():
-        allowed_set = sorted({str(x) for x in allowed})
-        agg[f"cat:{c}"] = _count(~_blank(a[c]) & ~id_text(a[c]).isin(allowed_set).fill_null(False))
-    for c in rule.get("booleans", []):
-        token = id_text(a[c]).lower()
-        agg[f"bool:{c}"] = _count(~_blank(a[c]) & ~token.isin(sorted(YES_NO)).fill_null(False))
+    # foreign keys: one left join per parent-id table adds a known/unknown flag column (an IN
+    # subquery would be joined again in every count that uses it)
     fks = {fk: p for fk, p in rule.get("foreign_keys", {}).items() if fk in cols and p in parents}
-    for fk, parent in fks.items():
+    for i, (fk, parent) in enumerate(fks.items()):
         raw_parent, _, pkey = parents[parent]
         known = _parent_ids(raw_parent, pkey, name, fk, parent)
-        orphan = ~_blank(a[fk]) & ~id_text(a[fk]).isin(known._pk).fill_null(False)
-        agg[f"orphan:{fk}"] = _count(orphan)
-        agg[f"orphan_ids:{fk}"] = ibis.cases((orphan, id_text(a[fk]))).nunique()
-    ret = rule.get("returns") if rule.get("returns") in cols else None
-    if ret:
-        agg["neg"] = _count((_num(a[ret]) < 0).fill_null(False))
-
-    # cleaning: the kept rows, step by step
-    kept = a._kept
-    val = {c: a[c] for c in cols}
-    for c in rule.get("dates", []):
-        agg[f"c_date:{c}"] = _count(kept & _parse_date(a[c]).isnull() & ~_blank(a[c]))
-        val[c] = _parse_date(a[c])
-    for c in rule.get("booleans", []):
-        parsed = _parse_bool(val[c])
-        agg[f"c_bool:{c}"] = _count(kept & parsed.isnull() & ~_blank(a[c]))
-        val[c] = parsed
-    for c, (lo, hi) in ranges.items():
-        agg[f"c_range:{c}"] = _count(kept & _range_bad(val[c], lo, hi))
-        val[c] = _in_range(val[c], lo, hi)
-    for c, allowed in cats.items():
-        allowed_set = sorted({str(x) for x in allowed})
-        bad = ~_blank(val[c]) & ~id_text(val[c]).isin(allowed_set).fill_null(False)
-        agg[f"c_cat:{c}"] = _count(kept & bad)
-        val[c] = ibis.cases((bad, ibis.null(val[c].type())), else_=val[c])
-    alive = kept
-    for c in rule.get("required", []):
-        miss = _blank(val[c])
-        agg[f"c_req:{c}"] = _count(alive & miss)
-        alive = alive & ~miss
-    for fk, parent in rule.get("foreign_keys", {}).items():
-        if fk not in cols or parent not in parents:
-            continue
+        a = _flag_known(a, id_text(a[fk]), known, f"_in_raw{i}")
+    for i, (fk, parent) in enumerate(fks.items()):
         _, clean_parent, pkey = parents[parent]
         if pkey is None:
             raise ConfigError(f"Rules for '{parent}' need a 'key' to check {name}.{fk}.")
         known = _parent_ids(clean_parent, pkey, name, fk, parent)
-        orphan = alive & ~_blank(val[fk]) & ~id_text(val[fk]).isin(known._pk).fill_null(False)
+        fk_value = _clean_values(a, cols, rule, ranges, cats)[fk]
+        a = _flag_known(a, id_text(fk_value), known, f"_in_clean{i}")
+    if cache:
+        a = a.cache()
+    n_exact, n_shared_rows, n_shared_keys = _duplicate_counts(a.select(*t.columns), key, cols, dups)
+
+    # one boolean per row and check, each computed once (a subquery); the counts below only
+    # combine these flags
+    flag: dict = {"kept": a._kept}
+    required, optional = set(rule.get("required", [])), set(rule.get("optional", []))
+    for c in cols:
+        flag[f"miss:{c}"] = _blank(a[c])
+    for c in rule.get("dates", []):
+        flag[f"date:{c}"] = _parse_date(a[c]).isnull() & ~_blank(a[c])
+    for c, (lo, hi) in ranges.items():
+        flag[f"range:{c}"] = _range_bad(a[c], lo, hi)
+    for c, allowed in cats.items():
+        allowed_set = sorted({str(x) for x in allowed})
+        flag[f"cat:{c}"] = ~_blank(a[c]) & ~id_text(a[c]).isin(allowed_set).fill_null(False)
+    for c in rule.get("booleans", []):
+        token = id_text(a[c]).lower()
+        flag[f"bool:{c}"] = ~_blank(a[c]) & ~token.isin(sorted(YES_NO)).fill_null(False)
+    ids = {}
+    for i, fk in enumerate(fks):
+        flag[f"orphan:{fk}"] = ~_blank(a[fk]) & ~a[f"_in_raw{i}"]
+        ids[f"orphan_ids:{fk}"] = ibis.cases((flag[f"orphan:{fk}"], id_text(a[fk])))
+    ret = rule.get("returns") if rule.get("returns") in cols else None
+    if ret:
+        flag["neg"] = (_num(a[ret]) < 0).fill_null(False)
+    # cleaning steps (without the rows already dropped: combined below)
+    val = _clean_values(a, cols, rule, ranges, cats, flag)
+    for c in rule.get("required", []):
+        flag[f"c_req:{c}"] = _blank(val[c])
+    for i, fk in enumerate(fks):
+        flag[f"c_orphan:{fk}"] = ~_blank(val[fk]) & ~a[f"_in_clean{i}"]
+        ids[f"c_orphan_ids:{fk}"] = ibis.cases((flag[f"c_orphan:{fk}"], id_text(val[fk])))
+    if ret:
+        is_ret = (_num(val[ret]) < 0).fill_null(False)
+        flag["c_ret"] = is_ret
+        val["is_return"] = is_ret
+    # names must be identifiers on every backend
+    alias = {k: f"f{i}" for i, k in enumerate([*flag, *ids])}
+    f = a.select(**{alias[k]: v for k, v in {**flag, **ids}.items()})
+    g = {k: f[alias[k]] for k in [*flag, *ids]}
+
+    kept = g["kept"]
+    agg: dict = {"n_raw": f.count(), "n_kept": _count(kept)}
+    for k in flag:
+        if k.startswith(("miss:", "date:", "range:", "cat:", "bool:", "orphan:")) or k == "neg":
+            agg[k] = _count(g[k])
+    for k in ids:
+        if not k.startswith("c_"):
+            agg[k] = g[k].nunique()
+    for k in flag:
+        if k.startswith(("c_date:", "c_bool:", "c_range:", "c_cat:")):
+            agg[k] = _count(kept & g[k])
+    alive = kept
+    for c in rule.get("required", []):
+        agg[f"c_req:{c}"] = _count(alive & g[f"c_req:{c}"])
+        alive = alive & ~g[f"c_req:{c}"]
+    for fk in fks:
+        orphan = alive & g[f"c_orphan:{fk}"]
         agg[f"c_orphan:{fk}"] = _count(orphan)
-        agg[f"c_orphan_ids:{fk}"] = ibis.cases((orphan, id_text(val[fk]))).nunique()
+        agg[f"c_orphan_ids:{fk}"] = ibis.cases((orphan, g[f"c_orphan_ids:{fk}"])).nunique()
         alive = alive & ~orphan
     agg["n_clean"] = _count(alive)
     if ret:
-        is_ret = (_num(val[ret]) < 0).fill_null(False)
-        agg["c_ret"] = _count(alive & is_ret)
-        val["is_return"] = is_ret
-    # aggregate names must be identifiers on every backend
-    alias = {k: f"m{i}" for i, k in enumerate(agg)}
-    res = a.aggregate(**{alias[k]: v for k, v in agg.items()}).execute().iloc[0]
-    n = {k: int(res[alias[k]] or 0) for k in agg}
+        agg["c_ret"] = _count(alive & g["c_ret"])
+    names = {k: f"m{i}" for i, k in enumerate(agg)}
+    res = f.aggregate(**{names[k]: v for k, v in agg.items()}).execute().iloc[0]
+    n = {k: int(res[names[k]] or 0) for k in agg}
 
     n_raw = n["n_raw"]
     out.n_raw, out.n_clean = n_raw, n["n_clean"]
     out.n_returns = n.get("c_ret", 0)
+    alive = a._kept
+    for k in [*(f"c_req:{c}" for c in rule.get("required", [])), *(f"c_orphan:{fk}" for fk in fks)]:
+        alive = alive & ~flag[k]
     out.clean = a.filter(alive).select(**val, **{ROW: a[ROW]})
     f = out.findings
     for c in absent:

@@ -291,6 +291,7 @@ def build_retail_features(
     id_col: str = "customer_id",
     driver_cols: Sequence[str] | None = None,
     rows_per_pass: int = ROWS_PER_PASS,
+    cleaned: Mapping | None = None,
 ) -> RetailBuild:
     """Clean the sources with ``rules`` and build the customer-level feature expression.
 
@@ -313,6 +314,9 @@ def build_retail_features(
     driver_cols
         Survey driver columns; default the numeric survey columns that are not ids, dates, wave,
         overall score or recommend.
+    cleaned
+        Sources already cleaned with ``rules`` on ``con`` (name -> lazy table with ``_row``, e.g.
+        :meth:`crmlab.engine.LargeSources.clean`): used as they are, not cleaned again.
     """
     import ibis
 
@@ -331,7 +335,9 @@ def build_retail_features(
     if engine_name(con) == "duckdb" and "transactions" in sources:
         passes = max(1, math.ceil(_n_rows(sources["transactions"]) / rows_per_pass))
     cache = ["transactions"] if passes > 1 else []
-    clean = clean_sources({n: s.table for n, s in sources.items()}, rules, skip, cache)
+    cleaned = dict(cleaned or {})
+    todo = {n: s.table for n, s in sources.items() if n not in cleaned}
+    clean = {**clean_sources(todo, rules, skip, cache), **cleaned}
     set_row_order(con, [s.fmt for s in sources.values()])
     units = {n: s.date_units for n, s in sources.items()}
     tx = clean.get("transactions")
