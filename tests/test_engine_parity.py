@@ -529,9 +529,11 @@ def test_features_from_the_stage_cleaned_transactions_equal_a_fresh_build(faulty
     reused = engine.customer_features(faulty, key=key, con=large.con, clean=large.clean(r))
     pd.testing.assert_frame_equal(reused, engine.customer_features(faulty, key=key))
     # purchases kept (see test_engine_quality_checks_count_every_fault): T1, T2 and the blank-key
-    # rows of C1 and C2. (The return T3 of " C2 " is not joined to C2 on the engine path - a
-    # padded id; the pandas path trims it - so returns are not compared here.)
+    # rows of C1 and C2; the return T3 of " C2 " belongs to C2 (a padded id is the same id)
     assert reused["n_transactions"].tolist() == [3, 1]
+    assert reused["n_returns"].tolist() == [0, 1]
+    pandas_path = engine.customer_features(faulty, engine="pandas", key=key)
+    pd.testing.assert_frame_equal(reused, pandas_path, rtol=RTOL)
 
 
 @pytest.mark.skipif(not engine.java_available(), reason="Spark needs Java 17 (not installed)")

@@ -128,7 +128,9 @@ def transaction_features(tx, id_col: str = "customer_id", as_of: dt.date | None 
             "transactions.amount is not numeric in the file (text such as '12,50' or 'n/a'?). "
             "Export amounts as numbers with a decimal point."
         )
-    t = tx.mutate(_cid=tx[id_col], _day=_parse_date(tx.date), _amt=tx.amount.cast("float64"))
+    t = tx.mutate(
+        _cid=id_text(tx[id_col]), _day=_parse_date(tx.date), _amt=tx.amount.cast("float64")
+    )
     if as_of is not None:
         t = t.filter(t._day < ibis.literal(as_of))
     buy = t._amt >= 0
@@ -167,7 +169,7 @@ def survey_features(sv, id_col: str, drivers: Sequence[str], as_of: dt.date):
 
     _need(sv, [id_col, "date", *drivers], "survey")
     t = sv.filter(sv[id_col].notnull())
-    t = t.mutate(_cid=t[id_col], _day=_parse_date(t.date))
+    t = t.mutate(_cid=id_text(t[id_col]), _day=_parse_date(t.date))
     t = t.filter(t._day < ibis.literal(as_of))
     order = [ibis.desc(t._day), ibis.desc(t[ROW])]
     w = ibis.window(group_by=t._cid, order_by=order)
@@ -195,7 +197,7 @@ def complaint_features(cp, id_col: str, as_of: dt.date):
     import ibis
 
     _need(cp, [id_col, "date"], "complaints")
-    t = cp.mutate(_cid=cp[id_col], _day=_parse_date(cp.date))
+    t = cp.mutate(_cid=id_text(cp[id_col]), _day=_parse_date(cp.date))
     t = t.filter(t._day < ibis.literal(as_of))
     agg = {"n_complaints": t.count()}
     resolved = None
@@ -229,7 +231,7 @@ def _transaction_features_in_passes(con, tx, id_col: str, as_of, passes: int):
     import uuid
 
     name = f"crmlab_tx_features_{uuid.uuid4().hex[:8]}"
-    bucket = tx[id_col].hash() % passes
+    bucket = id_text(tx[id_col]).hash() % passes
     for i in range(passes):
         part = transaction_features(tx.filter(bucket.abs() == i), id_col, as_of)
         if i == 0:
@@ -354,7 +356,7 @@ def build_retail_features(
         known = tx_feat
         if tx_feat is not None and deferred:
             cust_ids = clean["customers"].select(_pk=id_text(clean["customers"][id_col]))
-            known = tx_feat.filter(id_text(tx_feat._cid).isin(cust_ids._pk))
+            known = tx_feat.filter(tx_feat._cid.isin(cust_ids._pk))
         as_of_date = _default_as_of(known, clean, id_col)
     day0 = ibis.literal(as_of_date)
 
@@ -380,7 +382,7 @@ def build_retail_features(
 
     if tx_feat is not None:
         f = tx_feat
-        out = out.left_join(f, out[id_col] == f._cid).drop("_cid")
+        out = out.left_join(f, id_text(out[id_col]) == f._cid).drop("_cid")
         n_tx = out.n_transactions.fill_null(0)
         n_ret = out.n_returns.fill_null(0)
         derived = {
@@ -423,7 +425,7 @@ def build_retail_features(
         drivers = list(driver_cols) if driver_cols is not None else survey_driver_columns(sv)
         s = survey_features(sv, id_col, drivers, as_of_date)
         s_cols = [c for c in s.columns if c != "_cid"]
-        out = out.left_join(s, out[id_col] == s._cid).drop("_cid")
+        out = out.left_join(s, id_text(out[id_col]) == s._cid).drop("_cid")
         out = out.mutate(n_survey_responses=out.n_survey_responses.fill_null(0))
         for c in s_cols:
             kinds[c] = "int" if c in INT_FEATURES else "float"
@@ -432,7 +434,7 @@ def build_retail_features(
     if "complaints" in clean:
         c_feat = complaint_features(clean["complaints"], id_col, as_of_date)
         c_cols = [c for c in c_feat.columns if c != "_cid"]
-        out = out.left_join(c_feat, out[id_col] == c_feat._cid).drop("_cid")
+        out = out.left_join(c_feat, id_text(out[id_col]) == c_feat._cid).drop("_cid")
         fill = {c: out[c].fill_null(0) for c in ("n_complaints", "n_unresolved") if c in c_cols}
         out = out.mutate(**fill)
         for c in c_cols:
@@ -512,7 +514,7 @@ def transaction_summary(tx, as_of, window_months: int = 6, id_col: str = "custom
 
     _need(tx, [id_col, "date", "amount"], "transactions")
     windows = kpis.summary_windows(as_of, window_months)
-    t = tx.mutate(_cid=tx[id_col], _day=_parse_date(tx.date), _amt=_num(tx.amount))
+    t = tx.mutate(_cid=id_text(tx[id_col]), _day=_parse_date(tx.date), _amt=_num(tx.amount))
     ts = t._day.cast("timestamp")
     per: dict = {}
     for i, (start, end) in enumerate(windows.values()):
