@@ -103,13 +103,15 @@ def transaction_summary(
 
 
 def summary_frame(rows) -> pd.DataFrame:
-    """A transaction summary with the dtypes of :func:`transaction_summary`."""
+    """A transaction summary with the dtypes of :func:`transaction_summary`. ``net_spend`` is
+    rounded to 1e-6 currency units: a float sum depends in its last bits on the order the rows
+    are added in (file format, engine threads), the rounded figure does not."""
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     for c in ("start", "end", "last_date"):
         out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
     for c in ("n_transactions", "buyers", "repeat_buyers"):
         out[c] = out[c].astype("int64")
-    out["net_spend"] = out["net_spend"].astype("float64")
+    out["net_spend"] = out["net_spend"].astype("float64").round(6)
     return out
 
 
