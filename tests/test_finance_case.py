@@ -30,6 +30,7 @@ from statsmodels.stats.proportion import proportion_effectsize
 from crmlab import paths, runner
 from crmlab.privacy import assert_no_pii
 from crmlab.synthetic import ensure_synthetic, generate
+from tests import engine_guard
 
 CASE = "finance_churn"
 PII = ["name", "email", "phone", "national_id"]
@@ -296,58 +297,11 @@ def test_no_snapshots(tmp_path, small_data):
 # ----------------------------------------------------------------------------------------------
 # issue 7: the monthly snapshots stay in the engine (DuckDB by default); pandas is the reference
 # ----------------------------------------------------------------------------------------------
-SNAPSHOT_GUARD = """
-# Loaded by every Python process started with this folder on PYTHONPATH (the kernels).
-import os
-
-if os.environ.get("CRMLAB_GUARD_SNAPSHOTS"):
-    import ibis.backends.duckdb as ibis_duckdb
-    import pandas as pd
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    def _no_snapshots(real, name):
-        def read(source, *args, **kwargs):
-            if "snapshots" in str(source):
-                raise RuntimeError(f"GUARD: {name} read the snapshots into Python")
-            return real(source, *args, **kwargs)
-
-        return read
-
-    pd.read_csv = _no_snapshots(pd.read_csv, "pandas.read_csv")
-    pd.read_parquet = _no_snapshots(pd.read_parquet, "pandas.read_parquet")
-    pq.read_table = _no_snapshots(pq.read_table, "pyarrow.parquet.read_table")
-    pacsv.read_csv = _no_snapshots(pacsv.read_csv, "pyarrow.csv.read_csv")
-    limit = int(os.environ["CRMLAB_GUARD_SNAPSHOTS"])
-
-    def _small_results(real):
-        # more rows than the customers only as the Cox model's 4 columns (id, month, 2 rolled)
-        def fetch(self, expr, *args, **kwargs):
-            out = real(self, expr, *args, **kwargs)
-            shape = getattr(out, "shape", None) or (0,)
-            n_cols = shape[1] if len(shape) == 2 else 1
-            if not isinstance(out, str) and hasattr(out, "__len__") and len(out) > limit and n_cols > 4:
-                raise RuntimeError(f"GUARD: the engine returned {len(out)} rows x {n_cols}")
-            return out
-
-        return fetch
-
-    for method in ("execute", "to_pyarrow"):
-        setattr(ibis_duckdb.Backend, method, _small_results(getattr(ibis_duckdb.Backend, method)))
-"""
-
-
 def _guarded_run(tmp_path, max_rows: int, **params):
-    """Run the case with the guard: reading a snapshots file into pandas/pyarrow, or an engine
-    result of more than ``max_rows`` rows and more than 4 columns, fails the run."""
-    guard = tmp_path / "guard"
-    guard.mkdir()
-    (guard / "sitecustomize.py").write_text(SNAPSHOT_GUARD)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PYTHONPATH", os.pathsep.join([str(guard), os.environ.get("PYTHONPATH", "")]))
-        mp.setenv("CRMLAB_GUARD_SNAPSHOTS", str(max_rows))
-        [res] = runner.run_cases([CASE], params, out_root=tmp_path / "reports", progress=False)
-    return res
+    """Run the case with the guard (tests/engine_guard.py): reading a snapshots file into
+    pandas/pyarrow, or an engine result of more than ``max_rows`` rows and more than 4 columns
+    (the Cox model's id, month and two rolled covariates may be long), fails the run."""
+    return engine_guard.guarded_run(tmp_path, CASE, "snapshots", max_rows, narrow_cols=4, **params)
 
 
 def test_duckdb_path_never_reads_the_snapshots_into_pandas(tmp_path, small_data):

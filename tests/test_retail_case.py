@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import textwrap
 
 import pandas as pd
 import pytest
@@ -21,6 +20,7 @@ import pytest
 from crmlab import runner
 from crmlab.privacy import assert_no_pii
 from crmlab.synthetic import ensure_synthetic, generate
+from tests import engine_guard
 
 CASE = "retail_satisfaction"
 
@@ -31,59 +31,10 @@ def _run(tmp_path, **params):
     return res.run_dir, json.loads((res.run_dir / "results.json").read_text())
 
 
-GUARD = textwrap.dedent(
-    """
-    # Loaded by every Python process started with this folder on PYTHONPATH (the kernels).
-    import os
-
-    if os.environ.get("CRMLAB_GUARD_TRANSACTIONS"):
-        import ibis.backends.duckdb as ibis_duckdb
-        import pandas as pd
-        import pyarrow.csv as pacsv
-        import pyarrow.parquet as pq
-
-        def _no_transactions(real, name):
-            def read(source, *args, **kwargs):
-                if "transactions" in str(source):
-                    raise RuntimeError(f"GUARD: {name} read the transactions into Python")
-                return real(source, *args, **kwargs)
-
-            return read
-
-        pd.read_csv = _no_transactions(pd.read_csv, "pandas.read_csv")
-        pd.read_parquet = _no_transactions(pd.read_parquet, "pandas.read_parquet")
-        pq.read_table = _no_transactions(pq.read_table, "pyarrow.parquet.read_table")
-        pacsv.read_csv = _no_transactions(pacsv.read_csv, "pyarrow.csv.read_csv")
-        limit = int(os.environ["CRMLAB_GUARD_TRANSACTIONS"])
-
-        def _small_results(real):
-            def fetch(self, expr, *args, **kwargs):
-                out = real(self, expr, *args, **kwargs)
-                if hasattr(out, "__len__") and len(out) > limit:
-                    raise RuntimeError(f"GUARD: the engine returned {len(out)} rows")
-                return out
-
-            return fetch
-
-        for method in ("execute", "to_pyarrow"):
-            setattr(ibis_duckdb.Backend, method, _small_results(getattr(ibis_duckdb.Backend, method)))
-    """
-)
-
-
 def _guarded_run(tmp_path, max_rows: int, **params):
-    """Run the case with the guard: reading a transactions file into pandas/pyarrow, or any
-    engine result with more than ``max_rows`` rows, fails the run."""
-    import os
-
-    guard = tmp_path / "guard"
-    guard.mkdir()
-    (guard / "sitecustomize.py").write_text(GUARD)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PYTHONPATH", os.pathsep.join([str(guard), os.environ.get("PYTHONPATH", "")]))
-        mp.setenv("CRMLAB_GUARD_TRANSACTIONS", str(max_rows))
-        [res] = runner.run_cases([CASE], params, out_root=tmp_path / "reports", progress=False)
-    return res
+    """Run the case with the guard (tests/engine_guard.py): reading a transactions file into
+    pandas/pyarrow, or any engine result with more than ``max_rows`` rows, fails the run."""
+    return engine_guard.guarded_run(tmp_path, CASE, "transactions", max_rows, **params)
 
 
 @pytest.fixture(scope="module")
