@@ -434,13 +434,13 @@ def faulty_bank(tmp_path_factory):
     return d
 
 
-def _finance_both_ways(folder):
+def _finance_both_ways(folder, engines=("pandas", "duckdb")):
     from crmlab import churn, sources
     from crmlab.engine import finance_case as fc
 
     key = privacy.demo_key(42)
     out = {}
-    for eng in ("pandas", "duckdb"):
+    for eng in engines:
         large = fc.open_snapshots(folder, eng)
         raw = sources.load_sources("finance_churn", folder, skip=large.names)
         tables, _ = sources.pseudonymize_tables(raw, key)
@@ -462,7 +462,7 @@ def _finance_both_ways(folder):
             "cox": fc.cox_months(clean, r, large, key),
             **sets,
         }
-    return out["pandas"], out["duckdb"]
+    return tuple(out[e] for e in engines)
 
 
 def test_finance_stages_in_the_engine_equal_pandas(faulty_bank):
@@ -557,3 +557,14 @@ def test_spark_data_stage_equals_duckdb(faulty):
     for a, b in zip(out["duckdb"], out["spark"], strict=True):
         pd.testing.assert_frame_equal(b, a, check_dtype=False)
     assert out["spark"][1].loc["transactions"].tolist() == [5, 1]
+
+
+@pytest.mark.skipif(not engine.java_available(), reason="Spark needs Java 17 (not installed)")
+def test_finance_stages_on_spark_equal_duckdb(faulty_bank):
+    """The finance data stage's engine steps give the same answers on Spark as on DuckDB."""
+    ref, got = _finance_both_ways(faulty_bank, ("duckdb", "spark"))
+    assert got["names"] == ("snapshots",) and got["notes"] == ref["notes"]
+    for name in ("report", "counts", "months", "cox"):
+        pd.testing.assert_frame_equal(got[name], ref[name], check_exact=True, obj=name)
+    for name in ("train", "test", "score", "profile"):
+        pd.testing.assert_frame_equal(got[name], ref[name], rtol=RTOL, obj=name)

@@ -31,9 +31,13 @@ _EPOCH = 1970 * 12  # pandas monthly Period ordinal: months since 1970-01
 
 
 def month_ordinal(col):
-    """Monthly period ordinal of a "YYYY-MM" text column (missing when not of that form)."""
+    """Monthly period ordinal of a "YYYY-MM" text column (missing when not of that form). A
+    column the reader already parsed as dates (Spark's CSV schema inference reads "2024-01" as
+    2024-01-01) gives the ordinal of each date's month."""
     import ibis
 
+    if col.type().is_temporal():
+        return col.year().cast("int64") * 12 + col.month().cast("int64") - 1 - _EPOCH
     text = col.cast("string").strip()
     ok = text.re_search(r"^\d{4}-(0[1-9]|1[0-2])$")
     year = text.substr(0, 4).try_cast("int64")
