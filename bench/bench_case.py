@@ -135,25 +135,6 @@ def measure(data_dir: Path, engine: str, out_root: Path, stages_only: bool = Fal
     }
 
 
-def same_figures(a, b, path: str = "") -> list[str]:
-    """Paths where two results.json values differ (floats: 1e-9 relative)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        diffs = [f"{path}.{k}" for k in set(a) ^ set(b)]
-        for k in set(a) & set(b):
-            diffs += same_figures(a[k], b[k], f"{path}.{k}")
-        return diffs
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [
-            d
-            for i, (x, y) in enumerate(zip(a, b, strict=True))
-            for d in same_figures(x, y, f"{path}[{i}]")
-        ]
-    if isinstance(a, float) and isinstance(b, float):
-        ok = math.isclose(a, b, rel_tol=1e-9) or (math.isnan(a) and math.isnan(b))
-        return [] if ok else [path]
-    return [] if a == b else [path]
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
@@ -199,7 +180,9 @@ def main(argv=None) -> int:
         for n, r in results.items():
             a, b = r.get("duckdb", {}), r.get("pandas", {})
             if "wall_s" in a and "wall_s" in b:
-                diffs = same_figures(a["results"], b["results"])
+                from crmlab.results import figure_differences
+
+                diffs = figure_differences(a["results"], b["results"])
                 print(
                     f"{n:>12,}  wall x{a['wall_s'] / b['wall_s']:.2f}   peak memory "
                     f"x{a['peak_mb'] / b['peak_mb']:.2f}   same figures: "

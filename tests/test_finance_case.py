@@ -333,13 +333,13 @@ def test_duckdb_and_pandas_paths_give_the_same_figures(tmp_path, default_run):
     """Must hold (issue 7): no change in any figure on the default data - results.json is the
     same, byte for byte (the pandas path is the one the committed notebooks were run on; the
     engine's means are taken in month order as pandas takes them)."""
-    from tests.test_retail_case import _same_figures
+    from crmlab.results import figure_differences
 
     run_dir, r_duckdb, _ = default_run
     pandas_dir, r_pandas = _run(tmp_path, engine="pandas")
     assert len(r_duckdb) > 100 and "kpi.complaints_per_100" in r_duckdb
     assert "cox.attributable_fraction" in r_duckdb and "goal.balances_to_retain" in r_duckdb
-    assert _same_figures(r_duckdb, r_pandas) == []
+    assert figure_differences(r_duckdb, r_pandas) == []
     assert (run_dir / "results.json").read_bytes() == (pandas_dir / "results.json").read_bytes()
 
 

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 
 import pandas as pd
@@ -19,6 +18,7 @@ import pytest
 
 from crmlab import runner
 from crmlab.privacy import assert_no_pii
+from crmlab.results import figure_differences
 from crmlab.synthetic import ensure_synthetic, generate
 from tests import engine_guard
 
@@ -169,32 +169,13 @@ def test_the_guard_catches_a_large_engine_result(tmp_path, small_data):
     assert not res.ok and "GUARD: the engine returned 800 rows" in res.error
 
 
-def _same_figures(a: dict, b: dict, path: str = "") -> list[str]:
-    """Paths where two results.json values differ (floats: 1e-9 relative)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        diffs = [f"{path}.{k}: only in one" for k in set(a) ^ set(b)]
-        for k in sorted(set(a) & set(b)):
-            diffs += _same_figures(a[k], b[k], f"{path}.{k}")
-        return diffs
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [
-            d
-            for i, (x, y) in enumerate(zip(a, b, strict=True))
-            for d in _same_figures(x, y, f"{path}[{i}]")
-        ]
-    if isinstance(a, float) and isinstance(b, float):
-        same = math.isclose(a, b, rel_tol=1e-9) or (math.isnan(a) and math.isnan(b))
-        return [] if same else [f"{path}: {a} != {b}"]
-    return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} != {b!r}"]
-
-
 def test_duckdb_and_pandas_paths_give_the_same_figures(tmp_path, default_run):
     """Must hold (issue 7): no silent change in any figure on the default data."""
     _, r_duckdb, _ = default_run
     _, r_pandas = _run(tmp_path, engine="pandas")
     assert len(r_duckdb) > 60 and "kpi.spend_per_customer" in r_duckdb
-    assert _same_figures(r_duckdb, r_pandas) == []
-    assert _same_figures({"x": 1.0}, {"x": 1.0 + 1e-6}) == [".x: 1.0 != 1.000001"]  # can fail
+    assert figure_differences(r_duckdb, r_pandas) == []
+    assert figure_differences({"x": 1.0}, {"x": 1.0 + 1e-6}) == [".x: 1.0 != 1.000001"]  # can fail
 
 
 def test_config_engine_keys_become_parameters(tmp_path):

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crmlab.errors import ConfigError
+from crmlab.errors import ConfigError, ParameterError
 from crmlab.schemas import RETAIL_DRIVER_NAMES, SATISFACTION_ALIAS, SourceSpec, case_schema
 
 __all__ = [
@@ -658,14 +658,13 @@ def pseudonym_key(cfg: CaseConfig) -> tuple[bytes, str]:
     inside a git work tree). A key has at least 16 characters. Raises :class:`ConfigError` when
     there is none: client data is never pseudonymized with a public demo key.
     """
-    value = os.environ.get(KEY_ENV_VAR, "")
-    if value:
-        if len(value) < 16:
-            raise ConfigError(
-                f"${KEY_ENV_VAR} is only {len(value)} characters; use a random secret of at "
-                "least 16 characters."
-            )
-        return value.encode(), f"environment variable ${KEY_ENV_VAR}"
+    from crmlab import privacy
+
+    if os.environ.get(KEY_ENV_VAR):  # read (and its length checked) as the notebooks read it
+        try:
+            return privacy.key_from_env(KEY_ENV_VAR), f"environment variable ${KEY_ENV_VAR}"
+        except ParameterError as e:  # a config problem here
+            raise ConfigError(str(e)) from None
     if cfg.key_file is None:
         raise ConfigError(
             f"{cfg.path.name}: no pseudonymization key for client data. Set ${KEY_ENV_VAR} to "

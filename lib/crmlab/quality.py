@@ -330,6 +330,20 @@ def _bool_token(s: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------------
+def missing_finding_text(column: str, n: int, required, optional) -> tuple[str, str, str]:
+    """Severity, note and action of the finding "``n`` missing values in ``column``": an error
+    (rows dropped) for a required column, info for an optional one, else a warning (kept). Shared
+    by this module and the engine's checks (:mod:`crmlab.engine.checks`) so both word it alike."""
+    if column in required:
+        sev, note_end, action = "error", "the column is required", "drop these rows"
+    elif column in optional:
+        sev, note_end, action = "info", "missing values are expected here", "keep"
+    else:
+        sev, note_end, action = "warning", "", "keep (missing in analyses)"
+    note = f"{n} missing value(s) in {column}" + (f"; {note_end}." if note_end else ".")
+    return sev, note, action
+
+
 def _finding(source, column, check, severity, mask, df, note, action, redact, values=None):
     """One report row for the rows where boolean ``mask`` is true (first 5 as examples)."""
     mask = np.asarray(mask, dtype=bool)
@@ -436,14 +450,7 @@ def _table_findings(
         miss = _blank(df[c])
         if not miss.any():
             continue
-        if c in required:
-            sev, note_end, action = "error", "the column is required", "drop these rows"
-        elif c in optional:
-            sev, note_end, action = "info", "missing values are expected here", "keep"
-        else:
-            sev, note_end, action = "warning", "", "keep (missing in analyses)"
-        n = int(miss.sum())
-        note = f"{n} missing value(s) in {c}" + (f"; {note_end}." if note_end else ".")
+        sev, note, action = missing_finding_text(c, int(miss.sum()), required, optional)
         out.append(_finding(name, c, "missing", sev, miss, df, note, action, redact, values=[]))
 
     # dates

@@ -167,3 +167,27 @@ def collect_results(run_dir: str | Path, stages: list[str]) -> dict[str, Any]:
         if f.exists():
             merged.update(json.loads(f.read_text(encoding="utf-8")))
     return merged
+
+
+def figure_differences(a: Any, b: Any, path: str = "", rel_tol: float = 1e-9) -> list[str]:
+    """Where two results.json trees differ, as ``"<path>: <a> != <b>"`` lines (empty: the same).
+
+    Floats compare to ``rel_tol`` relative (NaN equals NaN); everything else exactly, type
+    included. Used to check that two paths of a case (DuckDB vs pandas, client export vs
+    canonical data) record the same figures.
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        diffs = [f"{path}.{k}: only in one" for k in sorted(set(a) ^ set(b), key=str)]
+        for k in sorted(set(a) & set(b), key=str):
+            diffs += figure_differences(a[k], b[k], f"{path}.{k}", rel_tol)
+        return diffs
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in figure_differences(x, y, f"{path}[{i}]", rel_tol)
+        ]
+    if isinstance(a, float) and isinstance(b, float):
+        same = math.isclose(a, b, rel_tol=rel_tol) or (math.isnan(a) and math.isnan(b))
+        return [] if same else [f"{path}: {a} != {b}"]
+    return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} != {b!r}"]

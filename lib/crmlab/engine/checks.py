@@ -38,7 +38,7 @@ from crmlab.engine.clean import (
     id_text,
 )
 from crmlab.errors import ConfigError, DataError
-from crmlab.quality import YES_NO, _range_text
+from crmlab.quality import YES_NO, _range_text, missing_finding_text
 
 __all__ = ["TableChecks", "table_checks"]
 
@@ -415,13 +415,7 @@ def table_checks(
         m = n[f"miss:{c}"]
         if not m:
             continue
-        if c in required:
-            sev, note_end, action = "error", "the column is required", "drop these rows"
-        elif c in optional:
-            sev, note_end, action = "info", "missing values are expected here", "keep"
-        else:
-            sev, note_end, action = "warning", "", "keep (missing in analyses)"
-        note = f"{m} missing value(s) in {c}" + (f"; {note_end}." if note_end else ".")
+        sev, note, action = missing_finding_text(c, m, required, optional)
         f.append(_finding(name, c, "missing", sev, m, n_raw, note, action))
     for c in rule.get("dates", []):
         if n[f"date:{c}"]:
