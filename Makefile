@@ -21,7 +21,7 @@ help:
 	@echo "make lab-workshop       build the kits and open JupyterLab on workshop/"
 	@echo "make bench              runner overhead benchmark (bench/)"
 	@echo "make bench-features     feature build: DuckDB vs plain pandas at 100k and 1M customers"
-	@echo "make bench-case         retail case end to end: DuckDB vs pandas path at 100k and 1M"
+	@echo "make bench-case         each case end to end: DuckDB vs pandas path at 100k and 1M"
 
 setup: $(STAMP)
 
@@ -73,7 +73,8 @@ bench-features: $(STAMP)
 	$(BIN)/python bench/bench_features.py
 
 bench-case: $(STAMP)
-	$(BIN)/python bench/bench_case.py
+	$(BIN)/python bench/bench_case.py --case retail_satisfaction
+	$(BIN)/python bench/bench_case.py --case finance_churn
 
 clean:
 	rm -rf reports/*/ build *.egg-info lib/*.egg-info

@@ -1,13 +1,15 @@
-"""The retail case end to end at scale: the DuckDB path vs the pandas path, same run.
+"""Each case end to end at scale: the DuckDB path vs the pandas path, same run.
 
-    python bench/bench_case.py                       # 100k and 1M customers
-    python bench/bench_case.py --sizes 100000        # one size
-    python bench/bench_case.py --engines duckdb      # only the DuckDB path
+    python bench/bench_case.py                          # retail, 100k and 1M customers
+    python bench/bench_case.py --sizes 100000           # one size
+    python bench/bench_case.py --engines duckdb         # only the DuckDB path
+    python bench/bench_case.py --case finance_churn     # the finance case
 
-Data: the retail generator's Parquet files (about 20 transactions per customer; the same cache
-as ``bench/bench_features.py``, default ``bench/.data``). For each size and engine the whole case
-(five stages, HTML export, action list, report) runs as ``crmlab run retail_satisfaction -p
-data_dir=... -p engine=...`` in a fresh process. Measured:
+Data: the case generator's Parquet files, cached in ``bench/.data`` (retail: about 20
+transactions per customer, the same cache as ``bench/bench_features.py``; finance: 36 monthly
+snapshots per open account). For each size and engine the whole case (five stages, HTML export,
+action list, report) runs as ``crmlab run <case> -p data_dir=... -p engine=...`` in a fresh
+process. Measured:
 
 wall time
     of the whole command (kernel start, every stage, deliverables);
@@ -19,7 +21,7 @@ peak memory
 
 Printed: a row per size and engine, the ratios duckdb / pandas, where the time goes (stages),
 and whether both paths recorded the same results.json figures (floats to 1e-9 relative). Targets
-(issue 7): the 1M-customer case under 2 minutes and 4 GB on a 2-core, 24 GB machine.
+(issue 7): the 1M-customer retail case under 2 minutes and 4 GB on a 2-core, 24 GB machine.
 """
 
 from __future__ import annotations
@@ -44,6 +46,22 @@ from bench_features import DEFAULT_CACHE, dataset  # noqa: E402
 SIZES = (100_000, 1_000_000)
 ENGINES = ("duckdb", "pandas")
 STAGES = ("01_goals", "02_data", "03_model", "04_pilot", "05_evaluate")
+CASES = ("retail_satisfaction", "finance_churn")
+
+
+def case_dataset(case: str, cache: Path, n_customers: int, seed: int = 42) -> Path:
+    """The case's generated Parquet data for ``n_customers`` (generated once, then reused)."""
+    if case == "retail_satisfaction":
+        return dataset(cache, n_customers, seed)
+    out = cache / f"finance_{n_customers}"
+    if not (out / "truth.json").exists():
+        from crmlab.synth.finance import generate_finance
+
+        start = time.perf_counter()
+        print(f"generating {n_customers:,} finance customers into {out} ...", flush=True)
+        generate_finance(out, n_customers=n_customers, seed=seed, fmt="parquet")
+        print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
+    return out
 
 
 def _tree_rss(proc) -> int:
@@ -92,23 +110,26 @@ def _slowest_cells(run_dir: Path, n: int = 5) -> list[tuple[str, float, str]]:
     return sorted(cells, key=lambda x: -x[1])[:n]
 
 
-def worker(engine: str, data_dir: str, out_root: str, stages_only: bool) -> int:
+def worker(case: str, engine: str, data_dir: str, out_root: str, stages_only: bool) -> int:
     """``crmlab run`` of the case in this process (``stages_only``: without the deliverables)."""
     from crmlab import runner
 
     if stages_only:
         runner._write_deliverables = lambda *args, **kwargs: None
     params = {"data_dir": data_dir, "engine": engine}
-    [res] = runner.run_cases(["retail_satisfaction"], params, out_root=out_root, progress=False)
+    [res] = runner.run_cases([case], params, out_root=out_root, progress=False)
     print(res.error or "ok")
     return 0 if res.ok else 1
 
 
-def measure(data_dir: Path, engine: str, out_root: Path, stages_only: bool = False) -> dict:
+def measure(
+    case: str, data_dir: Path, engine: str, out_root: Path, stages_only: bool = False
+) -> dict:
     """Run the case once in a fresh process; wall time, peak memory, stage times, results."""
     import psutil
 
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", engine, str(data_dir)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", case, engine]
+    cmd += [str(data_dir)]
     cmd += [str(out_root)] + (["--stages-only"] if stages_only else [])
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
@@ -121,7 +142,7 @@ def measure(data_dir: Path, engine: str, out_root: Path, stages_only: bool = Fal
     wall = time.perf_counter() - start
     output = proc.stdout.read()
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    runs = sorted(out_root.glob("retail_satisfaction/[!.]*/results.json"))
+    runs = sorted(out_root.glob(f"{case}/[!.]*/results.json"))
     if proc.returncode != 0 or not runs:
         return {"error": output.strip().splitlines()[-1] if output.strip() else "failed"}
     run_dir = runs[-1].parent
@@ -146,21 +167,23 @@ def main(argv=None) -> int:
         action="store_true",
         help="run the five stages but not the deliverables (action list, report, HTML)",
     )
-    ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--case", default=CASES[0], choices=CASES)
+    ap.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         return worker(*args.worker, args.stages_only)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     engines = [e for e in args.engines.split(",") if e]
     results: dict[int, dict] = {}
+    print(f"{args.case}: the whole case end to end, each run in a fresh process")
     print(f"{'customers':>12}  {'engine':<7} {'wall time':>10} {'peak (tree)':>12} {'largest':>9}")
     for n in sizes:
-        data = dataset(Path(args.cache), n)
+        data = case_dataset(args.case, Path(args.cache), n)
         results[n] = {}
         for engine in engines:
             out_root = Path(tempfile.mkdtemp(prefix=f"crmlab-bench-case-{engine}-"))
             try:
-                r = measure(data, engine, out_root, args.stages_only)
+                r = measure(args.case, data, engine, out_root, args.stages_only)
             finally:
                 shutil.rmtree(out_root, ignore_errors=True)
             results[n][engine] = r

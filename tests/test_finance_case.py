@@ -307,6 +307,7 @@ def _guarded_run(tmp_path, max_rows: int, **params):
 def test_duckdb_path_never_reads_the_snapshots_into_pandas(tmp_path, small_data):
     res = _guarded_run(tmp_path, 1500, data_dir=str(small_data))
     assert res.ok, res.error
+    assert res.error is None and (res.run_dir / "actions.csv").exists()  # deliverables too
     r = json.loads((res.run_dir / "results.json").read_text())
     n_rows = len(pd.read_csv(small_data / "snapshots.csv"))
     assert n_rows > 20_000 and r["data.rows.snapshots"] == n_rows  # the generator plants no fault

@@ -88,31 +88,53 @@ def test_a_large_text_with_many_values_is_checked_exactly_and_quickly_enough():
     privacy.assert_no_pii(glued, {"raw": values})
 
 
-class _Run:
-    """What _raw_personal_values needs of a run: its case and input folder."""
-
-    def __init__(self, case: str, folder):
-        self.case, self.folder = case, folder
-
-    def data_dir(self):
-        return self.folder
-
-
 def test_raw_values_are_cached_until_an_input_file_changes(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
     people = pd.DataFrame(
-        {"customer_id": ["C1", "C2"], "name": ["Wang Fang", "Li Na"], "email": ["a@b.cn", "c@d.cn"]}
+        {"customer_id": ["C1", "C2"], "name": ["Wang Fang", "Li Na"], "email": ["a@b.cn", "C@d.cn"]}
     )
     people.to_csv(folder / "customers.csv", index=False)
-    run = _Run("retail_satisfaction", folder)
     actions._RAW_CACHE.clear()
-    known, ids = actions._raw_personal_values(run)
-    assert ids == {"C1", "C2"} and known["customers.email"] == ["a@b.cn", "c@d.cn"]
-    known["customers.email"].append("mutated")  # callers get copies
-    assert actions._raw_personal_values(run)[0]["customers.email"] == ["a@b.cn", "c@d.cn"]
+    data = actions.personal_data("retail_satisfaction", folder)
+    assert sorted(data.raw_ids.to_pylist()) == ["C1", "C2"]
+    assert sorted(data.known.label_values("customers.email")) == ["a@b.cn", "c@d.cn"]  # casefolded
+    assert sorted(data.known.label_values("customers.name")) == ["li na", "wang fang"]
+    assert actions.personal_data("retail_satisfaction", folder) is data  # cached
     assert len(actions._RAW_CACHE) == 1
+    # read ahead in a background thread: the same values
+    later = actions.personal_data_later("retail_satisfaction", folder).result(timeout=60)
+    assert later is data
     people.loc[2] = ["C3", "Zhao Min", "e@f.cn"]
     people.to_csv(folder / "customers.csv", index=False)  # new size and time: read again
-    known, ids = actions._raw_personal_values(run)
-    assert ids == {"C1", "C2", "C3"} and "e@f.cn" in known["customers.email"]
+    data = actions.personal_data("retail_satisfaction", folder)
+    assert sorted(data.raw_ids.to_pylist()) == ["C1", "C2", "C3"]
+    assert "e@f.cn" in data.known.label_values("customers.email")
+    # raw ids among a table's ids are counted (padding and types as the raw text)
+    assert data.leaked_ids(pd.Series(["P-1", "C3", "C1", "C9"])) == 2
+    assert data.leaked_ids(pd.Series([], dtype="str")) == 0
+
+
+def test_raw_values_are_read_without_loading_a_large_file_into_pandas(tmp_path, monkeypatch):
+    """The action list's raw-value read streams a Parquet transactions file (DuckDB distinct
+    values, a 500-row head): under the case tests' guard it never reads the file whole."""
+    from tests.engine_guard import READERS
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    pd.DataFrame(
+        {"customer_id": ["C1", "C2"], "name": ["Wang Fang", "Li Na"], "phone": ["x", "y"]}
+    ).to_parquet(folder / "customers.parquet")
+    tx = pd.DataFrame({"transaction_id": [f"T{i}" for i in range(3000)]})
+    tx["customer_id"] = ["C1", "C2", "C7"] * 1000  # C7: only in the transactions
+    tx["amount"] = 1.5
+    tx.to_parquet(folder / "transactions.parquet", row_group_size=1000)
+    readers: dict = {}
+    exec(READERS, readers)
+    readers["guard_readers"]("transactions", monkeypatch.setattr)
+    with pytest.raises(RuntimeError, match="GUARD"):  # the guard is on
+        pd.read_parquet(folder / "transactions.parquet")
+    actions._RAW_CACHE.clear()
+    data = actions.personal_data("retail_satisfaction", folder)
+    assert sorted(data.raw_ids.to_pylist()) == ["C1", "C2", "C7"]
+    assert sorted(data.known.label_values("customers.name")) == ["li na", "wang fang"]

@@ -147,6 +147,7 @@ def guarded_run(tmp_path_factory, small_data):
     """The DuckDB path on the small data, with the guard on (at most 800 rows, the customers)."""
     res = _guarded_run(tmp_path_factory.mktemp("guarded"), 800, data_dir=str(small_data))
     assert res.ok, res.error
+    assert res.error is None and (res.run_dir / "actions.csv").exists()  # deliverables too
     return res.run_dir, json.loads((res.run_dir / "results.json").read_text())
 
 

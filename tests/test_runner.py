@@ -167,3 +167,13 @@ def test_bars_on_a_terminal_and_nothing_when_off(toy_project, capfd):
     runner.run_cases(["toy"], {}, progress=False)
     captured = capfd.readouterr()
     assert captured.out == "" and "toy/01_first" not in captured.err
+
+
+def test_a_relative_data_dir_is_read_from_the_callers_folder(tmp_path, monkeypatch):
+    """The kernels run in the case folder; a relative ``-p data_dir=...`` still means the
+    folder relative to where the user typed the command."""
+    monkeypatch.chdir(tmp_path)
+    [(_, params)] = runner.plan(["retail_satisfaction"], {"data_dir": "client/export"})
+    assert params["data_dir"] == str(tmp_path / "client" / "export")
+    [(_, params)] = runner.plan(["retail_satisfaction"], {})
+    assert not params.get("data_dir")  # empty: the shipped synthetic data

@@ -52,3 +52,45 @@ def test_pseudonymize_tables_joins_and_drops_pii():
 def test_customers_from_transactions_keeps_first_seen_order():
     tx = pd.DataFrame({"customer_id": ["b", "a", "b", None]})
     assert sources.customers_from_transactions(tx)["customer_id"].tolist() == ["b", "a"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_reading_only_customer_ids_keeps_the_same_customers_and_survey(tmp_path, fmt):
+    # a messy customer list: an exact duplicate, a repeated id with other fields, a padded copy
+    # of an id, a missing and a blank id, an unparseable date; survey answers of known, unknown
+    # (orphan) and anonymous customers
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C2", "C3", " C3 ", None, "", "C4", "C4"],
+            "name": ["A B", "C D", "C D", "E F", "E F", "G H", "I J", "K L", "K L"],
+            "signup_date": ["2024-01-05", "2024-02-01", "2024-02-01", "bad", "2024-03-01"]
+            + ["2024-04-01", "2024-05-01", "2024-06-01", "2024-06-01"],
+            "loyalty_member": ["yes", "no", "no", "maybe", "yes", "no", "yes", "no", "no"],
+        }
+    )
+    survey = pd.DataFrame(
+        {
+            "response_id": ["R1", "R2", "R3", "R4", "R5"],
+            "customer_id": ["C1", "C9", None, "C4", "C3"],
+            "date": ["2025-01-10", "2025-01-11", "2025-01-12", "2025-02-10", "2025-02-11"],
+            "wave": [1, 1, 1, 2, 2],
+            "overall_satisfaction": [5, 4, 3, 2, 5],
+        }
+    )
+    for name, df in {"customers": customers, "survey": survey}.items():
+        if fmt == "csv":
+            df.to_csv(tmp_path / f"{name}.csv", index=False)
+        else:
+            df.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    key = b"test-key"
+    full, _ = sources.load_clean("retail_satisfaction", tmp_path, key)
+    ids_only, _ = sources.load_clean(
+        "retail_satisfaction", tmp_path, key, columns={"customers": ["customer_id"]}
+    )
+    assert list(ids_only["customers"].columns) == ["customer_id"]
+    assert len(full["customers"]) == 4  # C1, C2, C3, C4: by hand
+    assert (
+        ids_only["customers"]["customer_id"].tolist() == full["customers"]["customer_id"].tolist()
+    )
+    pd.testing.assert_frame_equal(ids_only["survey"], full["survey"])
+    assert len(full["survey"]) == 4  # the unknown customer's answer is dropped, anonymous kept

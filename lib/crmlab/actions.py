@@ -31,15 +31,26 @@ addresses, phone numbers ... found by the same detector) may occur anywhere in i
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
-from crmlab import atomic, casespec, i18n
+from crmlab import atomic, casespec, i18n, privacy
 from crmlab.errors import ConfigError, DataError
 from crmlab.rundir import Run
 
-__all__ = ["action_table", "check_no_personal_data", "write_action_list"]
+__all__ = [
+    "PersonalData",
+    "action_table",
+    "check_no_personal_data",
+    "personal_data",
+    "personal_data_later",
+    "write_action_list",
+]
 
 TIER_ORDER = {"A": 0, "B": 1, "C": 2}
 
@@ -165,75 +176,136 @@ def action_table(run: Run) -> pd.DataFrame:
     return out
 
 
-def _read_columns(path: Path, columns=None, nrows=None) -> pd.DataFrame:
+def _scan(path: Path) -> str:
+    """DuckDB's table function for a raw CSV (every column as text) or Parquet file; the path
+    is its one parameter."""
     if path.suffix == ".parquet":
-        df = pd.read_parquet(path, columns=columns)
-        return df.head(nrows) if nrows else df
-    return pd.read_csv(path, usecols=columns, nrows=nrows, dtype="str", encoding="utf-8-sig")
+        return "read_parquet(?)"
+    return "read_csv(?, header = true, all_varchar = true)"
 
 
-#: (case, input files with size and mtime) -> personal values and raw ids (this process only;
-#: personal values are never written to disk). A changed input file changes the key.
-_RAW_CACHE: dict[tuple, tuple[dict, set[str]]] = {}
+def _head(path: Path, nrows: int = 500) -> pd.DataFrame:
+    """The first ``nrows`` rows of a raw CSV/Parquet file, streamed by DuckDB (only the rows
+    asked for come into pandas)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        return con.sql(f"SELECT * FROM {_scan(path)} LIMIT {int(nrows)}", params=[str(path)]).df()
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """What the action list is checked against: the personal values of a run's raw input files
+    (by ``source.column``, prepared for :func:`crmlab.privacy.assert_no_pii`) and its raw
+    customer ids (distinct, as text). Held in memory only; never written to disk."""
+
+    known: privacy.KnownValues
+    raw_ids: pa.Array
+
+    def leaked_ids(self, ids: pd.Series) -> int:
+        """How many of ``ids`` are raw customer ids."""
+        import pyarrow.compute as pc
+
+        if not len(self.raw_ids) or not len(ids):
+            return 0
+        as_text = pa.array(ids.astype("str").tolist(), type=pa.large_string())
+        return int(pc.sum(pc.is_in(as_text, value_set=self.raw_ids)).as_py() or 0)
+
+
+#: (case, input files with size and mtime) -> PersonalData (this process only). A changed input
+#: file changes the key.
+_RAW_CACHE: dict[tuple, PersonalData] = {}
 _RAW_CACHE_SIZE = 4
+_RAW_LOCK = threading.Lock()
+_READER: ThreadPoolExecutor | None = None
 
 
-def _raw_personal_values(run: Run) -> tuple[dict, set[str]]:
-    """Personal values (by detected PII column) and raw customer ids of the run's input files.
+def _input_key(case: str, folder: Path) -> tuple | None:
+    from crmlab import sources
+
+    if case not in sources.CASE_SOURCES or not folder.is_dir():
+        return None
+    paths = [sources.source_path(folder, stem) for stem in sources.CASE_SOURCES[case]]
+    return (case,) + tuple(
+        (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p is not None
+    )
+
+
+def personal_data(case: str, folder: str | Path, threads: int | None = None) -> PersonalData:
+    """The :class:`PersonalData` of a case's input folder.
 
     Each source's PII columns are detected on its first 500 rows (as
     :func:`crmlab.privacy.detect_pii_columns` samples them); only those columns and
-    ``customer_id`` are then read in full. Cached in memory per set of input files (path, size,
-    modification time), so rebuilding a run's action list, or lists of runs on the same data,
-    reads the raw files once.
+    ``customer_id`` are then read in full, as distinct values counted by DuckDB (a transactions
+    file never comes into pandas; ``threads``: DuckDB's worker threads, default all cores).
+    Cached in memory per set of input files (path, size, modification time), so rebuilding a
+    run's action list, or lists of runs on the same data, reads the raw files once.
     """
-    from crmlab import sources
-
-    folder = run.data_dir()
-    if run.case not in sources.CASE_SOURCES or not folder.is_dir():
-        return {}, set()
-    paths = [sources.source_path(folder, stem) for stem in sources.CASE_SOURCES[run.case]]
-    key = (run.case,) + tuple(
-        (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p is not None
-    )
-    if key not in _RAW_CACHE:
+    folder = Path(folder)
+    key = _input_key(case, folder)
+    if key is None:
+        return PersonalData(privacy.KnownValues({}), pa.array([], type=pa.large_string()))
+    with _RAW_LOCK:
+        if key in _RAW_CACHE:
+            return _RAW_CACHE[key]
+    data = _read_personal_data(case, folder, threads)
+    with _RAW_LOCK:
         if len(_RAW_CACHE) >= _RAW_CACHE_SIZE:
             _RAW_CACHE.pop(next(iter(_RAW_CACHE)))
-        _RAW_CACHE[key] = _read_personal_values(run.case, folder)
-    known, raw_ids = _RAW_CACHE[key]
-    return {k: list(v) for k, v in known.items()}, set(raw_ids)
+        _RAW_CACHE[key] = data
+    return data
 
 
-def _distinct_values(path: Path, column: str) -> list[str]:
-    """The distinct non-missing values of one column of a raw CSV/Parquet file, as text, counted
-    by DuckDB out of core (a transactions file never comes into pandas)."""
+def personal_data_later(case: str, folder: str | Path) -> Future:
+    """:func:`personal_data` in a background thread (one DuckDB thread, so it takes the core a
+    running stage leaves free); ``.result()`` gives the :class:`PersonalData` or raises what
+    reading raised. The runner starts this before the stages, so the action list's check does
+    not wait for the raw files to be read."""
+    global _READER
+    with _RAW_LOCK:
+        if _READER is None:
+            _READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmlab-personal-data")
+    return _READER.submit(personal_data, case, folder, 1)
+
+
+def _distinct_values(path: Path, column: str, threads: int | None = None) -> pa.Array:
+    """The distinct non-missing values of one column of a raw CSV/Parquet file, as text (a
+    pyarrow string array), counted by DuckDB out of core (a transactions file never comes into
+    pandas)."""
     import duckdb
 
-    if path.suffix == ".parquet":
-        scan = "read_parquet(?)"
-    else:
-        scan = "read_csv(?, header = true, all_varchar = true)"
     quoted = '"' + column.replace('"', '""') + '"'
-    query = f"SELECT DISTINCT CAST({quoted} AS VARCHAR) FROM {scan} WHERE {quoted} IS NOT NULL"
+    query = (
+        f"SELECT DISTINCT CAST({quoted} AS VARCHAR) AS v FROM {_scan(path)} "
+        f"WHERE {quoted} IS NOT NULL"
+    )
     with duckdb.connect() as con:
-        return [v for (v,) in con.execute(query, [str(path)]).fetchall()]
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        values = con.sql(query, params=[str(path)]).to_arrow_table().column("v")
+    return values.combine_chunks().cast(pa.large_string())
 
 
-def _read_personal_values(case: str, folder: Path) -> tuple[dict, set[str]]:
-    from crmlab import privacy, sources
+def _read_personal_data(case: str, folder: Path, threads: int | None = None) -> PersonalData:
+    import pyarrow.compute as pc
 
-    known: dict[str, list] = {}
-    raw_ids: set[str] = set()
+    from crmlab import sources
+
+    known: dict[str, pa.Array] = {}
+    ids = []
     for stem in sources.CASE_SOURCES[case]:
         path = sources.source_path(folder, stem)
         if path is None:
             continue
-        head = _read_columns(path, nrows=500)
+        head = _head(path)
         for col in privacy.detect_pii_columns(head):
-            known[f"{stem}.{col}"] = _distinct_values(path, col)
+            known[f"{stem}.{col}"] = _distinct_values(path, col, threads)
         if "customer_id" in head.columns:
-            raw_ids |= set(_distinct_values(path, "customer_id"))
-    return known, raw_ids
+            ids.append(_distinct_values(path, "customer_id", threads))
+    raw_ids = pc.unique(pa.concat_arrays(ids)) if ids else pa.array([], type=pa.large_string())
+    data = PersonalData(privacy.KnownValues.from_arrow(known), raw_ids)
+    pa.default_memory_pool().release_unused()  # the runner stays small while the stages run
+    return data
 
 
 def _distinct_text(table: pd.DataFrame) -> str:
@@ -245,24 +317,28 @@ def _distinct_text(table: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
-def check_no_personal_data(table: pd.DataFrame, run: Run) -> None:
+def check_no_personal_data(
+    table: pd.DataFrame, run: Run, personal: PersonalData | None = None
+) -> None:
     """Raise :class:`crmlab.privacy.PiiLeakError` (a :class:`DataError`) if ``table`` holds a
-    personal column, a personal value of the run's raw inputs, or a raw customer id."""
-    from crmlab import privacy
+    personal column, a personal value of the run's raw inputs, or a raw customer id.
 
+    ``personal``: the run's :class:`PersonalData` if already read (else read now, see
+    :func:`personal_data`)."""
     flagged = privacy.detect_pii_columns(table)
     if flagged:
         raise privacy.PiiLeakError(
             f"The action list has column(s) that look personal: {flagged}. Keep pseudonymous ids "
             "and derived fields only."
         )
-    known, raw_ids = _raw_personal_values(run)
-    if known:
-        privacy.assert_no_pii(_distinct_text(table), known)
-    leaked = raw_ids & set(table["customer_id"])
+    if personal is None:
+        personal = personal_data(run.case, run.data_dir())
+    if len(personal.known):
+        privacy.assert_no_pii(_distinct_text(table), personal.known)
+    leaked = personal.leaked_ids(table["customer_id"])
     if leaked:
         raise privacy.PiiLeakError(
-            f"The action list holds {len(leaked)} raw customer id(s) instead of pseudonyms: "
+            f"The action list holds {leaked} raw customer id(s) instead of pseudonyms: "
             "build it from the pseudonymized stage outputs."
         )
 
@@ -292,7 +368,7 @@ def _sheet_name(segment: str, used: set[str]) -> str:
 #: Customers per segment sheet of ``actions.xlsx`` (the most urgent first); ``actions.csv`` always
 #: lists every customer. Keeps the workbook usable (and quick to write) for large customer bases;
 #: Excel itself stops at 1,048,576 rows.
-EXCEL_ROWS_PER_SEGMENT = 20_000
+EXCEL_ROWS_PER_SEGMENT = 10_000
 
 
 class _Formats:
@@ -319,6 +395,18 @@ def _cell_value(v):
     return v
 
 
+def _column_writer(ws, s: pd.Series):
+    """The worksheet method for a column's cells: numbers and text are written directly (no
+    per-cell type dispatch), anything else through ``ws.write``."""
+    if pd.api.types.is_bool_dtype(s):
+        return ws.write_boolean
+    if pd.api.types.is_numeric_dtype(s):
+        return ws.write_number
+    if pd.api.types.is_string_dtype(s) and s.map(type).eq(str).all():
+        return ws.write_string
+    return ws.write
+
+
 def _write_sheet(ws, fmt: _Formats, df: pd.DataFrame, formats: dict[str, str]) -> None:
     """One sheet: a bold header row (frozen, with a filter), the rows, each column's number
     format on its cells and a width fitting the first 500 values (8 to 60 characters)."""
@@ -329,12 +417,14 @@ def _write_sheet(ws, fmt: _Formats, df: pd.DataFrame, formats: dict[str, str]) -
         ws.set_column(j, j, min(max(width, 8), 60))
     ws.write_row(0, 0, [str(c) for c in df.columns], fmt.header)
     ws.freeze_panes(1, 0)
+    writers = [_column_writer(ws, df[c]) for c in df.columns]
     columns = [df[c].tolist() for c in df.columns]
+    cells = list(zip(writers, cell_formats, strict=True))
     for i, row in enumerate(zip(*columns, strict=True), start=1):
-        for j, v in enumerate(row):
+        for j, (v, (write, cell_format)) in enumerate(zip(row, cells, strict=True)):
             v = _cell_value(v)
             if v is not None:
-                ws.write(i, j, v, cell_formats[j])
+                write(i, j, v, cell_format)
     if len(df):
         ws.autofilter(0, 0, len(df), len(df.columns) - 1)
 
@@ -350,6 +440,7 @@ def write_action_list(
     lang: str = "en",
     out_dir: str | Path | None = None,
     max_rows_per_sheet: int = EXCEL_ROWS_PER_SEGMENT,
+    personal: PersonalData | None = None,
 ) -> tuple[Path, Path]:
     """Write ``actions.xlsx`` and ``actions.csv`` into a run directory (or ``out_dir``); returns
     their paths.
@@ -359,14 +450,15 @@ def write_action_list(
     headers and action texts are in ``lang`` (en or zh). Raises :class:`crmlab.privacy.
     PiiLeakError` before writing anything if the list would hold personal data. A segment sheet
     lists at most ``max_rows_per_sheet`` customers (the most urgent; a note on the summary sheet
-    says so); ``actions.csv`` lists every customer.
+    says so); ``actions.csv`` lists every customer. ``personal``: the run's raw personal data
+    if already read (see :func:`personal_data_later`), else it is read here.
     """
     import xlsxwriter
 
     lang = i18n.check_lang(lang)
     run = Run.open(run_dir)
     table = action_table(run)
-    check_no_personal_data(table, run)
+    check_no_personal_data(table, run, personal)
     spec = _spec(run.case)
     score_name = "churn_risk" if spec.get("score_kind") == "risk" else "satisfaction"
     summary = (

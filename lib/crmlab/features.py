@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab.errors import DataError
-from crmlab.quality import YES_NO, to_datetime
+from crmlab.quality import YES_NO, text_isin, to_datetime
 
 __all__ = ["customer_features", "default_as_of", "survey_driver_columns"]
 
@@ -243,7 +243,7 @@ def _complaint_features(cp: pd.DataFrame, id_col: str) -> pd.DataFrame:
 
 def _check_ids(df: pd.DataFrame, id_col: str, known: pd.Index, table: str) -> None:
     ids = df[id_col].dropna()
-    unknown = ~ids.isin(known)
+    unknown = pd.Series(~text_isin(ids, known.to_series()), index=ids.index)
     if unknown.any():
         raise DataError(
             f"{table}: {int(unknown.sum())} row(s) have a {id_col} that is not in customers "

@@ -49,6 +49,7 @@ import pandas as pd
 
 from crmlab import churn
 from crmlab.errors import DataError
+from crmlab.quality import text_isin
 
 __all__ = [
     "BEHAVIOUR_FEATURES",
@@ -356,7 +357,7 @@ class ChurnDesign:
         """``dataset`` with the encoded customer columns joined on ``customer_id`` (columns of the
         same name in ``dataset`` are replaced). Raises :class:`DataError` for unknown customers."""
         ids = dataset["customer_id"]
-        unknown = ~ids.isin(self.customers.index)
+        unknown = ~text_isin(ids, self.customers.index.to_series())
         if unknown.any():
             raise DataError(
                 f"churn_design: {int(unknown.sum())} customer(s) of the data set are not in the "

@@ -34,6 +34,7 @@ import pandas as pd
 from crmlab.errors import DataError, ParameterError
 
 __all__ = [
+    "KnownValues",
     "PiiLeakError",
     "assert_no_pii",
     "demo_key",
@@ -138,7 +139,13 @@ def _pseudonymize_series(s: pd.Series, key: bytes, prefix: str, length: int) -> 
     ids = _normalize_ids(s)
     present = ids.notna() & (ids != "")
     codes, uniques = pd.factorize(ids[present])
-    hashed = np.array([pseudonym(u, key, prefix, length) for u in uniques], dtype=object)
+    pseudonym("", key, prefix, length)  # checks the key and length once
+    k = _key_bytes(key)
+    # pseudonym() of each distinct id (already normalized), without its per-call checks
+    hashed = np.array(
+        [prefix + hmac.digest(k, u.encode(), "sha256").hex()[:length] for u in uniques.tolist()],
+        dtype=object,
+    )
     result = pd.Series(pd.NA, index=s.index, dtype="str", name=s.name)
     result[present] = hashed[codes] if len(codes) else []
     return result
@@ -358,22 +365,23 @@ def _as_text(obj: object) -> str:
     return str(obj)
 
 
-def _known_items(known_values: object) -> list[tuple[str, str]]:
-    """Return (source label, value) pairs from a DataFrame, mapping or iterable."""
-    items: list[tuple[str, str]] = []
+def _known_groups(known_values: object) -> list[tuple[str, list[str]]]:
+    """(source label, normalized values) per source, from a DataFrame, mapping or iterable."""
     if isinstance(known_values, pd.DataFrame):
-        for col in known_values.columns:
-            items += [(str(col), v) for v in known_values[col].dropna().map(_normalize_id)]
-    elif isinstance(known_values, Mapping):
-        for label, values in known_values.items():
-            items += [(str(label), _normalize_id(v)) for v in values if not pd.isna(v)]
-    elif isinstance(known_values, str):
-        items = [("value", known_values)]
-    elif isinstance(known_values, Iterable):
-        items = [("value", _normalize_id(v)) for v in known_values if not pd.isna(v)]
-    else:
-        raise ParameterError("known_values must be a DataFrame, a mapping or an iterable.")
-    return items
+        return [
+            (str(col), known_values[col].dropna().map(_normalize_id).tolist())
+            for col in known_values.columns
+        ]
+    if isinstance(known_values, Mapping):
+        return [
+            (str(label), [_normalize_id(v) for v in values if not pd.isna(v)])
+            for label, values in known_values.items()
+        ]
+    if isinstance(known_values, str):
+        return [("value", [known_values])]
+    if isinstance(known_values, Iterable):
+        return [("value", [_normalize_id(v) for v in known_values if not pd.isna(v)])]
+    raise ParameterError("known_values must be a DataFrame, a mapping or an iterable.")
 
 
 def _as_token(value: str) -> re.Pattern:
@@ -387,26 +395,120 @@ _RUN = re.compile(r"[0-9a-z]+")
 _GAP = re.compile(r"[^0-9a-z]+")
 
 
-class _Pieces:
-    """An exact pre-filter for :func:`assert_no_pii` with many values, linear in the text.
+def _pieces_missing(pieces, present) -> np.ndarray:
+    """Per value (a list array of its pieces): True where some non-empty piece is not in
+    ``present`` (a pyarrow array)."""
+    import pyarrow.compute as pc
 
-    Split a (casefolded) text into *runs* - maximal stretches of ASCII letters and digits - and
-    *gaps* - the maximal stretches between them. A value found as a whole token (see
-    :func:`assert_no_pii`) has each of its own runs occurring as a complete run of the text (a
-    run inside the value is bounded by the value's other characters; a run at the value's edge
-    by the token rule), and each of its gaps inside one gap of the text. So a value whose runs
-    are not all in the text's set of runs, or one of whose gaps is in no gap of the text, cannot
-    be found and is ruled out by set lookups; the rest are still searched for.
+    flat = pc.list_flatten(pieces)
+    parent = np.asarray(pc.list_parent_indices(pieces))
+    found = pc.or_(pc.is_in(flat, value_set=present), pc.equal(flat, ""))
+    missing_parent = parent[~np.asarray(found, dtype=bool)]
+    return np.bincount(missing_parent, minlength=len(pieces)) > 0
+
+
+def _casefold(values):
+    """Python's ``str.casefold`` of a pyarrow string array (ASCII values lower-cased by pyarrow,
+    the others by Python: casefold differs from lower-casing for some non-ASCII letters)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lower = pc.utf8_lower(values)
+    other = np.flatnonzero(~np.asarray(pc.string_is_ascii(values), dtype=bool))
+    if not len(other):
+        return lower
+    folded = [v.casefold() for v in values.take(other).to_pylist()]
+    mask = np.zeros(len(values), dtype=bool)
+    mask[other] = True
+    return pc.replace_with_mask(lower, pa.array(mask), pa.array(folded, type=values.type))
+
+
+class KnownValues:
+    """Personal values prepared for :func:`assert_no_pii`: stripped and casefolded, values
+    shorter than ``min_length`` characters left out, kept compactly (pyarrow strings, with each
+    value's runs and gaps, see :meth:`candidates`) with their source labels.
+
+    Build it once for many checks, or ahead of time: the runner reads and prepares a run's raw
+    personal values while the stages run, so the action list's check does not wait for them.
+    ``known_values`` as for :func:`assert_no_pii` (ids normalized as in :func:`pseudonym`); for
+    many values use :meth:`from_arrow`.
     """
 
-    def __init__(self, text: str):
-        self.runs = set(_RUN.findall(text))
-        self.gaps = "\x00".join(set(_GAP.findall(text)))
+    def __init__(self, known_values: object = (), min_length: int = 2):
+        import pyarrow as pa
 
-    def may_contain(self, value: str) -> bool:
-        return all(r in self.runs for r in _RUN.findall(value)) and all(
-            g in self.gaps for g in _GAP.findall(value)
+        groups = {}
+        for label, values in _known_groups(known_values):
+            groups.setdefault(label, []).extend(values)
+        self._prepare(
+            {k: pa.array(v, type=pa.large_string()) for k, v in groups.items()}, min_length
         )
+
+    @classmethod
+    def from_arrow(cls, groups: Mapping[str, object], min_length: int = 2) -> KnownValues:
+        """From ``{label: pyarrow string array}`` (values as text; missing values are skipped),
+        vectorized: no Python string per value but for non-ASCII casefolding."""
+        out = cls.__new__(cls)
+        out._prepare(groups, min_length)
+        return out
+
+    def _prepare(self, groups: Mapping[str, object], min_length: int) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self.labels: list[str] = []
+        codes, parts = [], []
+        for label, values in groups.items():
+            v = pc.drop_null(pa.array(values).cast(pa.large_string()))
+            v = _casefold(pc.utf8_trim_whitespace(v))
+            v = v.filter(pc.greater_equal(pc.utf8_length(v), min_length))
+            if len(v):
+                codes.append(np.full(len(v), len(self.labels), dtype=np.int32))
+                self.labels.append(str(label))
+                parts.append(v)
+        self.codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int32)
+        self.values = pa.concat_arrays(parts) if parts else pa.array([], type=pa.large_string())
+        # the values' gaps are few distinct strings: kept as (value, gap code) pairs (int32)
+        gaps = pc.split_pattern_regex(self.values, _RUN.pattern)
+        coded = pc.dictionary_encode(pc.list_flatten(gaps))
+        self._gap_words = coded.dictionary.to_pylist()
+        self._gap_codes = np.asarray(coded.indices, dtype=np.int32)
+        self._gap_parent = np.asarray(pc.list_parent_indices(gaps), dtype=np.int32)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def label_values(self, label: str) -> list[str]:
+        """The prepared values of one source label (casefolded), in their order."""
+        if label not in self.labels:
+            return []
+        idx = np.flatnonzero(self.codes == self.labels.index(label))
+        return self.values.take(idx).to_pylist()
+
+    def candidates(self, text: str) -> np.ndarray:
+        """Indices of the values that may occur in ``text`` (casefolded) as a whole token.
+
+        An exact pre-filter, linear in the text and vectorized over the values: split text and
+        values into *runs* - maximal stretches of ASCII letters and digits - and *gaps* - the
+        stretches between them. A value found as a whole token has each of its runs occurring
+        as a complete run of the text (a run inside the value is bounded by the value's other
+        characters; a run at its edge by the token rule) and each of its gaps inside one gap of
+        the text. Values failing either are ruled out; the rest are searched for.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not len(self.values):
+            return np.zeros(0, dtype=np.int64)
+        as_array = pa.array([text], type=pa.large_string())
+        runs = pc.unique(pc.list_flatten(pc.split_pattern_regex(as_array, _GAP.pattern)))
+        gaps = pc.unique(pc.list_flatten(pc.split_pattern_regex(as_array, _RUN.pattern)))
+        text_gaps = "\x00".join(gaps.to_pylist())
+        out = _pieces_missing(pc.split_pattern_regex(self.values, _GAP.pattern), runs)
+        inside = np.array([g in text_gaps for g in self._gap_words], dtype=bool)
+        outside = self._gap_parent[~inside[self._gap_codes]]
+        out |= np.bincount(outside, minlength=len(self.values)) > 0
+        return np.flatnonzero(~out)
 
 
 def assert_no_pii(obj: object, known_values: object, *, min_length: int = 2) -> None:
@@ -420,7 +522,8 @@ def assert_no_pii(obj: object, known_values: object, *, min_length: int = 2) -> 
         file. Anything else is checked as ``str(obj)``.
     known_values
         The raw personal values (e.g. ``raw_customers[["name", "email", "phone"]]``), as a
-        DataFrame, a ``{label: values}`` mapping or a flat iterable.
+        DataFrame, a ``{label: values}`` mapping, a flat iterable or a prepared
+        :class:`KnownValues` (then ``min_length`` is the one it was prepared with).
     min_length
         Values shorter than this many characters are skipped (one-character values would match
         almost any text). The default 2 keeps two-character Chinese names.
@@ -434,15 +537,18 @@ def assert_no_pii(obj: object, known_values: object, *, min_length: int = 2) -> 
     number of hits but never repeats the personal value.
     """
     text = _as_text(obj).casefold()
-    items = _known_items(known_values)
-    # many values: rule most of them out by set lookups (exact: see _Pieces) before scanning
-    grams = _Pieces(text) if len(items) > 100 else None
+    known = (
+        known_values
+        if isinstance(known_values, KnownValues)
+        else KnownValues(known_values, min_length)
+    )
+    # many values: rule most of them out first (exact: see KnownValues.candidates)
+    idx = known.candidates(text) if len(known) > 100 else range(len(known))
     hits: dict[str, int] = {}
-    for label, value in items:
-        v = value.strip().casefold()
-        if len(v) < min_length or (grams is not None and not grams.may_contain(v)):
-            continue
+    for i in idx:
+        v = known.values[int(i)].as_py()
         if v in text and _as_token(v).search(text):
+            label = known.labels[known.codes[i]]
             hits[label] = hits.get(label, 0) + 1
     if hits:
         detail = ", ".join(f"{n} value(s) of '{label}'" for label, n in hits.items())

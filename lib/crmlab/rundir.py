@@ -100,10 +100,7 @@ class Run:
 
     def data_dir(self) -> Path:
         """The input folder of the run: ``data_dir`` if set, else the case's synthetic data."""
-        from crmlab import paths
-
-        given = self.param("data_dir") or ""
-        return Path(given) if given else paths.synthetic_dir(self.case)
+        return input_folder(self.case, self.param("data_dir"))
 
     def has_artifact(self, name: str) -> bool:
         return (self.path / ARTIFACTS_SUBDIR / f"{name}.parquet").exists()
@@ -120,3 +117,10 @@ class Run:
                 "The stage that writes it did not run or skipped it."
             )
         return pd.read_parquet(f)
+
+
+def input_folder(case: str, data_dir: str | Path | None) -> Path:
+    """A case's input folder: ``data_dir`` if given, else the case's synthetic data."""
+    from crmlab import paths
+
+    return Path(data_dir) if data_dir else paths.synthetic_dir(case)

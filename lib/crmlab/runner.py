@@ -110,12 +110,22 @@ def plan(case_names: list[str], user_params: dict[str, Any]) -> list[tuple[Case,
         spec = specs[case.name]
         mine = {k: v for k, v in user_params.items() if k in spec or k in unknown}
         try:
-            planned.append((case, validate(spec, mine, case.name)))
+            params = validate(spec, mine, case.name)
         except ParameterError as e:
             errors.append(str(e))
+            continue
+        planned.append((case, _absolute_data_dir(params)))
     if errors:
         raise ParameterError("\n".join(errors))
     return planned
+
+
+def _absolute_data_dir(params: dict[str, Any]) -> dict[str, Any]:
+    """``data_dir`` relative to the caller's working folder (the kernels run in the case
+    folder, so a relative path would otherwise be read from there)."""
+    if params.get("data_dir"):
+        return {**params, "data_dir": str(Path(params["data_dir"]).expanduser().resolve())}
+    return params
 
 
 def start_kernel(cwd: Path):
@@ -210,6 +220,12 @@ def run_case(
             return result
     elif not params.get("data_dir") and case.name in GENERATORS:
         ensure_synthetic(case.name)  # once here, not racing inside the stages
+    # the action list's personal-data check needs the raw inputs' personal values: read them
+    # while the stages run (a background thread; the kernel is another process)
+    from crmlab.actions import personal_data_later
+    from crmlab.rundir import input_folder
+
+    personal = personal_data_later(case.name, input_folder(case.name, params.get("data_dir")))
 
     km, sockets = start_kernel(case.folder)
     try:
@@ -254,7 +270,7 @@ def run_case(
     _finish_run(case, shown_params, work, result, started_at, extra)
     work.rename(final)
     lang = prepared.cfg.report_lang if prepared is not None else "en"
-    _write_deliverables(final, result, lang)
+    _write_deliverables(final, result, lang, personal)
     if result.ok:
         _point_latest(case_dir, final)
     _write_index(out_root)
@@ -270,10 +286,12 @@ def _stage_done(result: RunResult, mode: str, stage: str, status: str, since: fl
         sys.stdout.flush()
 
 
-def _write_deliverables(run_dir: Path, result: RunResult, lang: str) -> None:
+def _write_deliverables(run_dir: Path, result: RunResult, lang: str, personal=None) -> None:
     """The client deliverables of a finished run: ``report.html`` (also for a failed run: it
-    says which stage failed) and, after a successful run, the action list. A problem here is
-    recorded in ``status.json`` and the summary, and does not fail the analysis itself."""
+    says which stage failed) and, after a successful run, the action list (``personal``: a
+    future of the run's :class:`crmlab.actions.PersonalData`, or None to read it here). A
+    problem here is recorded in ``status.json`` and the summary, and does not fail the analysis
+    itself."""
     import json
 
     from crmlab.actions import write_action_list
@@ -283,7 +301,14 @@ def _write_deliverables(run_dir: Path, result: RunResult, lang: str) -> None:
     # report.html is the client report in the run's language (report.lang in a config)
     steps = [("report", lambda: build_report(run_dir, lang=lang, out=run_dir / "report.html"))]
     if result.ok:
-        steps.append(("action list", lambda: write_action_list(run_dir, lang=lang)))
+        steps.append(
+            (
+                "action list",
+                lambda: write_action_list(
+                    run_dir, lang=lang, personal=personal.result() if personal else None
+                ),
+            )
+        )
     for what, step in steps:
         try:
             step()

@@ -30,9 +30,11 @@ def source_path(data_dir: str | Path, stem: str) -> Path | None:
     return None
 
 
-def read_table(path: Path):
+def read_table(path: Path, columns=None):
     """Read one CSV/Parquet table as exported; identifiers as text. Types, dates and faults are
     handled by :mod:`crmlab.quality` so that every coercion is reported.
+
+    ``columns``: read only these of the table's columns (the ones it has; None: all).
 
     Raises :class:`DataError` for an empty or unreadable file, naming the file.
     """
@@ -42,10 +44,15 @@ def read_table(path: Path):
         raise DataError(f"{path}: the file is empty. Export the table again or remove the file.")
     try:
         if path.suffix == ".parquet":
-            df = pd.read_parquet(path)
+            if columns is not None:
+                import pyarrow.parquet as pq
+
+                columns = [c for c in pq.read_schema(path).names if c in columns]
+            df = pd.read_parquet(path, columns=columns)
         else:
             dtypes = {c: "str" for c in ID_COLUMNS}
-            df = pd.read_csv(path, dtype=dtypes, encoding="utf-8-sig")
+            wanted = None if columns is None else (lambda c: c in columns)
+            df = pd.read_csv(path, dtype=dtypes, encoding="utf-8-sig", usecols=wanted)
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as e:
         raise DataError(f"{path}: cannot be read as a table ({type(e).__name__}: {e}).") from None
     if df.empty and len(df.columns) == 0:
@@ -53,11 +60,12 @@ def read_table(path: Path):
     return df
 
 
-def load_sources(case: str, data_dir: str | Path, skip=()) -> dict:
+def load_sources(case: str, data_dir: str | Path, skip=(), columns=None) -> dict:
     """All sources of ``case`` found in ``data_dir`` (name -> DataFrame); absent ones are left out.
 
     Sources named in ``skip`` are not read (e.g. transactions kept in the engine,
-    :func:`crmlab.engine.open_large_sources`).
+    :func:`crmlab.engine.open_large_sources`); ``columns`` maps a source to the only columns
+    to read of it (e.g. ``{"customers": ["customer_id"]}`` when only the ids matter).
 
     Raises :class:`DataError` if the folder does not exist or holds none of the case's sources.
     """
@@ -73,7 +81,7 @@ def load_sources(case: str, data_dir: str | Path, skip=()) -> dict:
         path = source_path(data_dir, stem)
         found = found or path is not None
         if path is not None and stem not in skip:
-            tables[stem] = read_table(path)
+            tables[stem] = read_table(path, (columns or {}).get(stem))
     if not found:
         expected = ", ".join(f"{s}.csv" for s in spec)
         raise DataError(
@@ -159,9 +167,13 @@ def pseudonymize_tables(tables: dict, key, id_cols=("customer_id",)) -> tuple[di
     return out, dropped
 
 
-def load_clean(case: str, data_dir: str | Path, key, skip=()) -> tuple[dict, list[str]]:
-    """Load a case's sources (but those in ``skip``), pseudonymize them, and apply its documented
-    cleaning rules.
+def load_clean(
+    case: str, data_dir: str | Path, key, skip=(), columns=None
+) -> tuple[dict, list[str]]:
+    """Load a case's sources (but those in ``skip``; of a source in ``columns`` only the columns
+    named there), pseudonymize them, and apply its documented cleaning rules (those of the
+    columns read: ``{"customers": ["customer_id"]}`` gives the cleaned customer ids, exactly the
+    ones a full read keeps, since customers are only dropped for a missing or repeated id).
 
     Returns ``(tables, notes)``: the cleaned tables (absent sources left out) and one plain-language
     note per change ("190 exact duplicate row(s) dropped"), so nothing is changed silently.
@@ -169,7 +181,7 @@ def load_clean(case: str, data_dir: str | Path, key, skip=()) -> tuple[dict, lis
     """
     from crmlab import quality
 
-    tables, _ = pseudonymize_tables(load_sources(case, data_dir, skip), key)
+    tables, _ = pseudonymize_tables(load_sources(case, data_dir, skip, columns), key)
     rules = case_rules(case, tables)
     if rules is None:
         return tables, []
