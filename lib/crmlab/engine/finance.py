@@ -123,6 +123,7 @@ def churn_dataset(
     data_end=None,
     rules=None,
     con=None,
+    clean=None,
 ) -> pd.DataFrame:
     """:func:`crmlab.churn.build_churn_dataset` on the cleaned files of ``data_dir``.
 
@@ -138,6 +139,11 @@ def churn_dataset(
         :func:`crmlab.quality.clean_tables`, then the pandas function: the reference).
     rules
         Cleaning rules; default :func:`crmlab.sources.case_rules` of the finance case.
+    clean
+        The already cleaned lazy ``customers`` and ``snapshots`` tables on ``con`` (with their
+        ``_row`` column), e.g. a case's cached pass over the files
+        (:func:`crmlab.engine.finance_case.churn_set`); then nothing is registered or cleaned
+        again, so several data sets share one read of the snapshots.
     """
     from crmlab import churn
     from crmlab.engine.backends import connect
@@ -163,18 +169,21 @@ def churn_dataset(
     horizon_months, lookback_months = int(horizon_months), int(lookback_months)
     if horizon_months < 1 or lookback_months < 1:
         raise DataError("horizon_months and lookback_months must be at least 1.")
-    con = con if con is not None else connect(engine, spark_master=spark_master)
-    tables, formats = {}, []
-    for stem in ("customers", "snapshots"):
-        path = source_path(data_dir, stem)
-        if path is None:
-            raise DataError(f"{data_dir}: the churn data set needs {stem}.csv or {stem}.parquet.")
-        src = register_source(con, path, stem)
-        tables[stem], formats = src.table, [*formats, src.fmt]
-    set_row_order(con, formats)
-    if rules is None:
-        rules = case_rules("finance_churn", tables)
-    clean = clean_sources(tables, rules or {})
+    if clean is None:
+        con = con if con is not None else connect(engine, spark_master=spark_master)
+        tables, formats = {}, []
+        for stem in ("customers", "snapshots"):
+            path = source_path(data_dir, stem)
+            if path is None:
+                raise DataError(
+                    f"{data_dir}: the churn data set needs {stem}.csv or {stem}.parquet."
+                )
+            src = register_source(con, path, stem)
+            tables[stem], formats = src.table, [*formats, src.fmt]
+        set_row_order(con, formats)
+        if rules is None:
+            rules = case_rules("finance_churn", tables)
+        clean = clean_sources(tables, rules or {})
     snaps = clean["snapshots"]
     absent = [c for c in ["customer_id", "month", *NEED] if c not in snaps.columns]
     if absent:

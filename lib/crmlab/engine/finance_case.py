@@ -56,19 +56,25 @@ def open_snapshots(
     foreign-key checks. Nothing is registered for ``engine="pandas"`` or without a snapshots file.
     """
     from crmlab.engine import _check_engine
-    from crmlab.engine.backends import connect, register_source, source_path
+    from crmlab.engine.backends import connect, register_source, set_row_order, source_path
+    from crmlab.engine.case import CASE_MEMORY_LIMIT
     from crmlab.sources import CASE_SOURCES
 
     _check_engine(engine)
-    out = LargeSources(CASE, str(data_dir), engine)
+    out = LargeSources(CASE, str(data_dir), engine, materialize=True)
     if engine == "pandas" or source_path(data_dir, "snapshots") is None:
         return out
-    out.con = con if con is not None else connect(engine, spark_master=spark_master)
+    if con is None:
+        limit = CASE_MEMORY_LIMIT if engine == "duckdb" else None
+        con = connect(engine, spark_master=spark_master, memory_limit=limit)
+    out.con = con
     for stem in CASE_SOURCES[CASE]:
         path = source_path(data_dir, stem)
         if path is not None:
             src = register_source(out.con, path, stem)
             (out.sources if stem == "snapshots" else out.parents)[stem] = src
+    # row order never matters in the engine (``_row`` carries it) unless a CSV is read
+    set_row_order(out.con, [s.fmt for s in (*out.sources.values(), *out.parents.values())])
     return out
 
 
@@ -183,7 +189,6 @@ def churn_set(
         raise DataError("The churn data set needs monthly snapshots.")
     from crmlab.engine.finance import churn_dataset
 
-    r = {k: v for k, v in (rules or {}).items() if k in ("customers", "snapshots")}
     df = churn_dataset(
         large.data_dir,
         prediction_date,
@@ -191,10 +196,28 @@ def churn_set(
         lookback_months,
         engine=large.engine,
         data_end=data_end,
-        rules=r or None,
         con=large.con,
+        clean=_engine_clean(large, rules),
     )
     return _pseudonymized(df, key)
+
+
+def _engine_clean(large: LargeSources, rules) -> dict:
+    """The cleaned lazy ``snapshots`` (the case's one cached pass, :meth:`LargeSources.checks`)
+    and ``customers`` (cleaned by the same rules) in the engine."""
+    from crmlab.engine.clean import clean_sources
+    from crmlab.sources import case_rules
+
+    if rules is None:
+        rules = case_rules(CASE, {**large.tables, **{n: s.table for n, s in large.parents.items()}})
+    rules = rules or {}
+    out = {"snapshots": large.clean(rules)["snapshots"]}
+    if "customers" not in large.parents:
+        raise DataError("The churn data set needs a customer table.")
+    customers = {"customers": large.parents["customers"].table}
+    r = {k: v for k, v in rules.items() if k == "customers"}
+    out["customers"] = clean_sources(customers, r)["customers"]
+    return out
 
 
 def churn_sets(
