@@ -568,3 +568,33 @@ def test_finance_stages_on_spark_equal_duckdb(faulty_bank):
         pd.testing.assert_frame_equal(got[name], ref[name], check_exact=True, obj=name)
     for name in ("train", "test", "score", "profile"):
         pd.testing.assert_frame_equal(got[name], ref[name], rtol=RTOL, obj=name)
+
+
+def test_cox_months_keeps_a_hash_sample_of_whole_customers_above_the_cap(faulty_bank):
+    """Above ``max_rows`` customer-months the Cox input is the customers whose MD5(id) prefix is
+    below the share (definition computed here with hashlib), each with all its months."""
+    import hashlib
+
+    from crmlab import sources
+    from crmlab.engine import finance_case as fc
+
+    large = fc.open_snapshots(faulty_bank, "duckdb")
+    tables = sources.load_sources("finance_churn", faulty_bank, skip=large.names)
+    r = sources.case_rules("finance_churn", {**tables, **large.tables})
+    full = fc.cox_months({}, r, large)  # no key: raw ids
+    assert full.attrs["sample_share"] == 1.0
+    cap = len(full) // 4
+    part = fc.cox_months({}, r, large, max_rows=cap)
+    share = cap / len(full)
+    assert part.attrs["sample_share"] == pytest.approx(share)
+    bound = f"{int(share * 16**8):08x}"
+    ids = full["customer_id"].unique()
+    expected = sorted(i for i in ids if hashlib.md5(i.encode()).hexdigest()[:8] < bound)
+    assert sorted(part["customer_id"].unique()) == expected
+    n = len(ids)  # about a quarter of the customers (binomial, 4 standard deviations)
+    assert abs(len(expected) - n * share) < 4 * (n * share * (1 - share)) ** 0.5
+    # whole customers: each kept customer's rows are exactly its rows in the full input
+    pd.testing.assert_frame_equal(
+        part.reset_index(drop=True),
+        full[full["customer_id"].isin(expected)].reset_index(drop=True),
+    )
