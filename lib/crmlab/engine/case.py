@@ -63,6 +63,10 @@ class LargeSources:
         Read each large source from its file once, into a temporary table in the engine (see
         :func:`~crmlab.engine.checks.table_checks`, ``cache``); set by
         :func:`open_large_sources`.
+    materialize_clean
+        Also keep each *cleaned* large table as a temporary table, for a case that queries it
+        many times (the finance snapshots: months, profile, modelling sets, Cox input), so the
+        cleaning expressions run once rather than in every query.
     """
 
     case: str
@@ -72,6 +76,7 @@ class LargeSources:
     sources: dict[str, Source] = field(default_factory=dict)
     parents: dict[str, Source] = field(default_factory=dict)
     materialize: bool = False
+    materialize_clean: bool = False
     _checks: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -137,6 +142,9 @@ class LargeSources:
                 n: table_checks(s.table, n, rules.get(n), parents, cache=self.materialize)
                 for n, s in self.sources.items()
             }
+            if self.materialize_clean:
+                for c in self._checks[key].values():
+                    c.clean = c.clean.cache()
         return self._checks[key]
 
     def clean(self, rules: Mapping | None) -> dict:

@@ -64,7 +64,7 @@ def open_snapshots(
     from crmlab.sources import CASE_SOURCES
 
     _check_engine(engine)
-    out = LargeSources(CASE, str(data_dir), engine, materialize=True)
+    out = LargeSources(CASE, str(data_dir), engine, materialize=True, materialize_clean=True)
     if engine == "pandas" or source_path(data_dir, "snapshots") is None:
         return out
     if con is None:
