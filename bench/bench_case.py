@@ -49,21 +49,6 @@ STAGES = ("01_goals", "02_data", "03_model", "04_pilot", "05_evaluate")
 CASES = ("retail_satisfaction", "finance_churn")
 
 
-def case_dataset(case: str, cache: Path, n_customers: int, seed: int = 42) -> Path:
-    """The case's generated Parquet data for ``n_customers`` (generated once, then reused)."""
-    if case == "retail_satisfaction":
-        return dataset(cache, n_customers, seed)
-    out = cache / f"finance_{n_customers}"
-    if not (out / "truth.json").exists():
-        from crmlab.synth.finance import generate_finance
-
-        start = time.perf_counter()
-        print(f"generating {n_customers:,} finance customers into {out} ...", flush=True)
-        generate_finance(out, n_customers=n_customers, seed=seed, fmt="parquet")
-        print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
-    return out
-
-
 def _tree_rss(proc) -> int:
     """Resident memory (bytes) of a process and all its descendants."""
     import psutil
@@ -178,7 +163,7 @@ def main(argv=None) -> int:
     print(f"{args.case}: the whole case end to end, each run in a fresh process")
     print(f"{'customers':>12}  {'engine':<7} {'wall time':>10} {'peak (tree)':>12} {'largest':>9}")
     for n in sizes:
-        data = case_dataset(args.case, Path(args.cache), n)
+        data = dataset(Path(args.cache), n, case=args.case)
         results[n] = {}
         for engine in engines:
             out_root = Path(tempfile.mkdtemp(prefix=f"crmlab-bench-case-{engine}-"))

@@ -46,19 +46,24 @@ TEN_MILLION = 10_000_000
 # --------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------
-def dataset(cache: Path, n_customers: int, seed: int = 42) -> Path:
-    """The Parquet retail data for ``n_customers`` (generated once, then reused)."""
+def dataset(
+    cache: Path, n_customers: int, seed: int = 42, case: str = "retail_satisfaction"
+) -> Path:
+    """The case's Parquet data for ``n_customers`` (generated once, then reused): retail by
+    default, ``case="finance_churn"`` for the finance generator."""
     cache.mkdir(parents=True, exist_ok=True)
     ignore = cache / ".gitignore"
     if not ignore.exists():
         ignore.write_text("*\n")
-    out = cache / f"retail_{n_customers}"
+    if case == "retail_satisfaction":
+        from crmlab.synth.retail import generate_retail as generate
+    else:
+        from crmlab.synth.finance import generate_finance as generate
+    out = cache / f"{case.split('_')[0]}_{n_customers}"
     if not (out / "truth.json").exists():
-        from crmlab.synth.retail import generate_retail
-
         start = time.perf_counter()
-        print(f"generating {n_customers:,} customers into {out} ...", flush=True)
-        generate_retail(out, n_customers=n_customers, seed=seed, fmt="parquet")
+        print(f"generating {n_customers:,} {case} customers into {out} ...", flush=True)
+        generate(out, n_customers=n_customers, seed=seed, fmt="parquet")
         print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
     return out
 
