@@ -153,3 +153,17 @@ def test_large_segments_are_capped_in_excel_but_complete_in_csv(written, tmp_pat
     notes = [c.value for c in wb["Summary"]["A"] if c.value and "first 3 customers" in str(c.value)]
     assert len(notes) == 1
     assert len(pd.read_csv(csv)) == sum(counts.values())  # the CSV lists everyone
+
+
+def test_values_are_written_in_cents(written):
+    """The value column is money: at most two decimals in the CSV (no float noise such as
+    3875.3599999999997), and the cents of the stage's exact value."""
+    run, _, csv, table = written
+    text = pd.read_csv(csv, dtype={"value": "str"})["value"].dropna()
+    assert text.str.fullmatch(r"-?\d+(\.\d{1,2})?").all()
+    spec = actions._spec(CASE)
+    stage = run.artifact(spec["table"])  # indexed by customer id
+    stage = stage[spec["value"]].astype("float64")
+    got = table.set_index("customer_id")["value"]
+    assert got.notna().sum() > 100
+    assert (got - stage.reindex(got.index)).abs().max() <= 0.005 + 1e-9

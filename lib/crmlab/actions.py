@@ -144,7 +144,7 @@ def action_table(run: Run) -> pd.DataFrame:
             "segment": segment,
             "tier": tier,
             score_name: score,
-            "value": value,
+            "value": value.round(2),  # currency: cents (the order below uses the exact value)
             "recommended_action": segment.map({k: v[0] for k, v in playbook.items()}),
             "owner_role": segment.map({k: v[1] for k, v in playbook.items()}),
             "contact": tier.map(plans.TIER_OWNER).fillna("-"),
