@@ -426,7 +426,7 @@ def _casefold(values):
 class KnownValues:
     """Personal values prepared for :func:`assert_no_pii`: stripped and casefolded, values
     shorter than ``min_length`` characters left out, kept compactly (pyarrow strings, with each
-    value's runs and gaps, see :meth:`candidates`) with their source labels.
+    value's gaps as integer codes, see :meth:`candidates`) with their source labels.
 
     Build it once for many checks, or ahead of time: the runner reads and prepares a run's raw
     personal values while the stages run, so the action list's check does not wait for them.
