@@ -294,6 +294,11 @@ def _one_source_config(tmp_path, data: str, columns: str = "") -> Path:
     return cfg
 
 
+def _load_one(tmp_path, data: str, columns: str = ""):
+    """:func:`crmlab.ingest.load` of a one-source retail config (see ``_one_source_config``)."""
+    return ingest.load(config.load_config(_one_source_config(tmp_path, data, columns)))
+
+
 def test_excel_sheet_by_name_with_native_dates(tmp_path):
     with pd.ExcelWriter(tmp_path / "book.xlsx", engine="openpyxl") as xw:
         pd.DataFrame({"说明": ["导出"]}).to_excel(xw, sheet_name="说明", index=False)
@@ -340,7 +345,7 @@ def test_sql_query_over_files(tmp_path):
 )
 def test_empty_files(tmp_path, content, rule):
     (tmp_path / "stores.csv").write_bytes(content)
-    prepared = ingest.load(config.load_config(_one_source_config(tmp_path, "  stores: stores.csv")))
+    prepared = _load_one(tmp_path, "  stores: stores.csv")
     [p] = prepared.problems
     assert (p["source"], p["file"], p["rule"], p["severity"]) == (
         "stores",
@@ -366,13 +371,12 @@ def test_header_row_and_text_labels_for_ratings(tmp_path):
         "2,S1,2024-01-02,非常满意,10\n3,S2,2024-01-03,一般,5\n",
         encoding="utf-8",
     )
-    cfg = _one_source_config(
+    prepared = _load_one(
         tmp_path,
         "  survey: {path: s.csv, header_row: 2}",
         "columns: {survey: {response_id: id, store_id: store, date: day, satisfaction: score, "
         "recommend: nps}}\nvalues: {satisfaction: {5: [非常满意], 4: [满意], 3: [一般]}}\n",
     )
-    prepared = ingest.load(config.load_config(cfg))
     assert prepared.ok, prepared.problems
     assert prepared.tables["survey"]["overall_satisfaction"].tolist() == [4, 5, 3]
 
@@ -387,13 +391,12 @@ def test_drivers_under_client_names_are_kept_in_range_on_import(tmp_path):
         for i, (p, st) in enumerate(zip(parking, staff, strict=True), 1)
     ]
     (tmp_path / "s.csv").write_text("id,day,score,parking,staff\n" + "\n".join(rows) + "\n")
-    cfg = _one_source_config(
+    prepared = _load_one(
         tmp_path,
         "  survey: s.csv",
         "columns: {survey: {response_id: id, date: day, satisfaction: score, "
         "drivers: {parking: parking, staff_service: staff}}}\n",
     )
-    prepared = ingest.load(config.load_config(cfg))
     assert prepared.ok, prepared.problems
     sv = prepared.tables["survey"]
     assert sv["parking"][[1, 2]].isna().all() and sv["parking"].notna().sum() == 21
@@ -420,12 +423,11 @@ def test_duplicates_orphans_and_cancelled_orders(loaded):
 
 def test_generated_keys_when_the_export_has_none(tmp_path):
     (tmp_path / "c.csv").write_text("cust,day,ok\n1,2024-01-01,yes\n2,2024-01-02,no\n")
-    cfg = _one_source_config(
+    prepared = _load_one(
         tmp_path,
         "  complaints: c.csv",
         "columns: {complaints: {customer_id: cust, date: day, resolved: ok, days_to_resolve: cust}}\n",
     )
-    prepared = ingest.load(config.load_config(cfg))
     assert prepared.tables["complaints"]["complaint_id"].tolist() == [
         "complaints-2",
         "complaints-3",

@@ -36,8 +36,15 @@ __all__ = [
     "quality_report",
 ]
 
-LARGE_SOURCES: dict[str, tuple[str, ...]] = {"retail_satisfaction": ("transactions",)}
+LARGE_SOURCES: dict[str, tuple[str, ...]] = {
+    "retail_satisfaction": ("transactions",),
+    "finance_churn": ("snapshots",),
+}
 """Per case, the sources that stay in the engine (never read into pandas)."""
+
+CACHE_CLEAN = frozenset({"finance_churn"})
+"""Cases whose cleaned large tables are queried many times (the finance snapshots: months,
+profile, modelling sets, Cox input): kept as temporary tables (``LargeSources.materialize_clean``)."""
 
 CASE_MEMORY_LIMIT = "2GB"
 """DuckDB's memory cap in a case's data stage: the cleaned transactions (a temporary table) and
@@ -175,7 +182,9 @@ def open_large_sources(
     _check_engine(engine)
     if case not in CASE_SOURCES:
         raise DataError(f"Unknown case {case!r}.")
-    out = LargeSources(case, str(data_dir), engine, materialize=True)
+    out = LargeSources(
+        case, str(data_dir), engine, materialize=True, materialize_clean=case in CACHE_CLEAN
+    )
     stems = [s for s in LARGE_SOURCES.get(case, ()) if source_path(data_dir, s) is not None]
     if engine == "pandas" or not stems:
         return out

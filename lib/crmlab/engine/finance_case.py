@@ -58,27 +58,9 @@ def open_snapshots(
     the sources not to read in pandas) and the customers and pilot as parents for the
     foreign-key checks. Nothing is registered for ``engine="pandas"`` or without a snapshots file.
     """
-    from crmlab.engine import _check_engine
-    from crmlab.engine.backends import connect, register_source, set_row_order, source_path
-    from crmlab.engine.case import CASE_MEMORY_LIMIT
-    from crmlab.sources import CASE_SOURCES
+    from crmlab.engine.case import open_large_sources
 
-    _check_engine(engine)
-    out = LargeSources(CASE, str(data_dir), engine, materialize=True, materialize_clean=True)
-    if engine == "pandas" or source_path(data_dir, "snapshots") is None:
-        return out
-    if con is None:
-        limit = CASE_MEMORY_LIMIT if engine == "duckdb" else None
-        con = connect(engine, spark_master=spark_master, memory_limit=limit)
-    out.con = con
-    for stem in CASE_SOURCES[CASE]:
-        path = source_path(data_dir, stem)
-        if path is not None:
-            src = register_source(out.con, path, stem)
-            (out.sources if stem == "snapshots" else out.parents)[stem] = src
-    # row order never matters in the engine (``_row`` carries it) unless a CSV is read
-    set_row_order(out.con, [s.fmt for s in (*out.sources.values(), *out.parents.values())])
-    return out
+    return open_large_sources(CASE, data_dir, engine, spark_master, con)
 
 
 def _engine_snapshots(large: LargeSources, rules):
