@@ -173,16 +173,20 @@ def test_duckdb_equals_pandas_with_an_earlier_as_of(generated):
     pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
 
 
-def test_aggregation_in_passes_gives_the_same_table(generated):
-    """Large inputs are aggregated bucket by bucket of customers; the result must not change."""
+def test_aggregation_in_passes_gives_the_same_table(generated, tmp_path):
+    """Large inputs are aggregated bucket by bucket of customers (each bucket's cleaned rows
+    written once to a scratch Parquet partition); the result must not change and the scratch
+    files are removed."""
     from crmlab.engine import retail
 
     ref = engine.customer_features(generated / "parquet", engine="pandas")
-    con = engine.connect()
+    spill = tmp_path / "spill"
+    con = engine.connect(temp_directory=spill)
     srcs = retail.load_sources(con, generated / "parquet")
     build = retail.build_retail_features(con, srcs, rows_per_pass=10_000)  # 4+ passes
     got = retail.to_pandas(build, build.table.to_pyarrow())
     pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
+    assert spill.is_dir() and not list(spill.glob("crmlab-scratch-*"))
 
 
 def test_pseudonymized_output_equals_the_pandas_path(generated):

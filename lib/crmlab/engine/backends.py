@@ -20,6 +20,7 @@ first copy" and "customers in file order" mean the same as in pandas). Identifie
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -157,6 +158,20 @@ class _InlineCTEs:
         for cte in query.find_all(sge.CTE):
             cte.set("materialized", False)
         return query
+
+
+@contextlib.contextmanager
+def scratch_folder(con):
+    """A new empty folder inside the DuckDB connection's spill folder (``temp_directory``),
+    removed on exit: for intermediate files a query plan cannot hold in memory."""
+    spill = con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] or None
+    if spill:
+        os.makedirs(spill, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="crmlab-scratch-", dir=spill))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def set_row_order(con, formats) -> None:

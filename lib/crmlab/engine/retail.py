@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from crmlab.engine.backends import (
+    scratch_folder,
     Source,
     engine_name,
     register_source,
@@ -57,6 +58,8 @@ RETAIL_SOURCES = ("customers", "transactions", "survey", "complaints", "stores")
 """Sources the feature build reads (``pilot`` is not needed for features)."""
 
 TX_ORDER = list(TRANSACTION_FEATURES)
+TX_COLUMNS = ("date", "amount", "items", "promotion", "store_id")
+"""Transaction columns :func:`transaction_features` reads (besides the customer id)."""
 INT_FEATURES = {
     "n_transactions",
     "n_returns",
@@ -227,17 +230,34 @@ def _n_rows(src: Source) -> int:
 
 
 def _transaction_features_in_passes(con, tx, id_col: str, as_of, passes: int):
-    """:func:`transaction_features` bucket by bucket (hash of the customer id) into a table."""
+    """:func:`transaction_features` bucket by bucket (hash of the customer id) into a table.
+
+    The cleaned transactions are written once into ``passes`` Parquet partitions (one per
+    bucket) in a scratch folder of the connection's spill folder; each pass then reads only its
+    own partition, so the work grows linearly with the rows (re-scanning and re-cleaning the
+    whole file in every pass would grow with rows times passes).
+    """
     import uuid
 
     name = f"crmlab_tx_features_{uuid.uuid4().hex[:8]}"
-    bucket = id_text(tx[id_col]).hash() % passes
-    for i in range(passes):
-        part = transaction_features(tx.filter(bucket.abs() == i), id_col, as_of)
-        if i == 0:
-            con.create_table(name, part, temp=True)
-        else:
-            con.insert(name, part)
+    made = False
+    with scratch_folder(con) as folder:
+        bucket = (id_text(tx[id_col]).hash() % passes).abs()
+        used = [c for c in (id_col, *TX_COLUMNS) if c in tx.columns]  # not the ids, not _row
+        con.to_parquet(tx.select(*used, _bucket=bucket), folder, partition_by="_bucket")
+        for i in range(passes):
+            files = sorted((folder / f"_bucket={i}").glob("*.parquet"))
+            if not files:
+                continue
+            part = con.read_parquet([str(f) for f in files], hive_partitioning=False)
+            part = transaction_features(part, id_col, as_of)
+            if made:
+                con.insert(name, part)
+            else:
+                con.create_table(name, part, temp=True)
+                made = True
+    if not made:  # no transactions at all: the empty aggregate
+        con.create_table(name, transaction_features(tx, id_col, as_of), temp=True)
     return con.table(name)
 
 
@@ -298,9 +318,11 @@ def build_retail_features(
     """Clean the sources with ``rules`` and build the customer-level feature expression.
 
     On DuckDB, transactions with more than ``rows_per_pass`` rows are aggregated in several
-    passes, each over the customers of one hash bucket, into a temporary table: every pass
-    holds only its share of the customers in its hash tables, so memory stays bounded (a
-    single pass over 200 million rows needs more memory than DuckDB can spill).
+    passes, each over the customers of one hash bucket, into a temporary table: the cleaned
+    rows are written once to one Parquet partition per bucket, and every pass reads its own
+    partition and holds only its share of the customers in its hash tables, so memory stays
+    bounded (a single pass over 200 million rows needs more memory than DuckDB can spill: the
+    distinct purchase days and stores per customer) and time grows linearly with the rows.
 
     Parameters
     ----------
