@@ -8,7 +8,7 @@ SEED   ?= 42
 JOBS   ?= 2
 WORKSHOP_LANG ?= en
 
-.PHONY: run test data lab workshop lab-workshop refresh-notebooks lint format bench bench-features bench-case clean setup help
+.PHONY: run test data lab workshop lab-workshop refresh-notebooks lint format bench bench-runner bench-features bench-features-10m bench-case clean setup help
 
 help:
 	@echo "make run                run every case on the default synthetic data, write reports/"
@@ -19,8 +19,10 @@ help:
 	@echo "make workshop           build both cases' workshop kits into workshop/<case>/ (WORKSHOP_LANG=zh:"
 	@echo "                        Chinese README; the trainer guide is always in English and Chinese)"
 	@echo "make lab-workshop       build the kits and open JupyterLab on workshop/"
-	@echo "make bench              runner overhead benchmark (bench/)"
+	@echo "make bench              every benchmark below except the 10M one (bench/; about an hour)"
+	@echo "make bench-runner       runner overhead: crmlab run vs the same code in one process"
 	@echo "make bench-features     feature build: DuckDB vs plain pandas at 100k and 1M customers"
+	@echo "make bench-features-10m the feature build at 100k, 1M and 10M (about 3 GB of data)"
 	@echo "make bench-case         each case end to end: DuckDB vs pandas path at 100k and 1M"
 
 setup: $(STAMP)
@@ -66,11 +68,16 @@ format: $(STAMP)
 	$(BIN)/ruff format lib tests bench notebooks
 	$(BIN)/ruff check --fix lib tests notebooks bench
 
-bench: $(STAMP)
+bench: bench-runner bench-features bench-case
+
+bench-runner: $(STAMP)
 	$(BIN)/python bench/bench_runner.py
 
 bench-features: $(STAMP)
 	$(BIN)/python bench/bench_features.py
+
+bench-features-10m: $(STAMP)
+	$(BIN)/python bench/bench_features.py --ten-million
 
 bench-case: $(STAMP)
 	$(BIN)/python bench/bench_case.py --case retail_satisfaction

@@ -189,6 +189,26 @@ def test_aggregation_in_passes_gives_the_same_table(generated, tmp_path):
     assert spill.is_dir() and not list(spill.glob("crmlab-scratch-*"))
 
 
+def test_duplicated_keys_are_exact_whatever_the_hash_collisions():
+    """Keys are found by their hashes first; a hash shared by different keys (here the key's
+    length: every key collides) only adds candidates, never a wrong duplicate."""
+    from crmlab.engine.clean import ROW, duplicated_keys
+
+    con = engine.connect()
+    keys = ["A1", "B2", "A1", " C3", "C3 ", "D44", "E55", "D44", "A1", "F6"]
+    t = con.create_table(
+        "keyed", pd.DataFrame({"_k": [k.strip() for k in keys], ROW: range(len(keys))})
+    )
+    hashes = {"default": None, "all collide": lambda k: k.length(), "one hash": lambda k: 7}
+    for name, hash_of in hashes.items():
+        got = duplicated_keys(t, hash_of).order_by("_dk").to_pyarrow().to_pylist()
+        assert got == [
+            {"_dk": "A1", "_first": 0},
+            {"_dk": "C3", "_first": 3},
+            {"_dk": "D44", "_first": 5},
+        ], name
+
+
 def test_pseudonymized_output_equals_the_pandas_path(generated):
     key = privacy.demo_key(42)
     ref = engine.customer_features(generated / "parquet", engine="pandas", key=key)

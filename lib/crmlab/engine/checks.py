@@ -35,6 +35,7 @@ from crmlab.engine.clean import (
     _in_range,
     _parse_bool,
     _parse_date,
+    duplicated_keys,
     id_text,
 )
 from crmlab.errors import ConfigError, DataError
@@ -122,8 +123,7 @@ def _kept_flag(t, key, cols):
         return t, None
     keyed = t.filter(t[key].notnull())
     keyed = keyed.mutate(_k=id_text(keyed[key]))
-    stats = keyed.group_by("_k").agg(_first=keyed[ROW].min(), _n=ibis._.count())
-    dups = stats.filter(stats._n > 1).select(_dk="_k", _first="_first").cache()
+    dups = duplicated_keys(keyed).cache()
     unkeyed = t.filter(t[key].isnull())
     # rows without a key are rare: their first copies are a small table, computed once
     nk_first = unkeyed.group_by(cols).agg(_fr=unkeyed[ROW].min()).cache()

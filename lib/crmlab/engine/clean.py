@@ -31,7 +31,7 @@ from crmlab.errors import ConfigError, DataError
 from crmlab.quality import YES_NO
 from crmlab.quality import _expand as _expand_patterns
 
-__all__ = ["clean_sources", "clean_table", "dedupe_keep_first", "id_text"]
+__all__ = ["clean_sources", "clean_table", "dedupe_keep_first", "duplicated_keys", "id_text"]
 
 ROW = "_row"
 
@@ -62,6 +62,27 @@ def _blank(col):
     return col.isnull()
 
 
+def duplicated_keys(keyed, hash_of=None):
+    """The keys on more than one row: ``_dk`` (the key) and ``_first`` (its first ``_row``).
+
+    ``keyed`` is a lazy table with the trimmed key ``_k`` (no missing keys) and ``_row``. Two
+    steps keep memory bounded: a group-by of the keys' 64-bit hashes finds the hashes on more
+    than one row (the duplicated keys and the rare hash collisions: few), then only the rows
+    with such a hash are grouped by the key itself. The result is exact (a collision only adds
+    a candidate, whose key then occurs once). DuckDB spills a group-by of hundreds of millions
+    of integer hashes to disk within a 2 GB cap; one of the computed text keys it cannot.
+    ``hash_of`` maps the key column to the hash (default: the engine's ``hash``).
+    """
+    import ibis
+
+    h = keyed.mutate(_h=(hash_of or (lambda k: k.hash()))(keyed._k))
+    counts = h.group_by("_h").agg(_n=ibis._.count())
+    shared = counts.filter(counts._n > 1).select("_h")
+    rows = h.filter(h._h.isin(shared._h))
+    stats = rows.group_by("_k").agg(_first=rows[ROW].min(), _n=ibis._.count())
+    return stats.filter(stats._n > 1).select(_dk="_k", _first="_first")
+
+
 def dedupe_keep_first(t, key: str | None = None, cache: bool = False):
     """Drop exact duplicate rows, then rows whose ``key`` was already seen (first ``_row`` wins).
 
@@ -79,8 +100,7 @@ def dedupe_keep_first(t, key: str | None = None, cache: bool = False):
         return t.group_by(data_cols).agg(**{ROW: t[ROW].min()})
     keyed = t.filter(t[key].notnull())  # a raw null test: Parquet statistics can answer it
     keyed = keyed.mutate(_k=id_text(keyed[key]))
-    stats = keyed.group_by("_k").agg(_first=keyed[ROW].min(), _n=ibis._.count())
-    dups = stats.filter(stats._n > 1).select(_dk="_k", _first="_first")
+    dups = duplicated_keys(keyed)
     if cache:
         dups = dups.cache()
     j = keyed.left_join(dups, keyed._k == dups._dk)

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from crmlab.engine.backends import (
-    scratch_folder,
     Source,
     engine_name,
     register_source,
+    scratch_folder,
     set_row_order,
     source_path,
 )
