@@ -209,6 +209,29 @@ def test_duplicated_keys_are_exact_whatever_the_hash_collisions():
         ], name
 
 
+def test_passes_follow_the_memory_cap(generated, monkeypatch):
+    """A pass holds at most memory_limit / BYTES_PER_ROW_IN_PASS rows: DuckDB reports a 2GB cap
+    as 1.8 GiB, i.e. 21.5M rows; a 1 MB cap (11,111 rows a pass) splits the ~40,000 generated
+    rows into 4 passes."""
+    from crmlab.engine import backends, retail
+
+    assert backends.memory_limit(engine.connect(memory_limit="2GB")) == int(1.8 * 2**30)
+    con = engine.connect(memory_limit="2GB")
+    seen = []
+    real = retail._transaction_features_in_passes
+    monkeypatch.setattr(
+        retail,
+        "_transaction_features_in_passes",
+        lambda *a: seen.append(a[-1]) or real(*a),
+    )
+    monkeypatch.setattr(backends, "memory_limit", lambda con: 1_000_000)
+    monkeypatch.setattr(retail, "memory_limit", lambda con: 1_000_000)
+    srcs = retail.load_sources(con, generated / "parquet")
+    n_rows = pq.ParquetFile(generated / "parquet" / "transactions.parquet").metadata.num_rows
+    retail.build_retail_features(con, srcs)
+    assert seen == [-(-n_rows // (1_000_000 // retail.BYTES_PER_ROW_IN_PASS))] and seen[0] >= 4
+
+
 def test_pseudonymized_output_equals_the_pandas_path(generated):
     key = privacy.demo_key(42)
     ref = engine.customer_features(generated / "parquet", engine="pandas", key=key)

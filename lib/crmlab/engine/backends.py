@@ -174,6 +174,20 @@ def scratch_folder(con):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+_UNITS = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNITS.update({"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12})
+
+
+def memory_limit(con) -> int:
+    """The DuckDB connection's memory cap in bytes (``memory_limit``, e.g. ``"1.8 GiB"``)."""
+    text = con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+    number, _, unit = str(text).strip().partition(" ")
+    try:
+        return int(float(number) * _UNITS[unit.strip().lower() or "bytes"])
+    except (KeyError, ValueError):
+        raise DataError(f"Cannot read DuckDB's memory_limit {text!r}.") from None
+
+
 def set_row_order(con, formats) -> None:
     """Let DuckDB drop the input order when every source is Parquet (less memory, more parallel).
 

@@ -29,6 +29,7 @@ import pandas as pd
 from crmlab.engine.backends import (
     Source,
     engine_name,
+    memory_limit,
     register_source,
     scratch_folder,
     set_row_order,
@@ -53,6 +54,11 @@ __all__ = [
 ROWS_PER_PASS = 40_000_000
 """DuckDB aggregates at most about this many transaction rows per pass (see
 :func:`build_retail_features`); more rows are split into passes by customer."""
+BYTES_PER_ROW_IN_PASS = 90
+"""Memory a pass needs per transaction row (the distinct purchase days and stores per customer,
+which DuckDB cannot spill): a pass holds at most ``memory_limit / BYTES_PER_ROW_IN_PASS`` rows
+(about 21M under the case's 2 GB cap, which DuckDB reports as 1.8 GiB; the 1M-customer case,
+20.5M rows, is one pass)."""
 
 RETAIL_SOURCES = ("customers", "transactions", "survey", "complaints", "stores")
 """Sources the feature build reads (``pilot`` is not needed for features)."""
@@ -312,12 +318,14 @@ def build_retail_features(
     *,
     id_col: str = "customer_id",
     driver_cols: Sequence[str] | None = None,
-    rows_per_pass: int = ROWS_PER_PASS,
+    rows_per_pass: int | None = None,
     cleaned: Mapping | None = None,
 ) -> RetailBuild:
     """Clean the sources with ``rules`` and build the customer-level feature expression.
 
-    On DuckDB, transactions with more than ``rows_per_pass`` rows are aggregated in several
+    On DuckDB, transactions with more than ``rows_per_pass`` rows (default: the smaller of
+    :data:`ROWS_PER_PASS` and what the connection's memory cap holds, see
+    :data:`BYTES_PER_ROW_IN_PASS`) are aggregated in several
     passes, each over the customers of one hash bucket, into a temporary table: the cleaned
     rows are written once to one Parquet partition per bucket, and every pass reads its own
     partition and holds only its share of the customers in its hash tables, so memory stays
@@ -357,6 +365,8 @@ def build_retail_features(
     skip = {"transactions": deferred}
     passes = 1
     if engine_name(con) == "duckdb" and "transactions" in sources:
+        if rows_per_pass is None:
+            rows_per_pass = min(ROWS_PER_PASS, memory_limit(con) // BYTES_PER_ROW_IN_PASS)
         passes = max(1, math.ceil(_n_rows(sources["transactions"]) / rows_per_pass))
     cache = ["transactions"] if passes > 1 else []
     cleaned = dict(cleaned or {})
@@ -544,7 +554,9 @@ def transaction_summary(tx, as_of, window_months: int = 6, id_col: str = "custom
         if not pd.isna(start):
             inside = inside & (ts >= ibis.literal(start.to_pydatetime()))
         per[f"n{i}"] = ibis.cases((inside, 1), else_=0).sum()
-        per[f"d{i}"] = ibis.cases((inside, t._day)).nunique()
+        # two or more distinct days <=> first day < last day (no DISTINCT aggregate, whose
+        # state DuckDB cannot spill at hundreds of millions of rows)
+        per[f"f{i}"] = ibis.cases((inside, t._day)).min()
         per[f"s{i}"] = ibis.cases((inside, t._amt), else_=0.0).sum()
         per[f"l{i}"] = ibis.cases((inside, t._day)).max()
     g = t.group_by("_cid").agg(**per)
@@ -552,7 +564,7 @@ def transaction_summary(tx, as_of, window_months: int = 6, id_col: str = "custom
     for i in range(len(windows)):
         agg[f"n{i}"] = g[f"n{i}"].sum()
         agg[f"b{i}"] = ibis.cases((g[f"n{i}"] > 0, 1), else_=0).sum()
-        agg[f"r{i}"] = ibis.cases((g[f"d{i}"] >= 2, 1), else_=0).sum()
+        agg[f"r{i}"] = ibis.cases((g[f"f{i}"] < g[f"l{i}"], 1), else_=0).sum()
         agg[f"s{i}"] = g[f"s{i}"].sum()
         agg[f"l{i}"] = g[f"l{i}"].max()
     res = g.aggregate(**agg).execute().iloc[0]
