@@ -645,3 +645,50 @@ def test_cox_months_keeps_a_hash_sample_of_whole_customers_above_the_cap(faulty_
         part.reset_index(drop=True),
         full[full["customer_id"].isin(expected)].reset_index(drop=True),
     )
+
+
+def test_stale_spill_folders_of_dead_processes_are_removed(tmp_path):
+    """A killed kernel leaves its spill folder behind; the next connection removes it, but
+    never the folder of a process that still runs."""
+    import os
+    import subprocess
+    import sys
+
+    from crmlab.engine.backends import SPILL_PREFIX, remove_stale_spill_folders
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = tmp_path / f"{SPILL_PREFIX}{int(gone.stdout)}-abc"
+    alive = tmp_path / f"{SPILL_PREFIX}{os.getpid()}-def"
+    other = tmp_path / "crmlab-duckdb-notapid"
+    for folder in (dead, alive, other):
+        (folder / "spill").mkdir(parents=True)
+    assert remove_stale_spill_folders(tmp_path) == [dead]
+    assert not dead.exists() and alive.exists() and other.exists()
+
+
+def test_materialize_keeps_rows_and_types(tmp_path):
+    """A large table computed once goes to Parquet in the spill folder and reads back equal."""
+    from crmlab.engine.backends import materialize
+
+    con = engine.connect(temp_directory=tmp_path / "spill")
+    df = pd.DataFrame(
+        {
+            "id": ["a", "b", None],
+            "day": pd.to_datetime(["2024-01-01", None, "2024-03-01"]).date,
+            "x": [1.5, None, -2.0],
+            "n": [1, 2, 3],
+            "ok": [True, False, None],
+        }
+    )
+    t = con.create_table("src", df)
+    got = materialize(con, t.mutate(y=t.n * 2))
+    assert list((tmp_path / "spill").glob("crmlab-table-*/table.parquet"))
+    assert got.schema() == t.mutate(y=t.n * 2).schema()
+    pd.testing.assert_frame_equal(
+        got.order_by("n").to_pandas(), t.mutate(y=t.n * 2).order_by("n").to_pandas()
+    )

@@ -92,6 +92,38 @@ def spark_session(master: str | None = None, conf: dict | None = None):
     return session
 
 
+SPILL_PREFIX = "crmlab-duckdb-"
+"""Private spill folders are ``<tmp>/crmlab-duckdb-<pid>-<random>``: removed with their
+connection, and by :func:`remove_stale_spill_folders` when their process died first."""
+
+
+def remove_stale_spill_folders(root: str | os.PathLike | None = None) -> list[Path]:
+    """Remove the spill folders (:data:`SPILL_PREFIX`) of processes that no longer run.
+
+    A kernel that is killed (out of memory, interrupted, stopped by the runner after a failed
+    cell) cannot remove its folder, and a large case spills gigabytes into it. Called by
+    :func:`connect` before it makes a new folder. Returns the folders removed.
+    """
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{SPILL_PREFIX}*"):
+        pid = folder.name[len(SPILL_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def connect(
     engine: str = "duckdb",
     *,
@@ -119,7 +151,8 @@ def connect(
         con = ibis.duckdb.connect()
         con.compiler = _InlineCTEs(con.compiler)
         if temp_directory is None:  # a private spill folder, removed with the connection
-            spill = tempfile.mkdtemp(prefix="crmlab-duckdb-")
+            remove_stale_spill_folders()
+            spill = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
             weakref.finalize(con, shutil.rmtree, spill, ignore_errors=True)
         else:
             spill = temp_directory
@@ -172,6 +205,23 @@ def scratch_folder(con):
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def materialize(con, expr):
+    """Compute ``expr`` once and return a table over the result, for a table scanned many times.
+
+    On DuckDB the rows go to a compressed Parquet file in the connection's spill folder
+    (removed with it): a temporary table holds them uncompressed, in memory or spilled - about
+    7 times the disk of the Parquet file for the 200M transactions of a 10M-customer retailer
+    (27 GB against 4). Other engines cache the expression (``expr.cache()``).
+    """
+    if engine_name(con) != "duckdb":
+        return expr.cache()
+    spill = con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0]
+    os.makedirs(spill, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="crmlab-table-", dir=spill)) / "table.parquet"
+    con.to_parquet(expr, str(path))
+    return con.read_parquet(str(path))
 
 
 _UNITS = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from crmlab.engine.backends import Source, connect, register_source, set_row_order, source_path
+from crmlab.engine.backends import (
+    Source,
+    connect,
+    materialize,
+    register_source,
+    set_row_order,
+    source_path,
+)
 from crmlab.engine.checks import TableChecks, table_checks
 from crmlab.errors import DataError
 
@@ -151,7 +158,7 @@ class LargeSources:
             }
             if self.materialize_clean:
                 for c in self._checks[key].values():
-                    c.clean = c.clean.cache()
+                    c.clean = materialize(self.con, c.clean)
         return self._checks[key]
 
     def clean(self, rules: Mapping | None) -> dict:

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from crmlab.engine.backends import materialize
 from crmlab.engine.clean import (
     ROW,
     _blank,
@@ -290,7 +291,7 @@ def table_checks(
         fk_value = _clean_values(a, cols, rule, ranges, cats)[fk]
         a = _flag_known(a, id_text(fk_value), known, f"_in_clean{i}")
     if cache:
-        a = a.cache()
+        a = materialize(ibis.get_backend(a), a)
     n_exact, n_shared_rows, n_shared_keys = _duplicate_counts(a.select(*t.columns), key, cols, dups)
 
     # one boolean per row and check, each computed once (a subquery); the counts below only
