@@ -129,7 +129,9 @@ def measure(
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     runs = sorted(out_root.glob(f"{case}/[!.]*/results.json"))
     if proc.returncode != 0 or not runs:
-        return {"error": output.strip().splitlines()[-1] if output.strip() else "failed"}
+        lines = output.strip().splitlines()
+        where = [line.strip() for line in lines if "failed in cell" in line]
+        return {"error": where[-1] if where else (lines[-1] if lines else "failed")}
     run_dir = runs[-1].parent
     return {
         "wall_s": wall,
@@ -167,14 +169,12 @@ def main(argv=None) -> int:
         results[n] = {}
         for engine in engines:
             out_root = Path(tempfile.mkdtemp(prefix=f"crmlab-bench-case-{engine}-"))
-            try:
-                r = measure(args.case, data, engine, out_root, args.stages_only)
-            finally:
-                shutil.rmtree(out_root, ignore_errors=True)
+            r = measure(args.case, data, engine, out_root, args.stages_only)
             results[n][engine] = r
-            if "error" in r:
-                print(f"{n:>12,}  {engine:<7} failed: {r['error']}", flush=True)
+            if "error" in r:  # the executed notebooks are kept to show where it failed
+                print(f"{n:>12,}  {engine:<7} failed: {r['error']} (run kept in {out_root})")
                 continue
+            shutil.rmtree(out_root, ignore_errors=True)
             print(
                 f"{n:>12,}  {engine:<7} {r['wall_s']:>8.1f} s {r['peak_mb']:>9,.0f} MB "
                 f"{r['largest_process_mb']:>6,.0f} MB   stages: "

@@ -207,6 +207,16 @@ def scratch_folder(con):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def source_rows(path: str | os.PathLike) -> int:
+    """Rows of a source file (Parquet metadata; CSV estimated at 40 bytes a row)."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return path.stat().st_size // 40
+
+
 def materialize(con, expr):
     """Compute ``expr`` once and return a table over the result, for a table scanned many times.
 

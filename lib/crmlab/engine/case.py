@@ -30,6 +30,7 @@ from crmlab.engine.backends import (
     register_source,
     set_row_order,
     source_path,
+    source_rows,
 )
 from crmlab.engine.checks import TableChecks, table_checks
 from crmlab.errors import DataError
@@ -37,6 +38,7 @@ from crmlab.errors import DataError
 __all__ = [
     "LARGE_SOURCES",
     "LargeSources",
+    "case_memory_limit",
     "clean_tables",
     "kpi_summary",
     "open_large_sources",
@@ -54,9 +56,14 @@ CACHE_CLEAN = frozenset({"finance_churn"})
 profile, modelling sets, Cox input): kept as temporary tables (``LargeSources.materialize_clean``)."""
 
 CASE_MEMORY_LIMIT = "2GB"
-"""DuckDB's memory cap in a case's data stage: the cleaned transactions (a temporary table) and
-the aggregations spill to disk above it, leaving room for the pandas tables of the same kernel
-(the 1M-customer retail case stays under 4 GB in all)."""
+"""DuckDB's memory cap in a case's data stage for large sources of up to
+:data:`ROWS_PER_CASE_GB` x 2 rows: the aggregations spill to disk above it, leaving room for the
+pandas tables of the same kernel (the 1M-customer retail case stays under 4 GB in all). Larger
+sources get a larger cap (:func:`case_memory_limit`)."""
+ROWS_PER_CASE_GB = 20_000_000
+"""Above ``2 x`` this many rows in its large sources a case's DuckDB cap grows by 1 GB per this
+many rows, up to half the machine's memory: at 205M transactions (10M retail customers) DuckDB
+cannot fit the per-customer aggregations' working set in 2 GB even when spilling."""
 
 
 @dataclass
@@ -173,15 +180,16 @@ def open_large_sources(
     engine: str = "duckdb",
     spark_master: str | None = None,
     con=None,
-    memory_limit: str | None = CASE_MEMORY_LIMIT,
+    memory_limit: str | None = "auto",
 ) -> LargeSources:
     """Register the case's large sources in ``data_dir`` on ``engine`` (default DuckDB).
 
     ``engine="pandas"`` registers nothing: the case then loads every source in pandas (the
     reference path). ``spark_master`` is the Spark master URL for ``engine="spark"`` (default
     ``local[2]``); ``con`` an open connection to reuse. ``memory_limit``: DuckDB's memory cap
-    for a new connection (default :data:`CASE_MEMORY_LIMIT`; None: DuckDB's 80% of RAM); above
-    it DuckDB spills to its temporary folder.
+    for a new connection (default :func:`case_memory_limit` of the large sources' rows, i.e.
+    :data:`CASE_MEMORY_LIMIT` up to 40M rows; None: DuckDB's 80% of RAM); above it DuckDB
+    spills to its temporary folder.
     """
     from crmlab.engine import _check_engine
     from crmlab.sources import CASE_SOURCES
@@ -199,6 +207,8 @@ def open_large_sources(
         raise DataError(f"Data folder {data_dir} does not exist. Check data_dir in the config.")
     if con is None:
         limit = memory_limit if engine == "duckdb" else None
+        if limit == "auto":
+            limit = case_memory_limit(sum(source_rows(source_path(data_dir, s)) for s in stems))
         con = connect(engine, spark_master=spark_master, memory_limit=limit)
     out.con = con
     for stem in CASE_SOURCES[case]:
@@ -213,6 +223,17 @@ def open_large_sources(
     # row order never matters in the engine (``_row`` carries it) unless a CSV is read
     set_row_order(out.con, [s.fmt for s in (*out.sources.values(), *out.parents.values())])
     return out
+
+
+def case_memory_limit(rows: int) -> str:
+    """DuckDB's cap for a case whose large sources hold ``rows`` rows: :data:`CASE_MEMORY_LIMIT`
+    up to ``2 x ROWS_PER_CASE_GB`` rows, then 1 GB per :data:`ROWS_PER_CASE_GB` rows, at most
+    half the physical memory (e.g. ``"11GB"`` for 205M rows on a 24 GB machine)."""
+    gb = -(-int(rows) // ROWS_PER_CASE_GB)
+    if gb <= 2:
+        return CASE_MEMORY_LIMIT
+    half = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**31
+    return f"{max(2, min(gb, half))}GB"
 
 
 def _source_order(case: str, names) -> list[str]:

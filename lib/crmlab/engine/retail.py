@@ -34,6 +34,7 @@ from crmlab.engine.backends import (
     scratch_folder,
     set_row_order,
     source_path,
+    source_rows,
 )
 from crmlab.engine.clean import ROW, _parse_date, clean_sources, id_text
 from crmlab.errors import DataError
@@ -226,15 +227,6 @@ def complaint_features(cp, id_col: str, as_of: dt.date):
     return t.group_by("_cid").agg(**agg)
 
 
-def _n_rows(src: Source) -> int:
-    """Rows of a source file (Parquet metadata; CSV estimated at 40 bytes a row)."""
-    if src.fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(src.path).metadata.num_rows
-    return src.path.stat().st_size // 40
-
-
 def _transaction_features_in_passes(con, tx, id_col: str, as_of, passes: int):
     """:func:`transaction_features` bucket by bucket (hash of the customer id) into a table.
 
@@ -367,7 +359,7 @@ def build_retail_features(
     if engine_name(con) == "duckdb" and "transactions" in sources:
         if rows_per_pass is None:
             rows_per_pass = min(ROWS_PER_PASS, memory_limit(con) // BYTES_PER_ROW_IN_PASS)
-        passes = max(1, math.ceil(_n_rows(sources["transactions"]) / rows_per_pass))
+        passes = max(1, math.ceil(source_rows(sources["transactions"].path) / rows_per_pass))
     cache = ["transactions"] if passes > 1 else []
     cleaned = dict(cleaned or {})
     todo = {n: s.table for n, s in sources.items() if n not in cleaned}
