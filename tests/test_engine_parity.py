@@ -692,3 +692,17 @@ def test_materialize_keeps_rows_and_types(tmp_path):
     pd.testing.assert_frame_equal(
         got.order_by("n").to_pandas(), t.mutate(y=t.n * 2).order_by("n").to_pandas()
     )
+
+
+def test_case_memory_cap_grows_with_the_large_sources():
+    """2 GB up to 40M rows, then 1 GB per 20M rows (rounded up), never above half the RAM."""
+    import os
+
+    from crmlab.engine.case import case_memory_limit
+
+    half = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**31
+    assert case_memory_limit(1_000_000) == "2GB"
+    assert case_memory_limit(40_000_000) == "2GB"
+    assert case_memory_limit(40_000_001) == f"{min(3, half)}GB"
+    assert case_memory_limit(205_000_000) == f"{min(11, half)}GB"
+    assert case_memory_limit(10**12) == f"{max(2, half)}GB"
