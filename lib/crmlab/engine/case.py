@@ -53,7 +53,7 @@ LARGE_SOURCES: dict[str, tuple[str, ...]] = {
 
 CACHE_CLEAN = frozenset({"finance_churn"})
 """Cases whose cleaned large tables are queried many times (the finance snapshots: months,
-profile, modelling sets, Cox input): kept as temporary tables (``LargeSources.materialize_clean``)."""
+profile, modelling sets, Cox input): computed once (``LargeSources.materialize_clean``)."""
 
 CASE_MEMORY_LIMIT = "2GB"
 """DuckDB's memory cap in a case's data stage for large sources of up to
@@ -81,13 +81,13 @@ class LargeSources:
     parents
         Raw registered parent tables (e.g. customers, stores) for the foreign-key checks.
     materialize
-        Read each large source from its file once, into a temporary table in the engine (see
-        :func:`~crmlab.engine.checks.table_checks`, ``cache``); set by
+        Read each large source from its file once, into a Parquet file in the engine's spill
+        folder (see :func:`~crmlab.engine.checks.table_checks`, ``cache``); set by
         :func:`open_large_sources`.
     materialize_clean
-        Also keep each *cleaned* large table as a temporary table, for a case that queries it
-        many times (the finance snapshots: months, profile, modelling sets, Cox input), so the
-        cleaning expressions run once rather than in every query.
+        Also keep each *cleaned* large table (:func:`~crmlab.engine.backends.materialize`), for
+        a case that queries it many times (the finance snapshots: months, profile, modelling
+        sets, Cox input), so the cleaning expressions run once rather than in every query.
     """
 
     case: str
@@ -157,7 +157,7 @@ class LargeSources:
             raw = {p: self.parents[p].table for p in parent_names}
             cleaned = clean_sources(raw, {p: rules[p] for p in raw if p in rules})
             parents = {p: (raw[p], cleaned[p], rules.get(p, {}).get("key")) for p in raw}
-            # materialize: each large table is read from its file once, into a temporary table
+            # materialize: each large table is read from its file once, into a Parquet file
             # with its keep/orphan flags; the counts, the KPI summary and the features read that
             self._checks[key] = {
                 n: table_checks(s.table, n, rules.get(n), parents, cache=self.materialize)

@@ -19,8 +19,9 @@ in :mod:`crmlab.engine.clean`).
 Cost: one aggregation over the table's keys (the keys that occur more than once, a small table
 kept in the engine), one left join per foreign key and parent (a known/unknown flag column), and
 one aggregation for every count (each check a boolean computed once per row). With ``cache=True``
-the rows and their flags are read from the file once into a temporary table that the counts and
-every later use of the cleaned table read.
+the rows and their flags are read from the file once into a Parquet file in the spill folder
+(:func:`crmlab.engine.backends.materialize`) that the counts and every later use of the cleaned
+table read.
 """
 
 from __future__ import annotations
