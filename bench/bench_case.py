@@ -172,7 +172,10 @@ def main(argv=None) -> int:
             r = measure(args.case, data, engine, out_root, args.stages_only)
             results[n][engine] = r
             if "error" in r:  # the executed notebooks are kept to show where it failed
-                print(f"{n:>12,}  {engine:<7} failed: {r['error']} (run kept in {out_root})")
+                print(
+                    f"{n:>12,}  {engine:<7} failed: {r['error']} (run kept in {out_root})",
+                    flush=True,
+                )
                 continue
             shutil.rmtree(out_root, ignore_errors=True)
             print(

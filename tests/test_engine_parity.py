@@ -224,7 +224,6 @@ def test_passes_follow_the_memory_cap(generated, monkeypatch):
         "_transaction_features_in_passes",
         lambda *a: seen.append(a[-1]) or real(*a),
     )
-    monkeypatch.setattr(backends, "memory_limit", lambda con: 1_000_000)
     monkeypatch.setattr(retail, "memory_limit", lambda con: 1_000_000)
     srcs = retail.load_sources(con, generated / "parquet")
     n_rows = pq.ParquetFile(generated / "parquet" / "transactions.parquet").metadata.num_rows

@@ -193,14 +193,19 @@ class _InlineCTEs:
         return query
 
 
+def _spill_subfolder(con, prefix: str) -> Path:
+    """A new empty folder inside the DuckDB connection's spill folder (``temp_directory``)."""
+    spill = con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] or None
+    if spill:
+        os.makedirs(spill, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=spill))
+
+
 @contextlib.contextmanager
 def scratch_folder(con):
     """A new empty folder inside the DuckDB connection's spill folder (``temp_directory``),
     removed on exit: for intermediate files a query plan cannot hold in memory."""
-    spill = con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] or None
-    if spill:
-        os.makedirs(spill, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="crmlab-scratch-", dir=spill))
+    folder = _spill_subfolder(con, "crmlab-scratch-")
     try:
         yield folder
     finally:
@@ -227,9 +232,7 @@ def materialize(con, expr):
     """
     if engine_name(con) != "duckdb":
         return expr.cache()
-    spill = con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0]
-    os.makedirs(spill, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="crmlab-table-", dir=spill)) / "table.parquet"
+    path = _spill_subfolder(con, "crmlab-table-") / "table.parquet"
     con.to_parquet(expr, str(path))
     return con.read_parquet(str(path))
 
