@@ -209,6 +209,35 @@ def test_duplicated_keys_are_exact_whatever_the_hash_collisions():
         ], name
 
 
+def test_duplicate_copies_are_pandas_duplicated_whatever_the_hash_collisions():
+    """Exact copies of an earlier row (a table without a key, e.g. the finance snapshots) are
+    found by row hashes first; the result is pandas' ``duplicated(keep="first")`` - missing
+    values equal each other - however many hashes collide."""
+    import ibis
+
+    from crmlab.engine.clean import ROW, dedupe_keep_first, duplicate_copies
+
+    df = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "a", None, None, "c", "c", "a", "b"],
+            "month": ["2024-01", "2024-01", "2024-01", "2024-02", "2024-01", "2024-01"]
+            + ["2024-03", "2024-03", "2024-01", "2024-01"],
+            "balance": [1.5, 1.5, 2.0, 1.5, None, None, None, 3.0, 1.5, 2.0],
+        }
+    )
+    want = [i for i, dup in enumerate(df.duplicated(keep="first")) if dup]
+    assert want == [1, 5, 8, 9]  # the planted copies
+    con = engine.connect()
+    t = con.create_table("keyless", df.assign(**{ROW: range(len(df))}))
+    hashes = {"default": None, "all collide": lambda t: ibis.literal(7)}
+    hashes["month only"] = lambda t: t.month.hash()
+    for name, hash_of in hashes.items():
+        got = duplicate_copies(t, hash_of=hash_of).to_pyarrow()[ROW].to_pylist()
+        assert sorted(got) == want, name
+    kept = dedupe_keep_first(t).to_pyarrow()[ROW].to_pylist()
+    assert sorted(kept) == [i for i in range(len(df)) if i not in want]
+
+
 def test_passes_follow_the_memory_cap(generated, monkeypatch):
     """A pass holds at most memory_limit / BYTES_PER_ROW_IN_PASS rows: DuckDB reports a 2GB cap
     as 1.8 GiB, i.e. 21.5M rows; a 1 MB cap (11,111 rows a pass) splits the ~40,000 generated
@@ -280,6 +309,55 @@ def test_churn_dataset_duckdb_equals_pandas(bank, when):
     got = engine.churn_dataset(bank, when, engine="duckdb")
     assert len(got) > 500 and got["churned"].sum() > 20
     pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
+
+
+def test_snapshot_means_are_pandas_means_to_the_last_bit():
+    """Per customer means over the lookback: whole-number columns as sum / count, others from
+    the values sorted by month in the engine - both equal to pandas' groupby mean over the
+    month-sorted rows exactly (rows stored out of order; balances whose float sum depends on
+    the order of addition)."""
+    from crmlab.engine.clean import ROW
+    from crmlab.engine.finance import mean_columns, snapshot_aggregates
+
+    rng = np.random.default_rng(7)
+    n = 600
+    df = pd.DataFrame(
+        {
+            "customer_id": rng.choice([f"C{i}" for i in range(60)], n),
+            "month": [f"2024-{m:02d}" for m in rng.integers(1, 13, n)],
+            "balance": rng.choice([0.1, 0.2, 0.3, 1e16, -1e16, 7.7, np.nan], n),
+            "logins": rng.integers(0, 40, n).astype(float),
+            "n_transactions": rng.choice([0.0, 3.0, 11.0, np.nan], n),
+            "fee_rise": rng.integers(0, 2, n),
+            "complaints": rng.integers(0, 3, n),
+            "service_contacts": rng.integers(0, 3, n),
+            "fees_charged": rng.choice([0.1, 0.7, 2.35, 1e15], n),
+        }
+    ).assign(**{ROW: range(n)})
+    first, last = pd.Period("2024-03", "M"), pd.Period("2024-10", "M")
+    con = engine.connect()
+    t = con.create_table("snaps_means", df)
+    agg = snapshot_aggregates(t, first.ordinal, last.ordinal, {"logins", "n_transactions"})
+    agg = agg.to_pyarrow()
+    assert "logins_mean|sum" in agg.column_names and "balance_mean" in agg.column_names
+    got = pd.DataFrame(mean_columns(agg), index=agg["customer_id"].to_pylist()).sort_index()
+
+    use = df.assign(_m=pd.PeriodIndex(df["month"], freq="M").asi8)
+    use = use[(use["_m"] >= first.ordinal) & (use["_m"] <= last.ordinal)]
+    use = use.sort_values(["customer_id", "_m", ROW], kind="mergesort")
+    g = use.groupby("customer_id")
+    recent = use[use["_m"] >= last.ordinal - 1].groupby("customer_id")
+    want = pd.DataFrame(
+        {
+            "balance_mean": g["balance"].mean(),
+            "logins_mean": g["logins"].mean(),
+            "_logins_recent": recent["logins"].mean(),
+            "_tx_mean": g["n_transactions"].mean(),
+            "_tx_recent": recent["n_transactions"].mean(),
+            "fees_mean": g["fees_charged"].mean(),
+        }
+    ).reindex(got.index)
+    pd.testing.assert_frame_equal(got[want.columns], want, check_exact=True)
 
 
 def test_churn_dataset_sums_the_lookback_months(bank):

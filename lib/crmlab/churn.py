@@ -128,6 +128,8 @@ def _require(df: pd.DataFrame, cols, what: str) -> None:
 
 def _dates(df: pd.DataFrame, col: str, what: str, allow_missing: bool) -> pd.Series:
     s = df[col]
+    if pd.api.types.is_datetime64_dtype(s) and (allow_missing or s.notna().all()):
+        return s.astype("datetime64[ns]")  # parsed already
     parsed = pd.to_datetime(s, errors="coerce")
     bad = parsed.isna() & s.notna() & (s.astype("str").str.strip() != "")
     if not allow_missing:

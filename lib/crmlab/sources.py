@@ -114,12 +114,14 @@ def variant_rules(case: str, tables) -> dict:
     """Cleaning rules of sources that come in another shape (:class:`crmlab.schemas.Variant`),
     e.g. a finance customer table with a ``churned`` flag instead of dates
     (:data:`crmlab.churn.FLAG_CUSTOMER_RULES`); source -> rules, empty when none applies."""
-    from crmlab import churn, schemas
+    from crmlab import schemas
 
     out = {}
     for name, spec in schemas.CASE_SCHEMAS.get(case, {}).items():
         if name in tables and spec.variant(tables[name].columns) is not None:
             if case == "finance_churn" and name == "customers":
+                from crmlab import churn  # statsmodels: imported only for this variant
+
                 out[name] = churn.FLAG_CUSTOMER_RULES
     return out
 

@@ -99,6 +99,9 @@ class LargeSources:
     materialize: bool = False
     materialize_clean: bool = False
     _checks: dict = field(default_factory=dict, repr=False)
+    memo: dict = field(default_factory=dict, repr=False)
+    """Results computed once per connection and shared by a case's steps (e.g. the finance
+    churn data sets' cleaned customers, :func:`crmlab.engine.finance_case.churn_set`)."""
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -37,7 +37,9 @@ from crmlab.engine.clean import (
     _in_range,
     _parse_bool,
     _parse_date,
+    duplicate_copies,
     duplicated_keys,
+    flag_not_in,
     id_text,
 )
 from crmlab.errors import ConfigError, DataError
@@ -114,15 +116,14 @@ def _count(cond):
 def _kept_flag(t, key, cols):
     """Lazy ``t`` with ``_kept``: the row survives exact-duplicate and duplicate-key removal.
 
-    Also returns the (cached, small) table of the keys on more than one row, used for the
-    duplicate counts.
+    Also returns the (cached, small) table used for the duplicate counts: the keys on more
+    than one row, or without a key the ``_row`` of each exact copy (:func:`duplicate_copies`).
     """
     import ibis
 
-    if key is None:
-        first = t.group_by(cols).agg(_fr=t[ROW].min())
-        t = t.mutate(_kept=t[ROW].isin(first._fr))
-        return t, None
+    if key is None:  # the rows that copy an earlier one: a small table, computed once
+        copies = duplicate_copies(t, cols).cache()
+        return flag_not_in(t, copies, "_kept"), copies
     keyed = t.filter(t[key].notnull())
     keyed = keyed.mutate(_k=id_text(keyed[key]))
     dups = duplicated_keys(keyed).cache()
@@ -144,10 +145,8 @@ def _duplicate_counts(t, key, cols, dups):
     """(exact duplicate rows, distinct rows sharing a key, keys shared) - small aggregations."""
     import ibis
 
-    if key is None:
-        groups = t.group_by(cols).agg(_c=ibis._.count())
-        n_exact = int(groups._c.sum().execute() or 0) - int(groups.count().execute())
-        return n_exact, 0, 0
+    if key is None:  # ``dups``: the exact copies (:func:`_kept_flag`)
+        return int(dups.count().execute()), 0, 0
     sus = t.mutate(_k=id_text(t[key]))
     sus = sus.filter(sus[key].isnull() | sus._k.isin(dups._dk))
     # the rows of duplicated keys: a small table, read twice

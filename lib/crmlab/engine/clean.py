@@ -31,7 +31,15 @@ from crmlab.errors import ConfigError, DataError
 from crmlab.quality import YES_NO
 from crmlab.quality import _expand as _expand_patterns
 
-__all__ = ["clean_sources", "clean_table", "dedupe_keep_first", "duplicated_keys", "id_text"]
+__all__ = [
+    "clean_sources",
+    "clean_table",
+    "dedupe_keep_first",
+    "duplicate_copies",
+    "duplicated_keys",
+    "flag_not_in",
+    "id_text",
+]
 
 ROW = "_row"
 
@@ -83,6 +91,42 @@ def duplicated_keys(keyed, hash_of=None):
     return stats.filter(stats._n > 1).select(_dk="_k", _first="_first")
 
 
+def duplicate_copies(t, cols: Sequence[str] | None = None, hash_of=None):
+    """The rows of ``t`` that are exact copies of an earlier row: one column ``_row``, each copy
+    but the first (smallest ``_row``) of every group of rows equal in all ``cols`` (default:
+    every column but ``_row``; missing values equal each other, as in pandas'
+    ``drop_duplicates``).
+
+    As :func:`duplicated_keys`, two steps keep it cheap at hundreds of millions of rows: a
+    group-by of each row's 64-bit hash over ``cols`` finds the hashes on more than one row (the
+    copies and the rare collisions: few), then only those rows are compared column by column.
+    Exact: a collision only adds a candidate. ``hash_of`` maps the table to the row hash
+    (default: the engine's ``hash`` of all ``cols`` as one struct).
+    """
+    import ibis
+
+    cols = list(cols) if cols is not None else [c for c in t.columns if c != ROW]
+    if hash_of is None:
+        h = t.mutate(_h=ibis.struct({c: t[c] for c in cols}).hash())
+    else:
+        h = t.mutate(_h=hash_of(t))
+    counts = h.group_by("_h").agg(_n=ibis._.count())
+    shared = counts.filter(counts._n > 1).select("_h")
+    rows = h.filter(h._h.isin(shared._h))
+    # a window partitions missing values together (a join on the columns would not match them)
+    rows = rows.mutate(_first=rows[ROW].min().over(ibis.window(group_by=cols)))
+    return rows.filter(rows[ROW] != rows._first).select(ROW)
+
+
+def flag_not_in(t, rows, flag: str):
+    """``t`` with the boolean column ``flag``: True where its ``_row`` is not in the (small)
+    table ``rows`` (one column ``_row``). A left join, not ``NOT IN``: Spark 4 answers
+    ``NOT (_row IN (SELECT ...))`` over a cached table with False for every row."""
+    marks = rows.select(_m_row=rows[ROW])
+    j = t.left_join(marks, t[ROW] == marks._m_row)
+    return j.select(*t.columns, **{flag: j._m_row.isnull()})
+
+
 def dedupe_keep_first(t, key: str | None = None, cache: bool = False):
     """Drop exact duplicate rows, then rows whose ``key`` was already seen (first ``_row`` wins).
 
@@ -97,7 +141,10 @@ def dedupe_keep_first(t, key: str | None = None, cache: bool = False):
 
     data_cols = [c for c in t.columns if c != ROW]
     if key is None:
-        return t.group_by(data_cols).agg(**{ROW: t[ROW].min()})
+        copies = duplicate_copies(t, data_cols)
+        if cache:
+            copies = copies.cache()
+        return flag_not_in(t, copies, "_kept").filter(ibis._._kept).drop("_kept")
     keyed = t.filter(t[key].notnull())  # a raw null test: Parquet statistics can answer it
     keyed = keyed.mutate(_k=id_text(keyed[key]))
     dups = duplicated_keys(keyed)

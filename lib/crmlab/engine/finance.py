@@ -16,6 +16,7 @@ the last two months), sums of fee rises, complaints and service contacts, mean f
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,15 @@ from crmlab.engine.backends import register_source, set_row_order, source_path
 from crmlab.engine.clean import ROW, clean_sources
 from crmlab.errors import DataError
 
-__all__ = ["churn_dataset", "month_ordinal", "snapshot_aggregates"]
+__all__ = [
+    "ChurnInputs",
+    "churn_dataset",
+    "churn_inputs",
+    "mean_columns",
+    "month_ordinal",
+    "ordered_means",
+    "snapshot_aggregates",
+]
 
 NEED = ["balance", "n_transactions", "logins", "fee_rise", "complaints", "service_contacts"]
 _EPOCH = 1970 * 12  # pandas monthly Period ordinal: months since 1970-01
@@ -45,12 +54,27 @@ def month_ordinal(col):
     return ibis.cases((ok, year * 12 + month - 1 - _EPOCH), else_=ibis.null("int64"))
 
 
-def snapshot_aggregates(snaps, first: int, last: int):
-    """Per customer (``customer_id``) aggregates of the snapshot months ``first..last``."""
+def snapshot_aggregates(snaps, first: int, last: int, integral=()):
+    """Per customer (``customer_id``) aggregates of the snapshot months ``first..last``.
+
+    The means of :data:`MEANS` come back in one of two forms, so that they equal pandas'
+    ``groupby().mean()`` of the pandas path to the last bit (:func:`mean_columns` turns both
+    into means):
+
+    * a column named in ``integral`` (whole numbers below 2**40, e.g. counts such as
+      ``logins``: see :func:`churn_inputs`): ``{name}|sum`` and
+      ``{name}|n`` (non-missing values); every partial sum of up to 8,192 such numbers is
+      exact in float64, so pandas' compensated sum is that integer and its mean
+      ``sum / n``;
+    * any other column (``balance``): ``name`` as the list of ``{"o": order, "v": value}`` of
+      the customer's rows (missing values included), sorted in the engine by month, then file
+      order - the order in which the pandas path adds them up.
+    """
     import ibis
 
     t = snaps.mutate(_m=month_ordinal(snaps.month))
     t = t.filter((t._m >= first) & (t._m <= last))
+    integral = {c for c in integral if c in t.columns}
     num = {c: t[c].cast("float64") for c in NEED}
     if "fees_charged" in t.columns:
         num["fees_charged"] = t.fees_charged.cast("float64")
@@ -58,41 +82,69 @@ def snapshot_aggregates(snaps, first: int, last: int):
     recent = t._m >= last - 1
     bal = t.balance
 
-    def values(x, where=None):
-        # the non-missing values with their order: the mean is taken in month order afterwards
-        # (:func:`ordered_means`), so it does not depend on how the engine splits the work
+    def values(name, x, where=None):
         keep = x.notnull() if where is None else (x.notnull() & where)
-        return ibis.struct({"o": t._order, "v": x}).collect(where=keep)
+        if x.get_name() in integral:  # float64 sums of whole numbers: exact in any order
+            return {f"{name}|sum": x.sum(where=keep), f"{name}|n": x.count(where=keep)}
+        # every value with its order (missing ones too: pandas' mean adds up the values of all
+        # customers in another way when any of them is missing), sorted in the engine
+        return {name: ibis.struct({"o": t._order, "v": x}).collect(where=where).sort()}
 
     agg = {
         "_last_m": t._m.max(),
         "months_observed": t.count(),
-        "balance_mean": values(bal),
+        **values("balance_mean", bal),
         "_bal_first": bal.argmin(t._order, where=bal.notnull()),
         "_bal_last": bal.argmax(t._order, where=bal.notnull()),
-        "logins_mean": values(t.logins),
-        "_logins_recent": values(t.logins, recent),
-        "_tx_mean": values(t.n_transactions),
-        "_tx_recent": values(t.n_transactions, recent),
+        **values("logins_mean", t.logins),
+        **values("_logins_recent", t.logins, recent),
+        **values("_tx_mean", t.n_transactions),
+        **values("_tx_recent", t.n_transactions, recent),
         "fee_rises": t.fee_rise.sum(),
         "complaints": t.complaints.sum(),
         "service_contacts": t.service_contacts.sum(),
     }
     if "fees_charged" in t.columns:
-        agg["fees_mean"] = values(t.fees_charged)
+        agg.update(values("fees_mean", t.fees_charged))
     return t.group_by("customer_id").agg(**agg)
 
 
+MEAN_OF = ("balance", "logins", "n_transactions", "fees_charged")
+"""Snapshot columns whose per-customer means :func:`snapshot_aggregates` takes."""
+WHOLE_LIMIT = 2.0**40
+"""Whole numbers below this add up exactly in float64 in any order (up to 8,192 of them: a
+customer's lookback months; :func:`churn_inputs`)."""
 MEANS = ["balance_mean", "logins_mean", "_logins_recent", "_tx_mean", "_tx_recent", "fees_mean"]
-"""Aggregates of :func:`snapshot_aggregates` that come back as ordered values (see
-:func:`ordered_means`)."""
+"""Aggregates of :func:`snapshot_aggregates` that come back as parts of a mean (see
+:func:`mean_columns`)."""
+
+
+def mean_columns(agg) -> dict[str, np.ndarray]:
+    """The :data:`MEANS` of a pyarrow table of :func:`snapshot_aggregates`, name -> float64
+    array (NaN for a customer without values): ``sum / n`` of an integer column, or
+    :func:`ordered_means` of the ordered values."""
+    import pyarrow.compute as pc
+
+    names = agg.column_names
+    out = {}
+    for c in MEANS:
+        if c in names:
+            out[c] = ordered_means(agg[c])
+        elif f"{c}|sum" in names:
+            total = pc.cast(agg[f"{c}|sum"], "float64").to_numpy(zero_copy_only=False)
+            n = pc.cast(agg[f"{c}|n"], "float64").to_numpy(zero_copy_only=False)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[c] = np.where(n > 0, total / n, np.nan)
+    return out
 
 
 def ordered_means(lists) -> np.ndarray:
-    """Per row, the mean of a list of ``{"o": order, "v": value}`` (a pyarrow list array; null or
-    empty -> NaN), taken by pandas' ``groupby().mean()`` over the values in ``o`` order - the
-    same float result as the pandas path, whatever the engine's parallelism. The lists hold at
-    most the lookback months of one customer."""
+    """Per row, the mean of a list of ``{"o": order, "v": value}`` sorted by ``o`` (a pyarrow
+    list array; null, empty or all missing -> NaN), taken by pandas' ``groupby().mean()`` over
+    the values in list order - the same float result as the pandas path, whatever the engine's
+    parallelism. The lists hold the missing values too: pandas 3 adds up every group with a
+    compensated sum when the column has no missing value and with a plain one when it has any
+    (a customer's mean depends on the others'), so the same rows must go in."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -104,10 +156,9 @@ def ordered_means(lists) -> np.ndarray:
     long = pd.DataFrame(
         {
             "p": pc.list_parent_indices(lists).to_numpy(zero_copy_only=False),
-            "o": flat.field("o").to_numpy(zero_copy_only=False),
             "v": flat.field("v").cast(pa.float64()).to_numpy(zero_copy_only=False),
         }
-    ).sort_values(["p", "o"], kind="mergesort")
+    )  # p ascending, values in o order within a row: groupby keeps that order
     means = long.groupby("p", sort=False)["v"].mean()
     return means.reindex(np.arange(n)).to_numpy(np.float64)
 
@@ -124,6 +175,7 @@ def churn_dataset(
     rules=None,
     con=None,
     clean=None,
+    inputs: ChurnInputs | None = None,
 ) -> pd.DataFrame:
     """:func:`crmlab.churn.build_churn_dataset` on the cleaned files of ``data_dir``.
 
@@ -144,6 +196,9 @@ def churn_dataset(
         ``_row`` column), e.g. a case's cached pass over the files
         (:func:`crmlab.engine.finance_case.churn_set`); then nothing is registered or cleaned
         again, so several data sets share one read of the snapshots.
+    inputs
+        :func:`churn_inputs` of ``clean``, shared by several data sets (the customers are read
+        and the months checked once).
     """
     from crmlab import churn
     from crmlab.engine.backends import connect
@@ -169,35 +224,27 @@ def churn_dataset(
     horizon_months, lookback_months = int(horizon_months), int(lookback_months)
     if horizon_months < 1 or lookback_months < 1:
         raise DataError("horizon_months and lookback_months must be at least 1.")
-    if clean is None:
-        con = con if con is not None else connect(engine, spark_master=spark_master)
-        tables, formats = {}, []
-        for stem in ("customers", "snapshots"):
-            path = source_path(data_dir, stem)
-            if path is None:
-                raise DataError(
-                    f"{data_dir}: the churn data set needs {stem}.csv or {stem}.parquet."
-                )
-            src = register_source(con, path, stem)
-            tables[stem], formats = src.table, [*formats, src.fmt]
-        set_row_order(con, formats)
-        if rules is None:
-            rules = case_rules("finance_churn", tables)
-        clean = clean_sources(tables, rules or {})
-    snaps = clean["snapshots"]
-    absent = [c for c in ["customer_id", "month", *NEED] if c not in snaps.columns]
-    if absent:
-        raise DataError(f"build_churn_dataset(snapshots): missing column(s) {absent}.")
+    if inputs is None:
+        if clean is None:
+            con = con if con is not None else connect(engine, spark_master=spark_master)
+            tables, formats = {}, []
+            for stem in ("customers", "snapshots"):
+                path = source_path(data_dir, stem)
+                if path is None:
+                    raise DataError(
+                        f"{data_dir}: the churn data set needs {stem}.csv or {stem}.parquet."
+                    )
+                src = register_source(con, path, stem)
+                tables[stem], formats = src.table, [*formats, src.fmt]
+            set_row_order(con, formats)
+            if rules is None:
+                rules = case_rules("finance_churn", tables)
+            clean = clean_sources(tables, rules or {})
+        inputs = churn_inputs(clean)
+    snaps = inputs.snapshots
 
-    m = month_ordinal(snaps.month)
-    stats = snaps.aggregate(_max=m.max(), _bad=m.isnull().cast("int64").sum()).to_pyarrow()
-    n_bad = stats["_bad"][0].as_py() or 0
-    if n_bad:
-        raise DataError(f"snapshots: column 'month' must be 'YYYY-MM'; {n_bad} row(s) are not.")
-    if stats["_max"][0].as_py() is None:
-        raise DataError("snapshots: no rows left after cleaning.")
     if data_end is None:
-        last_month = pd.Period(ordinal=int(stats["_max"][0].as_py()), freq="M")
+        last_month = pd.Period(ordinal=inputs.last_month, freq="M")
         data_end_ts = last_month.end_time.normalize()
     else:
         data_end_ts = churn._timestamp(data_end, "data_end")
@@ -211,25 +258,76 @@ def churn_dataset(
         )
     last_complete = pd.Period(t, "M") - 1
     first = last_complete - (lookback_months - 1)
-    agg = snapshot_aggregates(snaps, first.ordinal, last_complete.ordinal).to_pyarrow()
-    means = {c: ordered_means(agg[c]) for c in MEANS if c in agg.column_names}
-    feats = agg.drop_columns(list(means)).to_pandas()
+    agg = snapshot_aggregates(snaps, first.ordinal, last_complete.ordinal, inputs.integral)
+    agg = agg.to_pyarrow()
+    means = mean_columns(agg)
+    parts = [c for c in agg.column_names if c.split("|")[0] in MEANS]
+    feats = agg.drop_columns(parts).to_pandas()
     for c, v in means.items():
         feats[c] = v
     feats = feats.set_index("customer_id")
+    return _assemble(inputs.customers, feats, t, horizon_months, last_complete)
 
+
+@dataclass
+class ChurnInputs:
+    """What every churn data set of one pair of cleaned tables shares (:func:`churn_inputs`).
+
+    Attributes
+    ----------
+    snapshots
+        The cleaned lazy snapshots (with ``_row``), checked: every needed column is there and
+        every ``month`` is "YYYY-MM".
+    customers
+        The cleaned customers in pandas, in file order, ``*_date`` columns parsed.
+    last_month
+        Monthly period ordinal (months since 1970-01) of the latest snapshot month.
+    integral
+        Columns of :data:`MEAN_OF` holding only whole numbers below :data:`WHOLE_LIMIT` (or
+        missing values): their means are sums over counts (:func:`snapshot_aggregates`).
+    """
+
+    snapshots: object
+    customers: pd.DataFrame
+    last_month: int
+    integral: frozenset = frozenset()
+
+
+def churn_inputs(clean: dict) -> ChurnInputs:
+    """Check the cleaned lazy ``snapshots`` and bring the cleaned ``customers`` to pandas, once
+    for every data set built from them (:func:`churn_dataset`, ``inputs=``)."""
+    snaps = clean["snapshots"]
+    absent = [c for c in ["customer_id", "month", *NEED] if c not in snaps.columns]
+    if absent:
+        raise DataError(f"build_churn_dataset(snapshots): missing column(s) {absent}.")
+    m = month_ordinal(snaps.month)
+    # per mean column: values that are not whole numbers below WHOLE_LIMIT (0: integral)
+    odd = {}
+    for i, c in enumerate(c for c in MEAN_OF if c in snaps.columns):
+        x = snaps[c].cast("float64")
+        not_whole = (x != x.floor()) | (x.abs() >= WHOLE_LIMIT)
+        odd[c] = (f"_odd{i}", not_whole.fill_null(False).cast("int64").sum())
+    stats = snaps.aggregate(
+        _max=m.max(), _bad=m.isnull().cast("int64").sum(), **dict(odd.values())
+    ).to_pyarrow()
+    n_bad = stats["_bad"][0].as_py() or 0
+    if n_bad:
+        raise DataError(f"snapshots: column 'month' must be 'YYYY-MM'; {n_bad} row(s) are not.")
+    if stats["_max"][0].as_py() is None:
+        raise DataError("snapshots: no rows left after cleaning.")
     customers = clean["customers"]
     customers = customers.order_by(ROW).drop(ROW).to_pyarrow().to_pandas()
-    return _assemble(customers, feats, t, horizon_months, last_complete)
+    for c in customers.columns:
+        if customers[c].dtype == object and c.endswith("_date"):
+            customers[c] = pd.to_datetime(customers[c])
+    whole = {c for c, (name, _) in odd.items() if not (stats[name][0].as_py() or 0)}
+    return ChurnInputs(snaps, customers, int(stats["_max"][0].as_py()), frozenset(whole))
 
 
 def _assemble(customers, feats, t, horizon_months, last_complete) -> pd.DataFrame:
     """The customer-level part of :func:`crmlab.churn.build_churn_dataset` (same formulas)."""
     from crmlab import churn
 
-    for c in customers.columns:
-        if customers[c].dtype == object and c.endswith("_date"):
-            customers[c] = pd.to_datetime(customers[c])
     labelled = churn.label_churn(customers, t, horizon_months)
     base = labelled[["customer_id", "segment"]].copy()
     opened = pd.to_datetime(labelled["open_date"])

@@ -185,27 +185,32 @@ def churn_set(
         engine=large.engine,
         data_end=data_end,
         con=large.con,
-        clean=_engine_clean(large, rules),
+        inputs=_churn_inputs(large, rules),
     )
     return _pseudonymized(df, key)
 
 
-def _engine_clean(large: LargeSources, rules) -> dict:
-    """The cleaned lazy ``snapshots`` (the case's one cached pass, :meth:`LargeSources.checks`)
-    and ``customers`` (cleaned by the same rules) in the engine."""
+def _churn_inputs(large: LargeSources, rules):
+    """:func:`crmlab.engine.finance.churn_inputs` of the cleaned lazy ``snapshots`` (the case's
+    one cached pass, :meth:`LargeSources.checks`) and ``customers`` (cleaned by the same rules),
+    computed once per rules and shared by every data set of the case."""
     from crmlab.engine.clean import clean_sources
+    from crmlab.engine.finance import churn_inputs
     from crmlab.sources import case_rules
 
     if rules is None:
         rules = case_rules(CASE, {**large.tables, **{n: s.table for n, s in large.parents.items()}})
     rules = rules or {}
-    out = {"snapshots": large.clean(rules)["snapshots"]}
-    if "customers" not in large.parents:
-        raise DataError("The churn data set needs a customer table.")
-    customers = {"customers": large.parents["customers"].table}
-    r = {k: v for k, v in rules.items() if k == "customers"}
-    out["customers"] = clean_sources(customers, r)["customers"]
-    return out
+    memo = ("churn_inputs", repr(sorted(rules.items(), key=lambda kv: kv[0])))
+    if memo not in large.memo:
+        out = {"snapshots": large.clean(rules)["snapshots"]}
+        if "customers" not in large.parents:
+            raise DataError("The churn data set needs a customer table.")
+        customers = {"customers": large.parents["customers"].table}
+        r = {k: v for k, v in rules.items() if k == "customers"}
+        out["customers"] = clean_sources(customers, r)["customers"]
+        large.memo[memo] = churn_inputs(out)
+    return large.memo[memo]
 
 
 def churn_sets(
