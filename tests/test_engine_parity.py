@@ -3,6 +3,7 @@ DuckDB == Spark, and a guard that raw transactions never reach pandas on the Duc
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import numpy as np
@@ -615,6 +616,32 @@ def test_finance_stages_in_the_engine_equal_pandas(faulty_bank):
     pd.testing.assert_frame_equal(got["profile"], ref["profile"], rtol=1e-9)
     assert len(got["cox"]) == n_raw - 5 and got["cox"]["customer_id"].str.startswith("P-").all()
     assert got["train"]["customer_id"].str.startswith("P-").all() and len(got["score"]) > 100
+
+
+def test_a_later_stage_reuses_the_finance_snapshots_once(faulty_bank, tmp_path):
+    """Stages 1 and 2 of the finance case share one opening of the snapshots (their checks are
+    computed once); a third opening, another engine argument, a changed file or another case
+    open anew."""
+    import shutil
+
+    from crmlab.engine import case as case_mod
+    from crmlab.engine import finance_case as fc
+
+    folder = tmp_path / "bank"
+    shutil.copytree(faulty_bank, folder)
+    first = fc.open_snapshots(folder, "duckdb")
+    rules = {"snapshots": {"required": ["customer_id", "month"]}}
+    checks = first.checks(rules)
+    second = fc.open_snapshots(folder, "duckdb")
+    assert second is first and second.checks(rules) is checks  # no second pass
+    third = fc.open_snapshots(folder, "duckdb")
+    assert third is not first  # reused once only: freed with the later stage
+    again = fc.open_snapshots(folder, "duckdb")
+    assert again is third
+    fourth = fc.open_snapshots(folder, "duckdb")
+    os.utime(folder / "snapshots.csv", ns=(1, 1))  # the file changed
+    assert fc.open_snapshots(folder, "duckdb") is not fourth
+    assert "retail_satisfaction" not in case_mod.REOPENED
 
 
 def test_cox_months_sums_the_six_months_to_date(faulty_bank):

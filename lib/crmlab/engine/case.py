@@ -136,20 +136,23 @@ class LargeSources:
         """
         from crmlab.engine import _pii_columns
 
-        dropped = {}
-        for name, src in self.sources.items():
-            pii = _pii_columns(self.con, src)
-            if pii:
-                src.table = src.table.drop(*pii)
-                dropped[name] = pii
-        return dropped
+        if "dropped_personal" not in self.memo:  # once: a later stage gets the same answer
+            dropped = {}
+            for name, src in self.sources.items():
+                pii = _pii_columns(self.con, src)
+                if pii:
+                    src.table = src.table.drop(*pii)
+                    dropped[name] = pii
+            self.memo["dropped_personal"] = dropped
+        return {n: list(c) for n, c in self.memo["dropped_personal"].items()}
 
     def checks(self, rules: Mapping | None) -> dict[str, TableChecks]:
         """Quality findings and cleaning notes of every large source (computed once per rules)."""
         from crmlab.engine.clean import clean_sources
 
         rules = dict(rules or {})
-        key = repr(sorted(rules.items(), key=lambda kv: kv[0]))
+        columns = {n: tuple(s.table.columns) for n, s in self.sources.items()}
+        key = repr((sorted(rules.items(), key=lambda kv: kv[0]), columns))
         if key not in self._checks:
             parent_names = {
                 p
@@ -177,6 +180,28 @@ class LargeSources:
         return {n: c.clean for n, c in self.checks(rules).items()}
 
 
+REOPENED = frozenset({"finance_churn"})
+"""Cases whose large sources a later stage opens again in the same kernel (finance: stage 1
+counts the snapshot months, stage 2 checks and models them): :func:`open_large_sources` keeps
+them for that one reuse, so both stages share one pass over the snapshots."""
+_OPEN: dict = {}
+"""The large sources of a :data:`REOPENED` case last opened in this process, until reused."""
+
+
+def _files_signature(case: str, data_dir) -> tuple:
+    """(name, size, modification time) of every source file of the case in ``data_dir``: a
+    changed or replaced file opens the sources anew."""
+    from crmlab.sources import CASE_SOURCES
+
+    out = []
+    for stem in CASE_SOURCES[case]:
+        path = source_path(data_dir, stem)
+        if path is not None:
+            st = os.stat(path)
+            out.append((str(path), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 def open_large_sources(
     case: str,
     data_dir: str | os.PathLike,
@@ -184,6 +209,7 @@ def open_large_sources(
     spark_master: str | None = None,
     con=None,
     memory_limit: str | None = "auto",
+    reuse: bool = True,
 ) -> LargeSources:
     """Register the case's large sources in ``data_dir`` on ``engine`` (default DuckDB).
 
@@ -193,6 +219,12 @@ def open_large_sources(
     for a new connection (default :func:`case_memory_limit` of the large sources' rows, i.e.
     :data:`CASE_MEMORY_LIMIT` up to 40M rows; None: DuckDB's 80% of RAM); above it DuckDB
     spills to its temporary folder.
+
+    ``reuse``: for a case in :data:`REOPENED`, return the sources opened last in this process
+    when they were opened with the same arguments on the same files (same sizes and
+    modification times) - with their connection, checks and cached tables - once: the stages
+    of a case share one pass over the large files, and the connection is freed with the later
+    stage. Without ``con`` only; ``reuse=False`` always opens anew.
     """
     from crmlab.engine import _check_engine
     from crmlab.sources import CASE_SOURCES
@@ -200,6 +232,12 @@ def open_large_sources(
     _check_engine(engine)
     if case not in CASE_SOURCES:
         raise DataError(f"Unknown case {case!r}.")
+    memo = None
+    if con is None and engine != "pandas" and case in REOPENED and os.path.isdir(data_dir):
+        where = os.path.realpath(data_dir)
+        memo = (case, where, engine, spark_master, memory_limit, _files_signature(case, where))
+        if reuse and memo in _OPEN:
+            return _OPEN.pop(memo)
     out = LargeSources(
         case, str(data_dir), engine, materialize=True, materialize_clean=case in CACHE_CLEAN
     )
@@ -225,6 +263,9 @@ def open_large_sources(
             out.parents[stem] = src
     # row order never matters in the engine (``_row`` carries it) unless a CSV is read
     set_row_order(out.con, [s.fmt for s in (*out.sources.values(), *out.parents.values())])
+    if memo is not None and reuse:
+        _OPEN.clear()  # one at a time: its connection holds memory and spill files
+        _OPEN[memo] = out
     return out
 
 
