@@ -194,10 +194,20 @@ def main(argv=None) -> int:
                 from crmlab.results import figure_differences
 
                 diffs = figure_differences(a["results"], b["results"])
+                groups: dict[str, int] = {}
+                for name in diffs:  # how many differ per group of figures (".cox.ci..." -> cox)
+                    group = name.lstrip(".").split(".")[0]
+                    groups[group] = groups.get(group, 0) + 1
                 print(
                     f"{n:>12,}  wall x{a['wall_s'] / b['wall_s']:.2f}   peak memory "
                     f"x{a['peak_mb'] / b['peak_mb']:.2f}   same figures: "
-                    + ("yes" if not diffs else f"NO ({', '.join(sorted(diffs)[:5])})")
+                    + (
+                        "yes"
+                        if not diffs
+                        else f"NO, {len(diffs)} values differ ("
+                        + ", ".join(f"{g}: {k}" for g, k in sorted(groups.items()))
+                        + f"; e.g. {sorted(diffs)[0]})"
+                    )
                 )
     print("\ngrowth of wall time with size (exponent b in time ~ customers^b; 1 = linear):")
     for engine in engines:
