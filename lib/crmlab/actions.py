@@ -225,10 +225,7 @@ def _input_key(case: str, folder: Path) -> tuple | None:
 
     if case not in sources.CASE_SOURCES or not folder.is_dir():
         return None
-    paths = [sources.source_path(folder, stem) for stem in sources.CASE_SOURCES[case]]
-    return (case,) + tuple(
-        (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p is not None
-    )
+    return (case,) + sources.files_signature(case, folder)
 
 
 def personal_data(case: str, folder: str | Path, threads: int | None = None) -> PersonalData:

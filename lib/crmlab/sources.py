@@ -30,6 +30,14 @@ def source_path(data_dir: str | Path, stem: str) -> Path | None:
     return None
 
 
+def files_signature(case: str, data_dir: str | Path) -> tuple:
+    """``(path, size, modification time in ns)`` of each present source file of ``case`` in
+    ``data_dir``, in source order: a cheap key for results computed from those files (a
+    changed or replaced file changes it)."""
+    paths = [source_path(data_dir, stem) for stem in CASE_SOURCES[case]]
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p is not None)
+
+
 def read_table(path: Path, columns=None):
     """Read one CSV/Parquet table as exported; identifiers as text. Types, dates and faults are
     handled by :mod:`crmlab.quality` so that every coercion is reported.

@@ -98,10 +98,10 @@ class LargeSources:
     parents: dict[str, Source] = field(default_factory=dict)
     materialize: bool = False
     materialize_clean: bool = False
-    _checks: dict = field(default_factory=dict, repr=False)
     memo: dict = field(default_factory=dict, repr=False)
-    """Results computed once per connection and shared by a case's steps (e.g. the finance
-    churn data sets' cleaned customers, :func:`crmlab.engine.finance_case.churn_set`)."""
+    """Results computed once per connection and shared by a case's steps: the checks per rules
+    (:meth:`checks`), the personal columns dropped, the finance churn data sets' inputs
+    (:func:`crmlab.engine.finance_case.churn_set`)."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -152,8 +152,8 @@ class LargeSources:
 
         rules = dict(rules or {})
         columns = {n: tuple(s.table.columns) for n, s in self.sources.items()}
-        key = repr((sorted(rules.items(), key=lambda kv: kv[0]), columns))
-        if key not in self._checks:
+        key = ("checks", repr((sorted(rules.items(), key=lambda kv: kv[0]), columns)))
+        if key not in self.memo:
             parent_names = {
                 p
                 for n in self.sources
@@ -165,14 +165,14 @@ class LargeSources:
             parents = {p: (raw[p], cleaned[p], rules.get(p, {}).get("key")) for p in raw}
             # materialize: each large table is read from its file once, into a Parquet file
             # with its keep/orphan flags; the counts, the KPI summary and the features read that
-            self._checks[key] = {
+            self.memo[key] = {
                 n: table_checks(s.table, n, rules.get(n), parents, cache=self.materialize)
                 for n, s in self.sources.items()
             }
             if self.materialize_clean:
-                for c in self._checks[key].values():
+                for c in self.memo[key].values():
                     c.clean = materialize(self.con, c.clean)
-        return self._checks[key]
+        return self.memo[key]
 
     def clean(self, rules: Mapping | None) -> dict:
         """Large source name -> its cleaned lazy table (see :meth:`checks`), for
@@ -186,20 +186,6 @@ counts the snapshot months, stage 2 checks and models them): :func:`open_large_s
 them for that one reuse, so both stages share one pass over the snapshots."""
 _OPEN: dict = {}
 """The large sources of a :data:`REOPENED` case last opened in this process, until reused."""
-
-
-def _files_signature(case: str, data_dir) -> tuple:
-    """(name, size, modification time) of every source file of the case in ``data_dir``: a
-    changed or replaced file opens the sources anew."""
-    from crmlab.sources import CASE_SOURCES
-
-    out = []
-    for stem in CASE_SOURCES[case]:
-        path = source_path(data_dir, stem)
-        if path is not None:
-            st = os.stat(path)
-            out.append((str(path), st.st_size, st.st_mtime_ns))
-    return tuple(out)
 
 
 def open_large_sources(
@@ -227,17 +213,17 @@ def open_large_sources(
     stage. Without ``con`` only; ``reuse=False`` always opens anew.
     """
     from crmlab.engine import _check_engine
-    from crmlab.sources import CASE_SOURCES
+    from crmlab.sources import CASE_SOURCES, files_signature
 
     _check_engine(engine)
     if case not in CASE_SOURCES:
         raise DataError(f"Unknown case {case!r}.")
-    memo = None
+    reuse_key = None
     if con is None and engine != "pandas" and case in REOPENED and os.path.isdir(data_dir):
         where = os.path.realpath(data_dir)
-        memo = (case, where, engine, spark_master, memory_limit, _files_signature(case, where))
-        if reuse and memo in _OPEN:
-            return _OPEN.pop(memo)
+        reuse_key = (case, where, engine, spark_master, memory_limit, files_signature(case, where))
+        if reuse and reuse_key in _OPEN:
+            return _OPEN.pop(reuse_key)
     out = LargeSources(
         case, str(data_dir), engine, materialize=True, materialize_clean=case in CACHE_CLEAN
     )
@@ -263,9 +249,9 @@ def open_large_sources(
             out.parents[stem] = src
     # row order never matters in the engine (``_row`` carries it) unless a CSV is read
     set_row_order(out.con, [s.fmt for s in (*out.sources.values(), *out.parents.values())])
-    if memo is not None and reuse:
+    if reuse_key is not None and reuse:
         _OPEN.clear()  # one at a time: its connection holds memory and spill files
-        _OPEN[memo] = out
+        _OPEN[reuse_key] = out
     return out
 
 

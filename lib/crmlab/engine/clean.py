@@ -70,6 +70,17 @@ def _blank(col):
     return col.isnull()
 
 
+def _sharing_a_hash(t, hash_value):
+    """The rows of ``t`` whose ``hash_value`` (a 64-bit hash of ``t``) is on more than one row,
+    with the hash as ``_h``: a group-by of integers, which DuckDB spills within a small cap."""
+    import ibis
+
+    h = t.mutate(_h=hash_value)
+    counts = h.group_by("_h").agg(_n=ibis._.count())
+    shared = counts.filter(counts._n > 1).select("_h")
+    return h.filter(h._h.isin(shared._h))
+
+
 def duplicated_keys(keyed, hash_of=None):
     """The keys on more than one row: ``_dk`` (the key) and ``_first`` (its first ``_row``).
 
@@ -83,10 +94,7 @@ def duplicated_keys(keyed, hash_of=None):
     """
     import ibis
 
-    h = keyed.mutate(_h=(hash_of or (lambda k: k.hash()))(keyed._k))
-    counts = h.group_by("_h").agg(_n=ibis._.count())
-    shared = counts.filter(counts._n > 1).select("_h")
-    rows = h.filter(h._h.isin(shared._h))
+    rows = _sharing_a_hash(keyed, (hash_of or (lambda k: k.hash()))(keyed._k))
     stats = rows.group_by("_k").agg(_first=rows[ROW].min(), _n=ibis._.count())
     return stats.filter(stats._n > 1).select(_dk="_k", _first="_first")
 
@@ -106,13 +114,8 @@ def duplicate_copies(t, cols: Sequence[str] | None = None, hash_of=None):
     import ibis
 
     cols = list(cols) if cols is not None else [c for c in t.columns if c != ROW]
-    if hash_of is None:
-        h = t.mutate(_h=ibis.struct({c: t[c] for c in cols}).hash())
-    else:
-        h = t.mutate(_h=hash_of(t))
-    counts = h.group_by("_h").agg(_n=ibis._.count())
-    shared = counts.filter(counts._n > 1).select("_h")
-    rows = h.filter(h._h.isin(shared._h))
+    row_hash = ibis.struct({c: t[c] for c in cols}).hash() if hash_of is None else hash_of(t)
+    rows = _sharing_a_hash(t, row_hash)
     # a window partitions missing values together (a join on the columns would not match them)
     rows = rows.mutate(_first=rows[ROW].min().over(ibis.window(group_by=cols)))
     return rows.filter(rows[ROW] != rows._first).select(ROW)

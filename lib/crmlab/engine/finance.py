@@ -121,7 +121,7 @@ MEANS = ["balance_mean", "logins_mean", "_logins_recent", "_tx_mean", "_tx_recen
 
 def mean_columns(agg) -> dict[str, np.ndarray]:
     """The :data:`MEANS` of a pyarrow table of :func:`snapshot_aggregates`, name -> float64
-    array (NaN for a customer without values): ``sum / n`` of an integer column, or
+    array (NaN for a customer without values): ``sum / n`` of a whole-number column, or
     :func:`ordered_means` of the ordered values."""
     import pyarrow.compute as pc
 
@@ -202,7 +202,6 @@ def churn_dataset(
     """
     from crmlab import churn
     from crmlab.engine.backends import connect
-    from crmlab.sources import case_rules
 
     if engine == "pandas":
         from crmlab import quality, sources
@@ -227,19 +226,7 @@ def churn_dataset(
     if inputs is None:
         if clean is None:
             con = con if con is not None else connect(engine, spark_master=spark_master)
-            tables, formats = {}, []
-            for stem in ("customers", "snapshots"):
-                path = source_path(data_dir, stem)
-                if path is None:
-                    raise DataError(
-                        f"{data_dir}: the churn data set needs {stem}.csv or {stem}.parquet."
-                    )
-                src = register_source(con, path, stem)
-                tables[stem], formats = src.table, [*formats, src.fmt]
-            set_row_order(con, formats)
-            if rules is None:
-                rules = case_rules("finance_churn", tables)
-            clean = clean_sources(tables, rules or {})
+            clean = _clean_files(con, data_dir, rules)
         inputs = churn_inputs(clean)
     snaps = inputs.snapshots
 
@@ -267,6 +254,24 @@ def churn_dataset(
         feats[c] = v
     feats = feats.set_index("customer_id")
     return _assemble(inputs.customers, feats, t, horizon_months, last_complete)
+
+
+def _clean_files(con, data_dir, rules) -> dict:
+    """Register ``customers`` and ``snapshots`` of ``data_dir`` on ``con`` and clean them with
+    ``rules`` (default: the finance case's rules for the columns present)."""
+    from crmlab.sources import case_rules
+
+    tables, formats = {}, []
+    for stem in ("customers", "snapshots"):
+        path = source_path(data_dir, stem)
+        if path is None:
+            raise DataError(f"{data_dir}: the churn data set needs {stem}.csv or {stem}.parquet.")
+        src = register_source(con, path, stem)
+        tables[stem], formats = src.table, [*formats, src.fmt]
+    set_row_order(con, formats)
+    if rules is None:
+        rules = case_rules("finance_churn", tables)
+    return clean_sources(tables, rules or {})
 
 
 @dataclass
