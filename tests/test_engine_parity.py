@@ -239,6 +239,32 @@ def test_duplicate_copies_are_pandas_duplicated_whatever_the_hash_collisions():
     assert sorted(kept) == [i for i in range(len(df)) if i not in want]
 
 
+def test_dedupe_with_a_key_drops_repeated_keys_and_copies_of_keyless_rows():
+    """pandas' two steps (exact copies, then repeated keys; first in file order wins) as one
+    list of rows to drop: keys compare trimmed, a later row of a key goes even when it differs,
+    rows without a key go only when they copy an earlier keyless row. Hand-checked answer."""
+    from crmlab.engine.clean import ROW, dedupe_keep_first, repeated_rows
+
+    df = pd.DataFrame(
+        {
+            "transaction_id": ["T1", "T2", "T1 ", None, None, "T3", None, "T2", "T4", "T3"],
+            "amount": [1.0, 2.0, 9.0, 5.0, 5.0, 3.0, 6.0, 2.0, 4.0, 3.0],
+        }
+    )
+    # T1 again (trimmed, other amount) at 2; keyless copy of 3 at 4; T2 again at 7; T3 at 9
+    want_dropped = [2, 4, 7, 9]
+    ref, _ = quality.drop_exact_duplicates(df)
+    ref, _ = quality.drop_duplicate_keys(ref, "transaction_id")
+    assert sorted(set(range(len(df))) - set(ref.index)) == want_dropped  # pandas agrees
+    con = engine.connect()
+    t = con.create_table("keyed_rows", df.assign(**{ROW: range(len(df))}))
+    for cache in (False, True):
+        dropped = repeated_rows(t, "transaction_id", cache).to_pyarrow()[ROW].to_pylist()
+        assert sorted(dropped) == want_dropped, cache
+        kept = dedupe_keep_first(t, "transaction_id", cache).to_pyarrow()[ROW].to_pylist()
+        assert sorted(kept) == [0, 1, 3, 5, 6, 8], cache
+
+
 def test_passes_follow_the_memory_cap(generated, monkeypatch):
     """A pass holds at most memory_limit / BYTES_PER_ROW_IN_PASS rows: DuckDB reports a 2GB cap
     as 1.8 GiB, i.e. 21.5M rows; a 1 MB cap (11,111 rows a pass) splits the ~40,000 generated

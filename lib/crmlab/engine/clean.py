@@ -39,6 +39,7 @@ __all__ = [
     "duplicated_keys",
     "flag_not_in",
     "id_text",
+    "repeated_rows",
 ]
 
 ROW = "_row"
@@ -70,14 +71,22 @@ def _blank(col):
     return col.isnull()
 
 
-def _sharing_a_hash(t, hash_value):
+def _sharing_a_hash(t, hash_value, cache: bool = False):
     """The rows of ``t`` whose ``hash_value`` (a 64-bit hash of ``t``) is on more than one row,
-    with the hash as ``_h``: a group-by of integers, which DuckDB spills within a small cap."""
+    with the hash as ``_h``: a group-by of integers, which DuckDB spills within a small cap.
+
+    ``cache=True`` first writes the hashes alone to a temporary table and groups that (at 205M
+    rows on DuckDB: 36 s against 44 s for the group-by straight from the file), then keeps the
+    (small) set of shared hashes; the rows themselves are read again from ``t``.
+    """
     import ibis
 
     h = t.mutate(_h=hash_value)
-    counts = h.group_by("_h").agg(_n=ibis._.count())
+    hashes = h.select("_h").cache() if cache else h
+    counts = hashes.group_by("_h").agg(_n=ibis._.count())
     shared = counts.filter(counts._n > 1).select("_h")
+    if cache:
+        shared = shared.cache()
     return h.filter(h._h.isin(shared._h))
 
 
@@ -99,7 +108,7 @@ def duplicated_keys(keyed, hash_of=None):
     return stats.filter(stats._n > 1).select(_dk="_k", _first="_first")
 
 
-def duplicate_copies(t, cols: Sequence[str] | None = None, hash_of=None):
+def duplicate_copies(t, cols: Sequence[str] | None = None, hash_of=None, cache: bool = False):
     """The rows of ``t`` that are exact copies of an earlier row: one column ``_row``, each copy
     but the first (smallest ``_row``) of every group of rows equal in all ``cols`` (default:
     every column but ``_row``; missing values equal each other, as in pandas'
@@ -109,13 +118,14 @@ def duplicate_copies(t, cols: Sequence[str] | None = None, hash_of=None):
     group-by of each row's 64-bit hash over ``cols`` finds the hashes on more than one row (the
     copies and the rare collisions: few), then only those rows are compared column by column.
     Exact: a collision only adds a candidate. ``hash_of`` maps the table to the row hash
-    (default: the engine's ``hash`` of all ``cols`` as one struct).
+    (default: the engine's ``hash`` of all ``cols`` as one struct); ``cache`` is passed to the
+    hash step (:func:`_sharing_a_hash`).
     """
     import ibis
 
     cols = list(cols) if cols is not None else [c for c in t.columns if c != ROW]
     row_hash = ibis.struct({c: t[c] for c in cols}).hash() if hash_of is None else hash_of(t)
-    rows = _sharing_a_hash(t, row_hash)
+    rows = _sharing_a_hash(t, row_hash, cache)
     # a window partitions missing values together (a join on the columns would not match them)
     rows = rows.mutate(_first=rows[ROW].min().over(ibis.window(group_by=cols)))
     return rows.filter(rows[ROW] != rows._first).select(ROW)
@@ -130,34 +140,42 @@ def flag_not_in(t, rows, flag: str):
     return j.select(*t.columns, **{flag: j._m_row.isnull()})
 
 
-def dedupe_keep_first(t, key: str | None = None, cache: bool = False):
-    """Drop exact duplicate rows, then rows whose ``key`` was already seen (first ``_row`` wins).
+def repeated_rows(t, key: str | None = None, cache: bool = False):
+    """The rows :func:`dedupe_keep_first` drops: one column ``_row`` (a small table).
 
-    Rows with a missing key are kept (only their exact copies are dropped). For keyed rows one
-    aggregation finds the keys that occur more than once and their first ``_row`` (a small
-    table: duplicates are rare); the rows are then filtered against it in a streaming join.
-    The first row of a key is also the first of its exact copies, so both pandas steps collapse
-    into one. ``cache=True`` materializes the small table of duplicated keys once (for callers
-    that scan the rows several times).
+    With a ``key``: every row whose trimmed key is on an earlier row (the first row of a key
+    is also the first of its exact copies, so pandas' two steps - exact copies, then repeated
+    keys - collapse into one), and among the rows with a missing key each exact copy of an
+    earlier one. Without a key: each exact copy of an earlier row. Both through
+    :func:`duplicate_copies` (hashes first, then the few candidates compared exactly).
     """
     import ibis
 
     data_cols = [c for c in t.columns if c != ROW]
     if key is None:
-        copies = duplicate_copies(t, data_cols)
-        if cache:
-            copies = copies.cache()
-        return flag_not_in(t, copies, "_kept").filter(ibis._._kept).drop("_kept")
+        return duplicate_copies(t, data_cols, cache=cache)
     keyed = t.filter(t[key].notnull())  # a raw null test: Parquet statistics can answer it
-    keyed = keyed.mutate(_k=id_text(keyed[key]))
-    dups = duplicated_keys(keyed)
-    if cache:
-        dups = dups.cache()
-    j = keyed.left_join(dups, keyed._k == dups._dk)
-    keyed = j.filter(j._first.isnull() | (j[ROW] == j._first)).select(*t.columns)
+    keyed = keyed.select(ROW, _k=id_text(keyed[key]))
+    seen_key = duplicate_copies(keyed, ["_k"], hash_of=lambda k: k._k.hash(), cache=cache)
     unkeyed = t.filter(t[key].isnull())
-    unkeyed = unkeyed.group_by(data_cols).agg(**{ROW: unkeyed[ROW].min()})
-    return ibis.union(keyed, unkeyed.select(*t.columns))
+    return ibis.union(seen_key, duplicate_copies(unkeyed, data_cols))
+
+
+def dedupe_keep_first(t, key: str | None = None, cache: bool = False):
+    """Drop exact duplicate rows, then rows whose ``key`` was already seen (first ``_row`` wins).
+
+    Rows with a missing key are kept (only their exact copies are dropped). The rows to drop
+    (:func:`repeated_rows`, few: duplicates are rare) are found first; the rows are then
+    filtered against them in one streaming join on the integer ``_row``. ``cache=True``
+    materializes that small table once (for callers that scan the rows several times) and
+    groups the key hashes from a temporary table (:func:`_sharing_a_hash`).
+    """
+    import ibis
+
+    drop = repeated_rows(t, key, cache)
+    if cache:
+        drop = drop.cache()
+    return flag_not_in(t, drop, "_kept").filter(ibis._._kept).drop("_kept")
 
 
 def _parse_date(col):
