@@ -259,7 +259,7 @@ def test_dedupe_with_a_key_drops_repeated_keys_and_copies_of_keyless_rows():
     con = engine.connect()
     t = con.create_table("keyed_rows", df.assign(**{ROW: range(len(df))}))
     for cache in (False, True):
-        dropped = repeated_rows(t, "transaction_id", cache).to_pyarrow()[ROW].to_pylist()
+        dropped = repeated_rows(t, "transaction_id").to_pyarrow()[ROW].to_pylist()
         assert sorted(dropped) == want_dropped, cache
         kept = dedupe_keep_first(t, "transaction_id", cache).to_pyarrow()[ROW].to_pylist()
         assert sorted(kept) == [0, 1, 3, 5, 6, 8], cache

@@ -71,22 +71,14 @@ def _blank(col):
     return col.isnull()
 
 
-def _sharing_a_hash(t, hash_value, cache: bool = False):
+def _sharing_a_hash(t, hash_value):
     """The rows of ``t`` whose ``hash_value`` (a 64-bit hash of ``t``) is on more than one row,
-    with the hash as ``_h``: a group-by of integers, which DuckDB spills within a small cap.
-
-    ``cache=True`` first writes the hashes alone to a temporary table and groups that (at 205M
-    rows on DuckDB: 36 s against 44 s for the group-by straight from the file), then keeps the
-    (small) set of shared hashes; the rows themselves are read again from ``t``.
-    """
+    with the hash as ``_h``: a group-by of integers, which DuckDB spills within a small cap."""
     import ibis
 
     h = t.mutate(_h=hash_value)
-    hashes = h.select("_h").cache() if cache else h
-    counts = hashes.group_by("_h").agg(_n=ibis._.count())
+    counts = h.group_by("_h").agg(_n=ibis._.count())
     shared = counts.filter(counts._n > 1).select("_h")
-    if cache:
-        shared = shared.cache()
     return h.filter(h._h.isin(shared._h))
 
 
@@ -108,7 +100,7 @@ def duplicated_keys(keyed, hash_of=None):
     return stats.filter(stats._n > 1).select(_dk="_k", _first="_first")
 
 
-def duplicate_copies(t, cols: Sequence[str] | None = None, hash_of=None, cache: bool = False):
+def duplicate_copies(t, cols: Sequence[str] | None = None, hash_of=None):
     """The rows of ``t`` that are exact copies of an earlier row: one column ``_row``, each copy
     but the first (smallest ``_row``) of every group of rows equal in all ``cols`` (default:
     every column but ``_row``; missing values equal each other, as in pandas'
@@ -118,14 +110,13 @@ def duplicate_copies(t, cols: Sequence[str] | None = None, hash_of=None, cache: 
     group-by of each row's 64-bit hash over ``cols`` finds the hashes on more than one row (the
     copies and the rare collisions: few), then only those rows are compared column by column.
     Exact: a collision only adds a candidate. ``hash_of`` maps the table to the row hash
-    (default: the engine's ``hash`` of all ``cols`` as one struct); ``cache`` is passed to the
-    hash step (:func:`_sharing_a_hash`).
+    (default: the engine's ``hash`` of all ``cols`` as one struct).
     """
     import ibis
 
     cols = list(cols) if cols is not None else [c for c in t.columns if c != ROW]
     row_hash = ibis.struct({c: t[c] for c in cols}).hash() if hash_of is None else hash_of(t)
-    rows = _sharing_a_hash(t, row_hash, cache)
+    rows = _sharing_a_hash(t, row_hash)
     # a window partitions missing values together (a join on the columns would not match them)
     rows = rows.mutate(_first=rows[ROW].min().over(ibis.window(group_by=cols)))
     return rows.filter(rows[ROW] != rows._first).select(ROW)
@@ -140,7 +131,7 @@ def flag_not_in(t, rows, flag: str):
     return j.select(*t.columns, **{flag: j._m_row.isnull()})
 
 
-def repeated_rows(t, key: str | None = None, cache: bool = False):
+def repeated_rows(t, key: str | None = None):
     """The rows :func:`dedupe_keep_first` drops: one column ``_row`` (a small table).
 
     With a ``key``: every row whose trimmed key is on an earlier row (the first row of a key
@@ -153,10 +144,10 @@ def repeated_rows(t, key: str | None = None, cache: bool = False):
 
     data_cols = [c for c in t.columns if c != ROW]
     if key is None:
-        return duplicate_copies(t, data_cols, cache=cache)
+        return duplicate_copies(t, data_cols)
     keyed = t.filter(t[key].notnull())  # a raw null test: Parquet statistics can answer it
     keyed = keyed.select(ROW, _k=id_text(keyed[key]))
-    seen_key = duplicate_copies(keyed, ["_k"], hash_of=lambda k: k._k.hash(), cache=cache)
+    seen_key = duplicate_copies(keyed, ["_k"], hash_of=lambda k: k._k.hash())
     unkeyed = t.filter(t[key].isnull())
     return ibis.union(seen_key, duplicate_copies(unkeyed, data_cols))
 
@@ -167,12 +158,11 @@ def dedupe_keep_first(t, key: str | None = None, cache: bool = False):
     Rows with a missing key are kept (only their exact copies are dropped). The rows to drop
     (:func:`repeated_rows`, few: duplicates are rare) are found first; the rows are then
     filtered against them in one streaming join on the integer ``_row``. ``cache=True``
-    materializes that small table once (for callers that scan the rows several times) and
-    groups the key hashes from a temporary table (:func:`_sharing_a_hash`).
+    materializes that small table once (for callers that scan the rows several times).
     """
     import ibis
 
-    drop = repeated_rows(t, key, cache)
+    drop = repeated_rows(t, key)
     if cache:
         drop = drop.cache()
     return flag_not_in(t, drop, "_kept").filter(ibis._._kept).drop("_kept")
@@ -309,7 +299,7 @@ def clean_sources(
     ``tables`` maps a source name to a lazy Ibis table with ``_row``; tables without rules are
     returned unchanged. Mirrors :func:`crmlab.quality.clean_tables` (without the notes).
     ``skip_fk`` maps a table to foreign keys the caller checks itself (see :func:`clean_table`);
-    tables named in ``cache`` materialize their (small) table of duplicated keys.
+    tables named in ``cache`` materialize their (small) table of rows to drop.
     """
     skip_fk = skip_fk or {}
     rules = rules or {}
