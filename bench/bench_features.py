@@ -12,7 +12,9 @@ its peak resident memory (``ru_maxrss``, imports included). Measured in the same
 crmlab
     :func:`crmlab.engine.customer_features` with ``engine="duckdb"``: cleaning (duplicates,
     duplicate keys, missing amounts, orphans, out-of-range survey answers) and the customer-level
-    features inside DuckDB; only the customer table comes back, as pandas.
+    features inside DuckDB; only the customer table comes back, as pandas. DuckDB runs under
+    the library's cap for a stand-alone build (:func:`crmlab.engine.backends.build_memory_limit`,
+    4 GB here) unless ``--duckdb-memory`` sets another (``80%`` is DuckDB's own default).
 baseline
     plain pandas doing the same: load the tables, drop duplicates/missing/orphans, groupby,
     merge (the usual notebook code, without crmlab's checks and notes).
@@ -72,9 +74,12 @@ def dataset(
 # the two methods (run inside a worker process)
 # --------------------------------------------------------------------------------------------
 def _connect():
+    """The connection for ``--duckdb-memory``; None (the library's own capped connection,
+    :func:`crmlab.engine.backends.build_memory_limit`) without it."""
     from crmlab import engine
 
-    return engine.connect("duckdb", memory_limit=os.environ.get("CRMLAB_BENCH_DUCKDB_MEMORY"))
+    limit = os.environ.get("CRMLAB_BENCH_DUCKDB_MEMORY")
+    return engine.connect("duckdb", memory_limit=limit) if limit else None
 
 
 def build_crmlab(data_dir: Path):
@@ -274,7 +279,11 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-10m", action="store_true", help="also run pandas at 10M")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="folder for the generated data")
     ap.add_argument("--json", help="write all measurements to this file")
-    ap.add_argument("--duckdb-memory", help="DuckDB memory_limit, e.g. 8GB (default: 80%% of RAM)")
+    ap.add_argument(
+        "--duckdb-memory",
+        help="DuckDB memory_limit, e.g. 8GB or 80%% (DuckDB's own default); default: the "
+        "library's cap for a feature build (engine.backends.build_memory_limit, 4GB)",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("data_dir", nargs="?", help=argparse.SUPPRESS)

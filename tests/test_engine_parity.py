@@ -305,6 +305,41 @@ def test_write_customer_features_streams_the_same_table_to_parquet(tiny, tmp_pat
     assert back["monetary"].tolist() == [55.0, 40.0, 0.0]
 
 
+def test_build_memory_limit_is_4gb_or_half_the_machine():
+    """4 GB on a machine of 8 GB or more; half the memory in whole GB below (at least 1 GB)."""
+    from crmlab.engine.backends import build_memory_limit
+
+    gib = 2**30
+    assert build_memory_limit(24 * gib) == "4GB"
+    assert build_memory_limit(8 * gib) == "4GB"
+    assert build_memory_limit(6 * gib) == "3GB"
+    assert build_memory_limit(3 * gib) == "1GB"  # 1.5 GB rounds down to 1
+    assert build_memory_limit(gib) == "1GB"
+
+
+def test_stand_alone_build_connects_duckdb_under_the_build_cap(tiny, tmp_path, monkeypatch):
+    """Without ``con`` both build functions open DuckDB capped at build_memory_limit (DuckDB
+    reports the cap in GiB: 4 GB = 3.7 GiB); a given connection is used as it is."""
+    from crmlab.engine import backends
+
+    caps = []
+    real = engine.connect
+
+    def spy(*a, **k):
+        con = real(*a, **k)
+        caps.append(backends.memory_limit(con))
+        return con
+
+    monkeypatch.setattr(engine, "connect", spy)
+    monkeypatch.setattr(backends, "physical_memory", lambda: 24 * 2**30)
+    engine.customer_features(tiny, rules=TINY_RULES)
+    engine.write_customer_features(tiny, tmp_path / "f.parquet", rules=TINY_RULES)
+    assert caps == [int(3.7 * 2**30)] * 2
+    mine = real("duckdb", memory_limit="1GB")
+    engine.customer_features(tiny, rules=TINY_RULES, con=mine)
+    assert len(caps) == 2 and backends.memory_limit(mine) < 2**30
+
+
 def test_bad_input_raises_data_error(tmp_path, tiny):
     with pytest.raises(ConfigError, match="engine must be one of"):
         engine.customer_features(tiny, engine="polars")
@@ -826,8 +861,6 @@ def test_materialize_keeps_rows_and_types(tmp_path):
 
 def test_case_memory_cap_grows_with_the_large_sources():
     """2 GB up to 40M rows, then 1 GB per 20M rows (rounded up), never above half the RAM."""
-    import os
-
     from crmlab.engine.case import case_memory_limit
 
     half = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**31

@@ -27,6 +27,7 @@ from crmlab.engine.backends import (
     Source,
     connect,
     materialize,
+    physical_memory,
     register_source,
     set_row_order,
     source_path,
@@ -262,7 +263,7 @@ def case_memory_limit(rows: int) -> str:
     gb = -(-int(rows) // ROWS_PER_CASE_GB)
     if gb <= 2:
         return CASE_MEMORY_LIMIT
-    half = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**31
+    half = physical_memory() // 2**31
     return f"{max(2, min(gb, half))}GB"
 
 
