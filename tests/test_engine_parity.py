@@ -305,6 +305,16 @@ def test_write_customer_features_streams_the_same_table_to_parquet(tiny, tmp_pat
     assert back["monetary"].tolist() == [55.0, 40.0, 0.0]
 
 
+def test_number_reads_an_aggregate_over_no_rows_as_zero():
+    """SQL NULL arrives as None (DuckDB) or NaN (Spark through pandas); both are 0."""
+    from crmlab.engine.backends import number
+
+    assert number(None) == 0 and number(float("nan")) == 0 and number(pd.NA) == 0
+    assert number(np.int64(7)) == 7 and type(number(np.int64(7))) is int
+    assert number(np.float64(2.5), float) == 2.5 and number(None, float) == 0.0
+    assert type(number(None, float)) is float
+
+
 def test_build_memory_limit_is_4gb_or_half_the_machine():
     """4 GB on a machine of 8 GB or more; half the memory in whole GB below (at least 1 GB)."""
     from crmlab.engine.backends import build_memory_limit
@@ -748,27 +758,65 @@ def test_features_from_the_stage_cleaned_transactions_equal_a_fresh_build(faulty
     pd.testing.assert_frame_equal(reused, pandas_path, rtol=RTOL)
 
 
+@pytest.fixture(scope="module")
+def fault_free(tmp_path_factory):
+    """Tables without a single fault: every count over the faulty rows is a sum over no rows
+    (SQL NULL, which Spark returns as NaN and DuckDB as None)."""
+    d = tmp_path_factory.mktemp("fault_free")
+    _write(d, "customers", "customer_id,signup_date\nC1,2024-01-01\nC2,2024-02-01\n")
+    _write(d, "stores", "store_id,region\nS1,North\n")
+    _write(
+        d,
+        "transactions",
+        """
+        transaction_id,customer_id,store_id,date,amount,items,promotion
+        T1,C1,S1,2024-03-01,10.0,1,0
+        T2,C1,S1,2024-03-05,20.0,2,1
+        T3,C2,S1,2024-03-03,30.0,3,0
+        """,
+    )
+    return d
+
+
+def _retail_data_stage(folder, eng: str):
+    """The retail data stage's engine steps on ``eng``: (report, counts, KPI summary,
+    features from the cleaned transactions) and the cleaning notes."""
+    from crmlab import sources
+
+    large = engine.open_large_sources(CASE, folder, eng)
+    raw = sources.load_sources(CASE, folder, skip=large.names)
+    r = sources.case_rules(CASE, {**raw, **large.tables})
+    report = engine.quality_report(raw, r, large)
+    clean, notes, counts = engine.clean_tables(raw, r, large)
+    summary = engine.kpi_summary(clean, r, large)
+    feats = engine.customer_features(folder, engine=eng, con=large.con, clean=large.clean(r))
+    return (report.drop(columns=["example_rows", "example_values"]), counts, summary, feats), notes
+
+
 @pytest.mark.skipif(not engine.java_available(), reason="Spark needs Java 17 (not installed)")
 def test_spark_data_stage_equals_duckdb(faulty):
     """The data stage's engine steps (report, notes, counts, KPI summary, features from the
     cleaned transactions) give the same answers on Spark as on DuckDB."""
-    from crmlab import sources
-
-    out = {}
-    for eng in ("duckdb", "spark"):
-        large = engine.open_large_sources(CASE, faulty, eng)
-        raw = sources.load_sources(CASE, faulty, skip=large.names)
-        r = sources.case_rules(CASE, {**raw, **large.tables})
-        report = engine.quality_report(raw, r, large)
-        clean, notes, counts = engine.clean_tables(raw, r, large)
-        summary = engine.kpi_summary(clean, r, large)
-        feats = engine.customer_features(faulty, engine=eng, con=large.con, clean=large.clean(r))
-        out[eng] = (report.drop(columns=["example_rows", "example_values"]), counts, summary, feats)
-        out[eng + "_notes"] = notes
-    assert out["spark_notes"] == out["duckdb_notes"] and len(out["duckdb_notes"]) == 11
-    for a, b in zip(out["duckdb"], out["spark"], strict=True):
+    ref, ref_notes = _retail_data_stage(faulty, "duckdb")
+    got, notes = _retail_data_stage(faulty, "spark")
+    assert notes == ref_notes and len(ref_notes) == 11
+    for a, b in zip(ref, got, strict=True):
         pd.testing.assert_frame_equal(b, a, check_dtype=False)
-    assert out["spark"][1].loc["transactions"].tolist() == [5, 1]
+    assert got[1].loc["transactions"].tolist() == [5, 1]
+
+
+@pytest.mark.skipif(not engine.java_available(), reason="Spark needs Java 17 (not installed)")
+def test_spark_data_stage_on_fault_free_tables(fault_free):
+    """Nothing to find or drop: both engines count 0 of every fault (the whole retail case on
+    Spark once stopped here: a sum over no duplicate keys came back as NaN)."""
+    for eng in ("duckdb", "spark"):
+        (report, counts, summary, feats), notes = _retail_data_stage(fault_free, eng)
+        assert report[report["source"] == "transactions"].empty, eng
+        assert notes == [], eng
+        assert counts.loc["transactions"].tolist() == [3, 0], eng
+        assert feats["n_transactions"].tolist() == [2, 1], eng
+        assert feats["monetary"].tolist() == [30.0, 30.0], eng
+        assert int(summary["n_transactions"].max()) == 3, eng
 
 
 @pytest.mark.skipif(not engine.java_available(), reason="Spark needs Java 17 (not installed)")

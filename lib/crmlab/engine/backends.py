@@ -36,6 +36,7 @@ __all__ = [
     "Source",
     "connect",
     "java_available",
+    "number",
     "register_source",
     "spark_session",
 ]
@@ -265,6 +266,17 @@ def build_memory_limit(physical_bytes: int | None = None) -> str:
         physical_bytes = physical_memory()
     half_gb = max(1, int(physical_bytes) // 2 // 2**30)
     return f"{min(BUILD_MEMORY_LIMIT_GB, half_gb)}GB"
+
+
+def number(value, kind=int):
+    """An aggregate fetched from the engine as a Python ``int`` (or ``kind``, e.g. ``float``),
+    0 where it is SQL NULL: a SUM over no rows is NULL, which arrives as ``None`` from DuckDB
+    and as NaN from Spark (through pandas) - and NaN, unlike None, is true in ``value or 0``."""
+    import pandas as pd
+
+    if value is None or pd.isna(value):
+        return kind(0)
+    return kind(value)
 
 
 def memory_limit(con) -> int:

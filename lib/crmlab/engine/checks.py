@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from crmlab.engine.backends import materialize
+from crmlab.engine.backends import materialize, number
 from crmlab.engine.clean import (
     ROW,
     _blank,
@@ -152,12 +152,11 @@ def _duplicate_counts(t, key, cols, dups):
     # the rows of duplicated keys: a small table, read twice
     groups = sus.group_by([*cols, "_k"]).agg(_c=ibis._.count()).cache()
     tot = groups.aggregate(_rows=groups._c.sum(), _groups=groups.count()).execute()
-    n_exact = int((tot["_rows"].iloc[0] or 0) - tot["_groups"].iloc[0])
+    n_exact = number(tot["_rows"].iloc[0]) - number(tot["_groups"].iloc[0])
     per_key = groups.filter(groups._k.notnull()).group_by("_k").agg(_d=ibis._.count())
     shared = per_key.filter(per_key._d > 1)
     res = shared.aggregate(_rows=shared._d.sum(), _keys=shared.count()).execute()
-    n_rows = int(res["_rows"].iloc[0] or 0)
-    return n_exact, n_rows, int(res["_keys"].iloc[0])
+    return n_exact, number(res["_rows"].iloc[0]), number(res["_keys"].iloc[0])
 
 
 def _parent_ids(parent_t, pkey, name, fk, parent):
@@ -358,7 +357,7 @@ def table_checks(
         agg["c_ret"] = _count(alive & g["c_ret"])
     names = {k: f"m{i}" for i, k in enumerate(agg)}
     res = f.aggregate(**{names[k]: v for k, v in agg.items()}).execute().iloc[0]
-    n = {k: int(res[names[k]] or 0) for k in agg}
+    n = {k: number(res[names[k]]) for k in agg}
 
     n_raw = n["n_raw"]
     out.n_raw, out.n_clean = n_raw, n["n_clean"]

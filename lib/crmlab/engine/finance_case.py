@@ -26,6 +26,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from crmlab.engine.backends import number
 from crmlab.engine.case import LargeSources
 from crmlab.errors import DataError
 
@@ -308,7 +309,7 @@ def cox_months(
         vals[f"{col}_{window}m"] = (v > 0).cast("float64") if how == "any" else v
     prev = t._m.lag().over(ibis.window(group_by="customer_id", order_by="_m"))
     t = t.mutate(**vals, _gap=(prev.notnull() & (t._m - prev != 1)).cast("int64"))
-    n_gap = int(t._gap.sum().execute() or 0)
+    n_gap = number(t._gap.sum().execute())
     if n_gap:
         raise DataError(
             f"time_varying_frame: snapshot months of a customer must be consecutive; {n_gap} "

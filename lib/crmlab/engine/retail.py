@@ -30,6 +30,7 @@ from crmlab.engine.backends import (
     Source,
     engine_name,
     memory_limit,
+    number,
     register_source,
     scratch_folder,
     set_row_order,
@@ -568,10 +569,10 @@ def transaction_summary(tx, as_of, window_months: int = 6, id_col: str = "custom
                 "window": name,
                 "start": start,
                 "end": end,
-                "n_transactions": int(res[f"n{i}"] or 0),
-                "buyers": int(res[f"b{i}"] or 0),
-                "repeat_buyers": int(res[f"r{i}"] or 0),
-                "net_spend": float(res[f"s{i}"] or 0.0),
+                "n_transactions": number(res[f"n{i}"]),
+                "buyers": number(res[f"b{i}"]),
+                "repeat_buyers": number(res[f"r{i}"]),
+                "net_spend": number(res[f"s{i}"], float),
                 "last_date": pd.NaT if last is None or pd.isna(last) else pd.Timestamp(last),
             }
         )
