@@ -7,7 +7,9 @@
 For each size the retail generator writes Parquet files (about 20 transactions per customer) into
 a cache folder (default ``bench/.data``, ignored by git; reused on later runs). Every measurement
 runs in a fresh Python process, which reports the wall time of the build (imports excluded) and
-its peak resident memory (``ru_maxrss``, imports included). Measured in the same run:
+its peak resident memory (``ru_maxrss``, imports included); the modules each method uses
+(pandas, pyarrow, and for crmlab DuckDB, Ibis' DuckDB backend and crmlab's rule lookup with
+pandera) are imported before the clock starts. Measured in the same run:
 
 crmlab
     :func:`crmlab.engine.customer_features` with ``engine="duckdb"``: cleaning (duplicates,
@@ -18,6 +20,10 @@ crmlab
 baseline
     plain pandas doing the same: load the tables, drop duplicates/missing/orphans, groupby,
     merge (the usual notebook code, without crmlab's checks and notes).
+
+Each measurement is repeated (``--repeat``, default 3; ``--repeat-10m``, default 1) and the
+medians are reported with the range of the runs: a single run's time varies by up to half from
+run to run here (the pandas baseline most), enough to move a ratio across a target.
 
 Printed: wall time, CPU time (user + system: a fairer measure when other work shares the
 machine) and peak memory per size and method, the ratios crmlab / baseline, and how time grows
@@ -232,8 +238,10 @@ def worker(method: str, data_dir: Path, out: Path | None) -> None:
     if method == "crmlab":
         import duckdb  # noqa: F401
         import ibis  # noqa: F401
+        import ibis.backends.duckdb  # noqa: F401  (imported by the first connect)
 
         import crmlab.engine  # noqa: F401
+        import crmlab.sources  # noqa: F401  (the build's rules; imports pandera)
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     rss_before, cpu_before = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
@@ -250,7 +258,8 @@ def worker(method: str, data_dir: Path, out: Path | None) -> None:
     print(json.dumps(out))
 
 
-def measure(method: str, data_dir: Path, out: Path | None = None) -> dict:
+def measure_once(method: str, data_dir: Path, out: Path | None = None) -> dict:
+    """One build of ``method`` in a fresh process: its JSON line (or ``{"error": ...}``)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", method, str(data_dir)]
     if out is not None:
         cmd += ["--out", str(out)]
@@ -260,15 +269,42 @@ def measure(method: str, data_dir: Path, out: Path | None = None) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def measure(method: str, data_dir: Path, out: Path | None = None, repeat: int = 1) -> dict:
+    """``repeat`` builds, each in a fresh process: the median of each measurement (wall, CPU,
+    peak), with every run's wall time and peak in ``runs_wall_s`` / ``runs_peak_mb``. One run's
+    times vary by up to half between runs on this machine (the pandas baseline most), so the
+    ratios and growth exponents are taken from medians."""
+    import statistics
+
+    runs = [measure_once(method, data_dir, out) for _ in range(max(1, repeat))]
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return failed[0]
+    med = {k: statistics.median(r[k] for r in runs) for k in ("wall_s", "cpu_s", "peak_mb")}
+    return {
+        **runs[0],
+        **med,
+        "runs_wall_s": [r["wall_s"] for r in runs],
+        "runs_peak_mb": [r["peak_mb"] for r in runs],
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------------
 def _fmt_row(n: int, method: str, r: dict) -> str:
     if "error" in r:
         return f"{n:>12,}  {method:<9} failed: {r['error']}"
+    spread = ""
+    if len(r.get("runs_wall_s", [])) > 1:
+        w, m = r["runs_wall_s"], r["runs_peak_mb"]
+        spread = (
+            f"   runs: {min(w):.1f}-{max(w):.1f} s, {min(m):,.0f}-{max(m):,.0f} MB"
+            f" ({len(w)} runs, medians shown)"
+        )
     return (
         f"{n:>12,}  {method:<9} {r['wall_s']:>9.1f} s {r['cpu_s']:>9.1f} s "
-        f"{r['peak_mb']:>9,.0f} MB   ({r['transactions']:,} transactions kept)"
+        f"{r['peak_mb']:>9,.0f} MB   ({r['transactions']:,} transactions kept){spread}"
     )
 
 
@@ -279,6 +315,16 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-10m", action="store_true", help="also run pandas at 10M")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="folder for the generated data")
     ap.add_argument("--json", help="write all measurements to this file")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="builds per size and method below 10M, each in a fresh process; medians are "
+        "reported (default 3)",
+    )
+    ap.add_argument(
+        "--repeat-10m", type=int, default=1, help="builds at 10M (default 1: about 4 min each)"
+    )
     ap.add_argument(
         "--duckdb-memory",
         help="DuckDB memory_limit, e.g. 8GB or 80%% (DuckDB's own default); default: the "
@@ -309,7 +355,8 @@ def main(argv=None) -> int:
             if n >= TEN_MILLION and method == "baseline" and not args.baseline_10m:
                 continue
             out = cache / f"features_{n}.parquet" if n >= TEN_MILLION else None
-            r = measure(method, data, out if method == "crmlab" else None)
+            repeat = args.repeat_10m if n >= TEN_MILLION else args.repeat
+            r = measure(method, data, out if method == "crmlab" else None, repeat)
             results[n][method] = r
             print(_fmt_row(n, method, r), flush=True)
 

@@ -28,6 +28,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
 from crmlab import paths, runner
+from crmlab.engine import java_available
 from crmlab.privacy import assert_no_pii
 from crmlab.synthetic import ensure_synthetic, generate
 from tests import engine_guard
@@ -342,6 +343,17 @@ def test_duckdb_and_pandas_paths_give_the_same_figures(tmp_path, default_run):
     assert "cox.attributable_fraction" in r_duckdb and "goal.balances_to_retain" in r_duckdb
     assert figure_differences(r_duckdb, r_pandas) == []
     assert (run_dir / "results.json").read_bytes() == (pandas_dir / "results.json").read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not java_available(), reason="Spark needs Java 17 (not installed)")
+def test_the_whole_case_on_spark_gives_the_same_figures(tmp_path, default_run):
+    """``engine=spark`` (local mode): stages 1 and 2 keep the snapshots in Spark, and every
+    figure of results.json is the DuckDB run's, byte for byte."""
+    run_dir, r_duckdb, _ = default_run
+    spark_dir, r_spark = _run(tmp_path, engine="spark")
+    assert json.loads((spark_dir / "status.json").read_text())["parameters"] == {"engine": "spark"}
+    assert (run_dir / "results.json").read_bytes() == (spark_dir / "results.json").read_bytes()
 
 
 def test_config_engine_keys_are_finance_parameters(tmp_path):

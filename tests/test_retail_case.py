@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from crmlab import runner
+from crmlab.engine import java_available
 from crmlab.privacy import assert_no_pii
 from crmlab.results import figure_differences
 from crmlab.synthetic import ensure_synthetic, generate
@@ -177,6 +178,17 @@ def test_duckdb_and_pandas_paths_give_the_same_figures(tmp_path, default_run):
     assert len(r_duckdb) > 60 and "kpi.spend_per_customer" in r_duckdb
     assert figure_differences(r_duckdb, r_pandas) == []
     assert figure_differences({"x": 1.0}, {"x": 1.0 + 1e-6}) == [".x: 1.0 != 1.000001"]  # can fail
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not java_available(), reason="Spark needs Java 17 (not installed)")
+def test_the_whole_case_on_spark_gives_the_same_figures(tmp_path, default_run):
+    """``engine=spark`` (local mode): stage 2 keeps the transactions in Spark (quality checks,
+    cleaning, KPI summary, customer features), and every figure is the DuckDB run's."""
+    _, r_duckdb, _ = default_run
+    spark_dir, r_spark = _run(tmp_path, engine="spark")
+    assert json.loads((spark_dir / "status.json").read_text())["parameters"] == {"engine": "spark"}
+    assert figure_differences(r_duckdb, r_spark) == []
 
 
 def test_config_engine_keys_become_parameters(tmp_path):
