@@ -546,21 +546,35 @@ def faulty(tmp_path_factory):
     return d
 
 
-def _quality_both_ways(folder, rules=None):
-    """(report, notes, counts, KPI summary) on the pandas path and on DuckDB."""
+def _retail_data_stage(folder, eng: str, rules=None, key=None, features: bool = True):
+    """The retail data stage's steps on ``eng`` (``key``: pseudonymize the small tables first,
+    as the notebook does): ((report, counts, KPI summary[, features from the cleaned
+    transactions]), cleaning notes)."""
     from crmlab import sources
 
-    key = privacy.demo_key(42)
+    large = engine.open_large_sources(CASE, folder, eng)
+    tables = sources.load_sources(CASE, folder, skip=large.names)
+    if key is not None:
+        tables, _ = sources.pseudonymize_tables(tables, key)
+    r = rules or sources.case_rules(CASE, {**tables, **large.tables})
+    report = engine.quality_report(tables, r, large)
+    clean, notes, counts = engine.clean_tables(tables, r, large)
+    out = [report.drop(columns=["example_rows", "example_values"]), counts]
+    out.append(engine.kpi_summary(clean, r, large))
+    if features:
+        out.append(
+            engine.customer_features(folder, engine=eng, con=large.con, clean=large.clean(r))
+        )
+    return tuple(out), notes
+
+
+def _quality_both_ways(folder, rules=None):
+    """(report, notes, counts, KPI summary) on the pandas path and on DuckDB."""
     out = {}
     for eng in ("pandas", "duckdb"):
-        large = engine.open_large_sources(CASE, folder, eng)
-        raw = sources.load_sources(CASE, folder, skip=large.names)
-        tables, _ = sources.pseudonymize_tables(raw, key)
-        r = rules or sources.case_rules(CASE, {**tables, **large.tables})
-        report = engine.quality_report(tables, r, large)
-        clean, notes, counts = engine.clean_tables(tables, r, large)
-        summary = engine.kpi_summary(clean, r, large)
-        out[eng] = (report.drop(columns=["example_rows", "example_values"]), notes, counts, summary)
+        key = privacy.demo_key(42)
+        (report, counts, summary), notes = _retail_data_stage(folder, eng, rules, key, False)
+        out[eng] = (report, notes, counts, summary)
     return out["pandas"], out["duckdb"]
 
 
@@ -776,21 +790,6 @@ def fault_free(tmp_path_factory):
         """,
     )
     return d
-
-
-def _retail_data_stage(folder, eng: str):
-    """The retail data stage's engine steps on ``eng``: (report, counts, KPI summary,
-    features from the cleaned transactions) and the cleaning notes."""
-    from crmlab import sources
-
-    large = engine.open_large_sources(CASE, folder, eng)
-    raw = sources.load_sources(CASE, folder, skip=large.names)
-    r = sources.case_rules(CASE, {**raw, **large.tables})
-    report = engine.quality_report(raw, r, large)
-    clean, notes, counts = engine.clean_tables(raw, r, large)
-    summary = engine.kpi_summary(clean, r, large)
-    feats = engine.customer_features(folder, engine=eng, con=large.con, clean=large.clean(r))
-    return (report.drop(columns=["example_rows", "example_values"]), counts, summary, feats), notes
 
 
 @pytest.mark.skipif(not engine.java_available(), reason="Spark needs Java 17 (not installed)")
