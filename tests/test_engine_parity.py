@@ -819,6 +819,24 @@ def test_spark_data_stage_on_fault_free_tables(fault_free):
 
 
 @pytest.mark.skipif(not engine.java_available(), reason="Spark needs Java 17 (not installed)")
+def test_spark_refuses_nanosecond_parquet_with_what_to_do(tmp_path):
+    """pandas writes datetimes in nanoseconds, a Parquet type Spark cannot read: a clear error
+    naming the file and columns instead of Spark's AnalysisException; microseconds are read."""
+    from crmlab.engine.backends import register_source
+
+    df = pd.DataFrame({"customer_id": ["C1"], "date": pd.to_datetime(["2024-03-01 10:00"])})
+    df["date"] = df["date"].astype("datetime64[ns]")
+    df.to_parquet(tmp_path / "nanos.parquet")
+    df.to_parquet(tmp_path / "micros.parquet", coerce_timestamps="us")
+    con = engine.connect("spark")
+    with pytest.raises(DataError, match=r"nanos.parquet: Spark cannot read timestamps stored in "
+                       r"nanoseconds \(columns: date\)\. Write the file with microsecond"):  # fmt: skip
+        register_source(con, tmp_path / "nanos.parquet", "nanos")
+    got = register_source(con, tmp_path / "micros.parquet", "micros").table.execute()
+    assert got["date"].tolist() == [pd.Timestamp("2024-03-01 10:00")]
+
+
+@pytest.mark.skipif(not engine.java_available(), reason="Spark needs Java 17 (not installed)")
 def test_finance_stages_on_spark_equal_duckdb(faulty_bank):
     """The finance data stage's engine steps give the same answers on Spark as on DuckDB."""
     ref, got = _finance_both_ways(faulty_bank, ("duckdb", "spark"))

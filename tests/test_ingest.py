@@ -494,6 +494,20 @@ def test_write_canonical_input_and_report(client, tmp_path):
     clean, notes = quality.clean_tables(tables, sources.case_rules("retail_satisfaction", tables))
     assert len(clean["transactions"]) == 10  # minus the copy of A05, the orphan, blank amount
     assert sources.survey_drivers(out, clean["survey"]) == ["staff_service", "product_quality"]
+    # dates as microsecond timestamps: Spark cannot read pandas' default nanoseconds
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stamps = {
+        f"{p.stem}.{f.name}": f.type.unit
+        for p in out.glob("*.parquet")
+        for f in pq.read_schema(p)
+        if pa.types.is_timestamp(f.type)
+    }
+    assert stamps["transactions.date"] == "us" and stamps["customers.signup_date"] == "us"
+    assert set(stamps.values()) == {"us"}
+    orders = pd.read_parquet(out / "transactions.parquet")
+    assert str(orders["date"].min().date()) == "2024-01-05"  # 20240105 in the export
 
 
 def test_write_refuses_tables_that_are_not_pseudonymized(loaded, tmp_path):

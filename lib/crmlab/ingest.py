@@ -1653,14 +1653,16 @@ def prepare(cfg: CaseConfig, key: bytes | None = None) -> Prepared:
 def write(prepared: Prepared, folder: str | Path) -> Path:
     """Write ``<source>.parquet`` per source and ``ingest_report.json`` into ``folder``.
 
-    Each file is written atomically. Refuses tables that were not pseudonymized.
+    Each file is written atomically, timestamps in microseconds (the unit every engine reads:
+    Spark refuses pandas' nanoseconds; a client's dates never need more, and pyarrow raises
+    rather than truncate one that does). Refuses tables that were not pseudonymized.
     """
     if prepared.key_source is None:
         raise DataError("write: pseudonymize the tables first (ingest.prepare does).")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, df in prepared.tables.items():
-        atomic.write_parquet(df, folder / f"{name}.parquet", index=False)
+        atomic.write_parquet(df, folder / f"{name}.parquet", index=False, coerce_timestamps="us")
     atomic.write_json(folder / REPORT_NAME, _jsonable(prepared.report()))
     return folder
 

@@ -410,12 +410,33 @@ def _register_duckdb(con, path: Path, fmt: str, view: str, id_columns) -> None:
     con.raw_sql(f'CREATE OR REPLACE VIEW "{view}" AS {sql}')
 
 
+def _refuse_nanosecond_timestamps(path: Path) -> None:
+    """Spark cannot read Parquet timestamps in nanoseconds (pandas' default unit when it writes
+    datetime columns): say which columns and how to write the file instead."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    nanos = [
+        f.name
+        for f in pq.read_schema(path)
+        if pa.types.is_timestamp(f.type) and f.type.unit == "ns"
+    ]
+    if nanos:
+        raise DataError(
+            f"{path}: Spark cannot read timestamps stored in nanoseconds (columns: "
+            f"{', '.join(nanos)}). Write the file with microsecond timestamps - from pandas "
+            "df.to_parquet(path, coerce_timestamps='us') - or import it with `crmlab run "
+            "--config`, which does; or use engine 'duckdb'."
+        )
+
+
 def _register_spark(con, path: Path, fmt: str, view: str, id_columns) -> None:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     spark = con._session
     if fmt == "parquet":
+        _refuse_nanosecond_timestamps(path)
         df = spark.read.parquet(str(path))
     else:
         inferred = spark.read.csv(str(path), header=True, inferSchema=True).schema
