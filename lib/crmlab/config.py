@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from crmlab.errors import ConfigError, ParameterError
+from crmlab.privacy import KEY_ENV_VAR
 from crmlab.schemas import RETAIL_DRIVER_NAMES, SATISFACTION_ALIAS, SourceSpec, case_schema
 
 __all__ = [
@@ -81,7 +82,6 @@ COLUMN_KEYS = {
     "satisfied_at": "lowest rating that counts as satisfied (on the client's scale)",
 }
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".xlsm")
-KEY_ENV_VAR = "CRMLAB_PSEUDONYM_KEY"
 RUNNER_SET = ("data_dir", "run_dir")
 
 
