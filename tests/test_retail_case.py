@@ -191,6 +191,19 @@ def test_the_whole_case_on_spark_gives_the_same_figures(tmp_path, default_run):
     assert figure_differences(r_duckdb, r_spark) == []
 
 
+def test_an_unknown_engine_stops_before_any_kernel(tmp_path, monkeypatch):
+    """``-p engine=polars`` is refused with the parameter checks, not in stage 2's kernel."""
+    from crmlab.errors import ParameterError
+
+    def boom(*a, **k):  # pragma: no cover - must not be reached
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(runner, "run_case", boom)
+    with pytest.raises(ParameterError, match="engine='polars' is not one of duckdb, spark, pandas"):
+        runner.run_cases([CASE], {"engine": "polars"}, out_root=tmp_path, progress=False)
+    assert not list(tmp_path.iterdir())  # no run folder
+
+
 def test_config_engine_keys_become_parameters(tmp_path):
     from crmlab.config import load_config
     from crmlab.errors import ConfigError

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from crmlab.errors import ConfigError, ParameterError
+from crmlab.params import CHOICES
 from crmlab.privacy import KEY_ENV_VAR
 from crmlab.schemas import RETAIL_DRIVER_NAMES, SATISFACTION_ALIAS, SourceSpec, case_schema
 
@@ -64,7 +65,7 @@ TOP_KEYS = {
     "engine": "where the large tables are processed: duckdb (default), spark or pandas",
     "spark_master": "Spark master URL for engine: spark (default local[2])",
 }
-ENGINES = ("duckdb", "spark", "pandas")
+ENGINES = CHOICES["engine"]
 SOURCE_KEYS = {
     "path": "file path (.csv, .tsv, .txt, .parquet, .xlsx, .xlsm)",
     "query": "a DuckDB SELECT over files (paths relative to the config file)",

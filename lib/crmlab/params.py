@@ -28,6 +28,10 @@ TYPES: dict[str, type | tuple[type, ...]] = {
 #: Parameters the runner sets itself; users do not pass them.
 RUNNER_PARAMETERS = ("run_dir",)
 
+#: Parameters whose value is one of a fixed set in every case that has them, checked with the
+#: types before any kernel starts: where the large tables are processed.
+CHOICES: dict[str, tuple[str, ...]] = {"engine": ("duckdb", "spark", "pandas")}
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -175,6 +179,10 @@ def validate(spec: Mapping[str, Parameter], values: Mapping[str, Any], case_name
                 typed[name] = coerce(spec[name], value)
             except ParameterError as e:
                 problems.append(str(e))
+            else:
+                allowed = CHOICES.get(name)
+                if allowed and typed[name] not in allowed:
+                    problems.append(f"{name}={value!r} is not one of {', '.join(allowed)}")
     for p in spec.values():
         if p.required and p.name not in typed and p.name not in RUNNER_PARAMETERS:
             problems.append(f"missing required parameter '{p.name}'")
