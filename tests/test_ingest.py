@@ -363,6 +363,8 @@ def test_wrong_path_names_the_folder_and_a_near_file(tmp_path):
     assert p["rule"] == "file not found" and p["file"] == "exports/stores_2025.csv"
     assert "relative to the config's folder" in p["hint"]
     assert "Did you mean 'stores_2026.csv'?" in p["hint"]
+    # the files listed are those of the folder the path points into, named as such
+    assert f"files in {tmp_path / 'exports'}: stores_2026.csv." in p["hint"]
 
 
 def test_header_row_and_text_labels_for_ratings(tmp_path):

@@ -250,7 +250,8 @@ def _path_problem(src: SourceConfig, folder: Path) -> dict:
         names = [p.name for p in path.parent.iterdir()]
         close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.5)
         near = f" Did you mean '{close[0]}'?" if close else ""
-        where = f"files there: {', '.join(sorted(names)[:8])}" if names else "the folder is empty"
+        shown = ", ".join(sorted(names)[:8]) + (" ..." if len(names) > 8 else "")
+        where = f"files in {path.parent}: {shown}" if names else f"{path.parent} is empty"
     else:
         where = f"folder {path.parent} does not exist"
     return problem(
