@@ -570,9 +570,8 @@ def _retail_data_stage(folder, eng: str, rules=None, key=None, features: bool = 
 
 def _quality_both_ways(folder, rules=None):
     """(report, notes, counts, KPI summary) on the pandas path and on DuckDB."""
-    out = {}
+    out, key = {}, privacy.demo_key(42)
     for eng in ("pandas", "duckdb"):
-        key = privacy.demo_key(42)
         (report, counts, summary), notes = _retail_data_stage(folder, eng, rules, key, False)
         out[eng] = (report, notes, counts, summary)
     return out["pandas"], out["duckdb"]

@@ -350,8 +350,8 @@ def test_duckdb_and_pandas_paths_give_the_same_figures(tmp_path, default_run):
 def test_the_whole_case_on_spark_gives_the_same_figures(tmp_path, default_run):
     """``engine=spark`` (local mode): stages 1 and 2 keep the snapshots in Spark, and every
     figure of results.json is the DuckDB run's, byte for byte."""
-    run_dir, r_duckdb, _ = default_run
-    spark_dir, r_spark = _run(tmp_path, engine="spark")
+    run_dir, _, _ = default_run
+    spark_dir, _ = _run(tmp_path, engine="spark")
     assert json.loads((spark_dir / "status.json").read_text())["parameters"] == {"engine": "spark"}
     assert (run_dir / "results.json").read_bytes() == (spark_dir / "results.json").read_bytes()
 

@@ -51,6 +51,7 @@ from crmlab.engine.case import (
 from crmlab.engine.finance import churn_dataset
 from crmlab.engine.retail import transaction_summary
 from crmlab.errors import ConfigError
+from crmlab.params import CHOICES
 
 __all__ = [
     "DEFAULT_SPARK_MASTER",
@@ -79,8 +80,8 @@ def _connect_for_build(engine: str, spark_master: str | None):
 
 
 def _check_engine(engine: str) -> None:
-    if engine not in (*ENGINES, "pandas"):
-        raise ConfigError(f"engine must be one of {[*ENGINES, 'pandas']}, got {engine!r}.")
+    if engine not in CHOICES["engine"]:  # ENGINES, and pandas (the reference path)
+        raise ConfigError(f"engine must be one of {list(CHOICES['engine'])}, got {engine!r}.")
 
 
 def _pandas_features(data_dir, as_of, rules, driver_cols, key):

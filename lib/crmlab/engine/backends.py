@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -368,16 +369,19 @@ def register_source(con, path: str | os.PathLike, name: str) -> Source:
     view = f"crmlab_{name}"
     engine = engine_name(con)
     try:
+        units = _parquet_units(path) if fmt == "parquet" else None
         if engine == "duckdb":
             _register_duckdb(con, path, fmt, view, ID_COLUMNS)
         else:
+            _refuse_nanosecond_timestamps(path, units or {})
             _register_spark(con, path, fmt, view, ID_COLUMNS)
         table = con.table(view)
     except Exception as e:  # the engines raise their own exception types
         if isinstance(e, DataError):
             raise
         raise DataError(f"{path}: cannot be read as a table ({type(e).__name__}: {e}).") from None
-    units = _parquet_units(path) if fmt == "parquet" else {c: "us" for c in table.columns}
+    if units is None:
+        units = {c: "us" for c in table.columns}
     return Source(name, path, fmt, table, units)
 
 
@@ -410,17 +414,11 @@ def _register_duckdb(con, path: Path, fmt: str, view: str, id_columns) -> None:
     con.raw_sql(f'CREATE OR REPLACE VIEW "{view}" AS {sql}')
 
 
-def _refuse_nanosecond_timestamps(path: Path) -> None:
+def _refuse_nanosecond_timestamps(path: Path, units: Mapping[str, str]) -> None:
     """Spark cannot read Parquet timestamps in nanoseconds (pandas' default unit when it writes
-    datetime columns): say which columns and how to write the file instead."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    nanos = [
-        f.name
-        for f in pq.read_schema(path)
-        if pa.types.is_timestamp(f.type) and f.type.unit == "ns"
-    ]
+    datetime columns): say which columns (``units``: :func:`_parquet_units` of the file) and how
+    to write the file instead."""
+    nanos = [c for c, unit in units.items() if unit == "ns"]
     if nanos:
         raise DataError(
             f"{path}: Spark cannot read timestamps stored in nanoseconds (columns: "
