@@ -434,7 +434,6 @@ def _register_spark(con, path: Path, fmt: str, view: str, id_columns) -> None:
 
     spark = con._session
     if fmt == "parquet":
-        _refuse_nanosecond_timestamps(path)
         df = spark.read.parquet(str(path))
     else:
         inferred = spark.read.csv(str(path), header=True, inferSchema=True).schema
