@@ -315,6 +315,72 @@ def test_number_reads_an_aggregate_over_no_rows_as_zero():
     assert type(number(None, float)) is float
 
 
+def test_edged_id_columns_name_the_ids_that_start_or_end_with_whitespace(tmp_path):
+    """Checked value by value: a leading space, a trailing tab or a control character marks a
+    column; an inner space or an empty value does not."""
+    from crmlab.engine.backends import edged_id_columns, register_source
+
+    pd.DataFrame(
+        {
+            "transaction_id": ["T1", "T 2", "", "T4"],  # inner space, empty: not edged
+            "customer_id": ["C1", " C2", "C3", "C4"],  # leading space
+            "store_id": ["S1", "S2", "S3\t", "S4"],  # trailing tab
+            "response_id": ["R1", "R2", "R3", "R4\x01"],  # trailing control character
+            "note": [" x", "y ", "z", "w"],  # not an id: not checked
+        }
+    ).to_parquet(tmp_path / "t.parquet")
+    con = engine.connect("duckdb")
+    src = register_source(con, tmp_path / "t.parquet", "t")
+    assert edged_id_columns(con, src) == {"customer_id", "store_id", "response_id"}
+
+
+@pytest.mark.parametrize("padded", ["customers", "transactions"])
+def test_an_id_padded_in_one_file_is_trimmed_in_every_file(tmp_path, padded):
+    """Ids are compared trimmed. A column is taken as it is only when no file has that id
+    with an edge space: here one file pads C2 and the other does not, and C2 must still get
+    its two purchases (the check is per id name, across the files)."""
+    from crmlab.engine.backends import plain_id_columns
+    from crmlab.engine.retail import load_sources
+
+    c2_customers = " C2" if padded == "customers" else "C2"
+    c2_tx = "C2 " if padded == "transactions" else "C2"
+    _write(
+        tmp_path,
+        "customers",
+        f"customer_id,signup_date\nC1,2024-01-01\n{c2_customers},2024-01-02\n",
+    )
+    _write(
+        tmp_path,
+        "transactions",
+        "transaction_id,customer_id,date,amount\n"
+        f"T1,C1,2024-03-01,10\nT2,{c2_tx},2024-03-02,20\nT3,{c2_tx},2024-03-05,30\n",
+    )
+    con = engine.connect("duckdb")
+    plain = plain_id_columns(con, load_sources(con, tmp_path).values())
+    assert plain == {"transaction_id"}
+    feats = engine.customer_features(tmp_path, con=con)
+    assert feats["n_transactions"].tolist() == [1, 2]
+    assert feats["monetary"].tolist() == [10.0, 50.0]
+    assert feats["frequency"].tolist() == [1, 2]
+
+
+def test_plain_ids_skip_the_trim_of_plain_column_references_only():
+    """Inside ``plain_ids`` a named id column is used as it is; another column, a computed
+    value and anything outside the block keep the trim."""
+    import ibis
+
+    from crmlab.engine.clean import _blank, id_text, plain_ids
+
+    t = ibis.table({"customer_id": "string", "store_id": "string"}, name="t")
+    sql = lambda e: ibis.to_sql(t.select(x=e), dialect="duckdb")  # noqa: E731
+    with plain_ids({"customer_id"}):
+        assert "TRIM" not in sql(id_text(t.customer_id))
+        assert "TRIM" not in sql(_blank(t.customer_id))
+        assert "TRIM" in sql(id_text(t.store_id))
+        assert "TRIM" in sql(id_text(t.customer_id.lower()))
+    assert "TRIM" in sql(id_text(t.customer_id))
+
+
 def test_build_memory_limit_is_4gb_or_half_the_machine():
     """4 GB on a machine of 8 GB or more; half the memory in whole GB below (at least 1 GB)."""
     from crmlab.engine.backends import build_memory_limit

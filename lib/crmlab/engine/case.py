@@ -28,12 +28,14 @@ from crmlab.engine.backends import (
     connect,
     materialize,
     physical_memory,
+    plain_id_columns,
     register_source,
     set_row_order,
     source_path,
     source_rows,
 )
 from crmlab.engine.checks import TableChecks, table_checks
+from crmlab.engine.clean import plain_ids
 from crmlab.errors import DataError
 
 __all__ = [
@@ -148,32 +150,41 @@ class LargeSources:
         return {n: list(c) for n, c in self.memo["dropped_personal"].items()}
 
     def checks(self, rules: Mapping | None) -> dict[str, TableChecks]:
-        """Quality findings and cleaning notes of every large source (computed once per rules)."""
-        from crmlab.engine.clean import clean_sources
+        """Quality findings and cleaning notes of every large source (computed once per rules).
 
+        Id columns without a value that starts or ends with whitespace are compared as they are
+        (:func:`~crmlab.engine.backends.plain_id_columns`)."""
         rules = dict(rules or {})
         columns = {n: tuple(s.table.columns) for n, s in self.sources.items()}
         key = ("checks", repr((sorted(rules.items(), key=lambda kv: kv[0]), columns)))
         if key not in self.memo:
-            parent_names = {
-                p
-                for n in self.sources
-                for p in rules.get(n, {}).get("foreign_keys", {}).values()
-                if p in self.parents
-            }
-            raw = {p: self.parents[p].table for p in parent_names}
-            cleaned = clean_sources(raw, {p: rules[p] for p in raw if p in rules})
-            parents = {p: (raw[p], cleaned[p], rules.get(p, {}).get("key")) for p in raw}
-            # materialize: each large table is read from its file once, into a Parquet file
-            # with its keep/orphan flags; the counts, the KPI summary and the features read that
-            self.memo[key] = {
-                n: table_checks(s.table, n, rules.get(n), parents, cache=self.materialize)
-                for n, s in self.sources.items()
-            }
-            if self.materialize_clean:
-                for c in self.memo[key].values():
-                    c.clean = materialize(self.con, c.clean)
+            srcs = [*self.sources.values(), *self.parents.values()]
+            with plain_ids(plain_id_columns(self.con, srcs)):
+                self.memo[key] = self._checks(rules)
         return self.memo[key]
+
+    def _checks(self, rules: Mapping) -> dict[str, TableChecks]:
+        from crmlab.engine.clean import clean_sources
+
+        parent_names = {
+            p
+            for n in self.sources
+            for p in rules.get(n, {}).get("foreign_keys", {}).values()
+            if p in self.parents
+        }
+        raw = {p: self.parents[p].table for p in parent_names}
+        cleaned = clean_sources(raw, {p: rules[p] for p in raw if p in rules})
+        parents = {p: (raw[p], cleaned[p], rules.get(p, {}).get("key")) for p in raw}
+        # materialize: each large table is read from its file once, into a Parquet file with
+        # its keep/orphan flags; the counts, the KPI summary and the features read that
+        out = {
+            n: table_checks(s.table, n, rules.get(n), parents, cache=self.materialize)
+            for n, s in self.sources.items()
+        }
+        if self.materialize_clean:
+            for c in out.values():
+                c.clean = materialize(self.con, c.clean)
+        return out
 
     def clean(self, rules: Mapping | None) -> dict:
         """Large source name -> its cleaned lazy table (see :meth:`checks`), for

@@ -15,7 +15,8 @@ engine executes the final customer-level query, so the raw rows never leave the 
 
 Differences from the pandas steps (documented, not silent): date text is parsed as ISO 8601 only
 (pandas also tries other layouts such as ``05/01/2024``); identifiers are compared as text with
-surrounding spaces removed (as pandas does for text ids); range columns become float64.
+surrounding spaces removed (as pandas does for text ids); range columns become float64. The trim
+is left out for id columns known to need none (:func:`plain_ids`): the results are the same.
 The notes of :func:`crmlab.quality.clean_tables` are not produced here (counting them would need
 extra passes over the data); the quality report stays a pandas step on a sample or on the
 small tables.
@@ -23,7 +24,9 @@ small tables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 
 import pandas as pd
 
@@ -39,6 +42,7 @@ __all__ = [
     "duplicated_keys",
     "flag_not_in",
     "id_text",
+    "plain_ids",
     "repeated_rows",
 ]
 
@@ -49,11 +53,40 @@ WHITESPACE = " \t\n\r\x0b\x0c"
 """The characters Ibis' ``strip`` removes on DuckDB (Spark removes a subset of them)."""
 
 
+_PLAIN_IDS: ContextVar[frozenset[str]] = ContextVar("crmlab_plain_ids", default=frozenset())
+
+
+@contextlib.contextmanager
+def plain_ids(names: Iterable[str]):
+    """Within the block, identifier columns called one of ``names`` are taken as they are by
+    :func:`id_text` and the blank tests: the caller has checked that no value of theirs starts
+    or ends with whitespace (:func:`crmlab.engine.backends.plain_id_columns`), so trimming
+    them would change nothing. Applies to the expressions built inside the block; only a
+    plain column reference is concerned, never a computed value.
+    """
+    token = _PLAIN_IDS.set(frozenset(names))
+    try:
+        yield
+    finally:
+        _PLAIN_IDS.reset(token)
+
+
+def _is_plain(col) -> bool:
+    """True for a reference to a column named in :func:`plain_ids`."""
+    import ibis.expr.operations as ops
+
+    names = _PLAIN_IDS.get()
+    return bool(names) and isinstance(col.op(), ops.Field) and col.get_name() in names
+
+
 def _strip(col):
     """``col.strip()``, with the trim only run on values that start or end with whitespace
-    (or are empty): a trim with a character set is slow in DuckDB, and ids rarely need it."""
+    (or are empty): a trim with a character set is slow in DuckDB, and ids rarely need it.
+    No trim at all for a column named in :func:`plain_ids`."""
     import ibis
 
+    if _is_plain(col):
+        return col
     ws = ibis.literal(WHITESPACE)
     edge = ws.contains(col.substr(0, 1)) | ws.contains(col.right(1))
     return ibis.cases((edge, col.strip()), else_=col)
@@ -61,6 +94,8 @@ def _strip(col):
 
 def id_text(col):
     """Identifier as trimmed text (the form :mod:`crmlab.quality` compares ids in)."""
+    if _is_plain(col) and col.type().is_string():
+        return col
     return _strip(col.cast("string"))
 
 

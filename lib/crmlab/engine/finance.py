@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crmlab.engine.backends import register_source, set_row_order, source_path
-from crmlab.engine.clean import ROW, clean_sources
+from crmlab.engine.backends import plain_id_columns, register_source, set_row_order, source_path
+from crmlab.engine.clean import ROW, clean_sources, plain_ids
 from crmlab.errors import DataError
 
 __all__ = [
@@ -261,17 +261,18 @@ def _clean_files(con, data_dir, rules) -> dict:
     ``rules`` (default: the finance case's rules for the columns present)."""
     from crmlab.sources import case_rules
 
-    tables, formats = {}, []
+    srcs = {}
     for stem in ("customers", "snapshots"):
         path = source_path(data_dir, stem)
         if path is None:
             raise DataError(f"{data_dir}: the churn data set needs {stem}.csv or {stem}.parquet.")
-        src = register_source(con, path, stem)
-        tables[stem], formats = src.table, [*formats, src.fmt]
-    set_row_order(con, formats)
+        srcs[stem] = register_source(con, path, stem)
+    set_row_order(con, [s.fmt for s in srcs.values()])
+    tables = {n: s.table for n, s in srcs.items()}
     if rules is None:
         rules = case_rules("finance_churn", tables)
-    return clean_sources(tables, rules or {})
+    with plain_ids(plain_id_columns(con, srcs.values())):
+        return clean_sources(tables, rules or {})
 
 
 @dataclass
