@@ -116,8 +116,9 @@ class SmartGoal:
                 v = getattr(self, name)
                 if not 0.0 <= v <= 1.0:
                     raise ParameterError(
-                        f"goal {name}={v} is not a share in [0, 1]; give shares (0.9, not 90) or "
-                        "set scale=1 for metrics already in points (NPS)"
+                        f"goal {name}={v} is not a share in [0, 1]: give a share such as 0.9 "
+                        "for 90% (with `crmlab run`: -p target=0.9). In code, a goal on a metric "
+                        "already in points, such as NPS, takes scale=1."
                     )
         if self.target == self.baseline:
             raise ParameterError("goal target equals the baseline; a goal needs a change")
