@@ -143,6 +143,16 @@ def test_transactions_only(tmp_path, small_data):
     assert "Skipped: CSAT history" in (run_dir / "html" / "01_goals.html").read_text()
 
 
+def test_customers_without_transactions(tmp_path, small_data):
+    """Every source is optional: a customer list with survey and complaints but no transaction
+    file runs every stage (it failed in 03_model: no purchase features to segment)."""
+    data = _partial(tmp_path, small_data, ["customers", "survey", "complaints", "stores", "pilot"])
+    run_dir, r = _run(tmp_path, data_dir=str(data))
+    assert r["features.n_customers"] == 800 and "pilot.effect" in r
+    assert "segments.counts" not in r and "tiers.counts" not in r  # no purchases to segment
+    assert "Skipped: customer classification" in (run_dir / "html" / "03_model.html").read_text()
+
+
 @pytest.fixture(scope="module")
 def guarded_run(tmp_path_factory, small_data):
     """The DuckDB path on the small data, with the guard on (at most 800 rows, the customers)."""

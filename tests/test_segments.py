@@ -251,3 +251,12 @@ def test_planted_segments_recovered_on_synthetic_retail(tmp_path):
     total = f["monetary"].clip(lower=0).sum()
     a_values = f.loc[tiers == "A", "monetary"]
     assert a_values.sum() >= 0.8 * total > a_values.sum() - a_values.min()
+
+
+def test_has_purchases_needs_transaction_features_and_a_buyer():
+    from crmlab.segments import has_purchases
+
+    assert not has_purchases(None)
+    assert not has_purchases(pd.DataFrame({"n_survey_responses": [1, 2]}))  # no transactions
+    assert not has_purchases(pd.DataFrame({"frequency": [0, 0]}))  # returns only
+    assert has_purchases(pd.DataFrame({"frequency": [0, 3]}))

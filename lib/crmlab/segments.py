@@ -27,6 +27,7 @@ __all__ = [
     "STAGES",
     "TIERS",
     "classify_customers",
+    "has_purchases",
     "lifecycle_stage",
     "needs_segments",
     "pareto_table",
@@ -69,6 +70,16 @@ DEFAULT_NEEDS: dict[str, float] = {
     "convenience_basket_quantile": 0.5,
 }
 """Thresholds of :func:`needs_segments` (shares, quantiles among buyers, days)."""
+
+
+def has_purchases(features: pd.DataFrame | None) -> bool:
+    """True when the customer table carries the transaction features and at least one customer
+    bought on some day (``frequency`` > 0): the condition for every purchase-based segmentation
+    below. False for no table, for customers without transactions (no transaction file: the
+    table has no ``frequency`` column) and for transactions that are all returns."""
+    if features is None or "frequency" not in features.columns:
+        return False
+    return bool(features["frequency"].fillna(0).sum() > 0)
 
 
 def _rules(rules: Mapping, defaults: Mapping, func: str) -> dict:
