@@ -329,3 +329,20 @@ def test_cli_new_then_validate(tmp_path, capsys, monkeypatch):
     assert "already exists" in capsys.readouterr().err
     assert main(["new", "other", "--from", "no_such_case", "--dir", str(tmp_path)]) == 2
     assert "Unknown case 'no_such_case'" in capsys.readouterr().err
+
+
+def test_run_on_other_data_without_a_key_warns_of_the_demo_key(monkeypatch, capsys):
+    """`-p data_dir=` with no $CRMLAB_PSEUDONYM_KEY: the stages use the public demo key, so
+    the command says so (and how to set a key); with a key or on the shipped data it is quiet."""
+    from crmlab import cli
+    from crmlab.privacy import KEY_ENV_VAR
+
+    monkeypatch.delenv(KEY_ENV_VAR, raising=False)
+    cli._warn_demo_key({"data_dir": "/data/client"})
+    err = capsys.readouterr().err
+    assert "/data/client" in err and "demo key" in err and f"${KEY_ENV_VAR}" in err
+    cli._warn_demo_key({"seed": 1})
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv(KEY_ENV_VAR, "a-project-secret-of-16+")
+    cli._warn_demo_key({"data_dir": "/data/client"})
+    assert capsys.readouterr().err == ""

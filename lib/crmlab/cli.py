@@ -6,6 +6,7 @@ Imports stay inside the commands so that ``crmlab list`` starts fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -49,9 +50,28 @@ def _cmd_run(args) -> int:
         cases = [c.name for c in all_cases()]
     if not cases:
         raise CrmlabError("Name a case (see `crmlab list`), use --all, or give --config FILE.")
+    _warn_demo_key(user_params)
     results = run_cases(cases, user_params, out_root=args.out, jobs=args.jobs)
     print_summary(results)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _warn_demo_key(params) -> None:
+    """Warn when ``-p data_dir=`` points at data of its own and no pseudonymization key is set:
+    the stages then pseudonymize with the public demo key (fine for generated data, but anyone
+    with the code could re-identify a client's customers from the deliverables)."""
+    from crmlab.privacy import KEY_ENV_VAR
+
+    data = str(params.get("data_dir") or "")
+    if not data or os.environ.get(KEY_ENV_VAR):
+        return
+    print(
+        f"crmlab: warning: ${KEY_ENV_VAR} is not set, so the customer ids of {data} are "
+        "pseudonymized with the public demo key: anyone with this code can re-identify them. "
+        f"For a client's data set ${KEY_ENV_VAR} to a secret of 16+ characters, or use "
+        "`crmlab run --config` (which requires it).",
+        file=sys.stderr,
+    )
 
 
 def _cmd_validate(args) -> int:
