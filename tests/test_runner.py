@@ -173,7 +173,16 @@ def test_a_relative_data_dir_is_read_from_the_callers_folder(tmp_path, monkeypat
     """The kernels run in the case folder; a relative ``-p data_dir=...`` still means the
     folder relative to where the user typed the command."""
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "client" / "export").mkdir(parents=True)
     [(_, params)] = runner.plan(["retail_satisfaction"], {"data_dir": "client/export"})
     assert params["data_dir"] == str(tmp_path / "client" / "export")
     [(_, params)] = runner.plan(["retail_satisfaction"], {})
     assert not params.get("data_dir")  # empty: the shipped synthetic data
+
+
+def test_a_data_dir_that_does_not_exist_stops_before_any_kernel(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParameterError) as e:
+        runner.plan(["retail_satisfaction"], {"data_dir": "client/exprt"})
+    assert "data_dir='client/exprt' is not a folder" in str(e.value)
+    assert str(tmp_path / "client" / "exprt") in str(e.value)

@@ -114,7 +114,16 @@ def plan(case_names: list[str], user_params: dict[str, Any]) -> list[tuple[Case,
         except ParameterError as e:
             errors.append(str(e))
             continue
-        planned.append((case, _absolute_data_dir(params)))
+        params = _absolute_data_dir(params)
+        if params.get("data_dir") and not Path(params["data_dir"]).is_dir():
+            given = user_params.get("data_dir", params["data_dir"])
+            errors.append(
+                f"Case '{case.name}': data_dir={given!r} is not a folder ({params['data_dir']} "
+                "does not exist). Give the folder that holds the case's CSV/Parquet files, or "
+                "leave data_dir out for the shipped synthetic data."
+            )
+            continue
+        planned.append((case, params))
     if errors:
         raise ParameterError("\n".join(errors))
     return planned
