@@ -331,18 +331,20 @@ def test_cli_new_then_validate(tmp_path, capsys, monkeypatch):
     assert "Unknown case 'no_such_case'" in capsys.readouterr().err
 
 
-def test_run_on_other_data_without_a_key_warns_of_the_demo_key(monkeypatch, capsys):
+def test_run_on_other_data_without_a_key_warns_of_the_demo_key(tmp_path, monkeypatch, capsys):
     """`-p data_dir=` with no $CRMLAB_PSEUDONYM_KEY: the stages use the public demo key, so
-    the command says so (and how to set a key); with a key or on the shipped data it is quiet."""
+    the command says so (and how to set a key); with a key or on the shipped data it is quiet,
+    and a folder that does not exist gets its own error instead."""
     from crmlab import cli
     from crmlab.privacy import KEY_ENV_VAR
 
     monkeypatch.delenv(KEY_ENV_VAR, raising=False)
-    cli._warn_demo_key({"data_dir": "/data/client"})
+    cli._warn_demo_key({"data_dir": str(tmp_path)})
     err = capsys.readouterr().err
-    assert "/data/client" in err and "demo key" in err and f"${KEY_ENV_VAR}" in err
-    cli._warn_demo_key({"seed": 1})
-    assert capsys.readouterr().err == ""
+    assert str(tmp_path) in err and "demo key" in err and f"${KEY_ENV_VAR}" in err
+    for params in ({"seed": 1}, {"data_dir": str(tmp_path / "absent")}):
+        cli._warn_demo_key(params)
+        assert capsys.readouterr().err == ""
     monkeypatch.setenv(KEY_ENV_VAR, "a-project-secret-of-16+")
-    cli._warn_demo_key({"data_dir": "/data/client"})
+    cli._warn_demo_key({"data_dir": str(tmp_path)})
     assert capsys.readouterr().err == ""

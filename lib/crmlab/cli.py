@@ -63,8 +63,8 @@ def _warn_demo_key(params) -> None:
     from crmlab.privacy import KEY_ENV_VAR
 
     data = str(params.get("data_dir") or "")
-    if not data or os.environ.get(KEY_ENV_VAR):
-        return
+    if not data or os.environ.get(KEY_ENV_VAR) or not Path(data).expanduser().is_dir():
+        return  # (a data_dir that is not a folder is an error of its own, before any kernel)
     print(
         f"crmlab: warning: ${KEY_ENV_VAR} is not set, so the customer ids of {data} are "
         "pseudonymized with the public demo key: anyone with this code can re-identify them. "
