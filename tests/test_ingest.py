@@ -130,6 +130,25 @@ def test_numbers_as_text():
     }
 
 
+def test_ids_with_spaces_around_them_are_trimmed_and_counted():
+    p = ingest.parse_ids(_series(" C001", "C002\t", "C003", "", "N/A", "C 4"))
+    assert p.values.tolist()[:3] == ["C001", "C002", "C003"] and p.values.tolist()[5] == "C 4"
+    assert p.values[3:5].isna().all()
+    assert p.counts == {"blank": 1, "na_word": 1, "trimmed": 2}  # an inner space stays
+
+
+def test_trimmed_ids_are_reported_in_the_import_notes(client):
+    """Nothing is changed silently: padded member ids in the orders are trimmed and said so."""
+    orders = client.parent / "orders.csv"
+    lines = orders.read_text(encoding="utf-8-sig").splitlines()
+    lines[1] = lines[1].replace(",1001,", ", 1001,")
+    lines[2] = lines[2].replace(",1001,", ",1001  ,")
+    orders.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    loaded = ingest.load(config.load_config(client))
+    assert any("2 id(s) with spaces around them trimmed" in n for n in loaded.notes)
+    assert loaded.tables["transactions"]["customer_id"].head(2).tolist() == ["1001", "1001"]
+
+
 def test_decimal_comma_numbers():
     p = ingest.parse_numbers(_series("1.234,50", "1,5", "€ 2.000", "3"), decimal=",")
     np.testing.assert_allclose(p.values.to_numpy(), [1234.5, 1.5, 2000.0, 3.0])

@@ -645,11 +645,18 @@ def parse_months(s: pd.Series) -> Parsed:
 
 
 def parse_ids(s: pd.Series) -> Parsed:
-    """Identifiers as text (1001, 1001.0 and ' 1001 ' are the same id); blanks missing."""
+    """Identifiers as text (1001, 1001.0 and ' 1001 ' are the same id); blanks missing.
+
+    ``counts``: ``blank``, ``na_word`` (such as 'N/A'), ``trimmed`` (ids with spaces around
+    them), ``float_ids`` (ids stored as decimal numbers)."""
     empty, na_word = _blank(s)
     ids = privacy._normalize_ids(s).astype("str").str.strip()
-    ids = ids.where(~(empty | na_word))
+    present = ~(empty | na_word)
+    ids = ids.where(present)
     counts = {"blank": int(empty.sum()), "na_word": int(na_word.sum())}
+    if pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s):
+        raw = s.astype("str")
+        counts["trimmed"] = int((present & (raw.str.strip() != raw)).sum())
     if pd.api.types.is_float_dtype(s):
         counts["float_ids"] = int(s.notna().sum())
     return Parsed(ids, pd.Series(False, index=s.index), {k: v for k, v in counts.items() if v})
@@ -957,6 +964,11 @@ def _coerce_field(
             per_col.append(p.values)
         elif f.kind == "id":
             p = parse_ids(s)
+            if p.counts.get("trimmed"):
+                notes.append(
+                    f"{label}: {p.counts['trimmed']:,} id(s) with spaces around them trimmed "
+                    "(' C001 ' -> 'C001': the same customer as 'C001')."
+                )
             if p.counts.get("float_ids"):
                 notes.append(
                     f"{label}: ids stored as decimal numbers written as whole numbers "
