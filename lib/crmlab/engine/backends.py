@@ -332,9 +332,6 @@ class Source:
     fmt: str
     table: object
     date_units: dict[str, str] = field(default_factory=dict)
-    edged_ids: frozenset[str] | None = field(default=None, repr=False)
-    """Identifier columns with a value that starts or ends with whitespace (see
-    :func:`edged_id_columns`); None until checked."""
 
 
 EDGE_TEST = "({c} < '!' OR {c}[-1] < '!') AND {c} <> ''"
@@ -350,18 +347,15 @@ def edged_id_columns(con, src: Source) -> frozenset[str]:
     Ids are compared trimmed (:func:`crmlab.engine.clean.id_text`); a column without such a
     value needs no trim, and skipping it makes the build about a third faster (the trim's test
     runs on every id of every row, and keeps joins and group-bys on computed keys). One scan of
-    the id columns on DuckDB, remembered on ``src``; on other engines every id column is
-    reported (not checked: the trim is kept).
+    the id columns on DuckDB, remembered on the connection per file (a case registers the same
+    file again for its feature build); on other engines every id column is reported (not
+    checked: the trim is kept).
     """
     from crmlab.sources import ID_COLUMNS
 
-    if src.edged_ids is not None:
-        return src.edged_ids
     ids = [c for c in ID_COLUMNS if c in src.table.columns]
     if engine_name(con) != "duckdb" or not ids:
-        src.edged_ids = frozenset(ids)
-        return src.edged_ids
-    # a case registers the same file again for its feature build: one scan per file and state
+        return frozenset(ids)
     stat = src.path.stat()
     memo_key = (str(src.path.resolve()), stat.st_size, stat.st_mtime_ns, tuple(ids))
     memo = con.__dict__.setdefault("_crmlab_edged_ids", {})
@@ -371,21 +365,20 @@ def edged_id_columns(con, src: Source) -> frozenset[str]:
         )
         row = con.raw_sql(f'SELECT {tests} FROM "{_view_name(src.name)}"').fetchall()[0]
         memo[memo_key] = frozenset(c for c, edged in zip(ids, row, strict=True) if edged)
-    src.edged_ids = memo[memo_key]
-    return src.edged_ids
+    return memo[memo_key]
 
 
 def plain_id_columns(con, sources) -> frozenset[str]:
     """Identifier names that need no trim in any of ``sources``: present in one of them at
     least and never with an edge space (:func:`edged_id_columns`). For
     :func:`crmlab.engine.clean.plain_ids`."""
+    from crmlab.sources import ID_COLUMNS
+
     present: set[str] = set()
     edged: set[str] = set()
     for src in sources:
         edged |= edged_id_columns(con, src)
         present |= set(src.table.columns)
-    from crmlab.sources import ID_COLUMNS
-
     return frozenset(c for c in ID_COLUMNS if c in present and c not in edged)
 
 

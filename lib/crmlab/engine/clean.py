@@ -93,9 +93,8 @@ def _strip(col):
 
 
 def id_text(col):
-    """Identifier as trimmed text (the form :mod:`crmlab.quality` compares ids in)."""
-    if _is_plain(col) and col.type().is_string():
-        return col
+    """Identifier as trimmed text (the form :mod:`crmlab.quality` compares ids in). A text
+    column named in :func:`plain_ids` comes back as it is (its cast to text is the column)."""
     return _strip(col.cast("string"))
 
 
