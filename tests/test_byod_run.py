@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 from crmlab import runner
-from crmlab.privacy import assert_no_pii
+from crmlab.privacy import assert_no_pii, pseudonym
 from crmlab.synthetic import generate
 
 CASE = "retail_satisfaction"
@@ -250,6 +250,7 @@ def _run_both(tmp: Path) -> dict:
         "client": cfg.parent,
         "before": before,
         "canon": json.loads((canon.run_dir / "results.json").read_text()),
+        "canon_dir": canon.run_dir,
         "run_dir": run_dir,
         "results": json.loads((run_dir / "results.json").read_text()),
         "log": out + err,
@@ -263,6 +264,19 @@ def test_client_export_runs_like_the_canonical_data(tmp_path):
     _check_same_figures(runs)
     _check_no_personal_data(runs)
     _check_client_files_and_report(runs)
+    _check_action_list_ids(runs)
+
+
+def _check_action_list_ids(runs):
+    """The action list's ids are the client's key applied once to its own member numbers, so
+    the client can look every row up (before, the stages pseudonymized the imported pseudonyms
+    a second time, giving ids nobody could match)."""
+    members = pd.read_csv(runs["client"] / "会员.csv", dtype=str, encoding="gbk")["会员编号"]
+    lookup = {pseudonym(m, KEY): m for m in members}
+    actions = pd.read_csv(runs["run_dir"] / "actions.csv", dtype=str)
+    assert len(actions) > 0 and actions["customer_id"].isin(list(lookup)).all()
+    canon = pd.read_csv(runs["canon_dir"] / "actions.csv", dtype=str)
+    assert len(actions) == len(canon)  # the same customers listed as from the canonical files
 
 
 def _check_same_figures(runs):
@@ -517,6 +531,9 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     assert "Cut the <strong>churn share</strong>" in report and "the headline figures" not in report
     actions = pd.read_csv(run_dir / "actions.csv")
     assert len(actions) == len(table) - r["churn.n_lost"]  # every customer still there
+    # ids: the client's key applied once to its customer numbers (the client can look them up)
+    lookup = {pseudonym(str(v), KEY) for v in table["客户编号"]}
+    assert actions["customer_id"].isin(list(lookup)).all()
     counts = actions["segment"].value_counts().to_dict()
     assert counts["at_risk"] == r["lifecycle.counts"]["at_risk"] > 0
     assert actions["segment"].iloc[0] == "at_risk" and set(actions["tier"]) == {"A", "B", "C"}

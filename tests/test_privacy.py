@@ -166,3 +166,21 @@ def test_assert_no_pii_matches_whole_tokens_only():
         assert_no_pii("客户王小明的订单", {"name": ["王小明"]})
     with pytest.raises(PiiLeakError):
         assert_no_pii("mail: ann@example.com.", {"email": ["ann@example.com"]})
+
+
+def test_already_pseudonymized_ids_are_kept_and_pii_still_dropped():
+    """A config run's input folder holds pseudonyms already: pseudonymizing them again would give
+    ids the client cannot recompute from its customer numbers (HMAC of an HMAC)."""
+    from crmlab.privacy import ALREADY_PSEUDONYMIZED
+
+    imported = raw_customers()
+    imported["customer_id"] = [pseudonym(i, KEY) for i in (1001, 1002, 1003)]
+    imported.loc[2, "customer_id"] = "  "  # blank: missing, as for any id
+    out = pseudonymize(imported, ["customer_id"], None, ALREADY_PSEUDONYMIZED)
+    assert list(out.columns) == ["customer_id", "region"]  # name, e-mail, phone dropped
+    assert out["customer_id"].tolist()[:2] == [pseudonym(1001, KEY), pseudonym(1002, KEY)]
+    assert out["customer_id"].isna().tolist() == [False, False, True]
+    assert str(out["customer_id"].dtype) == str(
+        pseudonymize(raw_customers(), "customer_id", [], KEY)["customer_id"].dtype
+    )
+    assert pseudonym(" P-0a1b2c3d4e5f ", ALREADY_PSEUDONYMIZED) == "P-0a1b2c3d4e5f"

@@ -292,3 +292,32 @@ def test_failed_run_report_says_which_stage_failed_and_why(toy_project):
     assert "failed (02_second)" in index and "complete" in index
     assert f"toy/{bad.run_dir.name}/report.html" in index
     assert f"toy/{ok.run_dir.name}/report.html" in index
+
+
+def test_missing_values_in_tables_read_as_a_dash():
+    """pandas writes NaN, NaT, <NA> or None for a missing value; the report shows a dash, and
+    only in data cells whose whole text is such a marker."""
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {
+            "recency_days": [12.0, float("nan")],
+            "last": [pd.Timestamp("2026-01-02"), pd.NaT],
+            "segment": pd.array(["NaNa", pd.NA], dtype="string"),
+            "note": ["None of them", None],
+        },
+        index=pd.Index(["NaN", "b"], name="k"),
+    )
+    out = report._clean_table_html(df.to_html(), "en")
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", out, flags=re.S)
+    assert [c.strip() for c in cells] == [
+        "12.0",
+        "2026-01-02",
+        "NaNa",
+        "None of them",
+        report.MISSING_MARK,
+        report.MISSING_MARK,
+        report.MISSING_MARK,
+        report.MISSING_MARK,
+    ]
+    assert "<th>NaN</th>" in out  # an index label or header is text, left as it is

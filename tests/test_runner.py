@@ -3,6 +3,7 @@ reported with the cell, ``latest`` only moved by successful runs."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -40,7 +41,8 @@ def test_successful_run_collects_results_and_html(toy_project):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"nope": "1"}, "unknown parameter 'nope'"),
+        ({"nope": "1"}, "unknown parameter 'nope'."),  # nothing close: no suggestion
+        ({"rte": "0.4"}, "unknown parameter 'rte' (did you mean 'rate'?)"),
         ({"n": "three"}, "n='three' is not a valid int"),
         ({"fail": "maybe"}, "not a valid bool"),
         ({"run_dir": "/x"}, "set by the runner"),
@@ -78,7 +80,12 @@ def test_failure_keeps_latest_names_cell_and_other_cases_run(toy_project):
     assert [r.ok for r in results] == [False, False]
     bad = results[0]
     assert bad.failed_stage == "02_second"
-    assert "toy/02_second.ipynb failed in cell" in bad.error
+    # the cell as the run's notebook shows it: its execution count and first line of code
+    assert "toy/02_second.ipynb failed in cell In [" in bad.error
+    count = int(re.search(r"In \[(\d+)\] \(if fail:\)", bad.error).group(1))
+    executed = json.loads((bad.run_dir / "02_second.ipynb").read_text())
+    failed = [c for c in executed["cells"] if c.get("execution_count") == count]
+    assert len(failed) == 1 and "planted failure" in "".join(failed[0]["source"])
     assert "RuntimeError: planted failure" in bad.error
     assert latest.resolve() == good.run_dir.resolve()  # a failed run never replaces latest
     # the failing notebook is still written, executed up to the error
@@ -186,3 +193,25 @@ def test_a_data_dir_that_does_not_exist_stops_before_any_kernel(tmp_path, monkey
         runner.plan(["retail_satisfaction"], {"data_dir": "client/exprt"})
     assert "data_dir='client/exprt' is not a folder" in str(e.value)
     assert str(tmp_path / "client" / "exprt") in str(e.value)
+
+
+def test_summary_names_the_folder_the_runs_went_to(tmp_path, monkeypatch):
+    """The closing lines point at ``--out``, not at reports/ (where nothing was written)."""
+    import io
+    from pathlib import Path
+
+    def result(root: Path, case: str) -> runner.RunResult:
+        return runner.RunResult(case, root / case / "20261206T000000Z-abc123", ok=True)
+
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    runner.print_summary([result(tmp_path / "runs", "retail_satisfaction")], out)
+    assert "runs/<case>/latest is the newest" in out.getvalue()
+    assert "runs/index.html lists every run" in out.getvalue()
+    elsewhere = tmp_path.parent / "other-place"
+    out = io.StringIO()
+    runner.print_summary([result(elsewhere, "a"), result(elsewhere, "b")], out)
+    assert f"{elsewhere.resolve()}/index.html lists every run" in out.getvalue()
+    out = io.StringIO()
+    runner.print_summary([result(tmp_path / "reports", "a"), result(elsewhere, "b")], out)
+    assert "reports/index.html lists every run" in out.getvalue()

@@ -94,3 +94,45 @@ def test_reading_only_customer_ids_keeps_the_same_customers_and_survey(tmp_path,
     )
     pd.testing.assert_frame_equal(ids_only["survey"], full["survey"])
     assert len(full["survey"]) == 4  # the unknown customer's answer is dropped, anonymous kept
+
+
+def test_pseudonym_key_keeps_ids_a_config_run_imported(tmp_path, monkeypatch):
+    """The stages' key: the demo key (or $CRMLAB_PSEUDONYM_KEY) for a plain folder, and "keep
+    the ids" for a config run's input folder, whose ids the import pseudonymized."""
+    import json
+
+    from crmlab import privacy
+
+    monkeypatch.delenv(privacy.KEY_ENV_VAR, raising=False)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert sources.pseudonym_key(plain, 7) == privacy.demo_key(7)
+    monkeypatch.setenv(privacy.KEY_ENV_VAR, "k" * 20)
+    assert sources.pseudonym_key(plain, 7) == b"k" * 20
+    imported = tmp_path / "input"
+    imported.mkdir()
+    report = {"pseudonymized": {"customers": ["customer_id", "name"], "survey": ["customer_id"]}}
+    (imported / "ingest_report.json").write_text(json.dumps(report), encoding="utf-8")
+    assert sources.pseudonym_key(imported, 7) is privacy.ALREADY_PSEUDONYMIZED
+    # an import that pseudonymized personal columns only (no customer ids) keeps the key
+    report = {"pseudonymized": {"customers": ["name"]}}
+    (imported / "ingest_report.json").write_text(json.dumps(report), encoding="utf-8")
+    assert sources.pseudonym_key(imported, 7) == b"k" * 20
+
+
+def test_a_file_named_in_other_case_is_an_error_not_left_out(tmp_path):
+    """`Transactions.CSV` is not `transactions.csv` on Linux: say so instead of running the case
+    without its transactions."""
+    from crmlab import runner
+
+    (tmp_path / "customers.csv").write_text("customer_id\nC1\n")
+    (tmp_path / "Transactions.CSV").write_text("customer_id,date,amount\nC1,2026-01-02,5\n")
+    assert sources.source_path(tmp_path, "customers") == tmp_path / "customers.csv"
+    assert sources.source_path(tmp_path, "survey") is None  # absent: no error
+    with pytest.raises(DataError, match="named 'Transactions.CSV'.*Rename it to transactions.csv"):
+        sources.source_path(tmp_path, "transactions")
+    [problem] = runner._misnamed_sources("retail_satisfaction", str(tmp_path))
+    assert "Rename it to transactions.csv" in problem
+    # the exact name wins over a look-alike beside it
+    (tmp_path / "transactions.parquet").write_bytes(b"")
+    assert sources.source_path(tmp_path, "transactions") == tmp_path / "transactions.parquet"

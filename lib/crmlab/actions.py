@@ -197,7 +197,8 @@ def _head(path: Path, nrows: int = 500) -> pd.DataFrame:
 class PersonalData:
     """What the action list is checked against: the personal values of a run's raw input files
     (by ``source.column``, prepared for :func:`crmlab.privacy.assert_no_pii`) and its raw
-    customer ids (distinct, as text). Held in memory only; never written to disk."""
+    customer ids (distinct, as text; none for a config run's input folder, whose ids are the
+    import's pseudonyms - the ones the list shows). Held in memory only; never written to disk."""
 
     known: privacy.KnownValues
     raw_ids: pa.Array
@@ -290,6 +291,9 @@ def _read_personal_data(case: str, folder: Path, threads: int | None = None) -> 
 
     known: dict[str, pa.Array] = {}
     ids = []
+    # a config run's input folder holds pseudonyms, not raw ids (pseudonymized on import); they
+    # are the ids the action list must show, and the raw ids never reach the run
+    check_ids = not sources.imported_pseudonymized(folder)
     for stem in sources.CASE_SOURCES[case]:
         path = sources.source_path(folder, stem)
         if path is None:
@@ -297,7 +301,7 @@ def _read_personal_data(case: str, folder: Path, threads: int | None = None) -> 
         head = _head(path)
         for col in privacy.detect_pii_columns(head):
             known[f"{stem}.{col}"] = _distinct_values(path, col, threads)
-        if "customer_id" in head.columns:
+        if check_ids and "customer_id" in head.columns:
             ids.append(_distinct_values(path, "customer_id", threads))
     raw_ids = pc.unique(pa.concat_arrays(ids)) if ids else pa.array([], type=pa.large_string())
     data = PersonalData(privacy.KnownValues.from_arrow(known), raw_ids)

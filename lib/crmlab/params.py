@@ -162,6 +162,15 @@ def coerce(param: Parameter, value: Any) -> Any:
     return value
 
 
+def _did_you_mean(name: str, spec: Mapping[str, Parameter]) -> str:
+    """`` (did you mean 'target'?)`` for a name close to a parameter of ``spec``, else ``""``."""
+    import difflib
+
+    options = [n for n in spec if n not in RUNNER_PARAMETERS]
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def validate(spec: Mapping[str, Parameter], values: Mapping[str, Any], case_name: str) -> dict:
     """Check user values against a case's parameters; returns the typed values.
 
@@ -173,7 +182,7 @@ def validate(spec: Mapping[str, Parameter], values: Mapping[str, Any], case_name
         if name in RUNNER_PARAMETERS:
             problems.append(f"'{name}' is set by the runner (use --out to choose where runs go)")
         elif name not in spec:
-            problems.append(f"unknown parameter '{name}'")
+            problems.append(f"unknown parameter '{name}'{_did_you_mean(name, spec)}")
         else:
             try:
                 typed[name] = coerce(spec[name], value)

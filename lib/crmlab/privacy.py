@@ -17,6 +17,12 @@ The key
     environment variable ``CRMLAB_PSEUDONYM_KEY``, see :func:`key_from_env`), keep it out of the
     repository and store it like a password: whoever holds it can re-identify customers given a
     list of candidate ids.
+
+Already pseudonymized
+    A config run's input folder holds ids the import already replaced by pseudonyms under the
+    client's key (:mod:`crmlab.ingest`). Its stages pass :data:`ALREADY_PSEUDONYMIZED` as the key:
+    ids are kept as they are (so the action list's ids are ``HMAC(client key, raw id)``, which
+    the client can recompute from its own customer numbers), personal columns are still dropped.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import pandas as pd
 from crmlab.errors import DataError, ParameterError
 
 __all__ = [
+    "ALREADY_PSEUDONYMIZED",
     "KnownValues",
     "PiiLeakError",
     "assert_no_pii",
@@ -56,6 +63,20 @@ class PiiLeakError(DataError):
 # --------------------------------------------------------------------------------------------
 # keys and pseudonyms
 # --------------------------------------------------------------------------------------------
+class _AlreadyPseudonymized:
+    """The type of :data:`ALREADY_PSEUDONYMIZED`."""
+
+    def __repr__(self) -> str:
+        return "ALREADY_PSEUDONYMIZED"
+
+
+ALREADY_PSEUDONYMIZED = _AlreadyPseudonymized()
+"""Key for ids that are pseudonyms already (a config run's input folder, pseudonymized on import
+with the client's key): :func:`pseudonym` and :func:`pseudonymize` keep such ids as they are
+(normalized as any id: text, surrounding spaces removed, blank -> missing) and still drop the
+personal columns. Pseudonymizing them again would give ids the client cannot look up."""
+
+
 def demo_key(seed: int) -> bytes:
     """Return a *public* demo key derived from a random seed.
 
@@ -127,11 +148,25 @@ def _normalize_ids(s: pd.Series) -> pd.Series:
 def pseudonym(
     value: object, key: bytes | str, prefix: str = DEFAULT_PREFIX, length: int = DEFAULT_LENGTH
 ) -> str:
-    """Return the pseudonym of one identifier: ``prefix + HMAC-SHA256(key, id)[:length]`` (hex)."""
+    """Return the pseudonym of one identifier: ``prefix + HMAC-SHA256(key, id)[:length]`` (hex).
+
+    With ``key=ALREADY_PSEUDONYMIZED`` the id is a pseudonym already and comes back as it is."""
+    if key is ALREADY_PSEUDONYMIZED:
+        return _normalize_id(value)
     if not 6 <= length <= 64:
         raise ParameterError(f"length must be between 6 and 64 hex characters, got {length}.")
     digest = hmac.new(_key_bytes(key), _normalize_id(value).encode(), hashlib.sha256).hexdigest()
     return prefix + digest[:length]
+
+
+def _kept_ids(s: pd.Series) -> pd.Series:
+    """Ids that are pseudonyms already, as :func:`_pseudonymize_series` returns pseudonyms:
+    normalized text (dtype str), missing or blank ids missing."""
+    ids = _normalize_ids(s)
+    present = ids.notna() & (ids != "")
+    result = pd.Series(pd.NA, index=s.index, dtype="str", name=s.name)
+    result[present] = ids[present]
+    return result
 
 
 def _pseudonymize_series(s: pd.Series, key: bytes, prefix: str, length: int) -> pd.Series:
@@ -174,6 +209,8 @@ def pseudonymize(
         column :func:`detect_pii_columns` flags, except ``id_cols``. Pass ``[]`` to drop nothing.
     key
         The secret key (str or bytes, non-empty). Same key -> same pseudonyms in every table.
+        :data:`ALREADY_PSEUDONYMIZED`: the ids are pseudonyms already and are kept (as text,
+        blank -> missing); personal columns are dropped all the same.
     prefix, length
         Pseudonym format: ``prefix`` + ``length`` hex characters. With 12 hex (48 bits) the
         chance that any two of n ids collide is about n**2 / 2**49: 0.2% for a million ids.
@@ -184,7 +221,8 @@ def pseudonymize(
     DataFrame
         Copy of ``df`` without the PII columns, with the id columns pseudonymized (dtype str).
     """
-    key_b = _key_bytes(key)
+    already = key is ALREADY_PSEUDONYMIZED
+    key_b = b"" if already else _key_bytes(key)
     id_cols = [id_cols] if isinstance(id_cols, str) else list(id_cols)
     missing = [c for c in id_cols if c not in df.columns]
     if pii_cols is None:
@@ -203,6 +241,9 @@ def pseudonymize(
         )
     out = df.drop(columns=pii_cols)
     for col in id_cols:
+        if already:
+            out[col] = _kept_ids(df[col])
+            continue
         new = _pseudonymize_series(df[col], key_b, prefix, length)
         if new.nunique() != _normalize_ids(df[col])[new.notna()].nunique():
             raise DataError(

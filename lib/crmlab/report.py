@@ -140,10 +140,18 @@ def _demote(markdown: str, drop_title: bool) -> tuple[str, str | None]:
     return "\n".join(lines), last
 
 
+MISSING_MARK = "\u2013"
+"""What a report table shows for a missing value (an en dash) instead of pandas' ``NaN``,
+``NaT``, ``<NA>`` or ``None``: a reader sees "no value", not a programming term."""
+_MISSING_CELL = re.compile(r"(<td[^>]*>)\s*(?:NaN|NaT|&lt;NA&gt;|None|nan)\s*(</td>)")
+
+
 def _clean_table_html(fragment: str, lang: str) -> str:
-    """A pandas HTML table without its scoped style block; headers/terms translated for ``lang``."""
+    """A pandas HTML table without its scoped style block, missing values shown as
+    :data:`MISSING_MARK`; headers/terms translated for ``lang``."""
     out = re.sub(r"<style[^>]*>.*?</style>", "", fragment, flags=re.S).strip()
     out = out.replace(' border="1"', "")
+    out = _MISSING_CELL.sub(r"\1" + MISSING_MARK + r"\2", out)
     if lang != "en":
 
         def cell(m: re.Match) -> str:

@@ -123,10 +123,30 @@ def plan(case_names: list[str], user_params: dict[str, Any]) -> list[tuple[Case,
                 "leave data_dir out for the shipped synthetic data."
             )
             continue
+        if params.get("data_dir"):
+            misnamed = _misnamed_sources(case.name, params["data_dir"])
+            if misnamed:
+                errors.append(f"Case '{case.name}': " + " ".join(misnamed))
+                continue
         planned.append((case, params))
     if errors:
         raise ParameterError("\n".join(errors))
     return planned
+
+
+def _misnamed_sources(case: str, data_dir: str) -> list[str]:
+    """The errors of :func:`crmlab.sources.source_path` for the case's sources in ``data_dir``
+    (a file named ``Transactions.CSV``), found before any kernel starts."""
+    from crmlab import sources
+    from crmlab.errors import DataError
+
+    problems = []
+    for stem in sources.CASE_SOURCES.get(case, ()):
+        try:
+            sources.source_path(data_dir, stem)
+        except DataError as e:
+            problems.append(str(e))
+    return problems
 
 
 def _absolute_data_dir(params: dict[str, Any]) -> dict[str, Any]:
@@ -178,12 +198,22 @@ def _stage_params(case: Case, stage: str, params: dict[str, Any], run_dir: Path)
     return out
 
 
+def _failed_cell(exc) -> str:
+    """Where a stage failed, as a reader finds it in the run's notebook or its HTML page: the
+    cell's execution count (``In [7]``) and its first line of code."""
+    count = getattr(exc, "exec_count", None)
+    lines = [ln.strip() for ln in str(getattr(exc, "source", "") or "").splitlines()]
+    first = next((ln for ln in lines if ln and not ln.startswith("#")), "")
+    if len(first) > 60:
+        first = first[:57] + "..."
+    where = f"cell In [{count}]" if count else "a cell"
+    return f"{where} ({first})" if first else where
+
+
 def _describe_failure(case: str, stage: str, exc: BaseException) -> str:
     ename = getattr(exc, "ename", None)
     if ename is not None:  # papermill.PapermillExecutionError
-        index = getattr(exc, "cell_index", None)
-        where = f"cell {index + 1} (counting all cells from 1)" if index is not None else "a cell"
-        return f"{case}/{stage}.ipynb failed in {where}: {ename}: {exc.evalue}"
+        return f"{case}/{stage}.ipynb failed in {_failed_cell(exc)}: {ename}: {exc.evalue}"
     return f"{case}/{stage}.ipynb failed: {type(exc).__name__}: {exc}"
 
 
@@ -485,9 +515,23 @@ def print_summary(results: list[RunResult], stream=sys.stdout) -> None:
     if failed:
         print(f"{len(failed)} of {len(results)} case(s) failed.", file=stream)
     else:
+        root = _shown_root(results)
         print(
             "Each run folder holds report.html (the client report), actions.xlsx/.csv, "
-            "results.json and html/ (each stage without code);\nreports/<case>/latest is the "
-            "newest successful run and reports/index.html lists every run.",
+            f"results.json and html/ (each stage without code);\n{root}/<case>/latest is the "
+            f"newest successful run and {root}/index.html lists every run.",
             file=stream,
         )
+
+
+def _shown_root(results: list[RunResult]) -> str:
+    """The folder the runs went to (``--out``; a run folder is ``<root>/<case>/<run>``), relative
+    to the current directory when inside it; ``reports`` when the runs disagree or none ran."""
+    roots = {Path(r.run_dir).resolve().parent.parent for r in results if r.run_dir}
+    if len(roots) != 1:
+        return "reports"
+    root = roots.pop()
+    try:
+        return str(root.relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(root)

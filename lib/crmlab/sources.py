@@ -22,11 +22,27 @@ ID_COLUMNS = ("customer_id", "store_id", "transaction_id", "response_id", "compl
 
 
 def source_path(data_dir: str | Path, stem: str) -> Path | None:
-    """The file of a source (Parquet preferred over CSV), or None when the source is absent."""
+    """The file of a source (Parquet preferred over CSV), or None when the source is absent.
+
+    Names are matched exactly (``transactions.csv``). A file whose name differs only in upper or
+    lower case (``Transactions.CSV``) raises :class:`DataError` saying what to rename it to: on
+    most systems it would otherwise be silently left out."""
     for ext in (".parquet", ".csv"):
         p = Path(data_dir) / f"{stem}{ext}"
         if p.exists():
             return p
+    wanted = {f"{stem}.parquet", f"{stem}.csv"}
+    try:
+        names = sorted(f.name for f in Path(data_dir).iterdir() if f.is_file())
+    except OSError:
+        return None
+    near = [n for n in names if n.lower() in wanted and n not in wanted]
+    if near:
+        right = f"{stem}{Path(near[0]).suffix.lower()}"
+        raise DataError(
+            f"{data_dir}: the {stem} file is named '{near[0]}', but the case reads '{right}' "
+            f"(names are case-sensitive). Rename it to {right}."
+        )
     return None
 
 
@@ -213,6 +229,31 @@ def ingest_report(data_dir: str | Path) -> dict | None:
 
     f = Path(data_dir) / "ingest_report.json"
     return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
+
+
+def imported_pseudonymized(data_dir: str | Path) -> bool:
+    """True when ``data_dir`` is a config run's input folder whose customer ids the import
+    already replaced by pseudonyms under the client's key (its ``ingest_report.json`` lists
+    ``customer_id`` as pseudonymized)."""
+    report = ingest_report(data_dir) or {}
+    done = report.get("pseudonymized") or {}
+    return any("customer_id" in cols for cols in done.values())
+
+
+def pseudonym_key(data_dir: str | Path, seed: int):
+    """The key the stages pseudonymize ``data_dir``'s customer ids with.
+
+    * A config run's input folder (:func:`imported_pseudonymized`): its ids are pseudonyms
+      already, ``HMAC(client key, raw id)``; :data:`crmlab.privacy.ALREADY_PSEUDONYMIZED` keeps
+      them as they are, so the action list's ids are the ones the client can recompute.
+    * Any other folder: ``$CRMLAB_PSEUDONYM_KEY``, else the public demo key of ``seed``
+      (:func:`crmlab.privacy.key_from_env`).
+    """
+    from crmlab import privacy
+
+    if imported_pseudonymized(data_dir):
+        return privacy.ALREADY_PSEUDONYMIZED
+    return privacy.key_from_env(fallback_seed=seed)
 
 
 def survey_drivers(data_dir: str | Path, survey) -> list[str]:
