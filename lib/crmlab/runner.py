@@ -502,7 +502,11 @@ def run_config(
         print(prepared.summary(), flush=True)
         n_warn = len(prepared.problems)
         if n_warn:
-            print(f"{n_warn} warning(s) about the data; see input/ingest_report.json", flush=True)
+            print(
+                f"{n_warn} warning(s) about the data; see input/ingest_report.json in the run "
+                "folder (named when the run ends)",
+                flush=True,
+            )
     out = Path(out_root).resolve() if out_root else None
     return run_case(case, params, out, progress=progress, prepared=prepared)
 
