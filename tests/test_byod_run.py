@@ -454,6 +454,11 @@ def test_finance_export_under_other_names_gives_the_same_figures(tmp_path, monke
     a = json.loads((canon.run_dir / "results.json").read_text())
     b = json.loads((client.run_dir / "results.json").read_text())
     assert a["n_customers"] == b["n_customers"] == 1500
+    # a config run fingerprints the client's export files, as the config names them
+    recorded = json.loads((client.run_dir / "status.json").read_text())["data_fingerprint"]
+    exports = {f["name"] for f in recorded["files"]}
+    assert exports and all((cfg.parent / name).is_file() for name in exports)
+    assert not any(name.endswith(".parquet") and "input" in name for name in exports)
     assert b["churn.rate"] == a["churn.rate"] and b["pilot.effect"] == a["pilot.effect"]
     differ = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
     # the Cox model sums over customers in pseudonym order: the same up to rounding (1e-12)

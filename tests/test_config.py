@@ -194,6 +194,12 @@ def test_missing_key_is_a_clear_error_for_client_data(tmp_path, monkeypatch):
         config.pseudonym_key(cfg)
     (tmp_path / "secret.key").write_text("a-long-enough-project-secret\n")
     assert config.pseudonym_key(cfg) == (b"a-long-enough-project-secret", "key file secret.key")
+    # the same key in the environment is fine; a different one is an error, not a silent choice
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", "a-long-enough-project-secret")
+    assert config.pseudonym_key(cfg)[0] == b"a-long-enough-project-secret"
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", "another-long-enough-secret")
+    with pytest.raises(ConfigError, match="hold different keys.*unset"):
+        config.pseudonym_key(cfg)
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -234,3 +240,19 @@ def test_starter_folder_is_a_loadable_config(tmp_path, case):
     assert raw["key_file"] == "secret.key" and raw["features"] == "auto"
     with pytest.raises(ConfigError, match="already exists and is not empty"):
         config.write_starter("acme", case, tmp_path)
+
+
+def test_client_name_is_read_and_checked(tmp_path):
+    from crmlab.config import load_config
+    from crmlab.errors import ConfigError
+
+    base = "case: retail_satisfaction\ndata:\n  customers: c.csv\n"
+    (tmp_path / "c.csv").write_text("customer_id\nC1\n")
+    good = tmp_path / "good.yaml"
+    good.write_text(base + "title: Review\nclient: ACME Retail Ltd.\n", encoding="utf-8")
+    cfg = load_config(good)
+    assert (cfg.title, cfg.client) == ("Review", "ACME Retail Ltd.")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(base + "client: [a, b]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="client: expected text"):
+        load_config(bad)

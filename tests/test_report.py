@@ -299,6 +299,8 @@ def test_missing_values_in_tables_read_as_a_dash():
     only in data cells whose whole text is such a marker."""
     import pandas as pd
 
+    from crmlab.export import MISSING_MARK
+
     df = pd.DataFrame(
         {
             "recency_days": [12.0, float("nan")],
@@ -315,9 +317,71 @@ def test_missing_values_in_tables_read_as_a_dash():
         "2026-01-02",
         "NaNa",
         "None of them",
-        report.MISSING_MARK,
-        report.MISSING_MARK,
-        report.MISSING_MARK,
-        report.MISSING_MARK,
+        MISSING_MARK,
+        MISSING_MARK,
+        MISSING_MARK,
+        MISSING_MARK,
     ]
     assert "<th>NaN</th>" in out  # an index label or header is text, left as it is
+
+
+@pytest.mark.parametrize(
+    "status, title, client",
+    [
+        # the shipped synthetic data: the case's title and its demonstration client
+        ({}, "Retail satisfaction: from 80% to 90%+ satisfied in six months", "synthetic"),
+        # a client's folder through -p data_dir: never called synthetic
+        ({"parameters": {"data_dir": "/data/acme"}}, "Retail satisfaction", "-"),
+        # a config run: its own title and client
+        (
+            {
+                "config": "/x/acme/config.yaml",
+                "title": "ACME stores review",
+                "client": "ACME Retail Ltd.",
+                "parameters": {"data_dir": "/x/run/input"},
+            },
+            "ACME stores review",
+            "ACME Retail Ltd.",
+        ),
+        (
+            {"config": "/x/c.yaml", "title": "Review", "parameters": {"data_dir": "/x/i"}},
+            "Review",
+            "-",
+        ),
+    ],
+)
+def test_report_title_and_client_line(tmp_path, status, title, client):
+    """A client's report never says "synthetic demonstration data", and a config's title and
+    client are the report's."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    base = {"case": "retail_satisfaction", "title": "Retail satisfaction", "status": "ok"}
+    (run_dir / "status.json").write_text(json.dumps({**base, **status}), encoding="utf-8")
+    run = Run.open(run_dir)
+    spec = casespec.load_spec("retail_satisfaction")
+    assert report.run_title(run, spec, "en").startswith(title)
+    shown = report.run_client(run, spec, "en")
+    assert (client in shown) if client == "synthetic" else shown == client
+
+
+def test_stage_pages_show_missing_values_as_a_dash(tmp_path):
+    """The html/ stage pages (no code) use the same dash as the report."""
+    import nbformat
+    import pandas as pd
+
+    from crmlab.export import MISSING_MARK, notebook_to_html
+
+    table = pd.DataFrame(
+        {"window": ["recent", "all"], "start": [pd.Timestamp("2026-05-01"), pd.NaT]}
+    )
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("display(table)")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/html": table.to_html(), "text/plain": "t"}
+        )
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Data"), cell]
+    nbformat.write(nb, str(tmp_path / "02_data.ipynb"))
+    page = notebook_to_html(tmp_path / "02_data.ipynb", tmp_path / "02_data.html").read_text()
+    assert "NaT" not in page and f"<td>{MISSING_MARK}</td>" in page and "2026-05-01" in page

@@ -159,6 +159,12 @@ def guarded_run(tmp_path_factory, small_data):
     res = _guarded_run(tmp_path_factory.mktemp("guarded"), 800, data_dir=str(small_data))
     assert res.ok, res.error
     assert res.error is None and (res.run_dir / "actions.csv").exists()  # deliverables too
+    # the input's fingerprint is recorded by the run (the report shows it as recorded)
+    from crmlab.report import data_fingerprint
+
+    status = json.loads((res.run_dir / "status.json").read_text())
+    assert status["data_fingerprint"] == data_fingerprint(small_data)
+    assert "Recorded when the run started" in (res.run_dir / "report.html").read_text()
     return res.run_dir, json.loads((res.run_dir / "results.json").read_text())
 
 

@@ -348,3 +348,21 @@ def test_run_on_other_data_without_a_key_warns_of_the_demo_key(tmp_path, monkeyp
     monkeypatch.setenv(KEY_ENV_VAR, "a-project-secret-of-16+")
     cli._warn_demo_key({"data_dir": str(tmp_path)})
     assert capsys.readouterr().err == ""
+
+
+def test_config_runs_go_beside_the_config_by_default(client, monkeypatch):
+    """Without --out a client's runs go to runs/ beside its config (git-ignored by `crmlab new`),
+    not into the project's reports/ where they would replace the demo's `latest`."""
+    from crmlab import runner
+
+    seen = {}
+
+    def fake_run_case(case, params, out_root=None, **kw):
+        seen["out"] = out_root
+        return runner.RunResult(case.name, out_root / case.name / "x", ok=True)
+
+    monkeypatch.setattr(runner, "run_case", fake_run_case)
+    runner.run_config(client, progress=False)
+    assert seen["out"] == (client.parent / "runs").resolve()
+    runner.run_config(client, out_root=client.parent / "elsewhere", progress=False)
+    assert seen["out"] == (client.parent / "elsewhere").resolve()

@@ -186,7 +186,9 @@ def test_kit_folder_holds_data_notebooks_and_a_trainer_guide(kit):
     # agenda start times add up: 15 min set-up, then each stage's minutes
     starts = [line.split("|")[1].strip() for line in guide.splitlines() if "| 0" in line[:4]]
     assert starts[:3] == ["0:00", "0:15", "0:50"]
-    assert "Seed 000" in guide and "Seed 004" in guide
+    # the discussion questions cite the reference articles, which the guide names once
+    assert "Reference article 000" in guide and "Reference article 004" in guide
+    assert "*How to develop a customer management case*" in guide and "Seed 0" not in guide
     assert len(guide.splitlines()) < 80  # one page
     assert "jupyter lab --notebook-dir=" in (kit / "README.md").read_text(encoding="utf-8")
 

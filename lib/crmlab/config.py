@@ -3,7 +3,8 @@
 The format is documented in ``docs/config.md`` (full examples in ``docs/examples/``). In short::
 
     case: retail_satisfaction            # which case's notebooks to run
-    title: Client review                 # shown in status.json and the ingest report
+    title: Client review                 # the report's title (and status.json's)
+    client: ACME Stores                  # the report's "Client" line
     data:                                # source -> file (relative to this config file)
       customers: exports/members.csv     #   a path, or a mapping with path/sheet/encoding/...
       survey: {path: exports/survey.xlsx, sheet: 2025}
@@ -54,6 +55,7 @@ __all__ = [
 TOP_KEYS = {
     "case": "which case's notebooks to run (see `crmlab list`)",
     "title": "a title shown in reports",
+    "client": "the client's name, shown in reports",
     "data": "source -> file (or a folder of <source>.csv files)",
     "columns": "canonical column -> the client's column",
     "values": "canonical value -> the client's values",
@@ -133,6 +135,7 @@ class CaseConfig:
     pii: list[str]
     params: dict[str, Any]
     key_file: Path | None = None
+    client: str | None = None
     report_lang: str = "en"
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
 
@@ -257,6 +260,10 @@ def load_config(path: str | os.PathLike) -> CaseConfig:
     title = raw.get("title")
     if title is not None and not isinstance(title, str):
         problems.add(("title",), "expected text.")
+    client = raw.get("client")
+    if client is not None and not isinstance(client, str):
+        problems.add(("client",), "expected text (the client's name).")
+        client = None
     sources = _sources(raw.get("data"), p.parent, schema, problems)
     global_cols, per_source, drivers = _columns(raw.get("columns"), schema, problems)
     values = _values(raw.get("values"), schema, problems)
@@ -298,6 +305,7 @@ def load_config(path: str | os.PathLike) -> CaseConfig:
         key_file=(p.parent / key_file) if key_file else None,
         report_lang=report_lang,
         lines=problems.lines,
+        client=client,
     )
 
 
@@ -657,15 +665,25 @@ def pseudonym_key(cfg: CaseConfig) -> tuple[bytes, str]:
     Order: environment variable ``$CRMLAB_PSEUDONYM_KEY``; else the config's ``key_file:``
     (relative to the config), which must not be tracked by git (it must be git-ignored when it is
     inside a git work tree). A key has at least 16 characters. Raises :class:`ConfigError` when
-    there is none: client data is never pseudonymized with a public demo key.
+    there is none (client data is never pseudonymized with a public demo key) and when both are
+    there and differ (the pseudonyms would depend on the shell the run was started from).
     """
     from crmlab import privacy
 
     if os.environ.get(KEY_ENV_VAR):  # read (and its length checked) as the notebooks read it
         try:
-            return privacy.key_from_env(KEY_ENV_VAR), f"environment variable ${KEY_ENV_VAR}"
+            key = privacy.key_from_env(KEY_ENV_VAR)
         except ParameterError as e:  # a config problem here
             raise ConfigError(str(e)) from None
+        f = cfg.key_file
+        if f is not None and f.is_file() and f.read_text(encoding="utf-8").strip().encode() != key:
+            raise ConfigError(
+                f"{cfg.path.name}: ${KEY_ENV_VAR} and key_file: {f.name} hold different keys. "
+                "The pseudonyms (and so every id in the action list) depend on which one is "
+                f"used, and the client must look them up with the same one: unset ${KEY_ENV_VAR} "
+                "or remove key_file: from the config."
+            )
+        return key, f"environment variable ${KEY_ENV_VAR}"
     if cfg.key_file is None:
         raise ConfigError(
             f"{cfg.path.name}: no pseudonymization key for client data. Set ${KEY_ENV_VAR} to "
@@ -733,7 +751,8 @@ def starter_config(name: str, case: str) -> str:
         "# Format: docs/config.md.   Check: crmlab validate --config config.yaml",
         "#                           Run:   crmlab run --config config.yaml",
         f"case: {case}",
-        f"title: {name}",
+        f"title: {name}  # the report's title",
+        f"client: {name}  # the report's Client line",
         "",
         "data:  # source: file, relative to this file (.csv .xlsx .parquet); remove what you lack",
     ]

@@ -43,6 +43,7 @@ from markupsafe import Markup
 
 from crmlab import __version__, atomic, casespec, i18n
 from crmlab.errors import CrmlabError
+from crmlab.export import dash_missing_cells
 from crmlab.rundir import Run
 
 __all__ = ["build_index", "build_report", "data_fingerprint", "report_filename"]
@@ -81,17 +82,26 @@ def data_fingerprint(folder: str | Path) -> dict[str, Any]:
         ``{"sha256": hex or None (no files), "files": [{"name", "bytes", "sha256"}, ...]}``.
     """
     root = Path(folder)
-    files = []
+    named = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
         if p.is_file() and not any(part.startswith(".") for part in rel.parts):
-            files.append({"name": rel.as_posix(), "bytes": p.stat().st_size, "sha256": ""})
-    lines = []
-    for f in files:
-        f["sha256"] = _sha256_file(root / f["name"])
-        lines.append(f"{f['name']}\t{f['bytes']}\t{f['sha256']}\n")
-    total = hashlib.sha256("".join(lines).encode()).hexdigest() if files else None
-    return {"sha256": total, "files": files}
+            named[rel.as_posix()] = p
+    return files_fingerprint(named)
+
+
+def files_fingerprint(files: dict[str, Path]) -> dict[str, Any]:
+    """:func:`data_fingerprint` of named files (name -> path, e.g. a config's export files as
+    the config names them): the SHA-256 of the lines ``"<name>\t<size>\t<sha256>\n"`` in name
+    order. Same return value as :func:`data_fingerprint`."""
+    rows, lines = [], []
+    for name in sorted(files):
+        path = Path(files[name])
+        row = {"name": name, "bytes": path.stat().st_size, "sha256": _sha256_file(path)}
+        rows.append(row)
+        lines.append(f"{row['name']}\t{row['bytes']}\t{row['sha256']}\n")
+    total = hashlib.sha256("".join(lines).encode()).hexdigest() if rows else None
+    return {"sha256": total, "files": rows}
 
 
 def _fingerprint_for(run: Run, lang: str) -> dict[str, Any]:
@@ -140,18 +150,12 @@ def _demote(markdown: str, drop_title: bool) -> tuple[str, str | None]:
     return "\n".join(lines), last
 
 
-MISSING_MARK = "\u2013"
-"""What a report table shows for a missing value (an en dash) instead of pandas' ``NaN``,
-``NaT``, ``<NA>`` or ``None``: a reader sees "no value", not a programming term."""
-_MISSING_CELL = re.compile(r"(<td[^>]*>)\s*(?:NaN|NaT|&lt;NA&gt;|None|nan)\s*(</td>)")
-
-
 def _clean_table_html(fragment: str, lang: str) -> str:
-    """A pandas HTML table without its scoped style block, missing values shown as
-    :data:`MISSING_MARK`; headers/terms translated for ``lang``."""
+    """A pandas HTML table without its scoped style block, missing values shown as a dash
+    (:func:`crmlab.export.dash_missing_cells`); headers/terms translated for ``lang``."""
     out = re.sub(r"<style[^>]*>.*?</style>", "", fragment, flags=re.S).strip()
     out = out.replace(' border="1"', "")
-    out = _MISSING_CELL.sub(r"\1" + MISSING_MARK + r"\2", out)
+    out = dash_missing_cells(out)
     if lang != "en":
 
         def cell(m: re.Match) -> str:
@@ -524,8 +528,8 @@ def build_report(
     run = Run.open(run_dir)
     spec = casespec.load_spec(run.case)
     status = run.status
-    title = title or casespec.text(spec.get("title"), lang) or status.get("title") or run.case
-    client = run.param("client") or casespec.text(spec.get("client"), lang) or "-"
+    title = title or run_title(run, spec, lang)
+    client = run_client(run, spec, lang)
     finished = status.get("finished") or status.get("started") or dt.date.today().isoformat()
     headline = casespec.figure_rows(spec, run.results, casespec.headline_keys(spec), lang)
     summary_html = render_summary(spec, run, lang) if run.ok else ""
@@ -585,6 +589,27 @@ def _runs_under(root: Path) -> list[Run]:
     return runs
 
 
+def run_title(run: Run, spec: dict, lang: str) -> str:
+    """A run's title: the config's ``title:`` for a config run, else the case spec's title in
+    ``lang``, else the title the run recorded, else the case name."""
+    status = run.status
+    if status.get("config") and status.get("title"):
+        return status["title"]
+    return casespec.text(spec.get("title"), lang) or status.get("title") or run.case
+
+
+def run_client(run: Run, spec: dict, lang: str) -> str:
+    """The report's "Client" line: a ``client`` parameter or the config's ``client:``; the case
+    spec's demonstration client only for a run on the shipped synthetic data (no ``data_dir``);
+    else "-" (a client's data is never called synthetic)."""
+    named = run.param("client") or run.status.get("client")
+    if named:
+        return str(named)
+    if not run.param("data_dir"):
+        return casespec.text(spec.get("client"), lang) or "-"
+    return "-"
+
+
 def build_index(reports_root: str | Path | None = None, lang: str = "en") -> Path:
     """Write ``<reports_root>/index.html`` listing every run, newest first within each case:
     case, title, date, status (with the failed stage), headline figures, and links to the
@@ -620,7 +645,7 @@ def build_index(reports_root: str | Path | None = None, lang: str = "en") -> Pat
             rows.append(
                 {
                     "case": case,
-                    "title": casespec.text(spec.get("title"), lang) or r.status.get("title", case),
+                    "title": run_title(r, spec, lang),
                     "date": (r.status.get("finished") or r.status.get("started") or "")[
                         :16
                     ].replace("T", " "),

@@ -265,6 +265,7 @@ def run_case(
     from crmlab.rundir import input_folder
 
     personal = personal_data_later(case.name, input_folder(case.name, params.get("data_dir")))
+    fingerprint = _fingerprint_later(input_folder(case.name, params.get("data_dir")), prepared)
 
     km, sockets = start_kernel(case.folder)
     try:
@@ -306,6 +307,7 @@ def run_case(
         km.shutdown_kernel(now=True)
         shutil.rmtree(sockets, ignore_errors=True)
 
+    extra = {**(extra or {}), **_recorded_fingerprint(fingerprint)}
     _finish_run(case, shown_params, work, result, started_at, extra)
     work.rename(final)
     lang = prepared.cfg.report_lang if prepared is not None else "en"
@@ -315,6 +317,42 @@ def run_case(
     _write_index(out_root)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _fingerprint_later(folder: Path, prepared=None):
+    """The SHA-256 fingerprint of the run's input (:func:`crmlab.report.data_fingerprint`),
+    computed in a background thread while the stages run: the data folder's files, or for a
+    config run the client's export files the config names (query sources have no file)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crmlab import report
+
+    def compute():
+        if prepared is None:
+            return report.data_fingerprint(folder)
+        files = {
+            s.display: s.path
+            for s in prepared.cfg.sources.values()
+            if s.path is not None and Path(s.path).is_file()
+        }
+        return report.files_fingerprint(files)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmlab-fingerprint")
+    future = pool.submit(compute)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return future
+
+
+def _recorded_fingerprint(future) -> dict:
+    """``{"data_fingerprint": ...}`` for status.json, or nothing when it could not be computed
+    (the report then computes one itself and says so)."""
+    from crmlab.errors import CrmlabError
+
+    try:
+        fp = future.result()
+    except (OSError, CrmlabError):
+        return {}
+    return {"data_fingerprint": fp} if fp.get("sha256") else {}
 
 
 def _stage_done(result: RunResult, mode: str, stage: str, status: str, since: float) -> None:
@@ -392,6 +430,8 @@ def _write_input(prepared, params: dict, work: Path, final: Path, result: RunRes
     }
     if prepared.cfg.title:
         extra["title"] = prepared.cfg.title
+    if prepared.cfg.client:
+        extra["client"] = prepared.cfg.client
     return run_params, shown, extra
 
 
@@ -485,6 +525,10 @@ def plan_config(config_path: str | Path, user_params: dict[str, Any] | None = No
     return case, params, prepared
 
 
+CONFIG_RUNS_SUBDIR = "runs"
+"""Where a config run goes without ``--out``: this folder beside the config file."""
+
+
 def run_config(
     config_path: str | Path,
     user_params: dict[str, Any] | None = None,
@@ -494,7 +538,9 @@ def run_config(
     """Run the case of a config file on the client's data (see :func:`plan_config`).
 
     The canonical input is written into ``<run>/input/`` (with ``ingest_report.json``) and the
-    stages read it; the client's files are only read.
+    stages read it; the client's files are only read. Runs go to ``out_root``, by default
+    ``runs/`` beside the config file (``<config folder>/runs/<case>/<run>``, git-ignored by
+    ``crmlab new``): a client's runs stay with the client's folder, apart from the demo runs.
     """
     case, params, prepared = plan_config(config_path, user_params)
     progress = progress_mode(progress)
@@ -507,8 +553,8 @@ def run_config(
                 "folder (named when the run ends)",
                 flush=True,
             )
-    out = Path(out_root).resolve() if out_root else None
-    return run_case(case, params, out, progress=progress, prepared=prepared)
+    out = Path(out_root) if out_root else prepared.cfg.path.parent / CONFIG_RUNS_SUBDIR
+    return run_case(case, params, out.resolve(), progress=progress, prepared=prepared)
 
 
 def print_summary(results: list[RunResult], stream=sys.stdout) -> None:
