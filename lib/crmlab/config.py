@@ -263,7 +263,6 @@ def load_config(path: str | os.PathLike) -> CaseConfig:
     client = raw.get("client")
     if client is not None and not isinstance(client, str):
         problems.add(("client",), "expected text (the client's name).")
-        client = None
     sources = _sources(raw.get("data"), p.parent, schema, problems)
     global_cols, per_source, drivers = _columns(raw.get("columns"), schema, problems)
     values = _values(raw.get("values"), schema, problems)
@@ -676,7 +675,7 @@ def pseudonym_key(cfg: CaseConfig) -> tuple[bytes, str]:
         except ParameterError as e:  # a config problem here
             raise ConfigError(str(e)) from None
         f = cfg.key_file
-        if f is not None and f.is_file() and f.read_text(encoding="utf-8").strip().encode() != key:
+        if f is not None and f.is_file() and _key_file_secret(f).encode() != key:
             raise ConfigError(
                 f"{cfg.path.name}: ${KEY_ENV_VAR} and key_file: {f.name} hold different keys. "
                 "The pseudonyms (and so every id in the action list) depend on which one is "
@@ -696,7 +695,7 @@ def pseudonym_key(cfg: CaseConfig) -> tuple[bytes, str]:
             f"{cfg.path.name}, key_file: {f} not found. Create it with a random secret of at "
             f"least 16 characters, or set ${KEY_ENV_VAR}."
         )
-    secret = f.read_text(encoding="utf-8").strip()
+    secret = _key_file_secret(f)
     if len(secret) < 16:
         raise ConfigError(
             f"{cfg.path.name}, key_file: {f} holds {len(secret)} characters; use a random "
@@ -709,6 +708,12 @@ def pseudonym_key(cfg: CaseConfig) -> tuple[bytes, str]:
             "customers)."
         )
     return secret.encode(), f"key file {f.name}"
+
+
+def _key_file_secret(path: Path) -> str:
+    """The secret a key file holds: its text without surrounding whitespace (a trailing newline
+    is not part of the key)."""
+    return path.read_text(encoding="utf-8").strip()
 
 
 def _tracked_by_git(path: Path) -> bool:

@@ -650,7 +650,7 @@ def parse_ids(s: pd.Series) -> Parsed:
     ``counts``: ``blank``, ``na_word`` (such as 'N/A'), ``trimmed`` (ids with spaces around
     them), ``float_ids`` (ids stored as decimal numbers)."""
     empty, na_word = _blank(s)
-    ids = privacy._normalize_ids(s).astype("str").str.strip()
+    ids = privacy._normalize_ids(s).astype("str")  # text, without surrounding spaces
     present = ~(empty | na_word)
     ids = ids.where(present)
     counts = {"blank": int(empty.sum()), "na_word": int(na_word.sum())}

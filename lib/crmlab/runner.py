@@ -264,8 +264,9 @@ def run_case(
     from crmlab.actions import personal_data_later
     from crmlab.rundir import input_folder
 
-    personal = personal_data_later(case.name, input_folder(case.name, params.get("data_dir")))
-    fingerprint = _fingerprint_later(input_folder(case.name, params.get("data_dir")), prepared)
+    inputs = input_folder(case.name, params.get("data_dir"))
+    personal = personal_data_later(case.name, inputs)
+    fingerprint = _fingerprint_later(inputs, prepared)
 
     km, sockets = start_kernel(case.folder)
     try:
