@@ -84,6 +84,56 @@ def test_runner_parameters_cannot_be_set_in_a_config(tmp_path):
         config.load_config(p)
 
 
+def test_params_are_checked_with_the_rest_of_the_config_with_lines(tmp_path):
+    """Unknown names, wrong types and values outside their choices under ``params:`` are config
+    problems (file, line, key), listed with the others; one hint names `crmlab params`."""
+    p = _write(
+        tmp_path,
+        "case: retail_satisfaction\n"  # line 1
+        "data:\n"
+        "  survey: s.csv\n"
+        "columns:\n"
+        "  transactions:\n"
+        "    amout: Amount\n"  # line 6: misspelt column
+        "params:\n"
+        "  targt: 0.95\n"  # line 8: unknown parameter
+        "  alpha: 0.1\n"  # line 9: fine
+        "  deadline_months: six\n"  # line 10: not an int
+        "  engine: spork\n",  # line 11: not one of its choices
+    )
+    with pytest.raises(ConfigError) as err:
+        config.load_config(p)
+    text = str(err.value)
+    assert "4 problem(s) in the config" in text
+    assert "client.yaml line 6, columns.transactions.amout: not a column of transactions" in text
+    assert (
+        "client.yaml line 8, params.targt: unknown parameter 'targt' (did you mean 'target'?)."
+        in text
+    )
+    assert (
+        "client.yaml line 10, params.deadline_months: deadline_months='six' is not a valid int."
+        in text
+    )
+    assert (
+        "client.yaml line 11, params.engine: engine='spork' is not one of duckdb, spark, pandas."
+        in text
+    )
+    assert "alpha" not in text
+    # the valid parameters: one line naming the command, not the whole list per problem
+    assert text.count("`crmlab params retail_satisfaction` lists the valid parameters") == 1
+    assert "Valid parameters:" not in text and "deadline_months: int" not in text
+
+
+def test_a_valid_params_block_loads_clean(tmp_path):
+    p = _write(
+        tmp_path,
+        "case: retail_satisfaction\ndata: {survey: s.csv}\n"
+        "params: {target: 0.92, deadline_months: 4, engine: pandas, n_boot: '50'}\n",
+    )
+    cfg = config.load_config(p)
+    assert cfg.params == {"target": 0.92, "deadline_months": 4, "engine": "pandas", "n_boot": "50"}
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

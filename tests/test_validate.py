@@ -284,6 +284,61 @@ def test_run_config_errors_stop_before_any_kernel(
     assert not (tmp_path / "r").exists()  # nothing was written
 
 
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_config_params_are_reported_with_the_other_config_problems_and_lines(
+    client, command, tmp_path, capsys, monkeypatch
+):
+    """An unknown and a wrong-typed parameter under params: and a misspelt column: one run of
+    `crmlab validate` / `crmlab run --config` reports all three, each with the config file and
+    its line, exits 2 and starts no kernel; a valid params block passes."""
+    from crmlab import runner
+
+    ran = {}
+
+    def fake_run_case(case, params, out_root=None, **kw):
+        ran["params"] = params
+        return runner.RunResult(case.name, out_root / case.name / "x", ok=True)
+
+    monkeypatch.setattr(runner, "run_case", fake_run_case)
+    monkeypatch.setattr(runner, "print_summary", lambda results: None)
+    out = ["--out", str(tmp_path / "r")] if command == "run" else []
+    _edit(client, "    amount: Amount\n", "    amout: Amount\n")
+    _edit(client, "params:\n  n_boot: 20\n", "params:\n  nboot: 20\n  seed: forty-two\n")
+    lines = client.read_text(encoding="utf-8").splitlines()
+    at = {
+        text: lines.index(text) + 1
+        for text in ("    amout: Amount", "  nboot: 20", "  seed: forty-two")
+    }
+    assert at["  seed: forty-two"] == at["  nboot: 20"] + 1 == len(lines)
+    assert main([command, "--config", str(client), *out]) == 2
+    err = capsys.readouterr().err
+    assert "3 problem(s) in the config" in err
+    assert f"client.yaml line {at['    amout: Amount']}, columns.transactions.amout: " in err
+    assert (
+        f"client.yaml line {at['  nboot: 20']}, params.nboot: unknown parameter 'nboot' "
+        "(did you mean 'n_boot'?)." in err
+    )
+    assert (
+        f"client.yaml line {at['  seed: forty-two']}, params.seed: seed='forty-two' is not a "
+        "valid int." in err
+    )
+    assert "`crmlab params retail_satisfaction` lists the valid parameters" in err
+    assert "Valid parameters:" not in err
+    assert not ran and not (tmp_path / "r").exists()
+    # a valid params block: validated clean, and given to the stages typed
+    _edit(client, "    amout: Amount\n", "    amount: Amount\n")
+    _edit(client, "  nboot: 20\n  seed: forty-two\n", "  n_boot: 20\n  seed: 7\n  engine: pandas\n")
+    assert main([command, "--config", str(client), *out]) == 0
+    assert "3 problem(s)" not in capsys.readouterr().err
+    if command == "run":
+        assert ran["params"] == {"n_boot": 20, "seed": 7, "engine": "pandas"}
+    else:  # -p is checked as before: the message lists the valid parameters
+        assert main([command, "--config", str(client), "-p", "nboot=3"]) == 2
+        err = capsys.readouterr().err
+        assert "unknown parameter 'nboot' (did you mean 'n_boot'?)" in err
+        assert "Valid parameters:\n" in err and "client.yaml line" not in err
+
+
 def test_cli_process_exits_2_without_traceback(client, tmp_path):
     _edit(client, "members.csv", "nowhere/members.csv")
     proc = subprocess.run(

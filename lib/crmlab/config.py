@@ -161,6 +161,12 @@ class _Problems:
         self.path = path
         self.lines = lines
         self.items: list[str] = []
+        self.hints: list[str] = []
+
+    def hint(self, text: str) -> None:
+        """A line shown once after the problems (e.g. where to look up the valid values)."""
+        if text not in self.hints:
+            self.hints.append(text)
 
     def add(self, keypath: tuple, message: str) -> None:
         line = None
@@ -178,6 +184,7 @@ class _Problems:
             raise ConfigError(
                 f"{self.path}: {n} problem(s) in the config:\n"
                 + "\n".join(f"  - {m}" for m in self.items)
+                + "".join(f"\n{h}" for h in self.hints)
                 + "\nThe format is described in docs/config.md."
             )
 
@@ -216,9 +223,10 @@ def load_config(path: str | os.PathLike) -> CaseConfig:
 
     Checks: the file exists and is a YAML mapping; only known keys (top level, per source, per
     column); ``case`` names a case with an input schema; ``data`` names only that case's sources;
-    ``columns``/``values`` name only its canonical columns; types of every value. Parameters are
-    checked against the notebooks later (:func:`crmlab.runner.plan`), data files by
-    :mod:`crmlab.ingest`.
+    ``columns``/``values`` name only its canonical columns; types of every value; ``params``
+    names only the case's notebook parameters, with values of their types (:func:`_params`).
+    Command-line parameters (and required ones missing from both) are checked later
+    (:func:`crmlab.runner.plan`), data files by :mod:`crmlab.ingest`.
     """
     import yaml
 
@@ -278,6 +286,7 @@ def load_config(path: str | os.PathLike) -> CaseConfig:
                 ("params", name),
                 "is set by the runner for a config run (the imported data / the run folder).",
             )
+    _params(case, params, problems)
     _engine_params(raw, params, problems)
     key_file = raw.get("key_file")
     if key_file is not None and not isinstance(key_file, str):
@@ -306,6 +315,25 @@ def load_config(path: str | os.PathLike) -> CaseConfig:
         lines=problems.lines,
         client=client,
     )
+
+
+def _params(case: str, params: dict, problems) -> None:
+    """The values under ``params:`` against the case's notebook parameters
+    (:func:`crmlab.params.check`): unknown names, wrong types, values outside their choices.
+    Required parameters are not asked for here: ``-p`` on the command line may give them."""
+    given = {k: v for k, v in params.items() if k not in RUNNER_SET}
+    if not given:
+        return  # (reading the notebooks' parameters costs a second)
+    from crmlab.cases import get_case
+    from crmlab.params import case_parameters, check
+
+    _, found = check(case_parameters(get_case(case)), given, required=False)
+    for name, message in found:
+        problems.add(("params", name), message.rstrip(".") + ".")
+    if found:
+        problems.hint(
+            f"`crmlab params {case}` lists the valid parameters with their types and defaults."
+        )
 
 
 def _engine_params(raw: dict, params: dict, problems) -> None:

@@ -171,37 +171,56 @@ def _did_you_mean(name: str, spec: Mapping[str, Parameter]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def validate(spec: Mapping[str, Parameter], values: Mapping[str, Any], case_name: str) -> dict:
-    """Check user values against a case's parameters; returns the typed values.
+def check(
+    spec: Mapping[str, Parameter], values: Mapping[str, Any], *, required: bool = True
+) -> tuple[dict[str, Any], list[tuple[Any, str]]]:
+    """Check user values against a case's parameters without raising.
 
-    Raises :class:`ParameterError` listing every problem and the valid parameters with types.
+    Returns the typed values and every problem as ``(parameter name, message)``, in the order of
+    ``values``: a runner parameter, an unknown name (with a near one), a value that is not of the
+    parameter's type or not one of its :data:`CHOICES`; then, with ``required``, each required
+    parameter ``values`` lacks. :func:`validate` (the command line's ``-p``) and
+    :func:`crmlab.config.load_config` (a config's ``params:``, with file and line) report them.
     """
-    problems: list[str] = []
+    problems: list[tuple[Any, str]] = []
     typed: dict[str, Any] = {}
     for name, value in values.items():
         if name in RUNNER_PARAMETERS:
-            problems.append(f"'{name}' is set by the runner (use --out to choose where runs go)")
+            problems.append(
+                (name, f"'{name}' is set by the runner (use --out to choose where runs go)")
+            )
         elif name not in spec:
-            problems.append(f"unknown parameter '{name}'{_did_you_mean(name, spec)}")
+            problems.append((name, f"unknown parameter '{name}'{_did_you_mean(name, spec)}"))
         else:
             try:
                 typed[name] = coerce(spec[name], value)
             except ParameterError as e:
-                problems.append(str(e))
+                problems.append((name, str(e)))
             else:
                 allowed = CHOICES.get(name)
                 if allowed and typed[name] not in allowed:
-                    problems.append(f"{name}={value!r} is not one of {', '.join(allowed)}")
-    for p in spec.values():
-        if p.required and p.name not in typed and p.name not in RUNNER_PARAMETERS:
-            problems.append(f"missing required parameter '{p.name}'")
+                    problems.append((name, f"{name}={value!r} is not one of {', '.join(allowed)}"))
+    if required:
+        for p in spec.values():
+            if p.required and p.name not in typed and p.name not in RUNNER_PARAMETERS:
+                problems.append((p.name, f"missing required parameter '{p.name}'"))
+    return typed, problems
+
+
+def validate(spec: Mapping[str, Parameter], values: Mapping[str, Any], case_name: str) -> dict:
+    """Check user values against a case's parameters; returns the typed values.
+
+    Raises :class:`ParameterError` listing every problem (:func:`check`) and the valid
+    parameters with types.
+    """
+    typed, problems = check(spec, values)
     if problems:
         listing = "\n".join(
             f"  {p.describe()}" for p in spec.values() if p.name not in RUNNER_PARAMETERS
         )
         raise ParameterError(
             f"Case '{case_name}': "
-            + "; ".join(p.rstrip(".") for p in problems)
+            + "; ".join(message.rstrip(".") for _, message in problems)
             + f".\nValid parameters:\n{listing}"
         )
     return typed
