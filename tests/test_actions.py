@@ -167,3 +167,25 @@ def test_values_are_written_in_cents(written):
     got = table.set_index("customer_id")["value"]
     assert got.notna().sum() > 100
     assert (got - stage.reindex(got.index)).abs().max() <= 0.005 + 1e-9
+
+
+def test_whole_numbers_and_decimals_are_written_as_a_client_reads_them(written):
+    """Whole-number columns (a 1-5 rating, days) as integers; fractions rounded (no float
+    noise such as 64.98562628336755 months)."""
+    _, _, csv, _ = written
+    text = pd.read_csv(csv, dtype="str")
+    for col in ("satisfaction", "recency_days"):
+        shown = text[col].dropna()
+        assert len(shown) > 100 and shown.str.fullmatch(r"\d+").all(), col
+    table = pd.DataFrame(
+        {
+            "churn_risk": [0.5009952660419958, 0.1],
+            "tenure_months": [64.98562628336755, 3.5],
+            "products_held": [2.0, float("nan")],
+        }
+    )
+    out = actions._rounded(table, "churn_risk")
+    assert out["churn_risk"].tolist() == [0.501, 0.1]  # SCORE_DECIMALS = 4: 0.5010
+    assert out["tenure_months"].tolist() == [64.99, 3.5]
+    assert str(out["products_held"].dtype) == "Int64"
+    assert out["products_held"].tolist()[0] == 2 and out["products_held"].isna().tolist()[1]

@@ -170,11 +170,16 @@ def test_lift_and_gains_hand_example():
     np.testing.assert_allclose(t["lift"], [2.5, 1.25, 0, 1.25, 0])  # base rate 0.4
     np.testing.assert_allclose(t["cum_gain"], [0.5, 0.75, 0.75, 1.0, 1.0])
     np.testing.assert_allclose(t["cum_lift"], [2.5, 0.75 / 0.4, 0.75 / 0.6, 1 / 0.8, 1.0])
-    # unsorted input gives the same table; 11 rows in 5 bins -> sizes 3, 2, 2, 2, 2
+    # unsorted input gives the same table; 11 rows in 5 bins: bins 1..k hold the top
+    # round(k x 11 / 5) = 2, 4, 7, 9, 11 rows -> sizes 2, 2, 3, 2, 2
     order = [3, 0, 9, 5, 1, 7, 2, 8, 4, 6]
     t2 = churn.lift_table(np.array(y)[order], np.array(p)[order], n_bins=5)
     pd.testing.assert_frame_equal(t, t2)
-    assert churn.lift_table([*y, 0], [*p, 0.05], n_bins=5)["n"].tolist() == [3, 2, 2, 2, 2]
+    assert churn.lift_table([*y, 0], [*p, 0.05], n_bins=5)["n"].tolist() == [2, 2, 3, 2, 2]
+    # 2,612 customers: the top tenth is round(261.2) = 261, as in targeting.backtest_rankings
+    many = churn.lift_table([1, 0] * 1306, np.linspace(1, 0, 2612))
+    # ends round(261.2, 522.4, 783.6, 1044.8, 1306, 1567.2, 1828.4, 2089.6, 2350.8, 2612)
+    assert many["n"].tolist() == [261, 261, 262, 261, 261, 261, 261, 262, 261, 261]
 
 
 def test_calibration_table_hand_example():

@@ -160,6 +160,11 @@ def test_appendix_lists_every_recorded_figure(reports):
             assert f"{value:,}" in shown
         elif isinstance(value, str):
             assert value in shown
+    # a figure the case spec names is explained in words; one it does not name has a blank cell
+    row = re.search(r'<tr data-figure="data.rows.transactions">(.*?)</tr>', recorded).group(1)
+    assert "<td>Transactions (cleaned)</td>" in row
+    row = re.search(r'<tr data-figure="data.rows.complaints">(.*?)</tr>', recorded).group(1)
+    assert "<td></td>" in row
 
 
 def test_report_has_no_code(reports):
@@ -210,8 +215,9 @@ def test_chinese_report_translates_headings_headers_and_charts(reports):
     assert '<html lang="zh-Hans">' in zh
     for text in ("执行摘要", "主要发现", "建议行动", "预期效果", "方法附录", "阶段 1：明确目标"):
         assert text in zh
-    assert "<th>调查波次</th>" in zh  # a notebook table's header, translated
-    assert "<th>wave</th>" in en and "<th>wave</th>" not in zh
+    assert re.search(r"<th[^>]*>调查波次</th>", zh)  # a notebook table's header, translated
+    assert re.search(r"<th[^>]*>Wave</th>", en) and not re.search(r"<th[^>]*>Wave</th>", zh)
+    assert re.search(r"<th[^>]*>p 值</th>", zh) and re.search(r"<td[^>]*>否</td>", zh)
     assert zh.count("<img") > en.count("<img")  # re-drawn Chinese charts + the originals
     assert "The business question" not in zh  # English narrative is left out
 
@@ -385,3 +391,25 @@ def test_stage_pages_show_missing_values_as_a_dash(tmp_path):
     nbformat.write(nb, str(tmp_path / "02_data.ipynb"))
     page = notebook_to_html(tmp_path / "02_data.ipynb", tmp_path / "02_data.html").read_text()
     assert "NaT" not in page and f"<td>{MISSING_MARK}</td>" in page and "2026-05-01" in page
+
+
+def test_report_tables_are_for_readers(reports):
+    """Every notebook table reaches the report as narrative.present shows it: reader headers,
+    shares as percentages, no row numbers, nothing cut short with '...'."""
+    run, en, _ = reports
+    tables = re.findall(r'<table id="T_[0-9a-f]+" class="dataframe reader">.*?</table>', en, re.S)
+    assert len(tables) >= 15
+    assert not re.search(r'<table[^>]*class="dataframe"[^>]*>', en.replace("dataframe reader", ""))
+    cells = [htmlmod.unescape(c).strip() for c in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", en)]
+    assert not [c for c in cells if c.endswith("...")]
+    quality = next(t for t in tables if ">Severity</th>" in t)
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", quality)
+    assert headers == ["Source", "Column", "Check", "Severity", "Rows", "Share", "Note", "Action"]
+    rows = [
+        [htmlmod.unescape(c) for c in re.findall(r"<td[^>]*>([^<]*)</td>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", quality, re.S)[1:]
+    ]
+    assert len(rows) == run.results["data.quality_findings"]
+    for source, column, check, _, n_rows, share, note, _ in rows:
+        assert re.fullmatch(r"\d[\d,]*", n_rows) and re.fullmatch(r"\d+\.\d%", share), share
+        assert not note.endswith("...")

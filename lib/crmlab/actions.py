@@ -69,6 +69,12 @@ BASE_COLUMNS = [
 ]
 
 
+SCORE_DECIMALS = 4
+"""Decimals of the score in the action list (a churn risk of 0.5010 = 50.10%)."""
+DECIMALS = 2
+"""Decimals of the other fractional columns of the action list (value in currency, months)."""
+
+
 def _spec(case: str) -> dict:
     spec = casespec.load_spec(case).get("actions")
     if not spec:
@@ -173,6 +179,24 @@ def action_table(run: Run) -> pd.DataFrame:
     ).index
     out = out.loc[order].reset_index(drop=True)
     out.insert(0, "priority", range(1, len(out) + 1))
+    return _rounded(out, score_name)
+
+
+def _rounded(table: pd.DataFrame, score_name: str) -> pd.DataFrame:
+    """The list as a client reads it (after it is sorted on the exact values): whole-number
+    columns (products held, recency in days, a 1-5 rating) as integers; the risk score with
+    :data:`SCORE_DECIMALS` decimals; other decimals (tenure in months, value) with
+    :data:`DECIMALS`."""
+    out = table.copy()
+    for c in out.columns:
+        col = out[c]
+        if not pd.api.types.is_float_dtype(col):
+            continue
+        values = col.dropna()
+        if len(values) and bool((values == values.round()).all()):
+            out[c] = col.round().astype("Int64")
+        else:
+            out[c] = col.round(SCORE_DECIMALS if c == score_name else DECIMALS)
     return out
 
 

@@ -891,8 +891,10 @@ def roc_curve_table(y, p) -> pd.DataFrame:
 def lift_table(y, p, n_bins: int = 10) -> pd.DataFrame:
     """Lift and cumulative gains by score group (bin 1 = highest scores).
 
-    Customers are sorted by ``p`` descending (stable: ties keep input order) and cut into
-    ``n_bins`` groups whose sizes differ by at most one (the first groups get the extra rows).
+    Customers are sorted by ``p`` descending (stable: ties keep input order); bins 1..k hold
+    the top ``round(k / n_bins x n)`` of the ``n`` customers, so group sizes differ by at most
+    one and "the top tenth" is the same ``round(n / 10)`` customers as in
+    :func:`crmlab.targeting.backtest_rankings` and :func:`crmlab.targeting.gain_curve`.
 
     Returns
     -------
@@ -913,7 +915,8 @@ def lift_table(y, p, n_bins: int = 10) -> pd.DataFrame:
     if total_pos == 0:
         raise DataError("lift_table: there are no churners (y is all 0); lift is undefined.")
     order = np.argsort(-pp, kind="mergesort")
-    parts = np.array_split(order, n_bins)
+    ends = np.round(np.arange(n_bins + 1) / n_bins * len(yy)).astype(np.int64)
+    parts = [order[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]
     rows = []
     for b, ix in enumerate(parts, start=1):
         rows.append(

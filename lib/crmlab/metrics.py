@@ -46,7 +46,22 @@ __all__ = [
     "nps_with_ci",
     "proportion_ci",
     "repeat_purchase_rate",
+    "scorecard_view",
 ]
+
+CSAT_TABLE: dict = {"percent": ["rate", "low", "high"], "labels": {"rate": "CSAT"}}
+"""How :func:`crmlab.narrative.present` shows a CSAT table of :func:`by_wave` or
+:func:`by_group`: ``rate`` and its interval as percentages, ``rate`` headed "CSAT"."""
+
+UNIT_FORMATS: dict[str, str] = {
+    "share": "{:.1%}",
+    "score": "{:.1f}",
+    "currency": "{:,.2f}",
+    "per 100": "{:.2f}",
+    "days": "{:.1f}",
+    "count": "{:.2f}",
+}
+"""How a KPI's value is shown by its ``unit`` (:func:`scorecard_view`); other units: 2 decimals."""
 
 NPS_SCALE: tuple[int, int] = (0, 10)
 """The 0-10 scale of the "how likely are you to recommend" question."""
@@ -585,3 +600,32 @@ def kpi_scorecard(kpis: pd.DataFrame) -> pd.DataFrame:
         out["attainment"] = np.where(hib, actual / target, target / actual)
     out["met"] = np.where(hib, actual >= target, actual <= target)
     return out
+
+
+def scorecard_view(board: pd.DataFrame) -> pd.DataFrame:
+    """A KPI scorecard (:func:`kpi_scorecard` with a ``unit`` column) for readers: ``kpi``,
+    ``actual`` and ``target`` as text in each KPI's own unit (a share as "80.0%", a score as
+    "35.2", see :data:`UNIT_FORMATS`; a ``format`` column, as in
+    :func:`crmlab.churn.churn_kpis`, wins), ``attainment`` (actual / target, or target /
+    actual where lower is better; a share) and ``met``.
+    """
+
+    units = board["unit"] if "unit" in board else pd.Series([None] * len(board))
+    given = board["format"] if "format" in board else pd.Series([None] * len(board))
+    formats = [
+        fmt if isinstance(fmt, str) and fmt else UNIT_FORMATS.get(unit, "{:.2f}")
+        for fmt, unit in zip(given, units, strict=True)
+    ]
+
+    def shown(values) -> list[str]:
+        return [f.format(float(v)) for v, f in zip(values, formats, strict=True)]
+
+    return pd.DataFrame(
+        {
+            "kpi": board["kpi"].to_numpy(),
+            "actual": shown(board["actual"]),
+            "target": shown(board["target"]),
+            "attainment": board["attainment"].to_numpy(dtype="float64"),
+            "met": board["met"].to_numpy(dtype=bool),
+        }
+    )

@@ -3,6 +3,10 @@ number formats used in every case."""
 
 from __future__ import annotations
 
+import re
+
+import pandas as pd
+
 
 def say(text: str) -> None:
     """Show ``text`` as Markdown in a notebook (plain print elsewhere)."""
@@ -31,3 +35,251 @@ def pts(diff: float, digits: int = 1) -> str:
 def skipped(step: str, reason: str) -> None:
     """Say that a step was skipped and why (partial data): the narrative never pretends."""
     say(f"**Skipped: {step}.** {reason}")
+
+
+# --------------------------------------------------------------------------------------------
+# tables for readers
+# --------------------------------------------------------------------------------------------
+MISSING = "\u2013"
+"""What a reader table shows for a missing value (an en dash), as the report does."""
+
+LABELS: dict[str, str] = {
+    "n": "Count",
+    "n_rows": "Rows",
+    "n_at_risk": "Customers at risk",
+    "n_lost": "Customers lost",
+    "n_customers": "Customers",
+    "n_churners": "Churners",
+    "n_events": "Events",
+    "n_respondents": "Respondents",
+    "n_dropped": "Without a rating",
+    "successes": "Satisfied",
+    "low": "CI low",
+    "high": "CI high",
+    "ci_low": "CI low",
+    "ci_high": "CI high",
+    "or_low": "OR CI low",
+    "or_high": "OR CI high",
+    "se": "Std. error",
+    "std_err": "Std. error",
+    "std_beta": "Standardized beta",
+    "coef": "Coefficient",
+    "p_value": "p-value",
+    "lmg": "LMG (part of R\u00b2)",
+    "share": "Share",
+    "cum_gain": "Cumulative gain",
+    "bin": "Score tenth",
+    "count": "Count",
+    "csat": "CSAT",
+    "kpi": "KPI",
+    "roi": "Net return per unit spent",
+    "n_contacted": "Contacted",
+    "n_transactions": "Transactions",
+    "rfm_segment": "RFM segment",
+    "store_id": "Store",
+    "pseudo_id": "Customer (pseudonym)",
+    "ph_ok": "Proportional hazards hold",
+    "odds_ratio_per_sd": "Odds ratio per SD",
+    "mean_recency_days": "Mean recency (days)",
+    "rank_stability": "Rank stability",
+    "n_values": "With a value",
+    "mean": "Mean",
+    "std": "Std. dev.",
+    "min": "Min",
+    "25%": "25th pct.",
+    "50%": "Median",
+    "75%": "75th pct.",
+    "max": "Max",
+}
+"""Reader labels of column names the library's tables use; any other name is shown with its
+underscores as spaces and a capital first letter (``churn_rate`` -> "Churn rate")."""
+
+SHARES = frozenset(
+    {
+        "share",
+        "revenue_share",
+        "value_share",
+        "csat",
+        "churn_rate",
+        "cum_gain",
+        "contact_share",
+        "share_of_churners",
+        "share_of_value_lost",
+        "share_of_expected_churners",
+        "promo_share",
+        "returns_share",
+        "attainment",
+        "risk",
+        "rank_stability",
+    }
+)
+"""Column names of the library's tables that hold shares (0 to 1): :func:`present` shows them
+as percentages without being told."""
+
+_NUMBER_TEXT = re.compile(r"^[<>]?\s*[+\-\u2212]?[\d,]*\.?\d+\s*(%| pts)?$")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+
+
+def label(name) -> str:
+    """The reader label of a column name: :data:`LABELS`, else ``churn_rate`` -> "Churn rate"."""
+    text = str(name)
+    if text in LABELS:
+        return LABELS[text]
+    text = text.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _text(value) -> str:
+    """A text cell for readers: identifiers such as ``at_risk`` read "at risk"."""
+    text = str(value)
+    return text.replace("_", " ") if _IDENTIFIER.match(text) else text
+
+
+def _p_value(p: float) -> str:
+    return "< 0.001" if p < 0.0005 else f"{p:.3f}"
+
+
+def _formatter(col: pd.Series, name, percent, digits: int, pct_digits: int):
+    """The function that turns one value of ``col`` into the text a reader sees."""
+    from pandas.api import types
+
+    if name in percent:
+        smallest = 10.0**-pct_digits  # in percent
+
+        def share(v) -> str:
+            x = 100 * float(v)
+            if 0 < abs(x) < smallest / 2:  # would read "0.0%" although it is not zero
+                return f"{'< ' if x > 0 else '> -'}{smallest:.{pct_digits}f}%"
+            return f"{x:.{pct_digits}f}%"
+
+        return share
+    if name == "p_value":
+        return _p_value
+    if types.is_bool_dtype(col):
+        return lambda v: "yes" if bool(v) else "no"
+    if types.is_integer_dtype(col):
+        return lambda v: f"{int(v):,}"
+    if types.is_float_dtype(col):
+        values = col.dropna()
+        whole = len(values) > 0 and bool((values == values.round()).all())
+        places = 0 if whole and abs(values).max() >= 1 else digits
+        return lambda v: f"{float(v):,.{places}f}"
+    if types.is_datetime64_any_dtype(col):
+        times = col.dropna()
+        daily = bool((times == times.dt.normalize()).all())
+        return lambda v: pd.Timestamp(v).strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M")
+    return _text
+
+
+def describe(df: pd.DataFrame) -> pd.DataFrame:
+    """The numeric columns of ``df`` (not yes/no flags), one row each: ``n_values`` (rows with a
+    value), ``mean``, ``min``, ``median`` and ``max`` - pandas' ``describe`` without the spread
+    and quartiles, for a first look at a table (show it with :func:`present`)."""
+    columns = ["n_values", "mean", "min", "median", "max"]
+    numeric = df.select_dtypes("number")
+    if numeric.shape[1] == 0:
+        return pd.DataFrame(columns=columns)
+    stats = numeric.describe().T.rename(columns={"count": "n_values", "50%": "median"})
+    return stats[columns].astype({"n_values": "int64"})
+
+
+class ReaderTable:
+    """A DataFrame shown to readers (see :func:`present`): labelled headers, formatted values.
+
+    Jupyter shows its HTML (:meth:`_repr_html_`, a pandas ``Styler``; columns whose every shown
+    value is a number - "2,612", "25.7%", "< 0.001", "+7.1 pts" - right-aligned, others
+    left-aligned, by a style block scoped to the table's id, which is derived from its
+    content); its ``repr`` is the same table as plain text. ``cells`` holds the shown
+    texts (a DataFrame of strings with the reader labels as columns).
+    """
+
+    def __init__(self, cells: pd.DataFrame):
+        self.cells = cells
+        self.numeric = [
+            bool(shown.size) and all(t == MISSING or _NUMBER_TEXT.match(t) for t in shown)
+            for shown in (cells.iloc[:, i] for i in range(cells.shape[1]))
+        ]
+
+    def _repr_html_(self) -> str:
+        import hashlib
+
+        from pandas.io.formats.style import Styler
+
+        cells = self.cells
+        uuid = hashlib.sha1(cells.to_json().encode()).hexdigest()[:8]
+        align = {
+            col: [{"selector": "th, td", "props": f"text-align: {'right' if num else 'left'};"}]
+            for col, num in zip(cells.columns, self.numeric, strict=True)
+        }
+        styler = (
+            Styler(cells, uuid=uuid, cell_ids=False)
+            .hide(axis="index")
+            .format(escape="html")
+            .set_table_attributes('class="dataframe reader"')
+            .set_table_styles(align)
+        )
+        return styler.to_html()
+
+    def __repr__(self) -> str:
+        if self.cells.empty:
+            return "(no rows)"
+        return self.cells.to_string(index=False)
+
+
+def present(
+    df: pd.DataFrame | pd.Series,
+    *,
+    percent=(),
+    digits: int = 2,
+    pct_digits: int = 1,
+    index: bool | None = None,
+    labels: dict | None = None,
+) -> ReaderTable:
+    """``df`` as a table for readers of a notebook or report; display it with ``display()``.
+
+    - Column headers read as words: :data:`LABELS`, then ``labels`` (column -> header), else
+      ``churn_rate`` -> "Churn rate" (:func:`label`).
+    - Columns named in ``percent`` or in :data:`SHARES` hold shares (0.257) and show as
+      percentages ("25.7%", ``pct_digits`` decimals; a share that is not zero but would show
+      as "0.0%" shows as "< 0.1%").
+    - Integers show with thousands separators (``2,612``); other numbers with ``digits``
+      decimals (whole-number columns without decimals); a ``p_value`` column with 3 decimals and
+      "< 0.001" below that; booleans as yes / no; dates as ``YYYY-MM-DD``; identifiers such as
+      ``at_risk`` as "at risk"; missing values as an en dash (:data:`MISSING`).
+    - Nothing is cut short (pandas shortens long text to 50 characters with "...").
+    - The index is shown as the first column when it names the rows (it has a name, or holds
+      text: driver names, features); an unnamed integer index (0, 1, 2 or leftover row numbers)
+      is left out. ``index=True`` / ``False`` decides it explicitly.
+
+    A Series is shown as a one-column table (its name is the header).
+    """
+    frame = df.to_frame() if isinstance(df, pd.Series) else df
+    if index is None:
+        index = frame.index.name is not None or not pd.api.types.is_integer_dtype(frame.index)
+    if index:
+        frame = frame.reset_index()
+        if frame.columns[0] == "index":
+            frame = frame.rename(columns={"index": ""})
+    unknown = set(percent) - set(frame.columns)
+    if unknown:
+        raise KeyError(f"percent names columns that are not in the table: {sorted(unknown)}")
+    percent = set(percent) | (SHARES & set(frame.columns))
+    shown = {}
+    headers: dict = {}
+    for c in frame.columns:
+        header = (labels or {}).get(c, label(c) if c != "" else "")
+        if header in headers.values():  # two names with one label: the second keeps its name
+            header = str(c)
+        headers[c] = header
+    for c in frame.columns:
+        col = frame[c]
+        fmt = _formatter(col, c, percent, digits, pct_digits)
+        shown[headers[c]] = [MISSING if _missing(v) else fmt(v) for v in col]
+    return ReaderTable(pd.DataFrame(shown, columns=list(headers.values())))
+
+
+def _missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists, arrays
+        return False

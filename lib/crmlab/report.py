@@ -152,8 +152,13 @@ def _demote(markdown: str, drop_title: bool) -> tuple[str, str | None]:
 
 def _clean_table_html(fragment: str, lang: str) -> str:
     """A pandas HTML table without its scoped style block, missing values shown as a dash
-    (:func:`crmlab.export.dash_missing_cells`); headers/terms translated for ``lang``."""
-    out = re.sub(r"<style[^>]*>.*?</style>", "", fragment, flags=re.S).strip()
+    (:func:`crmlab.export.dash_missing_cells`); headers/terms translated for ``lang``. A reader
+    table (:func:`crmlab.narrative.table`) keeps its style block: it only aligns the table's
+    own columns (scoped to the table's id)."""
+    out = fragment
+    if 'class="dataframe reader"' not in fragment:
+        out = re.sub(r"<style[^>]*>.*?</style>", "", fragment, flags=re.S)
+    out = out.strip()
     out = out.replace(' border="1"', "")
     out = dash_missing_cells(out)
     if lang != "en":
@@ -486,6 +491,12 @@ def _appendix(run: Run, spec: dict, lang: str) -> dict:
     }
 
 
+def _figure_meaning(spec: dict, key: str, lang: str) -> str:
+    """What a recorded figure is, in words: its label in the case spec ("" when it has none)."""
+    label = casespec.figure_label(spec, key, lang)
+    return "" if label == key else label
+
+
 def _shown_path(path: Path) -> str:
     """A path relative to the project folder when inside it (no machine-specific prefix)."""
     from crmlab import paths
@@ -554,7 +565,10 @@ def build_report(
         "finished": status.get("finished", "-"),
         "data_folder": _shown_path(run.data_dir()),
         "fingerprint": _fingerprint_for(run, lang),
-        "all_figures": [(k, plain_value(v)) for k, v in sorted(run.results.items())],
+        "all_figures": [
+            (k, _figure_meaning(spec, k, lang), plain_value(v))
+            for k, v in sorted(run.results.items())
+        ],
         "css": _css(),
         "ui": lambda key, **kw: i18n.ui(key, lang, **kw),
     }

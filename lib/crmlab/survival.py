@@ -56,6 +56,17 @@ __all__ = [
 
 HALF_DAY = 0.5 / DAYS_PER_MONTH  # months
 
+MEDIAN_LABELS: dict[str, str] = {
+    "group": "Group",
+    "n": "Customers",
+    "n_events": "Closures",
+    "median": "Median months to closure",
+    "median_ci_low": "CI low",
+    "median_ci_high": "CI high",
+}
+"""Reader headers of :func:`km_by_group`'s ``medians`` table (for
+:func:`crmlab.narrative.present`)."""
+
 
 def _require(df, cols, what):
     missing = [c for c in cols if c is not None and c not in df.columns]
