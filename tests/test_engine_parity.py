@@ -999,3 +999,30 @@ def test_case_memory_cap_grows_with_the_large_sources():
     assert case_memory_limit(40_000_001) == f"{min(3, half)}GB"
     assert case_memory_limit(205_000_000) == f"{min(11, half)}GB"
     assert case_memory_limit(10**12) == f"{max(2, half)}GB"
+
+
+def test_local_spark_starts_without_warnings_on_the_command_line(tmp_path):
+    """A local Spark driver logs errors only (engine/spark-log4j2.properties): none of Spark's
+    start-up WARN lines (native Hadoop library, loopback address, default log profile and
+    level) reach a user's terminal."""
+    import subprocess
+    import sys
+
+    from crmlab.engine.backends import java_available
+
+    if not java_available():
+        pytest.skip("engine 'spark' needs Java 17")
+    code = (
+        "from crmlab.engine.backends import spark_session\n"
+        "s = spark_session()\n"
+        "print(s.range(3).count())\n"
+        "s.stop()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "3"
+    shown = [line for line in done.stderr.splitlines() if line.strip()]
+    # the one line the JVM itself prints for the vector module Spark loads is all that remains
+    assert [line for line in shown if "incubator modules" not in line] == []

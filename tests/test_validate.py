@@ -300,7 +300,6 @@ def test_config_params_are_reported_with_the_other_config_problems_and_lines(
         return runner.RunResult(case.name, out_root / case.name / "x", ok=True)
 
     monkeypatch.setattr(runner, "run_case", fake_run_case)
-    monkeypatch.setattr(runner, "print_summary", lambda results: None)
     out = ["--out", str(tmp_path / "r")] if command == "run" else []
     _edit(client, "    amount: Amount\n", "    amout: Amount\n")
     _edit(client, "params:\n  n_boot: 20\n", "params:\n  nboot: 20\n  seed: forty-two\n")

@@ -558,7 +558,10 @@ def run_config(
     return run_case(case, params, out.resolve(), progress=progress, prepared=prepared)
 
 
-def print_summary(results: list[RunResult], stream=sys.stdout) -> None:
+def print_summary(results: list[RunResult], stream=None) -> None:
+    """The closing lines of a run: one line per case, then where the deliverables are.
+    ``stream`` defaults to the current ``sys.stdout`` (read at call time, not import time)."""
+    stream = sys.stdout if stream is None else stream
     print("\nSummary:", file=stream)
     for r in results:
         print(r.summary_line(), file=stream)

@@ -83,9 +83,12 @@ def spark_session(master: str | None = None, conf: dict | None = None):
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master(master or DEFAULT_SPARK_MASTER).appName("crmlab")
-    settings = (
-        dict(SPARK_LOCAL_CONF) if (master or DEFAULT_SPARK_MASTER).startswith("local") else {}
-    )
+    local = (master or DEFAULT_SPARK_MASTER).startswith("local")
+    settings = dict(SPARK_LOCAL_CONF) if local else {}
+    if local:  # errors only: Spark's start-up warnings would reach the command line
+        settings["spark.driver.extraJavaOptions"] = (
+            f"-Dlog4j2.configurationFile={SPARK_LOG_CONFIG.as_uri()}"
+        )
     settings.update(conf or {})
     for k, v in settings.items():
         builder = builder.config(k, v)
@@ -93,6 +96,9 @@ def spark_session(master: str | None = None, conf: dict | None = None):
     session.sparkContext.setLogLevel("ERROR")
     return session
 
+
+SPARK_LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+"""Log4j 2 configuration of a local Spark driver: errors only (no start-up warnings)."""
 
 SPILL_PREFIX = "crmlab-duckdb-"
 """Private spill folders are ``<tmp>/crmlab-duckdb-<pid>-<random>``: removed with their
