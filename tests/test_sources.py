@@ -136,3 +136,28 @@ def test_a_file_named_in_other_case_is_an_error_not_left_out(tmp_path):
     # the exact name wins over a look-alike beside it
     (tmp_path / "transactions.parquet").write_bytes(b"")
     assert sources.source_path(tmp_path, "transactions") == tmp_path / "transactions.parquet"
+
+
+def test_a_file_without_a_required_column_stops_the_run_before_any_kernel(tmp_path):
+    """A data folder whose transactions lack `amount`: the run stops at once, naming the file,
+    the column and what it has (before, stage 2 failed half-way naming only the table)."""
+    import pandas as pd
+
+    from crmlab import runner
+    from crmlab.errors import ParameterError
+
+    (tmp_path / "customers.csv").write_text("customer_id,region\nC1,north\n")
+    (tmp_path / "transactions.csv").write_text("customer_id,date,items\nC1,2026-01-02,3\n")
+    pd.DataFrame({"customer_id": ["C1"], "date": ["2026-01-02"]}).to_parquet(
+        tmp_path / "complaints.parquet"
+    )
+    problems = runner._missing_required_columns("retail_satisfaction", str(tmp_path))
+    assert problems == [
+        f"{tmp_path / 'transactions.csv'}: required column(s) ['amount'] missing (the file has: "
+        "customer_id, date, items). Add them with these names, or map the export's own column "
+        "names through a case config (`crmlab new`, docs/config.md)."
+    ]  # customers and complaints (Parquet) have what they need; absent sources are no error
+    with pytest.raises(
+        ParameterError, match=r"transactions.csv: required column\(s\) \['amount'\]"
+    ):
+        runner.plan(["retail_satisfaction"], {"data_dir": str(tmp_path)})

@@ -125,6 +125,7 @@ def plan(case_names: list[str], user_params: dict[str, Any]) -> list[tuple[Case,
             continue
         if params.get("data_dir"):
             misnamed = _misnamed_sources(case.name, params["data_dir"])
+            misnamed = misnamed or _missing_required_columns(case.name, params["data_dir"])
             if misnamed:
                 errors.append(f"Case '{case.name}': " + " ".join(misnamed))
                 continue
@@ -146,6 +147,43 @@ def _misnamed_sources(case: str, data_dir: str) -> list[str]:
             sources.source_path(data_dir, stem)
         except DataError as e:
             problems.append(str(e))
+    return problems
+
+
+def _file_columns(path: Path) -> list[str]:
+    """The column names of a source file (its header; no rows are read)."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    import csv
+
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        return list(next(csv.reader(f), []))  # as pandas reads them (not trimmed)
+
+
+def _missing_required_columns(case: str, data_dir: str) -> list[str]:
+    """For each source file of ``case`` in ``data_dir``: the columns the case needs
+    (:meth:`crmlab.schemas.SourceSchema.required_names`) that its header lacks, found before
+    any kernel starts (else a stage fails half-way, naming the table but not the file)."""
+    from crmlab import schemas, sources
+
+    problems = []
+    for stem, spec in schemas.CASE_SCHEMAS.get(case, {}).items():
+        path = sources.source_path(data_dir, stem)
+        if path is None:
+            continue
+        try:
+            columns = _file_columns(path)
+        except (OSError, ValueError):  # unreadable: the stage that reads it says why
+            continue
+        missing = sorted(spec.required_names(columns) - set(columns))
+        if missing:
+            problems.append(
+                f"{path}: required column(s) {missing} missing (the file has: "
+                f"{', '.join(columns)}). Add them with these names, or map the export's own "
+                "column names through a case config (`crmlab new`, docs/config.md)."
+            )
     return problems
 
 
