@@ -272,7 +272,8 @@ def test_key_file_in_a_git_work_tree_must_be_ignored(tmp_path, monkeypatch):
 # crmlab new
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", ["retail_satisfaction", "finance_churn"])
-def test_starter_folder_is_a_loadable_config(tmp_path, case):
+def test_starter_folder_is_a_loadable_config(tmp_path, case, monkeypatch):
+    monkeypatch.delenv("CRMLAB_PSEUDONYM_KEY", raising=False)
     folder = config.write_starter("acme", case, tmp_path)
     assert folder == tmp_path / "acme"
     assert (folder / "exports").is_dir()
@@ -290,6 +291,19 @@ def test_starter_folder_is_a_loadable_config(tmp_path, case):
     assert raw["key_file"] == "secret.key" and raw["features"] == "auto"
     with pytest.raises(ConfigError, match="already exists and is not empty"):
         config.write_starter("acme", case, tmp_path)
+
+
+def test_starter_folder_uses_the_environment_key_when_one_is_set(tmp_path, monkeypatch):
+    """A consultant who keeps $CRMLAB_PSEUDONYM_KEY set gets no secret.key (a second key beside
+    it would stop every run with 'hold different keys'): the environment key is the key."""
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", "k" * 32)
+    folder = config.write_starter("acme", "retail_satisfaction", tmp_path)
+    assert not (folder / "secret.key").exists()
+    text = (folder / "config.yaml").read_text()
+    assert "# key_file: secret.key  # $CRMLAB_PSEUDONYM_KEY is set" in text
+    cfg = config.load_config(folder / "config.yaml")
+    assert cfg.key_file is None
+    assert config.pseudonym_key(cfg)[0] == b"k" * 32
 
 
 def test_client_name_is_read_and_checked(tmp_path):

@@ -108,12 +108,18 @@ def _cmd_validate(args) -> int:
 
 def _cmd_new(args) -> int:
     from crmlab.config import write_starter
+    from crmlab.privacy import KEY_ENV_VAR
 
     folder = write_starter(args.name, args.case, Path(args.dir) if args.dir else Path.cwd())
     print(f"created {folder}/")
     print("  config.yaml  - edit: file paths under data:, the client's column names under columns:")
     print("  exports/     - put the client's files here (git-ignored; crmlab only reads them)")
-    print("  secret.key   - the pseudonymization key (git-ignored; keep it like a password)")
+    if (folder / "secret.key").exists():
+        print("  secret.key   - the pseudonymization key (git-ignored; keep it like a password)")
+    else:
+        print(
+            f"  (no secret.key: ${KEY_ENV_VAR} is set and is this project's pseudonymization key)"
+        )
     print(f"next: crmlab validate --config {folder / 'config.yaml'}")
     return 0
 

@@ -775,9 +775,10 @@ runs/
 """
 
 
-def starter_config(name: str, case: str) -> str:
+def starter_config(name: str, case: str, key_file: bool = True) -> str:
     """The text of a starter config for ``case``: every source, the required columns active
-    (mapped to themselves, to be replaced by the client's names), the optional ones commented."""
+    (mapped to themselves, to be replaced by the client's names), the optional ones commented.
+    ``key_file=False``: the key comes from ``$CRMLAB_PSEUDONYM_KEY`` (the line is a comment)."""
     schema = case_schema(case)
     lines = [
         f"# Case config '{name}': the {case} case on a client's exports.",
@@ -819,7 +820,11 @@ def starter_config(name: str, case: str) -> str:
         "",
         "features: auto  # other columns: auto (kept, typed), none, or a list of names",
         "pii: []         # the client's personal columns, e.g. [姓名, 手机, email]",
-        "key_file: secret.key  # pseudonymization key (or set $CRMLAB_PSEUDONYM_KEY)",
+        (
+            "key_file: secret.key  # pseudonymization key (or set $CRMLAB_PSEUDONYM_KEY)"
+            if key_file
+            else f"# key_file: secret.key  # ${KEY_ENV_VAR} is set: it is the pseudonymization key"
+        ),
         "",
         "params: {}      # notebook parameters (see `crmlab params " + case + "`)",
         "",
@@ -829,7 +834,9 @@ def starter_config(name: str, case: str) -> str:
 
 def write_starter(name: str, case: str, parent: Path) -> Path:
     """Create ``parent/name/`` with ``config.yaml``, ``exports/``, ``.gitignore`` and a fresh
-    random ``secret.key`` (mode 600). Refuses an existing non-empty folder."""
+    random ``secret.key`` (mode 600) - unless ``$CRMLAB_PSEUDONYM_KEY`` is set: that is then the
+    key (a key file beside it holding another key would be an error at every run, see
+    :func:`pseudonym_key`). Refuses an existing non-empty folder."""
     import secrets
 
     from crmlab.cases import get_case
@@ -842,11 +849,15 @@ def write_starter(name: str, case: str, parent: Path) -> Path:
     if folder.exists() and any(folder.iterdir()):
         raise ConfigError(f"{folder} already exists and is not empty; choose another name.")
     (folder / "exports").mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(starter_config(name, case), encoding="utf-8")
+    env_key = bool(os.environ.get(KEY_ENV_VAR))
+    (folder / "config.yaml").write_text(
+        starter_config(name, case, key_file=not env_key), encoding="utf-8"
+    )
     (folder / ".gitignore").write_text(STARTER_GITIGNORE, encoding="utf-8")
-    key = folder / "secret.key"
-    key.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
-    key.chmod(0o600)
+    if not env_key:
+        key = folder / "secret.key"
+        key.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
+        key.chmod(0o600)
     (folder / "exports" / "README.txt").write_text(
         "Put the client's export files here. crmlab only reads them; everything it derives goes "
         "into the run folder.\n",
