@@ -459,6 +459,10 @@ def test_finance_export_under_other_names_gives_the_same_figures(tmp_path, monke
     exports = {f["name"] for f in recorded["files"]}
     assert exports and all((cfg.parent / name).is_file() for name in exports)
     assert not any(name.endswith(".parquet") and "input" in name for name in exports)
+    # ... and the report says so: the config is named, the note speaks of the exports
+    page = (client.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<td>Case config</td>" in page and f"{cfg.name}</code>" in page
+    assert "export files that the case config names (" in page
     assert b["churn.rate"] == a["churn.rate"] and b["pilot.effect"] == a["pilot.effect"]
     differ = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
     # the Cox model sums over customers in pseudonym order: the same up to rounding (1e-12)

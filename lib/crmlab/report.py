@@ -108,7 +108,9 @@ def _fingerprint_for(run: Run, lang: str) -> dict[str, Any]:
     recorded = run.status.get("data_fingerprint")
     if isinstance(recorded, dict) and recorded.get("sha256"):
         n = len(recorded.get("files") or [])
-        note = i18n.ui("fingerprint_note", lang, n=n, when=i18n.ui("fingerprint_at_run", lang))
+        # a config run fingerprints the client's export files, not the imported folder
+        which = "fingerprint_note_exports" if run.status.get("config") else "fingerprint_note"
+        note = i18n.ui(which, lang, n=n, when=i18n.ui("fingerprint_at_run", lang))
         return {**recorded, "note": note}
     folder = run.data_dir()
     if not folder.is_dir():
@@ -564,6 +566,7 @@ def build_report(
         "started": status.get("started", "-"),
         "finished": status.get("finished", "-"),
         "data_folder": _shown_path(run.data_dir()),
+        "config_file": _shown_path(Path(status["config"])) if status.get("config") else None,
         "fingerprint": _fingerprint_for(run, lang),
         "all_figures": [
             (k, _figure_meaning(spec, k, lang), plain_value(v))
