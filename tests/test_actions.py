@@ -132,12 +132,18 @@ def test_a_planted_leak_stops_the_list(written, tmp_path, leak):
 
 def test_chinese_action_list_translates_headers_and_actions(written, tmp_path):
     run, _, _, table = written
-    _, csv = actions.write_action_list(run.path, lang="zh", out_dir=tmp_path)
+    _, en_csv = actions.write_action_list(run.path, out_dir=tmp_path)
+    xlsx, csv = actions.write_action_list(run.path, lang="zh", out_dir=tmp_path)
+    assert (xlsx.name, csv.name) == ("actions.zh.xlsx", "actions.zh.csv")
+    assert csv.read_bytes()[:3] == b"\xef\xbb\xbf"  # BOM: Excel on Chinese Windows reads UTF-8
     zh = pd.read_csv(csv)
     assert list(zh.columns[:4]) == ["优先级", "客户编号（假名）", "细分", "价值等级"]
     assert zh.iloc[0]["建议行动"] == "两周内电话挽回或发放优惠券"
     assert len(zh) == len(table)
-    assert load_workbook(tmp_path / "actions.xlsx").sheetnames[0] == "汇总"
+    assert load_workbook(xlsx).sheetnames[0] == "汇总"
+    # the English list beside it is left as it was
+    assert pd.read_csv(en_csv).columns[0] == "priority"
+    assert load_workbook(tmp_path / "actions.xlsx").sheetnames[0] == "Summary"
 
 
 def test_large_segments_are_capped_in_excel_but_complete_in_csv(written, tmp_path):

@@ -208,7 +208,7 @@ def test_survival_and_plan_figures(default_run):
     assert stages["churned"] == r["churn.n_lost"]
     assert r["campaign.n_contacted"] == round(0.2 * r["goal.n_open"])
     assert r["campaign.success_rate"] == r["pilot.relative_reduction"]
-    assert r["action_list.n"] == 50
+    assert r["action_list.n"] == r["campaign.n_contacted"]  # the work list is the campaign
     assert r["kpi.churn_rate_12m"]["target"] == r["goal.target"]
 
 
@@ -384,3 +384,25 @@ def test_config_engine_keys_are_finance_parameters(tmp_path):
     assert "engine" not in runner._stage_params(case, "03_model", params, tmp_path)
     with pytest.raises(ParameterError, match="unknown parameter 'engines'"):
         runner.plan([CASE], {"engines": "duckdb"})
+
+
+def test_the_action_files_start_with_the_campaign_as_the_report_shows_it(default_run):
+    """One list, not two: actions.csv starts with the campaign's work list in its order, with
+    the same actions and due dates as the report's table, then the other open customers."""
+    run_dir, r, _ = default_run
+    work = pd.read_parquet(run_dir / "artifacts" / "action_list.parquet")
+    listed = pd.read_csv(run_dir / "actions.csv", dtype={"customer_id": "str"})
+    n = r["action_list.n"]
+    assert n == len(work) > 100
+    head = listed.iloc[:n]
+    assert head["customer_id"].tolist() == work["pseudo_id"].tolist()
+    assert head["campaign_rank"].tolist() == list(range(1, n + 1))
+    assert (
+        head["due_date"].tolist()
+        == pd.to_datetime(work["due_date"]).dt.strftime("%Y-%m-%d").tolist()
+    )
+    assert head["recommended_action"].str.lower().tolist() == work["action"].str.lower().tolist()
+    assert listed["campaign_rank"].iloc[n:].isna().all()
+    assert listed["customer_id"].is_unique and listed["priority"].tolist() == list(
+        range(1, len(listed) + 1)
+    )

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from crmlab import metrics
-from crmlab.narrative import MISSING, describe, label, present
+from crmlab.narrative import MISSING, describe, label, loaded, present
 
 
 def _rows(table) -> list[list[str]]:
@@ -50,7 +50,8 @@ def test_present_labels_formats_and_keeps_whole_text():
     assert "&lt; 0.001" in html and "< 0.001" not in html  # escaped
     assert note.strip() in html and "..." not in html
     assert not re.search(r"<th[^>]*>\s*0\s*</th>", html)  # no row numbers
-    assert "td.col1 {\n  text-align: right;" in html and "td.col0 {\n  text-align: left;" in html
+    assert "td.col1 {\n  text-align: right;\n  white-space: nowrap;" in html
+    assert "td.col0 {\n  text-align: left;\n}" in html
     assert html == present(df, percent=["ci_low"])._repr_html_()  # same table, same page
     assert "25.7%" in repr(t) and "Customers at risk" in repr(t)
 
@@ -83,6 +84,10 @@ def test_present_dates_labels_and_errors():
     )
     t = present(df, percent=["rate"], labels={"rate": "CSAT"})
     assert list(t.cells.columns) == ["Last date", "CSAT"]
+    assert (
+        t.dates == [True, False]
+        and "td.col0 {\n  text-align: left;\n  white-space: nowrap;" in t._repr_html_()
+    )
     assert _rows(t) == [["2026-10-31", "80.0%"], [MISSING, "90.0%"]]
     tiny = present(pd.DataFrame({"share": [0.0004, 0.0, 0.0005, -0.0001]}))
     assert _rows(tiny) == [["< 0.1%"], ["0.0%"], ["0.1%"], ["> -0.1%"]]
@@ -132,3 +137,10 @@ def test_scorecard_view_shows_each_kpi_in_its_unit():
     shown = present(view)
     assert _rows(shown)[0] == ["CSAT", "80.0%", "90.0%", "88.9%", "no"]
     assert shown.numeric == [False, True, True, True, False]
+
+
+def test_loaded_names_each_table_with_its_size():
+    assert loaded({"customers": (5000, 14), "pilot": (802, 3)}) == (
+        "Loaded: customers (5,000 rows, 14 columns); pilot (802 rows, 3 columns)."
+    )
+    assert loaded({}) == "No source tables were found."

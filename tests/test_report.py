@@ -68,6 +68,12 @@ def test_fingerprint_follows_its_definition(tmp_path):
         (["staff_service", "price_value"], "terms", "en", "staff service, price value"),
         (["staff_service", "price_value"], "terms", "zh", "员工服务、性价比"),
         (["at_risk", "loyal"], "first_term", "zh", "流失风险客户"),
+        (
+            ["balance_change", "salary_deposit", "products_held", "age"],
+            "top3",
+            "en",
+            "balance change, salary deposit, products held",
+        ),
         (False, "yesno", "zh", "否"),
         (None, "pct", "en", "-"),
     ],

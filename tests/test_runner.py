@@ -215,3 +215,24 @@ def test_summary_names_the_folder_the_runs_went_to(tmp_path, monkeypatch):
     out = io.StringIO()
     runner.print_summary([result(tmp_path / "reports", "a"), result(elsewhere, "b")], out)
     assert "reports/index.html lists every run" in out.getvalue()
+
+
+def test_shares_and_rule_sets_are_checked_before_any_kernel():
+    """`target: 90` meant as 90%, alpha 0, an unknown RFM rule set: refused by the parameter
+    check (config or -p) instead of failing a stage half-way."""
+    from crmlab.cases import get_case
+    from crmlab.params import case_parameters, check
+
+    spec = case_parameters(get_case("retail_satisfaction"))
+    values = {"target": "90", "alpha": "0", "power": "0.8", "rfm_ruleset": "rfm_ten", "n_boot": "5"}
+    typed, problems = check(spec, values)
+    assert problems == [
+        ("target", "target=90.0 is a share, between 0 and 1: write 0.9 for 90%"),
+        ("alpha", "alpha=0.0 is a share, strictly between 0 and 1"),
+        ("rfm_ruleset", "rfm_ruleset='rfm_ten' is not one of rf_ten_segment, rfm_three_score"),
+    ]
+    assert typed["power"] == 0.8 and typed["n_boot"] == 5
+    ok = {"target": "1", "rfm_ruleset": "rfm_three_score"}  # the ends of a closed range are in
+    assert check(spec, ok)[1] == []
+    with pytest.raises(ParameterError, match="write 0.9 for 90%"):
+        runner.plan(["retail_satisfaction"], {"target": "90"})

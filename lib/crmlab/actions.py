@@ -11,6 +11,10 @@ segment has no playbook entry are not listed: there is nothing to do for them.
 
 Priority (1 = act first), in this order:
 
+0. a case with a campaign work list (the spec's ``campaign`` artifact, e.g. the finance case's
+   retention campaign by expected loss, :func:`crmlab.targeting.action_list`): its customers
+   first, in campaign order, each with the campaign's action, owner and due date (column
+   ``campaign_rank``); the other customers follow with their playbook action;
 1. urgency: the playbook's start month (an offset of 0 comes first);
 2. the segment's place in the playbook (its author lists the most important segment first);
 3. value tier: A, then B, then C (no tier last);
@@ -163,8 +167,18 @@ def action_table(run: Run) -> pd.DataFrame:
     for column, name in extras:  # a list of columns, or {column: name in the list}
         if column in act.columns:
             out[name if name not in BASE_COLUMNS else f"{spec['table']}_{name}"] = act[column]
+    campaign = _campaign(run, spec)
+    in_campaign = pd.Series(float("inf"), index=out.index)
+    if campaign is not None:  # its customers get the campaign's action, owner and due date
+        rank = out["customer_id"].map(campaign["rank"])
+        inside = rank.notna()
+        for column in ("recommended_action", "owner_role", "due_date"):
+            out.loc[inside, column] = out.loc[inside, "customer_id"].map(campaign[column])
+        out["campaign_rank"] = rank.astype("Int64")
+        in_campaign = rank.fillna(float("inf"))
     keys = pd.DataFrame(
         {
+            "campaign": in_campaign,
             "urgency": offsets.astype(int),
             "playbook_order": segment.map({k: i for i, k in enumerate(playbook)}),
             "tier": tier.map(TIER_ORDER).fillna(len(TIER_ORDER)),
@@ -175,11 +189,35 @@ def action_table(run: Run) -> pd.DataFrame:
         }
     )
     order = keys.sort_values(
-        ["urgency", "playbook_order", "tier", "score_missing", "score", "value", "id"]
+        ["campaign", "urgency", "playbook_order", "tier", "score_missing", "score", "value", "id"]
     ).index
     out = out.loc[order].reset_index(drop=True)
     out.insert(0, "priority", range(1, len(out) + 1))
     return _rounded(out, score_name)
+
+
+def _campaign(run: Run, spec: dict) -> pd.DataFrame | None:
+    """The campaign's work list the stages saved (the spec's ``campaign`` artifact, from
+    :func:`crmlab.targeting.action_list`), indexed by pseudonymous id: ``rank``,
+    ``recommended_action``, ``owner_role``, ``due_date`` (a date); None without one."""
+    name = spec.get("campaign")
+    if not name or not run.has_artifact(name):
+        return None
+    work = run.artifact(name)
+
+    def sentence(text: pd.Series) -> pd.Series:  # "relationship_manager" -> "Relationship manager"
+        text = text.astype("str").str.replace("_", " ")
+        return text.str[:1].str.upper() + text.str[1:]
+
+    return pd.DataFrame(
+        {
+            "rank": work["rank"].astype("int64").to_numpy(),
+            "recommended_action": sentence(work["action"]).to_numpy(),
+            "owner_role": sentence(work["owner_role"]).to_numpy(),
+            "due_date": pd.to_datetime(work["due_date"]).dt.date.to_numpy(),
+        },
+        index=work["pseudo_id"].astype("str").to_numpy(),
+    )
 
 
 def _rounded(table: pd.DataFrame, score_name: str) -> pd.DataFrame:
@@ -468,7 +506,8 @@ def write_action_list(
     personal: PersonalData | None = None,
 ) -> tuple[Path, Path]:
     """Write ``actions.xlsx`` and ``actions.csv`` into a run directory (or ``out_dir``); returns
-    their paths.
+    their paths. Another language writes ``actions.<lang>.xlsx`` / ``.csv`` beside them (the
+    English files stay). The CSV starts with a UTF-8 byte-order mark, so Excel reads it as UTF-8.
 
     The Excel file has a ``Summary`` sheet (per segment: customers, total and mean value, mean
     score, action, owner role, due date) and one sheet per segment, most urgent first. Column
@@ -514,8 +553,9 @@ def write_action_list(
     }
     formats = {i18n.translate(k, lang): v for k, v in formats.items()}
     folder = Path(out_dir) if out_dir else run.path
-    xlsx = folder / "actions.xlsx"
-    csv = folder / "actions.csv"
+    stem = "actions" if lang == "en" else f"actions.{lang}"  # the English files stay
+    xlsx = folder / f"{stem}.xlsx"
+    csv = folder / f"{stem}.csv"
     with atomic.atomic_path(xlsx) as tmp:
         # constant memory: rows stream to disk; text is never read as a formula, URL or number
         options = {"constant_memory": True, "strings_to_formulas": False}
@@ -531,5 +571,6 @@ def write_action_list(
                 _write_sheet(ws, fmt, _localized(part, lang), formats)
             if (summary["customers"] > max_rows_per_sheet).any():
                 summary_sheet.write(len(summary) + 2, 0, _capped_note(max_rows_per_sheet, lang))
-    atomic.write_text(csv, _localized(table, lang).to_csv(index=False))
+    # with a byte-order mark: Excel (a Chinese Windows above all) then reads the file as UTF-8
+    atomic.write_text(csv, _localized(table, lang).to_csv(index=False), encoding="utf-8-sig")
     return xlsx, csv

@@ -123,7 +123,7 @@ def format_figure(value: Any, fmt: str, lang: str = "en") -> str:
     signed percentage points ("+7.1 pts"); ``ci_pct`` / ``ci_pts``: a ``[low, high]`` pair in
     those units; ``int``: whole number with thousands separators; ``num1`` / ``num2``: one / two
     decimals; ``p``: p-value to 3 decimals ("< 0.001" below); ``term`` / ``terms`` /
-    ``first_term``: label(s) translated to ``lang``; ``month``: "YYYY-MM"; ``yesno``; ``text``.
+    ``first_term``: label(s) translated to ``lang``; ``top3``: the first three of a ranked list; ``month``: "YYYY-MM"; ``yesno``; ``text``.
     """
     lang = i18n.check_lang(lang)
     if value is None:
@@ -150,6 +150,8 @@ def format_figure(value: Any, fmt: str, lang: str = "en") -> str:
     if fmt == "terms":
         sep = "、" if lang == "zh" else ", "
         return sep.join(format_figure(v, "term", lang) for v in value)
+    if fmt == "top3":  # a ranked list: its first three
+        return format_figure(list(value)[:3], "terms", lang)
     if fmt == "first_term":
         return format_figure(value[0], "term", lang) if value else "-"
     if fmt == "yesno":

@@ -32,6 +32,15 @@ def pts(diff: float, digits: int = 1) -> str:
     return f"{100 * diff:+.{digits}f} pts"
 
 
+def loaded(shapes: dict) -> str:
+    """One sentence on the tables read: ``{"customers": (5000, 14)}`` ->
+    "Loaded: customers (5,000 rows, 14 columns)." (``shapes``: name -> (rows, columns))."""
+    if not shapes:
+        return "No source tables were found."
+    parts = [f"{name} ({rows:,} rows, {cols} columns)" for name, (rows, cols) in shapes.items()]
+    return "Loaded: " + "; ".join(parts) + "."
+
+
 def skipped(step: str, reason: str) -> None:
     """Say that a step was skipped and why (partial data): the narrative never pretends."""
     say(f"**Skipped: {step}.** {reason}")
@@ -116,6 +125,7 @@ SHARES = frozenset(
 """Column names of the library's tables that hold shares (0 to 1): :func:`present` shows them
 as percentages without being told."""
 
+_DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?( \d{2}:\d{2})?$")
 _NUMBER_TEXT = re.compile(r"^[<>]?\s*[+\-\u2212]?[\d,]*\.?\d+\s*(%| pts)?$")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 
@@ -187,18 +197,17 @@ class ReaderTable:
     """A DataFrame shown to readers (see :func:`present`): labelled headers, formatted values.
 
     Jupyter shows its HTML (:meth:`_repr_html_`, a pandas ``Styler``; columns whose every shown
-    value is a number - "2,612", "25.7%", "< 0.001", "+7.1 pts" - right-aligned, others
-    left-aligned, by a style block scoped to the table's id, which is derived from its
+    value is a number - "2,612", "25.7%", "< 0.001", "+7.1 pts" - right-aligned and, like
+    date columns, never broken across lines; others left-aligned, by a style block scoped to the table's id, which is derived from its
     content); its ``repr`` is the same table as plain text. ``cells`` holds the shown
     texts (a DataFrame of strings with the reader labels as columns).
     """
 
     def __init__(self, cells: pd.DataFrame):
         self.cells = cells
-        self.numeric = [
-            bool(shown.size) and all(t == MISSING or _NUMBER_TEXT.match(t) for t in shown)
-            for shown in (cells.iloc[:, i] for i in range(cells.shape[1]))
-        ]
+        columns = [cells.iloc[:, i] for i in range(cells.shape[1])]
+        self.numeric = [_all(shown, _NUMBER_TEXT) for shown in columns]
+        self.dates = [_all(shown, _DATE_TEXT) for shown in columns]
 
     def _repr_html_(self) -> str:
         import hashlib
@@ -208,8 +217,14 @@ class ReaderTable:
         cells = self.cells
         uuid = hashlib.sha1(cells.to_json().encode()).hexdigest()[:8]
         align = {
-            col: [{"selector": "th, td", "props": f"text-align: {'right' if num else 'left'};"}]
-            for col, num in zip(cells.columns, self.numeric, strict=True)
+            col: [
+                {
+                    "selector": "th, td",
+                    "props": f"text-align: {'right' if num else 'left'};"
+                    + (" white-space: nowrap;" if num or date else ""),
+                }
+            ]
+            for col, num, date in zip(cells.columns, self.numeric, self.dates, strict=True)
         }
         styler = (
             Styler(cells, uuid=uuid, cell_ids=False)
@@ -224,6 +239,11 @@ class ReaderTable:
         if self.cells.empty:
             return "(no rows)"
         return self.cells.to_string(index=False)
+
+
+def _all(shown: pd.Series, pattern: re.Pattern) -> bool:
+    """True when the column has a value and every value is missing or matches ``pattern``."""
+    return bool(shown.size) and all(t == MISSING or pattern.match(t) for t in shown)
 
 
 def present(

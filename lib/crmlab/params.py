@@ -32,6 +32,41 @@ RUNNER_PARAMETERS = ("run_dir",)
 #: types before any kernel starts: where the large tables are processed.
 CHOICES: dict[str, tuple[str, ...]] = {"engine": ("duckdb", "spark", "pandas")}
 
+#: Parameters that are shares (0.9 = 90%) in every case that has them: (low, high, open ends).
+#: A value outside is refused before any kernel starts (``target: 90`` meaning 90%).
+SHARES: dict[str, tuple[float, float, bool]] = {
+    "target": (0.0, 1.0, False),
+    "alpha": (0.0, 1.0, True),
+    "power": (0.0, 1.0, True),
+    "repeat_rate_target": (0.0, 1.0, False),
+    "salary_share_target": (0.0, 1.0, False),
+    "top_share": (0.0, 1.0, False),
+    "success_rate": (0.0, 1.0, False),
+    "margin_rate": (0.0, 1.0, False),
+}
+
+
+def _choices(name: str) -> tuple[str, ...] | None:
+    """The allowed values of ``name``: :data:`CHOICES`, or the shipped RFM rule sets for
+    ``rfm_ruleset`` (the files ``crmlab/rules/*.yaml``, listed without importing pandas)."""
+    if name == "rfm_ruleset":
+        from importlib import resources
+
+        rules = resources.files("crmlab") / "rules"
+        return tuple(sorted(e.name[:-5] for e in rules.iterdir() if e.name.endswith(".yaml")))
+    return CHOICES.get(name)
+
+
+def _share_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid share for the share parameter ``name`` (else None)."""
+    low, high, open_ends = SHARES[name]
+    inside = low < value < high if open_ends else low <= value <= high
+    if inside:
+        return None
+    hint = f": write {value / 100:g} for {value:g}%" if 1 < value <= 100 else ""
+    ends = "strictly between" if open_ends else "between"
+    return f"{name}={value!r} is a share, {ends} {low:g} and {high:g}{hint}"
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -178,7 +213,8 @@ def check(
 
     Returns the typed values and every problem as ``(parameter name, message)``, in the order of
     ``values``: a runner parameter, an unknown name (with a near one), a value that is not of the
-    parameter's type or not one of its :data:`CHOICES`; then, with ``required``, each required
+    parameter's type, not one of its choices (:data:`CHOICES`, the RFM rule sets) or, for a
+    share (:data:`SHARES`), outside 0 to 1; then, with ``required``, each required
     parameter ``values`` lacks. :func:`validate` (the command line's ``-p``) and
     :func:`crmlab.config.load_config` (a config's ``params:``, with file and line) report them.
     """
@@ -197,9 +233,13 @@ def check(
             except ParameterError as e:
                 problems.append((name, str(e)))
             else:
-                allowed = CHOICES.get(name)
+                allowed = _choices(name)
                 if allowed and typed[name] not in allowed:
                     problems.append((name, f"{name}={value!r} is not one of {', '.join(allowed)}"))
+                elif name in SHARES and isinstance(typed[name], int | float):
+                    share = _share_problem(name, typed[name])
+                    if share:
+                        problems.append((name, share))
     if required:
         for p in spec.values():
             if p.required and p.name not in typed and p.name not in RUNNER_PARAMETERS:
