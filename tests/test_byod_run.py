@@ -538,6 +538,7 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     # deliverables: the flag summary (not the generic fallback), an action list
     report = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "Cut the <strong>churn share</strong>" in report and "the headline figures" not in report
+    assert "A flag extract: who leaves" in report  # the text of this data shape is shown
     actions = pd.read_csv(run_dir / "actions.csv")
     assert len(actions) == len(table) - r["churn.n_lost"]  # every customer still there
     # ids: the client's key applied once to its customer numbers (the client can look them up)

@@ -1038,7 +1038,7 @@ def test_local_spark_starts_without_warnings_on_the_command_line(tmp_path):
         ),
     ],
 )
-def test_a_negative_zero_copies_a_zero_as_in_pandas(eng):
+def test_a_negative_zero_copies_a_zero_as_in_pandas(eng, tmp_path):
     """pandas' duplicated() counts 0.0 and -0.0 as equal; the row hashes of both engines must
     too, else the copy never becomes a candidate (checked: Spark's hash of -0.0 is normalized)."""
     from crmlab.engine.clean import ROW, duplicate_copies
@@ -1046,9 +1046,12 @@ def test_a_negative_zero_copies_a_zero_as_in_pandas(eng):
     df = pd.DataFrame({"customer_id": ["a", "a", "b", "b"], "amount": [0.0, -0.0, 2.0, 2.0]})
     want = [i for i, dup in enumerate(df.duplicated(keep="first")) if dup]
     assert want == [1, 3]
+    from crmlab.engine.backends import register_source
+
+    df.to_parquet(tmp_path / "negative_zero.parquet")
     con = engine.connect(eng)
     try:
-        t = con.create_table("negative_zero", df.assign(**{ROW: range(len(df))}))
+        t = register_source(con, tmp_path / "negative_zero.parquet", "negative_zero").table
         assert sorted(duplicate_copies(t).to_pyarrow()[ROW].to_pylist()) == want
     finally:
         if eng == "spark":

@@ -254,3 +254,15 @@ def test_zh_finance_charts_have_chinese_labels(reports):
             english = [t for t in texts if re.search(r"[A-Za-z]{3,}", t)]
             assert not english, (name, english)
     assert drawn == 3  # lifecycle stages, the KPI dashboard, the projection
+
+
+def test_a_dated_run_leaves_out_the_text_of_the_flag_extract(reports):
+    """Cells tagged only-if:churn.basis=flag explain a churned-flag extract: a run on dated
+    data leaves them out of the report and the stage pages (the notebook keeps them)."""
+    run, en, _ = reports
+    assert "churn.basis" not in run.results
+    assert "A flag extract" not in en
+    for page in (run.path / "html").glob("*.html"):
+        assert "A flag extract" not in page.read_text(encoding="utf-8"), page.name
+    notebook = run.notebook("02_data")
+    assert any("A flag extract" in c.source for c in notebook.cells)

@@ -38,6 +38,7 @@ FORMATS = (
     "text",
     "term",
     "terms",
+    "top3",
     "first_term",
     "month",
     "yesno",
@@ -123,7 +124,8 @@ def format_figure(value: Any, fmt: str, lang: str = "en") -> str:
     signed percentage points ("+7.1 pts"); ``ci_pct`` / ``ci_pts``: a ``[low, high]`` pair in
     those units; ``int``: whole number with thousands separators; ``num1`` / ``num2``: one / two
     decimals; ``p``: p-value to 3 decimals ("< 0.001" below); ``term`` / ``terms`` /
-    ``first_term``: label(s) translated to ``lang``; ``top3``: the first three of a ranked list; ``month``: "YYYY-MM"; ``yesno``; ``text``.
+    ``first_term``: label(s) translated to ``lang``; ``top3``: the first three of a ranked
+    list; ``month``: "YYYY-MM"; ``yesno``; ``text``.
     """
     lang = i18n.check_lang(lang)
     if value is None:

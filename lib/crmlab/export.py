@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from crmlab import atomic
+from crmlab.results import cell_applies
 
 MISSING_MARK = "\u2013"
 """What an HTML table shows for a missing value (an en dash) instead of pandas' ``NaN``,
@@ -23,16 +25,22 @@ def dash_missing_cells(html: str) -> str:
 def notebook_to_html(notebook_path: str | Path, html_path: str | Path) -> Path:
     """Write an HTML rendering of an executed notebook with code cells' input hidden.
 
-    Markdown, outputs, tables and charts are kept; code, prompts and the runner's injected
-    parameters cell are left out; missing values in tables read as a dash
+    Markdown, outputs, tables and charts are kept; code, prompts, the runner's injected
+    parameters cell and cells that do not apply to the run (its ``results.json`` beside the
+    notebook, :func:`crmlab.results.cell_applies`) are left out; missing values in tables read as a dash
     (:func:`dash_missing_cells`).
     """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook_path), as_version=4)
+    results_file = Path(notebook_path).with_name("results.json")  # in a run folder
+    results = json.loads(results_file.read_text(encoding="utf-8")) if results_file.exists() else {}
     nb.cells = [
-        c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+        c
+        for c in nb.cells
+        if "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+        and cell_applies(c, results)
     ]
     exporter = HTMLExporter(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True

@@ -42,6 +42,7 @@ from typing import Any
 from markupsafe import Markup
 
 from crmlab import __version__, atomic, casespec, i18n
+from crmlab.results import cell_applies
 from crmlab.errors import CrmlabError
 from crmlab.export import dash_missing_cells
 from crmlab.rundir import Run
@@ -177,21 +178,24 @@ def _cell_tags(cell) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
 
-def notebook_blocks(nb, lang: str = "en") -> tuple[list[dict], list[dict]]:
+def notebook_blocks(
+    nb, lang: str = "en", results: dict | None = None
+) -> tuple[list[dict], list[dict]]:
     """Reader-facing content of an executed notebook, in order, without any code.
 
     Returns ``(blocks, images)``. Blocks: ``{"kind": "html"}`` (rendered markdown cells and
     Markdown outputs - English only), ``{"kind": "table"}`` (HTML tables), ``{"kind": "image"}``
     (PNG charts - English only; in other languages they go to ``images``) and ``{"kind":
     "error"}`` (the error a failed cell raised, without traceback). Plain-text results (object
-    reprs), streams and the parameters/check cells are left out.
+    reprs), streams, the parameters/check cells and cells that do not apply to the run's
+    ``results`` (:func:`crmlab.results.cell_applies`) are left out.
     """
     blocks: list[dict] = []
     images: list[dict] = []
     heading = None
     first_markdown = True
     for cell in nb.cells:
-        if _cell_tags(cell) & _SKIP_TAGS:
+        if _cell_tags(cell) & _SKIP_TAGS or not cell_applies(cell, results or {}):
             continue
         if cell.cell_type == "markdown":
             text, last = _demote(cell.source, drop_title=first_markdown)
@@ -459,7 +463,7 @@ def _stage_sections(run: Run, spec: dict, lang: str) -> list[dict]:
             "note": "",
         }
         if ran:
-            blocks, images = notebook_blocks(nb, lang)
+            blocks, images = notebook_blocks(nb, lang, run.results)
             if lang != "en":
                 charts = _chart_blocks(run, sspec.get("charts_zh") or [], lang)
                 blocks = charts + blocks

@@ -21,6 +21,24 @@ from typing import Any
 from crmlab import atomic, paths
 from crmlab.errors import CrmlabError, StageInputMissing
 
+ONLY_IF = "only-if:"
+"""Cell tag prefix: ``only-if:<figure>=<value>`` marks a notebook cell (e.g. the text of one
+data shape) that belongs to a run only when the run recorded that value (:func:`cell_applies`)."""
+
+
+def cell_applies(cell, results: dict) -> bool:
+    """Whether a notebook cell belongs to the reader's version of a run: a cell tagged
+    ``only-if:churn.basis=flag`` only when ``results["churn.basis"]`` is ``"flag"`` (the
+    finance case's churn-flag path); untagged cells always. The report and the stage pages
+    leave the others out (the executed notebook keeps every cell)."""
+    for tag in cell.get("metadata", {}).get("tags", []):
+        if tag.startswith(ONLY_IF):
+            key, _, value = tag[len(ONLY_IF) :].partition("=")
+            if str(results.get(key)) != value:
+                return False
+    return True
+
+
 RESULTS_SUBDIR = "results"
 ARTIFACTS_SUBDIR = "artifacts"
 
