@@ -42,9 +42,9 @@ from typing import Any
 from markupsafe import Markup
 
 from crmlab import __version__, atomic, casespec, i18n
-from crmlab.results import cell_applies
 from crmlab.errors import CrmlabError
 from crmlab.export import dash_missing_cells
+from crmlab.results import cell_applies
 from crmlab.rundir import Run
 
 __all__ = ["build_index", "build_report", "data_fingerprint", "report_filename"]
