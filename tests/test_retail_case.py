@@ -248,3 +248,35 @@ def test_same_inputs_give_the_same_results_json(tmp_path, small_data, guarded_ru
     assert first != second
     assert (first / "results.json").read_bytes() == (second / "results.json").read_bytes()
     assert r1["drivers.importance_ci"] == r2["drivers.importance_ci"]  # seeded bootstrap
+
+
+def test_plan_start_moves_the_plan_and_every_due_date(tmp_path, small_data):
+    """`-p plan_start=2027-01`: the action plan, the action list's due dates and the run's
+    summary note follow it (by default the plan starts in the data's last month, whose due
+    dates may already be past when the list is handed over)."""
+    import pandas as pd
+
+    [res] = runner.run_cases(
+        [CASE],
+        {"data_dir": str(small_data), "plan_start": "2027-01", "n_boot": 20},
+        out_root=tmp_path / "reports",
+        progress=False,
+    )
+    assert res.ok, res.error
+    r = json.loads((res.run_dir / "results.json").read_text())
+    assert r["plan.start"] == "2027-01" and r["goal.start"] < "2027-01"
+    listed = pd.read_csv(res.run_dir / "actions.csv")
+    # due: the last day of 2027-01 + the playbook's offset (0, 1 or 2 months)
+    assert set(listed["due_date"]) <= {"2027-01-31", "2027-02-28", "2027-03-31"}
+    assert listed.loc[listed["segment"] == "at_risk", "due_date"].unique().tolist() == [
+        "2027-01-31"
+    ]
+    import datetime as dt
+
+    results_file = res.run_dir / "results.json"
+    assert runner.past_plan_note(results_file, dt.date(2027, 1, 31)) is None  # still current
+    note = runner.past_plan_note(results_file, dt.date(2027, 2, 1))
+    assert note.startswith("the action plan starts in 2027-01, so its first due dates (2027-01-31)")
+    assert "-p plan_start=2027-02" in note
+    today = runner.past_plan_note(results_file, dt.date.today())
+    assert res.notes == ([today] if today else [])  # the run's summary shows the same note

@@ -236,3 +236,16 @@ def test_shares_and_rule_sets_are_checked_before_any_kernel():
     assert check(spec, ok)[1] == []
     with pytest.raises(ParameterError, match="write 0.9 for 90%"):
         runner.plan(["retail_satisfaction"], {"target": "90"})
+
+
+def test_plan_start_must_be_a_month():
+    from crmlab.cases import get_case
+    from crmlab.params import case_parameters, check
+
+    spec = case_parameters(get_case("retail_satisfaction"))
+    assert (
+        check(spec, {"plan_start": "2027-01"})[1] == [] and check(spec, {"plan_start": ""})[1] == []
+    )
+    for bad in ("2027-1", "2027-13", "January"):
+        [(name, message)] = check(spec, {"plan_start": bad})[1]
+        assert name == "plan_start" and "write it as YYYY-MM" in message

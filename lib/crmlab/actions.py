@@ -91,8 +91,13 @@ def _spec(case: str) -> dict:
 
 
 def _plan_start(run: Run, spec: dict) -> pd.Period:
+    """The plan's first month: the spec's ``plan_start`` figure (``plan.start``: the
+    ``plan_start`` parameter, else the goal's start), else ``goal.start`` (runs recorded before
+    ``plan.start`` existed), else the month the run finished."""
     key = spec.get("plan_start")
     month = casespec.figure_value(run.results, key, None) if key else None
+    if month is None:
+        month = casespec.figure_value(run.results, "goal.start", None)
     if month is None:
         month = (run.status.get("finished") or run.status.get("started") or "")[:7]
     if not month:
@@ -504,10 +509,12 @@ def write_action_list(
     out_dir: str | Path | None = None,
     max_rows_per_sheet: int = EXCEL_ROWS_PER_SEGMENT,
     personal: PersonalData | None = None,
+    name: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``actions.xlsx`` and ``actions.csv`` into a run directory (or ``out_dir``); returns
     their paths. Another language writes ``actions.<lang>.xlsx`` / ``.csv`` beside them (the
-    English files stay). The CSV starts with a UTF-8 byte-order mark, so Excel reads it as UTF-8.
+    English files stay); ``name`` sets the file names' stem instead (the runner writes a run's
+    list in the run's language as ``actions``). The CSV starts with a UTF-8 byte-order mark, so Excel reads it as UTF-8.
 
     The Excel file has a ``Summary`` sheet (per segment: customers, total and mean value, mean
     score, action, owner role, due date) and one sheet per segment, most urgent first. Column
@@ -553,7 +560,8 @@ def write_action_list(
     }
     formats = {i18n.translate(k, lang): v for k, v in formats.items()}
     folder = Path(out_dir) if out_dir else run.path
-    stem = "actions" if lang == "en" else f"actions.{lang}"  # the English files stay
+    # another language beside the English files, unless named (a run writes its own language)
+    stem = name or ("actions" if lang == "en" else f"actions.{lang}")
     xlsx = folder / f"{stem}.xlsx"
     csv = folder / f"{stem}.csv"
     with atomic.atomic_path(xlsx) as tmp:

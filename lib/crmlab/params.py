@@ -46,6 +46,20 @@ SHARES: dict[str, tuple[float, float, bool]] = {
 }
 
 
+#: Parameters that hold a month ``YYYY-MM`` (or are empty).
+MONTHS = ("plan_start", "extract_month")
+
+
+def _month_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a month ``YYYY-MM`` (else None; empty is allowed)."""
+    import re
+
+    text = str(value)
+    if text == "" or (re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text)):
+        return None
+    return f"{name}={value!r} is not a month: write it as YYYY-MM, e.g. 2027-01"
+
+
 def _choices(name: str) -> tuple[str, ...] | None:
     """The allowed values of ``name``: :data:`CHOICES`, or the shipped RFM rule sets for
     ``rfm_ruleset`` (the files ``crmlab/rules/*.yaml``, listed without importing pandas)."""
@@ -240,6 +254,10 @@ def check(
                     share = _share_problem(name, typed[name])
                     if share:
                         problems.append((name, share))
+                elif name in MONTHS:
+                    month = _month_problem(name, typed[name])
+                    if month:
+                        problems.append((name, month))
     if required:
         for p in spec.values():
             if p.required and p.name not in typed and p.name not in RUNNER_PARAMETERS:

@@ -51,6 +51,15 @@ TIER_OWNER = {
 }
 
 
+def first_day(month: str) -> pd.Timestamp:
+    """The first day of ``month`` (``"YYYY-MM"``): where a plan that starts that month counts
+    its due dates from."""
+    try:
+        return pd.Period(str(month), freq="M").start_time
+    except ValueError:
+        raise ParameterError(f"A plan month must look like 2027-01, got {month!r}.") from None
+
+
 def segment_action_plan(
     counts: Mapping[str, int] | pd.Series,
     playbook: Mapping[str, tuple[str, str, int]],

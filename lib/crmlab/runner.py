@@ -80,10 +80,12 @@ class RunResult:
     error: str | None = None
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def summary_line(self) -> str:
         if self.ok:
-            return f"  OK      {self.case:<22} {self.seconds:6.1f}s  {self.run_dir}"
+            line = f"  OK      {self.case:<22} {self.seconds:6.1f}s  {self.run_dir}"
+            return "".join([line, *(f"\n          note: {n}" for n in self.notes)])
         return f"  FAILED  {self.case:<22} {self.seconds:6.1f}s  {self.run_dir}\n          {self.error}"
 
 
@@ -421,7 +423,10 @@ def _write_deliverables(run_dir: Path, result: RunResult, lang: str, personal=No
             (
                 "action list",
                 lambda: write_action_list(
-                    run_dir, lang=lang, personal=personal.result() if personal else None
+                    run_dir,
+                    lang=lang,
+                    personal=personal.result() if personal else None,
+                    name="actions",
                 ),
             )
         )
@@ -430,6 +435,10 @@ def _write_deliverables(run_dir: Path, result: RunResult, lang: str, personal=No
             step()
         except Exception as exc:  # noqa: BLE001 - reported, the run's analysis stands
             problems.append(f"{what}: {type(exc).__name__}: {exc}")
+    if result.ok:
+        late = past_plan_note(run_dir / "results.json", dt.date.today())
+        if late:
+            result.notes.append(late)
     if problems:
         status_file = run_dir / "status.json"
         status = json.loads(status_file.read_text(encoding="utf-8"))
@@ -438,6 +447,31 @@ def _write_deliverables(run_dir: Path, result: RunResult, lang: str, personal=No
         result.error = (
             (result.error or "") + "\n          deliverables: " + "; ".join(problems)
         ).strip()
+
+
+def past_plan_note(results_file: Path, today: dt.date) -> str | None:
+    """A note when the run's action plan starts in a month that ended before ``today`` (its
+    first due dates are then already past): the plan starts with the data's last month unless
+    ``plan_start`` says otherwise. None when it is current, or the run recorded no plan."""
+    import json
+
+    import pandas as pd
+
+    try:
+        results = json.loads(Path(results_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    month = results.get("plan.start") or results.get("goal.start")
+    if not month:
+        return None
+    end = pd.Period(str(month), freq="M").end_time.date()
+    if end >= today:
+        return None
+    return (
+        f"the action plan starts in {month}, so its first due dates "
+        f"({end:%Y-%m-%d}) are already past; to start it this month run again with "
+        f"-p plan_start={today:%Y-%m} (in a config: plan_start under params:)."
+    )
 
 
 def _write_index(out_root: Path) -> None:
