@@ -80,24 +80,33 @@ def test_excel_has_a_summary_and_a_formatted_sheet_per_segment(written):
     run, xlsx, _, table = written
     wb = load_workbook(xlsx)
     counts = run.results["segments.counts"]
+    # a reader's workbook: sheets and headers in words ("at risk", "Due date"); the CSV keeps
+    # the column names and values a CRM import expects
+    shown = {segment.replace("_", " "): segment for segment in counts}
     assert wb.sheetnames[0] == "Summary"
-    assert sorted(wb.sheetnames[1:]) == sorted(counts)
+    assert sorted(wb.sheetnames[1:]) == sorted(shown)
     summary = pd.read_excel(xlsx, sheet_name="Summary")
-    assert summary.set_index("segment")["customers"].to_dict() == counts
-    assert summary["total_value"].sum() == pytest.approx(table["value"].sum())
-    for segment, n in counts.items():
-        ws = wb[segment]
+    assert list(summary.columns[:3]) == ["Segment", "Customers", "Total value"]
+    assert summary.set_index("Segment")["Customers"].to_dict() == {
+        name: counts[segment] for name, segment in shown.items()
+    }
+    assert summary["Total value"].sum() == pytest.approx(table["value"].sum())
+    for name, segment in shown.items():
+        n = counts[segment]
+        ws = wb[name]
         assert ws.freeze_panes == "A2"
         assert ws.max_row == n + 1  # header + one row per customer
         header = [c.value for c in ws[1]]
-        col = {name: i + 1 for i, name in enumerate(header)}
-        assert ws.cell(2, col["value"]).number_format == "#,##0.00"
-        assert ws.cell(2, col["due_date"]).number_format == "yyyy-mm-dd"
-        assert ws.cell(2, col["satisfaction"]).number_format == "0.0"
-        letter = ws.cell(1, col["recommended_action"]).column_letter
+        assert header[:4] == ["Priority", "Customer (pseudonym)", "Segment", "Value tier"]
+        col = {h: i + 1 for i, h in enumerate(header)}
+        assert ws.cell(2, col["Value"]).number_format == "#,##0.00"
+        assert ws.cell(2, col["Due date"]).number_format == "yyyy-mm-dd"
+        assert ws.cell(2, col["Satisfaction (1-5)"]).number_format == "0.0"
+        assert ws.cell(2, col["Segment"]).value == name
+        letter = ws.cell(1, col["Recommended action"]).column_letter
         assert ws.column_dimensions[letter].width >= 30  # wide enough for the action text
-        first_ids = [ws.cell(r, col["customer_id"]).value for r in range(2, min(n, 20) + 2)]
-        assert first_ids == table.loc[table["segment"] == segment, "customer_id"].head(20).tolist()
+        ids = [ws.cell(r, col["Customer (pseudonym)"]).value for r in range(2, min(n, 20) + 2)]
+        assert ids == table.loc[table["segment"] == segment, "customer_id"].head(20).tolist()
 
 
 def test_no_personal_value_of_the_raw_files_is_in_the_list(written):
@@ -152,7 +161,7 @@ def test_large_segments_are_capped_in_excel_but_complete_in_csv(written, tmp_pat
     wb = load_workbook(xlsx)
     counts = run.results["segments.counts"]
     for segment, n in counts.items():
-        ws = wb[segment]
+        ws = wb[segment.replace("_", " ")]
         assert ws.max_row == min(n, 3) + 1  # header + the three most urgent customers
         ids = [ws.cell(r, 2).value for r in range(2, ws.max_row + 1)]
         assert ids == full.loc[full["segment"] == segment, "customer_id"].head(3).tolist()

@@ -411,14 +411,52 @@ def check_no_personal_data(
         )
 
 
-def _localized(table: pd.DataFrame, lang: str) -> pd.DataFrame:
-    if lang == "en":
+EXCEL_HEADERS: dict[str, str] = {
+    "customer_id": "Customer (pseudonym)",
+    "tier": "Value tier",
+    "satisfaction": "Satisfaction (1-5)",
+    "churn_risk": "Churn risk",
+    "owner_role": "Owner",
+    "contact": "Contact",
+    "campaign_rank": "Campaign rank",
+    "customers": "Customers",
+    "mean_satisfaction": "Mean satisfaction (1-5)",
+    "mean_churn_risk": "Mean churn risk",
+}
+"""English headers of the Excel list where :func:`crmlab.narrative.label` would not say enough
+(the CSV keeps the column names, for importing into a CRM)."""
+
+
+def _header(name: str, lang: str, excel: bool) -> str:
+    """A column's header: translated (``lang`` other than en); in the English Excel file a
+    reader label (``due_date`` -> "Due date"); in the English CSV the column name."""
+    if lang != "en":
+        return i18n.translate(name, lang)
+    if not excel:
+        return name
+    from crmlab.narrative import label
+
+    return EXCEL_HEADERS.get(name) or label(name)
+
+
+def _segment_name(segment: str, lang: str) -> str:
+    """A segment as a reader sees it: translated, or in English ``at_risk`` -> "at risk"."""
+    return i18n.translate(str(segment), lang) if lang != "en" else str(segment).replace("_", " ")
+
+
+def _localized(table: pd.DataFrame, lang: str, excel: bool = False) -> pd.DataFrame:
+    """The list as written: headers by :func:`_header`; segments and action texts translated
+    (or, in the English Excel file, segment names with spaces)."""
+    if lang == "en" and not excel:
         return table
     out = table.copy()
-    for col in ("segment", "recommended_action", "owner_role", "contact"):
-        if col in out.columns:
-            out[col] = out[col].map(lambda v: i18n.translate(str(v), lang))
-    out.columns = [i18n.translate(c, lang) for c in out.columns]
+    if lang != "en":
+        for col in ("segment", "recommended_action", "owner_role", "contact"):
+            if col in out.columns:
+                out[col] = out[col].map(lambda v: i18n.translate(str(v), lang))
+    elif "segment" in out.columns:
+        out["segment"] = out["segment"].map(lambda v: _segment_name(v, lang))
+    out.columns = [_header(c, lang, excel) for c in out.columns]
     return out
 
 
@@ -558,7 +596,7 @@ def write_action_list(
         "first_priority": "0",
         "recency_days": "0",
     }
-    formats = {i18n.translate(k, lang): v for k, v in formats.items()}
+    formats = {_header(k, lang, excel=True): v for k, v in formats.items()}
     folder = Path(out_dir) if out_dir else run.path
     # another language beside the English files, unless named (a run writes its own language)
     stem = name or ("actions" if lang == "en" else f"actions.{lang}")
@@ -571,12 +609,11 @@ def write_action_list(
             fmt, used = _Formats(wb), set()
             summary_name = _sheet_name("Summary" if lang == "en" else "汇总", used)
             summary_sheet = wb.add_worksheet(summary_name)
-            _write_sheet(summary_sheet, fmt, _localized(summary, lang), formats)
+            _write_sheet(summary_sheet, fmt, _localized(summary, lang, excel=True), formats)
             for segment in summary["segment"]:
                 part = table[table["segment"] == segment].head(max_rows_per_sheet)
-                shown = i18n.translate(segment, lang) if lang != "en" else segment
-                ws = wb.add_worksheet(_sheet_name(shown, used))
-                _write_sheet(ws, fmt, _localized(part, lang), formats)
+                ws = wb.add_worksheet(_sheet_name(_segment_name(segment, lang), used))
+                _write_sheet(ws, fmt, _localized(part, lang, excel=True), formats)
             if (summary["customers"] > max_rows_per_sheet).any():
                 summary_sheet.write(len(summary) + 2, 0, _capped_note(max_rows_per_sheet, lang))
     # with a byte-order mark: Excel (a Chinese Windows above all) then reads the file as UTF-8
