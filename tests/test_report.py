@@ -224,6 +224,10 @@ def test_chinese_report_translates_headings_headers_and_charts(reports):
     assert re.search(r"<th[^>]*>调查波次</th>", zh)  # a notebook table's header, translated
     assert re.search(r"<th[^>]*>Wave</th>", en) and not re.search(r"<th[^>]*>Wave</th>", zh)
     assert re.search(r"<th[^>]*>p 值</th>", zh) and re.search(r"<td[^>]*>否</td>", zh)
+    # the data-quality notes read in Chinese, sources named as tables (not as a customer count)
+    assert "missing value(s)" in en and "missing value(s)" not in zh
+    assert "rows are exact copies" not in zh and re.search(r"<td[^>]*>交易表</td>", zh)
+    assert re.search(r"\d+ 行的客户编号（假名）不在客户表中（\d+ 个不同的值）。", zh)
     assert zh.count("<img") > en.count("<img")  # re-drawn Chinese charts + the originals
     assert "The business question" not in zh  # English narrative is left out
 

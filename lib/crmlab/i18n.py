@@ -685,7 +685,73 @@ PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
         re.compile(r"^(\d+) levels; reference level: (.+)$", re.I),
         lambda m: f"{m[1]} 个水平；参照水平：{translate(m[2])}",
     ),
+    # the notes of the data-quality report (crmlab.quality, crmlab.engine.checks)
+    (
+        re.compile(r"^([\d,]+) missing value\(s\) in (\S+)\.$"),
+        lambda m: f"{_col(m[2])}有 {m[1]} 个缺失值。",
+    ),
+    (
+        re.compile(r"^([\d,]+) missing value\(s\) in (\S+); the column is required\.$"),
+        lambda m: f"{_col(m[2])}有 {m[1]} 个缺失值；该列为必填列。",
+    ),
+    (
+        re.compile(r"^([\d,]+) missing value\(s\) in (\S+); missing values are expected here\.$"),
+        lambda m: f"{_col(m[2])}有 {m[1]} 个缺失值；此列允许缺失。",
+    ),
+    (
+        re.compile(r"^([\d,]+) rows are exact copies of an earlier row\.$"),
+        r"\1 行与前面某行完全相同。",
+    ),
+    (
+        re.compile(
+            r"^([\d,]+) row\(s\) refer to a (\S+) that is not in (\S+) "
+            r"\(([\d,]+) distinct value\(s\)\)\.$"
+        ),
+        lambda m: f"{m[1]} 行的{_col(m[2])}不在{source(m[3])}中（{m[4]} 个不同的值）。",
+    ),
+    (
+        re.compile(r"^([\d,]+) negative amount\(s\) in (\S+): returns, expected\.$"),
+        lambda m: f"{_col(m[2])}有 {m[1]} 个负数：退货，属正常情况。",
+    ),
+    (
+        re.compile(
+            r"^([\d,]+) value\(s\) in (\S+) are outside the allowed range (.+) or not numbers\.$"
+        ),
+        lambda m: (
+            f"{_col(m[2])}有 {m[1]} 个值超出允许范围 {m[3].replace(' to ', ' 至 ')} 或不是数字。"
+        ),
+    ),
+    (
+        re.compile(r"^([\d,]+) value\(s\) in (\S+) are not valid dates\.$"),
+        lambda m: f"{_col(m[2])}有 {m[1]} 个值不是有效日期。",
+    ),
+    (
+        re.compile(r"^keep; flag as is_return \(net spend subtracts them\)$"),
+        "保留；标记为退货（净消费额扣除退货）",
+    ),
 ]
+
+
+SOURCES_ZH: dict[str, str] = {
+    "customers": "客户表",
+    "transactions": "交易表",
+    "survey": "问卷表",
+    "complaints": "投诉表",
+    "stores": "门店表",
+    "pilot": "试点表",
+    "snapshots": "月度快照表",
+}
+"""Chinese names of the source tables (``customers`` as a table, not a count of customers)."""
+
+
+def source(name: str, lang: str = "zh") -> str:
+    """A source table's name in ``lang`` (:data:`SOURCES_ZH`); unknown names unchanged."""
+    return SOURCES_ZH.get(str(name), str(name)) if lang == "zh" else str(name)
+
+
+def _col(name: str) -> str:
+    """A column named in a note: its Chinese term if there is one, else the name itself."""
+    return translate(name)
 
 
 def _term_key(text: str) -> str:

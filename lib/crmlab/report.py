@@ -170,8 +170,30 @@ def _clean_table_html(fragment: str, lang: str) -> str:
             text = html.unescape(m.group(2))
             return m.group(1) + html.escape(i18n.translate(text, lang), quote=False) + m.group(3)
 
+        out = _translate_source_column(out, lang)
         out = re.sub(r"(<t[hd][^>]*>)([^<]*)(</t[hd]>)", cell, out)
     return out
+
+
+def _translate_source_column(table_html: str, lang: str) -> str:
+    """The cells under a "Source" header hold source tables (``customers``): name them as tables
+    (:func:`crmlab.i18n.source`), before the cell-by-cell term translation would read
+    ``customers`` as a count of customers."""
+    headers = [html.unescape(h).strip() for h in re.findall(r"<th[^>]*>([^<]*)</th>", table_html)]
+    if "Source" not in headers:
+        return table_html
+    at = headers.index("Source")
+
+    def row(m: re.Match) -> str:
+        cells = list(re.finditer(r"(<td[^>]*>)([^<]*)(</td>)", m.group(0)))
+        if len(cells) <= at:
+            return m.group(0)
+        c = cells[at]
+        name = i18n.source(html.unescape(c.group(2)).strip(), lang)
+        new = c.group(1) + html.escape(name, quote=False) + c.group(3)
+        return m.group(0)[: c.start()] + new + m.group(0)[c.end() :]
+
+    return re.sub(r"<tr>.*?</tr>", row, table_html, flags=re.S)
 
 
 def _cell_tags(cell) -> set[str]:
