@@ -237,3 +237,17 @@ def test_plot_csat_trend_renders(survey):
 def test_plot_kpi_dashboard_renders():
     ax = plot_kpi_dashboard(_kpis())
     assert len(ax.patches) == 3
+
+
+def test_kpi_dashboard_labels_each_kpi_in_its_unit():
+    """The chart's "actual / target" labels read as the scorecard table does (80.0% / 90.0%,
+    not 0.8 / 0.9): by the row's unit, or its explicit format."""
+    kpis = _kpis().assign(unit=["share", "share", "days"])
+    labels = [t.get_text().strip() for t in plot_kpi_dashboard(kpis).texts]
+    card = metrics.kpi_scorecard(kpis)
+    assert labels == [
+        f"{card['actual'][0]:.1%} / {card['target'][0]:.1%}",
+        f"{card['actual'][1]:.1%} / {card['target'][1]:.1%}",
+        f"{card['actual'][2]:.1f} / {card['target'][2]:.1f}",
+    ]
+    assert labels[0] == "85.0% / 90.0%"

@@ -76,6 +76,8 @@ def test_fingerprint_follows_its_definition(tmp_path):
         ),
         (False, "yesno", "zh", "否"),
         (None, "pct", "en", "-"),
+        (5000, "text", "en", "5,000"),  # a count without a format still reads as a count
+        ("2026-10-31", "text", "en", "2026-10-31"),
     ],
 )
 def test_figure_formats(value, fmt, lang, expected):
@@ -166,10 +168,13 @@ def test_appendix_lists_every_recorded_figure(reports):
             assert f"{value:,}" in shown
         elif isinstance(value, str):
             assert value in shown
-    # a figure the case spec names is explained in words; one it does not name has a blank cell
+    # a figure the case spec names is explained in words (each source's row count too); one
+    # it does not name has a blank cell
     row = re.search(r'<tr data-figure="data.rows.transactions">(.*?)</tr>', recorded).group(1)
     assert "<td>Transactions (cleaned)</td>" in row
     row = re.search(r'<tr data-figure="data.rows.complaints">(.*?)</tr>', recorded).group(1)
+    assert "<td>Rows after cleaning: complaints</td>" in row
+    row = re.search(r'<tr data-figure="goal.baseline_high">(.*?)</tr>', recorded).group(1)
     assert "<td></td>" in row
 
 

@@ -158,11 +158,20 @@ def format_figure(value: Any, fmt: str, lang: str = "en") -> str:
         return format_figure(value[0], "term", lang) if value else "-"
     if fmt == "yesno":
         return {"en": ("yes", "no"), "zh": ("是", "否")}[lang][0 if value else 1]
+    if isinstance(value, int) and not isinstance(value, bool):  # a count: 5,000
+        return i18n.num(value, 0)
     return str(value)
 
 
 def figure_label(spec: dict, key: str, lang: str) -> str:
+    """A figure's label: the spec's, else for ``data.rows.<source>`` "Rows after cleaning:
+    <source>" (every case records one per source), else the key itself."""
     fig = (spec.get("figures") or {}).get(key) or {}
+    if not fig and key.startswith("data.rows."):
+        source = key[len("data.rows.") :]
+        if lang == "zh":
+            return f"清洗后行数：{i18n.source(source)}"
+        return f"Rows after cleaning: {source}"
     return text(fig, lang, fallback=key)
 
 

@@ -269,7 +269,8 @@ def plot_kpi_dashboard(kpis: pd.DataFrame, ax=None, title: str = "KPIs against t
     kpis : DataFrame
         ``kpi``, ``actual``, ``target``, optional ``higher_is_better`` (see
         :func:`crmlab.metrics.kpi_scorecard`) and optional ``format`` (a Python format string per
-        row, e.g. ``"{:.1%}"``; default ``"{:.3g}"``) for the "actual / target" labels.
+        row, e.g. ``"{:.1%}"``) or ``unit`` (formatted by :data:`crmlab.metrics.UNIT_FORMATS`,
+        as the scorecard table shows it; else ``"{:.3g}"``) for the "actual / target" labels.
 
     Returns
     -------
@@ -284,9 +285,12 @@ def plot_kpi_dashboard(kpis: pd.DataFrame, ax=None, title: str = "KPIs against t
     colors = np.where(card["met"], "tab:green", "tab:orange")
     ax.barh(y, card["attainment"], color=colors, height=0.5)
     ax.axvline(1.0, color="black", linewidth=1.5)
-    fmts = card["format"] if "format" in card.columns else pd.Series("{:.3g}", index=card.index)
-    for yi, (_, row), fmt in zip(y, card.iterrows(), fmts, strict=True):
-        fmt = fmt if isinstance(fmt, str) else "{:.3g}"
+    from crmlab.metrics import UNIT_FORMATS
+
+    fmts = card["format"] if "format" in card.columns else pd.Series(None, index=card.index)
+    units = card["unit"] if "unit" in card.columns else pd.Series(None, index=card.index)
+    for yi, (_, row), fmt, unit in zip(y, card.iterrows(), fmts, units, strict=True):
+        fmt = fmt if isinstance(fmt, str) else UNIT_FORMATS.get(unit, "{:.3g}")
         ax.text(
             row["attainment"],
             yi,
