@@ -232,6 +232,8 @@ def test_shares_and_rule_sets_are_checked_before_any_kernel():
         ("rfm_ruleset", "rfm_ruleset='rfm_ten' is not one of rf_ten_segment, rfm_three_score"),
     ]
     assert typed["power"] == 0.8 and typed["n_boot"] == 5
+    # `crmlab params` names the allowed values
+    assert spec["rfm_ruleset"].describe().endswith("[one of: rf_ten_segment, rfm_three_score]")
     ok = {"target": "1", "rfm_ruleset": "rfm_three_score"}  # the ends of a closed range are in
     assert check(spec, ok)[1] == []
     with pytest.raises(ParameterError, match="write 0.9 for 90%"):

@@ -196,11 +196,11 @@ def describe(df: pd.DataFrame) -> pd.DataFrame:
 class ReaderTable:
     """A DataFrame shown to readers (see :func:`present`): labelled headers, formatted values.
 
-    Jupyter shows its HTML (:meth:`_repr_html_`, a pandas ``Styler``; columns whose every shown
-    value is a number - "2,612", "25.7%", "< 0.001", "+7.1 pts" - right-aligned and, like
-    date columns, never broken across lines; others left-aligned, by a style block scoped to the table's id, which is derived from its
-    content); its ``repr`` is the same table as plain text. ``cells`` holds the shown
-    texts (a DataFrame of strings with the reader labels as columns).
+    Jupyter shows its HTML (:meth:`_repr_html_`, a pandas ``Styler``): columns whose every shown
+    value is a number - "2,612", "25.7%", "< 0.001", "+7.1 pts" - right-aligned and, like date
+    columns, never broken across lines; others left-aligned; by a style block scoped to the
+    table's id, which is derived from its content. Its ``repr`` is the same table as plain
+    text. ``cells`` holds the shown texts (a DataFrame of strings, reader labels as columns).
     """
 
     def __init__(self, cells: pd.DataFrame):

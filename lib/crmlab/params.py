@@ -95,8 +95,11 @@ class Parameter:
         return self.default is None
 
     def describe(self) -> str:
+        """``name: type (default ...) - help``, and the allowed values where there is a set."""
         default = "required" if self.required else f"default {self.default!r}"
-        return f"{self.name}: {self.type_name} ({default}) - {self.help}"
+        allowed = _choices(self.name)
+        one_of = f" [one of: {', '.join(allowed)}]" if allowed else ""
+        return f"{self.name}: {self.type_name} ({default}) - {self.help}{one_of}"
 
 
 def _literal(text: str) -> Any:
