@@ -102,7 +102,31 @@ def test_a_mapped_column_missing_from_the_file_is_an_error(client):
     _edit(client, "amount: Amount", "amount: Amout")
     p = _by_rule(_problems(client), "column named in the config is missing")
     assert (p["source"], p["column"], p["severity"]) == ("transactions", "Amout", "error")
-    assert p["hint"].startswith("is it 'Amount'? check the name under columns:; the file has:")
+    assert p["hint"].startswith(
+        "is it 'Amount'? it is transactions.amount (required: the case cannot run without it); "
+        "check the name under columns:; the file has:"
+    )
+
+
+def test_a_missing_date_column_is_not_matched_to_an_order_number(client):
+    """OrderDate deleted from the export: the nearest name, OrderNo, holds no dates, so it is
+    not offered; the hint says which columns hold dates and what the column is for."""
+    import pandas as pd
+
+    orders = client.parent / "orders.csv"
+    table = pd.read_csv(orders, dtype=str, keep_default_na=False)
+    table.drop(columns=["OrderDate"]).to_csv(orders, index=False)
+    p = _by_rule(_problems(client), "column named in the config is missing")
+    assert (p["source"], p["column"]) == ("transactions", "OrderDate")
+    assert "OrderNo" not in p["hint"].split("the file has:")[0]
+    assert p["hint"].startswith(
+        "no column of the file holds dates; it is transactions.date (required: the case cannot "
+        "run without it); check the name under columns:;"
+    )
+    # with a date column under another name, that one is offered
+    table.rename(columns={"OrderDate": "Datum"}).to_csv(orders, index=False)
+    p = _by_rule(_problems(client), "column named in the config is missing")
+    assert p["hint"].startswith("the columns that hold dates are: Datum; it is transactions.date")
 
 
 def test_unparseable_dates_block_with_rows_examples_and_hint(client):

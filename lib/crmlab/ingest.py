@@ -1129,11 +1129,12 @@ def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResul
     extra_problems: list[dict] = []
     # mapped client columns must exist
     absent_hints: dict[str, str] = {}
-    for m in maps.values():
+    kinds = {f.name: f for f in fields}
+    for canon, m in maps.items():
         for c in m.columns:
             if _find(columns, c) is None:
                 checks.setdefault(c, [])
-                absent_hints[c] = _absent_hint(c, columns)
+                absent_hints[c] = _absent_hint(c, columns, src, kinds.get(canon), df)
     for f in fields:
         m = maps.get(f.name)
         if m is None:
@@ -1379,13 +1380,48 @@ def _coerce_satisfaction(df, f, m, value_map, spec, opts, notes, checks):
     return out, info
 
 
-def _absent_hint(name: str, columns: list[str]) -> str:
+_DATE_LIKE = re.compile(
+    r"^(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}|\d{8}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})\b"
+)
+
+
+def _holds_dates(values: pd.Series) -> bool:
+    """Whether a column looks like dates (for a hint only): stored as dates, or its first 50
+    filled values all written like 2024-01-05, 2024/1/5, 2024年1月5日, 20240105 or 05.01.2024."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return True
+    head = values.dropna().astype("str").str.strip()
+    head = head[head != ""].head(50)
+    return bool(len(head)) and bool(head.str.match(_DATE_LIKE).all())
+
+
+def _absent_hint(
+    name: str, columns: list[str], source: str = "", field: Field | None = None, df=None
+) -> str:
+    """What to do about a mapped column the file lacks: the nearest name - for a date field only
+    among the columns that hold dates (an order number is no order date) - what the column is
+    for, and the file's columns."""
     import difflib
 
-    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
+    candidates = columns
+    dated = None
+    if field is not None and field.kind == "date" and df is not None:
+        dated = [c for c in columns if _holds_dates(df[c])]
+        candidates = dated
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
     near = f"is it '{close[0]}'? " if close else ""
+    if dated is not None and not close:
+        near = (
+            f"the columns that hold dates are: {', '.join(dated[:6])}; "
+            if dated
+            else "no column of the file holds dates; "
+        )
+    need = ""
+    if field is not None:
+        what = "required: the case cannot run without it" if field.required else "optional"
+        need = f"it is {source}.{field.name} ({what}); "
     shown = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
-    return f"{near}check the name under columns:; the file has: {shown}"
+    return f"{near}{need}check the name under columns:; the file has: {shown}"
 
 
 def _missing_hint(spec: SourceSpec, f: Field, columns: list[str]) -> str:
