@@ -539,6 +539,9 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     report = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "Cut the <strong>churn share</strong>" in report and "the headline figures" not in report
     assert "A flag extract: who leaves" in report  # the text of this data shape is shown
+    # ... and its figures are labelled for it: no 12-month period, no held-out year
+    assert "Model AUC on held-out customers" in report and "held-out year" not in report
+    assert "Churn share of the extract" in report
     actions = pd.read_csv(run_dir / "actions.csv")
     assert len(actions) == len(table) - r["churn.n_lost"]  # every customer still there
     # ids: the client's key applied once to its customer numbers (the client can look them up)

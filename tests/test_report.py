@@ -428,3 +428,25 @@ def test_report_tables_are_for_readers(reports):
     for *_, n_rows, share, note, _ in rows:
         assert re.fullmatch(r"\d[\d,]*", n_rows) and re.fullmatch(r"(< )?\d+\.\d%", share), share
         assert not note.endswith("...")
+
+
+def test_a_figure_label_can_follow_the_data_shape():
+    """A spec label under `if: {figure=value: ...}` is used for runs that recorded that value."""
+    spec = {
+        "figures": {
+            "churn.rate": {
+                "en": "12-month churn rate",
+                "fmt": "pct",
+                "if": {"churn.basis=flag": {"en": "Churn share", "zh": "流失占比"}},
+            }
+        }
+    }
+    assert casespec.figure_label(spec, "churn.rate", "en") == "12-month churn rate"
+    assert casespec.figure_label(spec, "churn.rate", "en", {"churn.basis": "dates"}) == (
+        "12-month churn rate"
+    )
+    assert casespec.figure_label(spec, "churn.rate", "zh", {"churn.basis": "flag"}) == "流失占比"
+    rows = casespec.figure_rows(
+        spec, {"churn.rate": 0.25, "churn.basis": "flag"}, ["churn.rate"], "en"
+    )
+    assert rows == [("churn.rate", "Churn share", "25.0%")]

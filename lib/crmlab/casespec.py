@@ -163,10 +163,16 @@ def format_figure(value: Any, fmt: str, lang: str = "en") -> str:
     return str(value)
 
 
-def figure_label(spec: dict, key: str, lang: str) -> str:
-    """A figure's label: the spec's, else for ``data.rows.<source>`` "Rows after cleaning:
-    <source>" (every case records one per source), else the key itself."""
+def figure_label(spec: dict, key: str, lang: str, results: dict | None = None) -> str:
+    """A figure's label: the spec's - or, under ``if:``, the label for a run whose ``results``
+    hold a value (``if: {churn.basis=flag: {en: ..., zh: ...}}``: a churn-flag extract has no
+    12-month period) - else for ``data.rows.<source>`` "Rows after cleaning: <source>" (every
+    case records one per source), else the key itself."""
     fig = (spec.get("figures") or {}).get(key) or {}
+    for condition, label in (fig.get("if") or {}).items():
+        name, _, value = str(condition).partition("=")
+        if results is not None and str(results.get(name)) == value:
+            return text(label, lang, fallback=key)
     if not fig and key.startswith("data.rows."):
         source = key[len("data.rows.") :]
         if lang == "zh":
@@ -193,7 +199,7 @@ def figure_rows(spec: dict, results: dict, keys, lang: str) -> list[tuple[str, s
     for key in keys:
         shown = formatted(spec, results, key, lang)
         if shown is not None:
-            rows.append((key, figure_label(spec, key, lang), shown))
+            rows.append((key, figure_label(spec, key, lang, results), shown))
     return rows
 
 

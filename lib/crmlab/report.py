@@ -519,9 +519,9 @@ def _appendix(run: Run, spec: dict, lang: str) -> dict:
     }
 
 
-def _figure_meaning(spec: dict, key: str, lang: str) -> str:
+def _figure_meaning(spec: dict, key: str, lang: str, results: dict | None = None) -> str:
     """What a recorded figure is, in words: its label in the case spec ("" when it has none)."""
-    label = casespec.figure_label(spec, key, lang)
+    label = casespec.figure_label(spec, key, lang, results)
     return "" if label == key else label
 
 
@@ -595,7 +595,7 @@ def build_report(
         "config_file": _shown_path(Path(status["config"])) if status.get("config") else None,
         "fingerprint": _fingerprint_for(run, lang),
         "all_figures": [
-            (k, _figure_meaning(spec, k, lang), plain_value(v))
+            (k, _figure_meaning(spec, k, lang, run.results), plain_value(v))
             for k, v in sorted(run.results.items())
         ],
         "css": _css(),
