@@ -786,7 +786,10 @@ def flag_returns(
     out[flag_col] = (pd.to_numeric(out[amount_col], errors="coerce") < 0).fillna(False)
     out[flag_col] = out[flag_col].astype(bool)
     n = int(out[flag_col].sum())
-    notes = [f"{name}: {n} return(s) (negative {amount_col}) kept and flagged in {flag_col}."]
+    notes = [
+        f"{name}: {n} return(s) (negative {amount_col}) kept and flagged in {flag_col} "
+        "(counted after the drops above)."
+    ]
     return out, notes if n else []
 
 
