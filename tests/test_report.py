@@ -450,3 +450,17 @@ def test_a_figure_label_can_follow_the_data_shape():
         spec, {"churn.rate": 0.25, "churn.basis": "flag"}, ["churn.rate"], "en"
     )
     assert rows == [("churn.rate", "Churn share", "25.0%")]
+
+
+def test_a_config_runs_paths_are_shown_relative_to_its_config(tmp_path):
+    """A client's report does not show the consultant's home folder: the input folder of a
+    config run is shown relative to the config's folder."""
+    client = tmp_path / "consultant" / "acme"
+    data = client / "runs" / "retail_satisfaction" / "20261206T000000Z-abcdef" / "input"
+    data.mkdir(parents=True)
+    assert (
+        report._shown_path(data, client) == "runs/retail_satisfaction/20261206T000000Z-abcdef/input"
+    )
+    assert report._shown_path(data, None) == str(data)  # outside the project: as it is
+    assert report._config_folder({"config": str(client / "config.yaml")}) == client
+    assert report._config_folder({}) is None

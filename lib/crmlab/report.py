@@ -525,14 +525,24 @@ def _figure_meaning(spec: dict, key: str, lang: str, results: dict | None = None
     return "" if label == key else label
 
 
-def _shown_path(path: Path) -> str:
-    """A path relative to the project folder when inside it (no machine-specific prefix)."""
+def _config_folder(status: dict) -> Path | None:
+    """The folder of a config run's case config (its paths are shown relative to it)."""
+    return Path(status["config"]).parent if status.get("config") else None
+
+
+def _shown_path(path: Path, base: Path | None = None) -> str:
+    """A path relative to ``base`` (a config run: the config's folder) or to the project folder
+    when inside it - no machine-specific prefix such as the consultant's home folder."""
     from crmlab import paths
 
-    try:
-        return path.resolve().relative_to(paths.project_root()).as_posix()
-    except ValueError:
-        return str(path)
+    for root in (base, paths.project_root()):
+        if root is None:
+            continue
+        try:
+            return path.resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            continue
+    return str(path)
 
 
 def _parameters(run: Run) -> list[tuple[str, dict]]:
@@ -591,8 +601,8 @@ def build_report(
         "run_version": status.get("crmlab_version", "-"),
         "started": status.get("started", "-"),
         "finished": status.get("finished", "-"),
-        "data_folder": _shown_path(run.data_dir()),
-        "config_file": _shown_path(Path(status["config"])) if status.get("config") else None,
+        "data_folder": _shown_path(run.data_dir(), _config_folder(status)),
+        "config_file": Path(status["config"]).name if status.get("config") else None,
         "fingerprint": _fingerprint_for(run, lang),
         "all_figures": [
             (k, _figure_meaning(spec, k, lang, run.results), plain_value(v))
