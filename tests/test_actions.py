@@ -148,6 +148,9 @@ def test_chinese_action_list_translates_headers_and_actions(written, tmp_path):
     zh = pd.read_csv(csv)
     assert list(zh.columns[:4]) == ["优先级", "客户编号（假名）", "细分", "价值等级"]
     assert zh.iloc[0]["建议行动"] == "两周内电话挽回或发放优惠券"
+    # the case's extra text columns too (segments of other schemes, needs)
+    assert set(zh["生命周期阶段"]) >= {"衰退期", "成熟期"}
+    assert not zh["需求细分"].astype("str").str.contains("_").any()
     assert len(zh) == len(table)
     assert load_workbook(xlsx).sheetnames[0] == "汇总"
     # the English list beside it is left as it was

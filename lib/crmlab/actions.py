@@ -451,9 +451,11 @@ def _localized(table: pd.DataFrame, lang: str, excel: bool = False) -> pd.DataFr
         return table
     out = table.copy()
     if lang != "en":
-        for col in ("segment", "recommended_action", "owner_role", "contact"):
-            if col in out.columns:
-                out[col] = out[col].map(lambda v: i18n.translate(str(v), lang))
+        text = [
+            c for c in out.columns if c != "customer_id" and pd.api.types.is_string_dtype(out[c])
+        ]
+        for col in text:  # segments, actions, roles and the case's extra text columns
+            out[col] = out[col].map(lambda v: v if pd.isna(v) else i18n.translate(str(v), lang))
     elif "segment" in out.columns:
         out["segment"] = out["segment"].map(lambda v: _segment_name(v, lang))
     out.columns = [_header(c, lang, excel) for c in out.columns]

@@ -366,6 +366,8 @@ TERMS_ZH: dict[str, str] = {
     "comment": "评论",
     "amount": "金额",
     # reader-table headers and values (crmlab.narrative.present, LABELS)
+    "client_segment": "客户细分",
+    "campaign_rank": "营销活动排名",
     "25th pct.": "25 百分位数",
     "75th pct.": "75 百分位数",
     "Buyers": "购买客户数",
