@@ -208,17 +208,14 @@ def _campaign(run: Run, spec: dict) -> pd.DataFrame | None:
     name = spec.get("campaign")
     if not name or not run.has_artifact(name):
         return None
+    from crmlab.narrative import label  # "relationship_manager" -> "Relationship manager"
+
     work = run.artifact(name)
-
-    def sentence(text: pd.Series) -> pd.Series:  # "relationship_manager" -> "Relationship manager"
-        text = text.astype("str").str.replace("_", " ")
-        return text.str[:1].str.upper() + text.str[1:]
-
     return pd.DataFrame(
         {
             "rank": work["rank"].astype("int64").to_numpy(),
-            "recommended_action": sentence(work["action"]).to_numpy(),
-            "owner_role": sentence(work["owner_role"]).to_numpy(),
+            "recommended_action": work["action"].astype("str").map(label).to_numpy(),
+            "owner_role": work["owner_role"].astype("str").map(label).to_numpy(),
             "due_date": pd.to_datetime(work["due_date"]).dt.date.to_numpy(),
         },
         index=work["pseudo_id"].astype("str").to_numpy(),

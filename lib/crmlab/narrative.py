@@ -7,6 +7,8 @@ import re
 
 import pandas as pd
 
+from crmlab.export import MISSING_MARK
+
 
 def say(text: str) -> None:
     """Show ``text`` as Markdown in a notebook (plain print elsewhere)."""
@@ -49,8 +51,9 @@ def skipped(step: str, reason: str) -> None:
 # --------------------------------------------------------------------------------------------
 # tables for readers
 # --------------------------------------------------------------------------------------------
-MISSING = "\u2013"
-"""What a reader table shows for a missing value (an en dash), as the report does."""
+MISSING = MISSING_MARK
+"""What a reader table shows for a missing value: the report's en dash
+(:data:`crmlab.export.MISSING_MARK`)."""
 
 LABELS: dict[str, str] = {
     "n": "Count",

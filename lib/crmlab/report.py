@@ -156,7 +156,7 @@ def _demote(markdown: str, drop_title: bool) -> tuple[str, str | None]:
 def _clean_table_html(fragment: str, lang: str) -> str:
     """A pandas HTML table without its scoped style block, missing values shown as a dash
     (:func:`crmlab.export.dash_missing_cells`); headers/terms translated for ``lang``. A reader
-    table (:func:`crmlab.narrative.table`) keeps its style block: it only aligns the table's
+    table (:func:`crmlab.narrative.present`) keeps its style block: it only aligns the table's
     own columns (scoped to the table's id)."""
     out = fragment
     if 'class="dataframe reader"' not in fragment:
