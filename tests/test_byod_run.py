@@ -265,6 +265,37 @@ def test_client_export_runs_like_the_canonical_data(tmp_path):
     _check_no_personal_data(runs)
     _check_client_files_and_report(runs)
     _check_action_list_ids(runs)
+    _check_contact_list(runs)
+
+
+def _check_contact_list(runs):
+    """`crmlab lookup RUN --config CFG --out FILE`: the action list with each customer's member
+    number and contacts, checked against the definition (the pseudonym of the member number)."""
+    members = pd.read_csv(runs["client"] / "会员.csv", dtype=str, encoding="gbk")
+    members = members.set_index("会员编号")
+    out = runs["client"].parent / "contacts.xlsx"
+    env = {**os.environ, "CRMLAB_PSEUDONYM_KEY": KEY}
+    cmd = [sys.executable, "-m", "crmlab", "lookup", str(runs["run_dir"]), "--config"]
+    cmd += [str(runs["client"] / "client.yaml"), "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    contacts = pd.read_excel(out, dtype=str)
+    actions = pd.read_csv(runs["run_dir"] / "actions.csv", dtype=str)
+    assert contacts["customer_id"].tolist() == actions["customer_id"].tolist()
+    assert list(contacts.columns[:5]) == ["priority", "customer_id", "会员编号", "姓名", "邮箱"]
+    assert "身份证号" not in contacts.columns  # not needed to contact anyone
+    assert [pseudonym(m, KEY) for m in contacts["会员编号"]] == contacts["customer_id"].tolist()
+    expected = members.loc[contacts["会员编号"], ["姓名", "手机"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(contacts[["姓名", "手机"]], expected)
+    wrong = subprocess.run(
+        cmd[:-1] + [str(out.with_suffix(".csv"))],
+        capture_output=True,
+        text=True,
+        env={**env, "CRMLAB_PSEUDONYM_KEY": "another-key-0123456789"},
+        timeout=120,
+    )
+    assert wrong.returncode != 0 and "None of the" in wrong.stderr
+    assert "Traceback" not in wrong.stderr and not out.with_suffix(".csv").exists()
 
 
 def _check_action_list_ids(runs):

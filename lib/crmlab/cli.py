@@ -174,6 +174,43 @@ def _cmd_actions(args) -> int:
     return 0
 
 
+def _cmd_lookup(args) -> int:
+    from crmlab import lookup
+    from crmlab.config import load_config
+
+    targets = list(args.targets)
+    if len(targets) == 1 and Path(targets[0]).is_dir():
+        if not args.out:
+            raise CrmlabError(
+                "Name the file for the contact list with --out (.xlsx or .csv), outside the run "
+                "folder: it holds personal data."
+            )
+        out, n, missing = lookup.write_contact_list(targets[0], args.config, args.out)
+        print(f"contact list: {out}  ({n} customers)")
+        if missing:
+            print(
+                f"crmlab: warning: {missing} of {n} customers are not in the exports any more "
+                "(their customer number is empty): the exports changed since the run.",
+                file=sys.stderr,
+            )
+        print("It holds personal data: keep it with the client's data, not with the report.")
+        return 0
+    if args.out:
+        raise CrmlabError("--out is for a run folder's whole action list, not for pseudonyms.")
+    if any(Path(t).exists() for t in targets):
+        raise CrmlabError("Give one run folder, or pseudonyms (P-...), not both.")
+    found = lookup.lookup(load_config(args.config), targets)
+    print(found.fillna("-").reset_index().to_string(index=False))
+    unknown = int(found.iloc[:, 0].isna().sum())
+    if unknown:
+        print(
+            f"crmlab: {unknown} pseudonym(s) are in none of the exports with this config's key.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def _cmd_workshop(args) -> int:
     from crmlab.cases import get_case
     from crmlab.workshop import build_kit
@@ -252,6 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--lang", choices=["en", "zh"], default="en")
     p.set_defaults(func=_cmd_actions)
+
+    p = sub.add_parser(
+        "lookup",
+        help="pseudonyms back to the client's customer numbers and contacts (needs the key)",
+        description="With a run folder and --out FILE: write the run's action list with the "
+        "client's customer numbers and contact columns (.xlsx or .csv, outside the run folder). "
+        "With pseudonyms (P-...): print who they are.",
+    )
+    p.add_argument("targets", nargs="+", metavar="RUN_DIR | PSEUDONYM")
+    p.add_argument("--config", required=True, help="the case config the run was made with")
+    p.add_argument("--out", help="contact list file (.xlsx or .csv) for a run folder")
+    p.set_defaults(func=_cmd_lookup)
 
     p = sub.add_parser("workshop", help="build a workshop kit: student notebooks, data, guide")
     p.add_argument("case")
