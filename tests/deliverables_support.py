@@ -8,6 +8,7 @@ the tests only read it. ``assert_well_formed`` checks HTML nesting with the stan
 from __future__ import annotations
 
 import fcntl
+import html as htmlmod
 import os
 import re
 from html.parser import HTMLParser
@@ -71,6 +72,26 @@ def assert_well_formed(html: str) -> None:
     problems = parser.problems + [f"<{t}> at {p} never closed" for t, p in parser.stack]
     assert not problems, "\n".join(problems[:10])
     assert html.lstrip().lower().startswith("<!doctype html>")
+
+
+CODE_IN_PROSE = ["For analysts", "crmlab.", "engine=", "NormalIndPower", "OrderedModel", "method="]
+"""Library code a client should not meet in the narrative (the methods appendix may name the
+statistical routines)."""
+
+
+def code_in_prose(run, report_html: str) -> dict[str, list[str]]:
+    """Which of :data:`CODE_IN_PROSE` occur in what the client reads: the report's summary and
+    stage sections, and the run's stage pages (html/). ``{page: [found]}``, empty if none."""
+    pages = {s: section(report_html, s) for s in ["summary", *(f"stage-{st}" for st in run.stages)]}
+    pages |= {p.name: p.read_text(encoding="utf-8") for p in (run.path / "html").glob("*.html")}
+    found = {}
+    for name, page in pages.items():
+        page = re.sub(r"(?s)<(style|script)\b.*?</\1>", "", page)
+        text = htmlmod.unescape(re.sub(r"<[^>]+>", " ", page))
+        hits = [c for c in CODE_IN_PROSE if c in text]
+        if hits:
+            found[name] = hits
+    return found
 
 
 def section(html: str, section_id: str) -> str:

@@ -23,7 +23,7 @@ import pytest
 from crmlab import casespec, i18n, report, runner
 from crmlab.charts import from_run
 from crmlab.rundir import Run
-from tests.deliverables_support import assert_well_formed, canonical_run, section
+from tests.deliverables_support import assert_well_formed, canonical_run, code_in_prose, section
 
 CASE = "retail_satisfaction"
 
@@ -192,6 +192,17 @@ def test_report_has_no_code(reports):
                     for page in (en, zh):
                         assert line not in page and htmlmod.escape(line) not in page, line
     assert checked > 50
+
+
+def test_report_narrative_names_no_code(reports):
+    """Notes for analysts (cells tagged notebook-only: parameter and function names) stay in the
+    notebook; the summary, the stages of the report and the stage pages name no library code."""
+    run, en, _ = reports
+    assert code_in_prose(run, en) == {}
+    notes = [
+        c for c in run.notebook("02_data").cells if "notebook-only" in c.metadata.get("tags", [])
+    ]
+    assert notes and all("For analysts" in c.source for c in notes)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -17,7 +17,7 @@ import pytest
 
 from crmlab import casespec, i18n, report
 from crmlab.rundir import Run
-from tests.deliverables_support import assert_well_formed, canonical_run, section
+from tests.deliverables_support import assert_well_formed, canonical_run, code_in_prose, section
 
 CASE = "finance_churn"
 
@@ -254,6 +254,11 @@ def test_zh_finance_charts_have_chinese_labels(reports):
             english = [t for t in texts if re.search(r"[A-Za-z]{3,}", t)]
             assert not english, (name, english)
     assert drawn == 3  # lifecycle stages, the KPI dashboard, the projection
+
+
+def test_report_narrative_names_no_code(reports):
+    run, en, _ = reports
+    assert code_in_prose(run, en) == {}
 
 
 def test_a_dated_run_leaves_out_the_text_of_the_flag_extract(reports):

@@ -25,13 +25,20 @@ ONLY_IF = "only-if:"
 """Cell tag prefix: ``only-if:<figure>=<value>`` marks a notebook cell (e.g. the text of one
 data shape) that belongs to a run only when the run recorded that value (:func:`cell_applies`)."""
 
+NOTEBOOK_ONLY = "notebook-only"
+"""Cell tag: a note for analysts (parameter names, library functions) that the report and the
+stage pages leave out; the notebook keeps it."""
+
 
 def cell_applies(cell, results: dict) -> bool:
     """Whether a notebook cell belongs to the reader's version of a run: a cell tagged
     ``only-if:churn.basis=flag`` only when ``results["churn.basis"]`` is ``"flag"`` (the
     finance case's churn-flag path); untagged cells always. The report and the stage pages
-    leave the others out (the executed notebook keeps every cell)."""
+    leave the others out (the executed notebook keeps every cell), and cells tagged
+    :data:`NOTEBOOK_ONLY`."""
     for tag in cell.get("metadata", {}).get("tags", []):
+        if tag == NOTEBOOK_ONLY:
+            return False
         if tag.startswith(ONLY_IF):
             key, _, value = tag[len(ONLY_IF) :].partition("=")
             if str(results.get(key)) != value:
