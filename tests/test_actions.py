@@ -207,3 +207,87 @@ def test_whole_numbers_and_decimals_are_written_as_a_client_reads_them(written):
     assert out["tenure_months"].tolist() == [64.99, 3.5]
     assert str(out["products_held"].dtype) == "Int64"
     assert out["products_held"].tolist()[0] == 2 and out["products_held"].isna().tolist()[1]
+
+
+# --------------------------------------------------------------------------------------------
+# the finance case: who acts (owner and contact agree), money headers in CNY
+# --------------------------------------------------------------------------------------------
+FINANCE = "finance_churn"
+
+
+@pytest.fixture(scope="module")
+def finance_written(tmp_path_factory):
+    run_dir = canonical_run(tmp_path_factory, FINANCE)
+    out = tmp_path_factory.mktemp("finance-actions")
+    xlsx, csv = actions.write_action_list(run_dir, out_dir=out)
+    table = pd.read_csv(csv, dtype={"customer_id": "str"})
+    return Run.open(run_dir), xlsx, csv, table
+
+
+def test_finance_contacts_are_the_campaigns_callers_by_tier():
+    from crmlab import targeting
+    from crmlab.narrative import label
+
+    contacts = actions.tier_contacts(actions._spec(FINANCE))
+    assert contacts == {
+        "A": "Relationship manager",
+        "B": "Service team",
+        "C": "Marketing automation",
+    }
+    callers = {t: label(owner) for t, (_, owner, _) in targeting.DEFAULT_TIER_ACTIONS.items()}
+    assert contacts == callers
+    # a case without actions.contact keeps the tiers' channels of crmlab.plans
+    assert actions.tier_contacts(actions._spec(CASE)) == plans.TIER_OWNER
+
+
+def test_finance_owner_and_contact_never_contradict_each_other(finance_written):
+    run, _, _, table = finance_written
+    contacts = actions.tier_contacts(actions._spec(FINANCE))
+    roles = set(contacts.values())
+    work = run.artifact("action_list").set_index("pseudo_id")
+    listed = table.set_index("customer_id")
+    campaign = listed[listed["campaign_rank"].notna()]
+    rest = listed[listed["campaign_rank"].isna()]
+    assert len(campaign) == len(work) > 100 and len(rest) > 1000
+    # the campaign names who calls: that is the owner and the contact
+    owners = work.loc[campaign.index, "owner_role"].str.replace("_", " ").str.capitalize()
+    assert (campaign["owner_role"] == owners).all()
+    assert (campaign["contact"] == campaign["owner_role"]).all()
+    # (by tier, or the service manager after a complaint; the canonical campaign has no tier C)
+    assert {"Relationship manager", "Service team", "Service manager"} == set(campaign["contact"])
+    # the others: contact by tier; the playbook's owner, unless it is another tier's contact
+    assert (rest["contact"] == rest["tier"].map(contacts)).all()
+    playbook_owner = rest["segment"].map({k: v[1] for k, v in plans.FINANCE_PLAYBOOK.items()})
+    personal = playbook_owner.isin(roles)
+    assert personal.sum() > 500
+    assert (rest.loc[personal, "owner_role"] == rest.loc[personal, "contact"]).all()
+    assert (rest.loc[~personal, "owner_role"] == playbook_owner[~personal]).all()
+    # the user trial's row: a tier B mature customer (playbook: "Relationship manager")
+    b_mature = rest[(rest["tier"] == "B") & (rest["segment"] == "mature")]
+    assert len(b_mature) > 100
+    assert set(b_mature["owner_role"]) == set(b_mature["contact"]) == {"Service team"}
+    # only tier A customers have a relationship manager
+    with_rm = listed[
+        (listed["owner_role"] == "Relationship manager")
+        | (listed["contact"] == "Relationship manager")
+    ]
+    assert set(with_rm["tier"]) == {"A"}
+
+
+def test_finance_excel_headers_say_who_acts_and_the_currency(finance_written, tmp_path):
+    run, xlsx, csv, table = finance_written
+    sheets = pd.read_excel(xlsx, sheet_name=None)
+    summary = sheets.pop("Summary")
+    assert {"Total value (CNY)", "Mean value (CNY)", "Action owner"} <= set(summary.columns)
+    for df in sheets.values():
+        assert {"Value (CNY)", "Action owner", "Who contacts the customer"} <= set(df.columns)
+        assert not {"Value", "Owner", "Contact"} & set(df.columns)
+    ws = load_workbook(xlsx)["mature"]
+    header = [c.value for c in ws[1]]
+    assert ws.cell(2, header.index("Value (CNY)") + 1).number_format == "#,##0"
+    # the CSV keeps the column names a CRM import expects
+    assert {"value", "owner_role", "contact"} <= set(table.columns)
+    # the Chinese list names the currency too
+    zh_xlsx, zh_csv = actions.write_action_list(run.path, lang="zh", out_dir=tmp_path)
+    assert "价值（CNY）" in pd.read_csv(zh_csv).columns
+    assert "价值（CNY）" in pd.read_excel(zh_xlsx, sheet_name="成熟期").columns

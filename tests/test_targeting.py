@@ -113,3 +113,55 @@ def test_targeting_chart_draws_the_curve():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_campaign_table_shows_whole_customers_and_money_in_cny():
+    """The readers' campaign table: expected customers as whole customers (round() of the exact
+    value, which the table itself keeps for results.json), money headers naming CNY."""
+    from crmlab.narrative import present
+
+    df = pd.DataFrame({"churn_prob": P, "value": V})
+    rankings = {"risk x value": np.multiply(P, V), "risk": P}
+    options = targeting.campaign_options(
+        df, rankings, 1.0, success_rate=0.5, offer_cost=4, contact_cost=1
+    )
+    row = options.set_index("ranking").loc["risk x value"]
+    # exact values kept: 1.6 expected churners reached, 0.8 saved, CNY 131.5 saved, net 111.5
+    assert row["expected_churners_reached"] == pytest.approx(1.6)
+    assert row["expected_saved"] == pytest.approx(0.8)
+    assert row["expected_value_saved"] == pytest.approx(131.5)
+    assert row["net_value"] == pytest.approx(111.5)
+    cells = present(options).cells
+    assert list(cells.columns) == [
+        "Ranking",
+        "Contacted",
+        "Expected churners reached",
+        "Share of expected churners",
+        "Expected saved",
+        "Expected value saved (CNY)",
+        "Cost (CNY)",
+        "Net value (CNY)",
+        "Net return per unit spent",
+    ]
+    shown = cells.set_index("Ranking").loc["risk x value"]
+    assert shown["Expected churners reached"] == "2" == str(round(1.6))
+    assert shown["Expected saved"] == "1" == str(round(0.8))
+    assert shown["Expected value saved (CNY)"] == "132"  # round(131.5) = 132
+    assert shown["Cost (CNY)"] == "20"
+    assert shown["Net value (CNY)"] == "112"
+    assert shown["Share of expected churners"] == "100.0%"
+    # larger numbers keep their thousands separators; negative net values their sign
+    big = options.assign(expected_churners_reached=201.7161, net_value=-47_492.8758)
+    shown = present(big).cells.iloc[0]
+    assert shown["Expected churners reached"] == "202"
+    assert shown["Net value (CNY)"] == "-47,493"
+
+
+def test_action_list_table_names_the_owner_and_the_expected_loss_in_cny(scored):
+    from crmlab.narrative import present
+
+    out = targeting.action_list(scored, 3, as_of="2026-05-01", key=b"k")
+    cells = present(out, digits=0).cells
+    assert "Action owner" in cells.columns and "Owner role" not in cells.columns
+    assert "Expected loss (CNY)" in cells.columns
+    assert cells["Expected loss (CNY)"].tolist() == ["200", "50", "8"]

@@ -5,9 +5,22 @@ with frozen headers, number formats and column widths) and ``actions.csv`` (all 
 
 Rows come from the customer table a case's stages passed on (the case spec's ``actions.table``,
 e.g. ``segments`` in the retail case); the action, owner role and start month come from the
-case's playbook in :mod:`crmlab.plans` (segment -> action, owner, months from the plan start) and
-the contact channel from :data:`crmlab.plans.TIER_OWNER` (value tier A/B/C). Customers whose
-segment has no playbook entry are not listed: there is nothing to do for them.
+case's playbook in :mod:`crmlab.plans` (segment -> action, owner, months from the plan start).
+Customers whose segment has no playbook entry are not listed: there is nothing to do for them.
+
+Who acts, two columns that never contradict each other:
+
+- ``contact`` ("Who contacts the customer"): by value tier A/B/C, the case spec's
+  ``actions.contact`` (finance: relationship manager, service team, marketing automation - the
+  callers of the retention campaign), else :data:`crmlab.plans.TIER_OWNER`;
+- ``owner_role`` ("Action owner"): the team accountable for the action - the playbook's owner,
+  except that a tier's contact never owns another tier's customer (the playbook's "Relationship
+  manager" for a tier B customer, who has none, becomes that customer's contact, the service
+  team). A campaign customer's owner is the one the campaign names, and that owner is also who
+  contacts the customer.
+
+Money columns (``value``) are in the spec's ``actions.currency`` (finance: CNY), which the Excel
+headers say ("Value (CNY)").
 
 Priority (1 = act first), in this order:
 
@@ -109,8 +122,9 @@ def action_table(run: Run) -> pd.DataFrame:
     """The customers to act on, one row each, sorted by priority (see the module docstring).
 
     Columns: ``priority``, ``customer_id`` (pseudonymous), ``segment``, ``tier``, the score
-    (``satisfaction`` or ``churn_risk``), ``value``, ``recommended_action``, ``owner_role``,
-    ``contact``, ``due_date`` (a date), then the spec's ``extra`` columns.
+    (``satisfaction`` or ``churn_risk``), ``value``, ``recommended_action``, ``owner_role`` (the
+    action's owner) and ``contact`` (who contacts the customer; see the module docstring for
+    how the two agree), ``due_date`` (a date), then the spec's ``extra`` columns.
     """
     from crmlab import plans
 
@@ -140,6 +154,7 @@ def action_table(run: Run) -> pd.DataFrame:
     act = table[segment.isin(list(playbook))]
     segment = segment[act.index]
     start = _plan_start(run, spec)
+    contacts = tier_contacts(spec)
     offsets = segment.map({k: v[2] for k, v in playbook.items()})
     due = {int(o): (start + int(o)).end_time.date() for o in offsets.unique()}
     tier = act[cols["tier"]].astype("str") if "tier" in cols else pd.Series(pd.NA, index=act.index)
@@ -162,7 +177,7 @@ def action_table(run: Run) -> pd.DataFrame:
             "value": value.round(2),  # currency: cents (the order below uses the exact value)
             "recommended_action": segment.map({k: v[0] for k, v in playbook.items()}),
             "owner_role": segment.map({k: v[1] for k, v in playbook.items()}),
-            "contact": tier.map(plans.TIER_OWNER).fillna("-"),
+            "contact": tier.map(contacts).fillna("-"),
             "due_date": offsets.astype(int).map(due),
         },
         index=act.index,
@@ -172,6 +187,11 @@ def action_table(run: Run) -> pd.DataFrame:
     for column, name in extras:  # a list of columns, or {column: name in the list}
         if column in act.columns:
             out[name if name not in BASE_COLUMNS else f"{spec['table']}_{name}"] = act[column]
+    # a tier's contact owns no other tier's customers (a mass-market customer has no
+    # relationship manager): where the playbook names one, the customer's own contact owns it
+    own = out["owner_role"].isin(set(contacts.values())) & out["tier"].isin(list(contacts))
+    own &= out["owner_role"] != out["contact"]
+    out.loc[own, "owner_role"] = out.loc[own, "contact"]
     campaign = _campaign(run, spec)
     in_campaign = pd.Series(float("inf"), index=out.index)
     if campaign is not None:  # its customers get the campaign's action, owner and due date
@@ -179,6 +199,9 @@ def action_table(run: Run) -> pd.DataFrame:
         inside = rank.notna()
         for column in ("recommended_action", "owner_role", "due_date"):
             out.loc[inside, column] = out.loc[inside, "customer_id"].map(campaign[column])
+        # the campaign names who makes its call (by tier, or the service manager after a
+        # complaint): that owner is who contacts the customer
+        out.loc[inside, "contact"] = out.loc[inside, "owner_role"]
         out["campaign_rank"] = rank.astype("Int64")
         in_campaign = rank.fillna(float("inf"))
     keys = pd.DataFrame(
@@ -199,6 +222,25 @@ def action_table(run: Run) -> pd.DataFrame:
     out = out.loc[order].reset_index(drop=True)
     out.insert(0, "priority", range(1, len(out) + 1))
     return _rounded(out, score_name)
+
+
+def tier_contacts(spec: dict) -> dict[str, str]:
+    """Value tier -> who contacts the customer: the case spec's ``actions.contact`` (the finance
+    case names the campaign's callers, :data:`crmlab.targeting.DEFAULT_TIER_ACTIONS`: relationship
+    manager, service team, marketing automation; identifiers read as words), else
+    :data:`crmlab.plans.TIER_OWNER`."""
+    from crmlab import plans
+    from crmlab.narrative import label  # "service_team" -> "Service team"
+
+    given = spec.get("contact")
+    if not given:
+        return dict(plans.TIER_OWNER)
+    if not isinstance(given, dict):
+        raise ConfigError(
+            f"actions.contact must map value tiers to who contacts the customer "
+            f"(e.g. {{A: relationship_manager}}), got {given!r}."
+        )
+    return {str(tier): label(who) for tier, who in given.items()}
 
 
 def _campaign(run: Run, spec: dict) -> pd.DataFrame | None:
@@ -413,8 +455,8 @@ EXCEL_HEADERS: dict[str, str] = {
     "tier": "Value tier",
     "satisfaction": "Satisfaction (1-5)",
     "churn_risk": "Churn risk",
-    "owner_role": "Owner",
-    "contact": "Contact",
+    "owner_role": "Action owner",
+    "contact": "Who contacts the customer",
     "campaign_rank": "Campaign rank",
     "customers": "Customers",
     "mean_satisfaction": "Mean satisfaction (1-5)",
@@ -424,16 +466,26 @@ EXCEL_HEADERS: dict[str, str] = {
 (the CSV keeps the column names, for importing into a CRM)."""
 
 
-def _header(name: str, lang: str, excel: bool) -> str:
+MONEY_COLUMNS = ("value", "total_value", "mean_value")
+"""Columns of the list and its summary sheet in the case's currency (spec ``actions.currency``)."""
+
+
+def _header(name: str, lang: str, excel: bool, currency: str | None = None) -> str:
     """A column's header: translated (``lang`` other than en); in the English Excel file a
-    reader label (``due_date`` -> "Due date"); in the English CSV the column name."""
+    reader label (``due_date`` -> "Due date"); in the English CSV the column name. With a
+    ``currency``, the headers of :data:`MONEY_COLUMNS` name it ("Value (CNY)", "价值（CNY）"),
+    except in the English CSV."""
+    # the English CSV keeps the column names a CRM import expects; readers' files name the unit
+    unit = currency if (excel or lang != "en") and name in MONEY_COLUMNS else None
     if lang != "en":
-        return i18n.translate(name, lang)
+        text = i18n.translate(name, lang)
+        return f"{text}（{unit}）" if unit else text
     if not excel:
         return name
     from crmlab.narrative import label
 
-    return EXCEL_HEADERS.get(name) or label(name)
+    text = EXCEL_HEADERS.get(name) or label(name)
+    return f"{text} ({unit})" if unit else text
 
 
 def _segment_name(segment: str, lang: str) -> str:
@@ -441,9 +493,12 @@ def _segment_name(segment: str, lang: str) -> str:
     return i18n.translate(str(segment), lang) if lang != "en" else str(segment).replace("_", " ")
 
 
-def _localized(table: pd.DataFrame, lang: str, excel: bool = False) -> pd.DataFrame:
-    """The list as written: headers by :func:`_header`; segments and action texts translated
-    (or, in the English Excel file, segment names with spaces)."""
+def _localized(
+    table: pd.DataFrame, lang: str, excel: bool = False, currency: str | None = None
+) -> pd.DataFrame:
+    """The list as written: headers by :func:`_header` (money headers naming ``currency``);
+    segments and action texts translated (or, in the English Excel file, segment names with
+    spaces)."""
     if lang == "en" and not excel:
         return table
     out = table.copy()
@@ -455,7 +510,7 @@ def _localized(table: pd.DataFrame, lang: str, excel: bool = False) -> pd.DataFr
             out[col] = out[col].map(lambda v: v if pd.isna(v) else i18n.translate(str(v), lang))
     elif "segment" in out.columns:
         out["segment"] = out["segment"].map(lambda v: _segment_name(v, lang))
-    out.columns = [_header(c, lang, excel) for c in out.columns]
+    out.columns = [_header(c, lang, excel, currency) for c in out.columns]
     return out
 
 
@@ -595,7 +650,8 @@ def write_action_list(
         "first_priority": "0",
         "recency_days": "0",
     }
-    formats = {_header(k, lang, excel=True): v for k, v in formats.items()}
+    currency = spec.get("currency")
+    formats = {_header(k, lang, True, currency): v for k, v in formats.items()}
     folder = Path(out_dir) if out_dir else run.path
     # another language beside the English files, unless named (a run writes its own language)
     stem = name or ("actions" if lang == "en" else f"actions.{lang}")
@@ -608,13 +664,15 @@ def write_action_list(
             fmt, used = _Formats(wb), set()
             summary_name = _sheet_name("Summary" if lang == "en" else "汇总", used)
             summary_sheet = wb.add_worksheet(summary_name)
-            _write_sheet(summary_sheet, fmt, _localized(summary, lang, excel=True), formats)
+            _write_sheet(summary_sheet, fmt, _localized(summary, lang, True, currency), formats)
             for segment in summary["segment"]:
                 part = table[table["segment"] == segment].head(max_rows_per_sheet)
                 ws = wb.add_worksheet(_sheet_name(_segment_name(segment, lang), used))
-                _write_sheet(ws, fmt, _localized(part, lang, excel=True), formats)
+                _write_sheet(ws, fmt, _localized(part, lang, True, currency), formats)
             if (summary["customers"] > max_rows_per_sheet).any():
                 summary_sheet.write(len(summary) + 2, 0, _capped_note(max_rows_per_sheet, lang))
     # with a byte-order mark: Excel (a Chinese Windows above all) then reads the file as UTF-8
-    atomic.write_text(csv, _localized(table, lang).to_csv(index=False), encoding="utf-8-sig")
+    atomic.write_text(
+        csv, _localized(table, lang, currency=currency).to_csv(index=False), encoding="utf-8-sig"
+    )
     return xlsx, csv

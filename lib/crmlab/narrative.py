@@ -85,6 +85,7 @@ LABELS: dict[str, str] = {
     "csat": "CSAT",
     "kpi": "KPI",
     "roi": "Net return per unit spent",
+    "owner_role": "Action owner",
     "n_contacted": "Contacted",
     "n_transactions": "Transactions",
     "rfm_segment": "RFM segment",
@@ -128,6 +129,28 @@ SHARES = frozenset(
 """Column names of the library's tables that hold shares (0 to 1): :func:`present` shows them
 as percentages without being told."""
 
+EXPECTED_COUNTS = frozenset({"expected_churners_reached", "expected_saved"})
+"""Column names of the library's tables that hold expected numbers of customers (a sum of
+probabilities, e.g. 201.72): :func:`present` shows them as whole customers ("202"), rounded as
+``round()`` does; the tables and ``results.json`` keep the exact values."""
+
+CURRENCY = "CNY"
+"""The currency of the :data:`MONEY` columns: the finance case's (balances, fees, margin)."""
+
+MONEY = frozenset(
+    {
+        "expected_value_saved",
+        "cost",
+        "net_value",
+        "value_lost_reached",
+        "expected_loss",
+        "benefit",
+    }
+)
+"""Column names of the library's tables that hold money (:mod:`crmlab.targeting`: campaign
+value, cost and net, expected loss, in :data:`CURRENCY`): :func:`present` names the currency in
+their header ("Cost (CNY)") and shows whole units ("85,170")."""
+
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?( \d{2}:\d{2})?$")
 _NUMBER_TEXT = re.compile(r"^[<>]?\s*[+\-\u2212]?[\d,]*\.?\d+\s*(%| pts)?$")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
@@ -168,6 +191,8 @@ def _formatter(col: pd.Series, name, percent, digits: int, pct_digits: int):
         return share
     if name == "p_value":
         return _p_value
+    if (name in EXPECTED_COUNTS or name in MONEY) and types.is_numeric_dtype(col):
+        return lambda v: f"{round(float(v)):,}"  # whole customers / currency units
     if types.is_bool_dtype(col):
         return lambda v: "yes" if bool(v) else "no"
     if types.is_integer_dtype(col):
@@ -265,6 +290,9 @@ def present(
     - Columns named in ``percent`` or in :data:`SHARES` hold shares (0.257) and show as
       percentages ("25.7%", ``pct_digits`` decimals; a share that is not zero but would show
       as "0.0%" shows as "< 0.1%").
+    - Expected numbers of customers (:data:`EXPECTED_COUNTS`) show as whole customers
+      (``201.72`` -> "202"); money (:data:`MONEY`) in whole units with the currency in the
+      header ("Cost (CNY)").
     - Integers show with thousands separators (``2,612``); other numbers with ``digits``
       decimals (whole-number columns without decimals); a ``p_value`` column with 3 decimals and
       "< 0.001" below that; booleans as yes / no; dates as ``YYYY-MM-DD``; identifiers such as
@@ -290,7 +318,10 @@ def present(
     shown = {}
     headers: dict = {}
     for c in frame.columns:
-        header = (labels or {}).get(c, label(c) if c != "" else "")
+        default = label(c) if c != "" else ""
+        if c in MONEY and pd.api.types.is_numeric_dtype(frame[c]):
+            default = f"{default} ({CURRENCY})"
+        header = (labels or {}).get(c, default)
         if header in headers.values():  # two names with one label: the second keeps its name
             header = str(c)
         headers[c] = header

@@ -45,7 +45,9 @@ __all__ = [
 ]
 
 #: tier -> (recommended action, owner role, days until due). Seed 004: A = key accounts with a
-#: dedicated manager, B = regular contact, C = automated marketing.
+#: dedicated manager, B = regular contact, C = automated marketing. The owners are who contacts
+#: each tier's customers: the finance case's action list names them per tier (its spec's
+#: ``actions.contact``), so that its contact and owner columns agree (:mod:`crmlab.actions`).
 DEFAULT_TIER_ACTIONS: dict[str, tuple[str, str, int]] = {
     "A": (
         "relationship-manager call with a personalised retention offer",
@@ -663,7 +665,10 @@ def campaign_options(
     :func:`campaign_roi` of it (value per saved customer = expected value saved / expected
     saved). Columns: ``ranking``, ``n_contacted``, ``expected_churners_reached``,
     ``share_of_expected_churners``, ``expected_saved``, ``expected_value_saved``, ``cost``,
-    ``net_value``, ``roi``.
+    ``net_value``, ``roi``. The expected numbers of customers are exact sums of probabilities
+    (201.72: record them as they are); :func:`crmlab.narrative.present` shows them as whole
+    customers and the money columns (in the unit of ``value``, CNY in the finance case) with the
+    currency in their headers.
     """
     for c in (risk_col, value_col):
         if c not in df.columns:
