@@ -27,6 +27,7 @@ import pytest
 
 from crmlab import runner
 from crmlab.privacy import assert_no_pii, pseudonym
+from crmlab.synth import client_exports
 from crmlab.synthetic import generate
 
 CASE = "retail_satisfaction"
@@ -374,108 +375,25 @@ def _check_client_files_and_report(runs):
 # --------------------------------------------------------------------------------------------
 FINANCE = "finance_churn"
 
-FINANCE_YAML = """\
-case: finance_churn
-title: Finance rename test
-data:
-  customers: 客户.csv
-  snapshots: 月度快照.csv
-  pilot: retention_pilot.csv
-columns:
-  customer_id: 客户编号
-  customers:
-    open_date: {column: 开户日期, format: "%Y%m%d"}
-    closure_date: {column: 销户日期, format: "%Y%m%d"}
-    age: 年龄
-    region: 省份
-    segment: 客户等级
-    products_held: 持有产品数
-    salary_deposit: 代发工资
-    relationship_manager: 专属客户经理
-    digital_active: 手机银行活跃
-  snapshots:
-    month: 月份
-    balance: 月末余额
-    n_transactions: 交易笔数
-    logins: 登录次数
-    fees_charged: 手续费
-    fee_rise: 费率上调
-    rate_change: 利率变动
-    service_contacts: 客服接触次数
-    complaints: 投诉次数
-  pilot:
-    customer_id: customer_no
-    group: arm
-    offer_date: offer_date
-values:
-  segment: {mass: [大众客户], affluent: [富裕客户], private: [私人银行]}
-  salary_deposit: {true: [是], false: [否]}
-  relationship_manager: {true: [是], false: [否]}
-  digital_active: {true: [是], false: [否]}
-  fee_rise: {1: [是], 0: [否]}
-features: none
-pii: [客户姓名, 手机号码]
-"""
 
-
-def make_finance_export(canonical: Path, out: Path) -> Path:
-    """The synthetic finance files under a bank's names (Chinese headers and labels, YYYYMMDD
-    dates, 是/否 flags, balances as text with thousands separators); returns the config."""
-    out.mkdir(parents=True, exist_ok=True)
-    read = {"dtype": str, "keep_default_na": False}
-    c = pd.read_csv(canonical / "customers.csv", **read)
-    yes_no = {"yes": "是", "no": "否"}
-    pd.DataFrame(
-        {
-            "客户编号": c["customer_id"],
-            "客户姓名": c["name"],
-            "手机号码": c["phone"],
-            "开户日期": _yyyymmdd(c["open_date"]),
-            "销户日期": _yyyymmdd(c["closure_date"].replace("", None)),
-            "年龄": c["age"],
-            "省份": c["region"],
-            "客户等级": c["segment"].map(
-                {"mass": "大众客户", "affluent": "富裕客户", "private": "私人银行"}
-            ),
-            "持有产品数": c["products_held"],
-            "代发工资": c["salary_deposit"].map(yes_no),
-            "专属客户经理": c["relationship_manager"].map(yes_no),
-            "手机银行活跃": c["digital_active"].map(yes_no),
-        }
-    ).to_csv(out / "客户.csv", index=False, encoding="utf-8-sig")
-    s = pd.read_csv(canonical / "snapshots.csv", **read)
-    balance = pd.to_numeric(s["balance"], errors="coerce")
-    pd.DataFrame(
-        {
-            "客户编号": s["customer_id"],
-            "月份": s["month"].str.replace("-", "", regex=False),
-            "月末余额": balance.map(lambda x: "" if pd.isna(x) else f"{x:,.2f}"),
-            "交易笔数": s["n_transactions"],
-            "登录次数": s["logins"],
-            "手续费": s["fees_charged"],
-            "费率上调": s["fee_rise"].map({"1": "是", "0": "否"}),
-            "利率变动": s["rate_change"],
-            "客服接触次数": s["service_contacts"],
-            "投诉次数": s["complaints"],
-        }
-    ).to_csv(out / "月度快照.csv", index=False, encoding="utf-8-sig")
-    p = pd.read_csv(canonical / "pilot.csv", **read)
-    p.rename(columns={"customer_id": "customer_no", "group": "arm"}).to_csv(
-        out / "retention_pilot.csv", index=False
-    )
-    cfg = out / "client.yaml"
-    cfg.write_text(FINANCE_YAML, encoding="utf-8")
+def _example(example: str, folder: Path, seed: int, **sizes) -> Path:
+    """The worked example's exports (crmlab.synth.client_exports) and its config, the key
+    from the environment; returns the config path."""
+    client_exports.write_example_exports(example, folder / "exports", seed=seed, **sizes)
+    cfg = folder / "client.yaml"
+    cfg.write_text(client_exports.example_config(example, key_file=False), encoding="utf-8")
     return cfg
 
 
 @pytest.mark.slow
 def test_finance_export_under_other_names_gives_the_same_figures(tmp_path, monkeypatch):
-    """Rename the synthetic finance columns and labels, run through the config: every figure of
-    results.json equals the run on the canonical files."""
+    """The finance example (the synthetic data as a bank's exports: Excel master, GB18030
+    snapshots, Chinese labels, day-first dates) through its config: every figure of results.json
+    equals the run on the canonical files."""
     monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY)
     canonical = tmp_path / "canonical"
     generate(FINANCE, canonical, seed=11, n_customers=1500)
-    cfg = make_finance_export(canonical, tmp_path / "client")
+    cfg = _example(FINANCE, tmp_path / "client", seed=11, n_customers=1500)
     [canon] = runner.run_cases(
         [FINANCE], {"data_dir": str(canonical)}, out_root=tmp_path / "canon", progress=False
     )
@@ -512,25 +430,6 @@ def _numbers(value) -> list[float]:
     return [float(value)]
 
 
-FLAG_YAML = """\
-case: finance_churn
-title: Telco-style churn flag
-data:
-  customers: exports/customers.csv
-columns:
-  customer_id: 客户编号
-  churned: 是否流失
-  tenure_months: 在网月数
-values:
-  churned: {true: ["Yes", "是", 1], false: ["No", "否", 0]}
-features: auto
-pii: [客户姓名]
-params:
-  target_relative_change: -0.2
-  value_column: 月费
-"""
-
-
 @pytest.mark.slow
 def test_churn_flag_extract_runs_end_to_end(tmp_path):
     """A one-row-per-customer extract (Chinese names, Yes/是/1 flags, no dates) through
@@ -538,11 +437,8 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     effects, the report and the action list are built, no personal value leaks."""
     from crmlab.synth.finance_flag import telco_flag_table
 
-    table, truth = telco_flag_table(3000, seed=5)
-    (tmp_path / "exports").mkdir()
-    table.to_csv(tmp_path / "exports" / "customers.csv", index=False, encoding="gbk")
-    cfg = tmp_path / "client.yaml"
-    cfg.write_text(FLAG_YAML, encoding="utf-8")
+    cfg = _example("flag", tmp_path, seed=5, n_customers=3000)
+    table, truth = telco_flag_table(3000, seed=5)  # what the example's export holds
     env = {**os.environ, "CRMLAB_PSEUDONYM_KEY": KEY}
     cmd = [sys.executable, "-m", "crmlab", "run", "--config", str(cfg), "--out", str(tmp_path)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)

@@ -14,7 +14,6 @@ from crmlab import config
 from crmlab.errors import ConfigError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "byod"
-DOCS = Path(__file__).parents[1] / "docs"
 
 
 def _write(tmp_path: Path, text: str, name: str = "client.yaml") -> Path:
@@ -39,14 +38,6 @@ def test_fixture_config_is_read_completely():
     assert cfg.values_for("complaints", "resolved") == {True: ["oui"], False: ["non"]}
     assert cfg.pii == ["姓名"] and cfg.params == {"n_boot": 20}
     assert cfg.features_for("survey") == "auto"
-
-
-@pytest.mark.parametrize("name", ["retail_satisfaction.yaml", "finance_churn.yaml"])
-def test_documented_examples_are_valid_configs(name):
-    cfg = config.load_config(DOCS / "examples" / name)
-    assert cfg.case == name.removesuffix(".yaml")
-    assert cfg.sources and cfg.columns and cfg.pii
-    assert cfg.key_file == (DOCS / "examples" / "secret.key").resolve()
 
 
 def test_every_problem_is_reported_at_once_with_line_and_key(tmp_path):

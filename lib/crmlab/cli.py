@@ -110,10 +110,22 @@ def _cmd_new(args) -> int:
     from crmlab.config import write_starter
     from crmlab.privacy import KEY_ENV_VAR
 
-    folder = write_starter(args.name, args.case, Path(args.dir) if args.dir else Path.cwd())
+    example = None
+    if args.example is not None:
+        from crmlab.synth.client_exports import example_for
+
+        example = example_for(args.case, args.example)
+    parent = Path(args.dir) if args.dir else Path.cwd()
+    folder = write_starter(args.name, args.case, parent, example=example)
     print(f"created {folder}/")
-    print("  config.yaml  - edit: file paths under data:, the client's column names under columns:")
-    print("  exports/     - put the client's files here (git-ignored; crmlab only reads them)")
+    if example:
+        print("  config.yaml  - the example's case config: how each export maps to the case")
+        print("  exports/     - synthetic exports of that shape (no real customers)")
+    else:
+        print(
+            "  config.yaml  - edit: file paths under data:, the client's column names under columns:"
+        )
+        print("  exports/     - put the client's files here (git-ignored; crmlab only reads them)")
     if (folder / "secret.key").exists():
         print("  secret.key   - the pseudonymization key (git-ignored; keep it like a password)")
     else:
@@ -121,6 +133,8 @@ def _cmd_new(args) -> int:
             f"  (no secret.key: ${KEY_ENV_VAR} is set and is this project's pseudonymization key)"
         )
     print(f"next: crmlab validate --config {folder / 'config.yaml'}")
+    if example:
+        print(f"then: crmlab run --config {folder / 'config.yaml'}")
     return 0
 
 
@@ -267,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="folder name for the client case")
     p.add_argument("--from", dest="case", required=True, help="the case to start from")
     p.add_argument("--dir", help="parent folder (default: the current folder)")
+    p.add_argument(
+        "--example",
+        nargs="?",
+        const="",
+        metavar="VARIANT",
+        help="a worked example instead of a blank config: the full config and synthetic exports "
+        "of that shape (finance_churn: --example flag for a churn-flag extract)",
+    )
     p.set_defaults(func=_cmd_new)
 
     p = sub.add_parser("generate", help="generate synthetic data with a planted truth")

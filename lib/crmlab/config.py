@@ -1,6 +1,7 @@
 """Load and check a case config: the YAML file that points a case at a client's export.
 
-The format is documented in ``docs/config.md`` (full examples in ``docs/examples/``). In short::
+The format is documented in ``docs/config.md`` (worked examples: ``crmlab new NAME --from CASE
+--example``, their configs in ``templates/examples/``). In short::
 
     case: retail_satisfaction            # which case's notebooks to run
     title: Client review                 # the report's title (and status.json's)
@@ -33,7 +34,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -832,11 +835,15 @@ def starter_config(name: str, case: str, key_file: bool = True) -> str:
     return "\n".join(lines)
 
 
-def write_starter(name: str, case: str, parent: Path) -> Path:
+def write_starter(name: str, case: str, parent: Path, example: str | None = None) -> Path:
     """Create ``parent/name/`` with ``config.yaml``, ``exports/``, ``.gitignore`` and a fresh
     random ``secret.key`` (mode 600) - unless ``$CRMLAB_PSEUDONYM_KEY`` is set: that is then the
     key (a key file beside it holding another key would be an error at every run, see
-    :func:`pseudonym_key`). Refuses an existing non-empty folder."""
+    :func:`pseudonym_key`). Refuses an existing non-empty folder.
+
+    ``example`` (a name of :data:`crmlab.synth.client_exports.EXAMPLES`, see
+    :func:`~crmlab.synth.client_exports.example_for`): the config is that example's full config
+    and ``exports/`` holds synthetic exports of the shape it maps, ready to validate and run."""
     import secrets
 
     from crmlab.cases import get_case
@@ -848,19 +855,34 @@ def write_starter(name: str, case: str, parent: Path) -> Path:
     folder = Path(parent) / name
     if folder.exists() and any(folder.iterdir()):
         raise ConfigError(f"{folder} already exists and is not empty; choose another name.")
-    (folder / "exports").mkdir(parents=True, exist_ok=True)
     env_key = bool(os.environ.get(KEY_ENV_VAR))
-    (folder / "config.yaml").write_text(
-        starter_config(name, case, key_file=not env_key), encoding="utf-8"
-    )
-    (folder / ".gitignore").write_text(STARTER_GITIGNORE, encoding="utf-8")
-    if not env_key:
-        key = folder / "secret.key"
-        key.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
-        key.chmod(0o600)
-    (folder / "exports" / "README.txt").write_text(
-        "Put the client's export files here. crmlab only reads them; everything it derives goes "
-        "into the run folder.\n",
-        encoding="utf-8",
-    )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder.parent))  # renamed when complete
+    try:
+        if example is not None:
+            from crmlab.synth import client_exports
+
+            text = client_exports.example_config(example, key_file=not env_key)
+            client_exports.write_example_exports(example, tmp / "exports")
+        else:
+            text = starter_config(name, case, key_file=not env_key)
+            (tmp / "exports").mkdir()
+            (tmp / "exports" / "README.txt").write_text(
+                "Put the client's export files here. crmlab only reads them; everything it "
+                "derives goes into the run folder.\n",
+                encoding="utf-8",
+            )
+        (tmp / "config.yaml").write_text(text, encoding="utf-8")
+        (tmp / ".gitignore").write_text(STARTER_GITIGNORE, encoding="utf-8")
+        if not env_key:
+            key = tmp / "secret.key"
+            key.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
+            key.chmod(0o600)
+        tmp.chmod(0o755)  # mkdtemp makes it private
+        if folder.exists():
+            folder.rmdir()  # empty (checked above)
+        tmp.rename(folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
     return folder

@@ -1,5 +1,5 @@
 """A telecom-style churn extract with a planted truth: one row per customer, a churned flag and a
-tenure, no dates - the shape of the finance case's flag path (``docs/examples/finance_flag.yaml``).
+tenure, no dates - the shape of the finance case's flag path (``crmlab new NAME --from finance_churn --example flag``).
 
 Columns (Chinese names, as a client's export):
 
