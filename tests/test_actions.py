@@ -291,3 +291,32 @@ def test_finance_excel_headers_say_who_acts_and_the_currency(finance_written, tm
     zh_xlsx, zh_csv = actions.write_action_list(run.path, lang="zh", out_dir=tmp_path)
     assert "价值（CNY）" in pd.read_csv(zh_csv).columns
     assert "价值（CNY）" in pd.read_excel(zh_xlsx, sheet_name="成熟期").columns
+
+
+def test_summary_sheet_names_each_segments_own_action_and_its_campaign_customers():
+    """A segment's row gives the action most of its customers get, not that of its first row
+    (a campaign customer with an action of its own), and how many are in the campaign."""
+    from crmlab.actions import segment_summary
+
+    d = pd.Timestamp
+    table = pd.DataFrame(
+        {
+            "priority": [1, 2, 3, 4],
+            "customer_id": ["P-a", "P-b", "P-c", "P-d"],
+            "segment": ["growing", "growing", "growing", "at_risk"],
+            "churn_risk": [0.5, 0.25, 0.125, 0.75],
+            "value": [100.0, 10.0, 20.0, 5.0],
+            "recommended_action": ["Complaint follow-up call", "Cross-sell", "Cross-sell", "Call"],
+            "owner_role": ["Service manager", "Service team", "Service team", "Service team"],
+            "due_date": [d("2026-11-15"), d("2026-11-30"), d("2026-11-30"), d("2026-11-15")],
+            "campaign_rank": [1.0, None, None, 2.0],
+        }
+    )
+    s = segment_summary(table, "churn_risk").set_index("segment")
+    assert s.loc["growing", "recommended_action"] == "Cross-sell"
+    assert s.loc["growing", "owner_role"] == "Service team"
+    assert s.loc["growing", "due_date"] == d("2026-11-15")  # the earliest
+    assert s.loc["growing", "in_campaign"] == 1 and s.loc["at_risk", "in_campaign"] == 1
+    assert s.loc["growing", "customers"] == 3 and s.loc["growing", "total_value"] == 130.0
+    assert s.loc["growing", "mean_churn_risk"] == pytest.approx(0.875 / 3)
+    assert list(s.index) == ["growing", "at_risk"]  # in the list's order

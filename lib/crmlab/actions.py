@@ -461,6 +461,8 @@ EXCEL_HEADERS: dict[str, str] = {
     "customers": "Customers",
     "mean_satisfaction": "Mean satisfaction (1-5)",
     "mean_churn_risk": "Mean churn risk",
+    "first_priority": "First priority",
+    "in_campaign": "In the retention campaign",
 }
 """English headers of the Excel list where :func:`crmlab.narrative.label` would not say enough
 (the CSV keeps the column names, for importing into a CRM)."""
@@ -589,6 +591,36 @@ def _write_sheet(ws, fmt: _Formats, df: pd.DataFrame, formats: dict[str, str]) -
         ws.autofilter(0, 0, len(df), len(df.columns) - 1)
 
 
+def _most_common(s: pd.Series):
+    """The most frequent value (ties: the first in sort order); missing when there is none."""
+    mode = s.mode(dropna=True)
+    return mode.iloc[0] if len(mode) else None
+
+
+def segment_summary(table: pd.DataFrame, score_name: str) -> pd.DataFrame:
+    """The Summary sheet: one row per segment of an :func:`action_table`, most urgent first.
+
+    Columns: ``customers``, ``total_value``, ``mean_value``, ``mean_<score>``, the segment's
+    ``recommended_action`` and ``owner_role`` (the most frequent in the segment: a few customers
+    with an action of their own, such as the finance campaign's, do not stand for the segment),
+    the earliest ``due_date``, ``first_priority`` and, when the list has a campaign
+    (``campaign_rank``), ``in_campaign``: how many of the segment's customers it contacts.
+    """
+    agg = {
+        "customers": ("customer_id", "size"),
+        "total_value": ("value", "sum"),
+        "mean_value": ("value", "mean"),
+        f"mean_{score_name}": (score_name, "mean"),
+        "recommended_action": ("recommended_action", _most_common),
+        "owner_role": ("owner_role", _most_common),
+        "due_date": ("due_date", "min"),
+        "first_priority": ("priority", "min"),
+    }
+    if "campaign_rank" in table.columns:
+        agg["in_campaign"] = ("campaign_rank", "count")
+    return table.groupby("segment", sort=False).agg(**agg).reset_index()
+
+
 def _capped_note(n: int, lang: str) -> str:
     if lang == "zh":
         return f"每个细分工作表按优先级列出前 {n:,} 位客户；actions.csv 列出全部客户。"
@@ -624,20 +656,7 @@ def write_action_list(
     check_no_personal_data(table, run, personal)
     spec = _spec(run.case)
     score_name = "churn_risk" if spec.get("score_kind") == "risk" else "satisfaction"
-    summary = (
-        table.groupby("segment", sort=False)
-        .agg(
-            customers=("customer_id", "size"),
-            total_value=("value", "sum"),
-            mean_value=("value", "mean"),
-            **{f"mean_{score_name}": (score_name, "mean")},
-            recommended_action=("recommended_action", "first"),
-            owner_role=("owner_role", "first"),
-            due_date=("due_date", "first"),
-            first_priority=("priority", "min"),
-        )
-        .reset_index()
-    )
+    summary = segment_summary(table, score_name)
     formats = {
         "priority": "0",
         "value": spec.get("value_format", "#,##0.00"),
@@ -648,6 +667,7 @@ def write_action_list(
         "due_date": "yyyy-mm-dd",
         "customers": "#,##0",
         "first_priority": "0",
+        "in_campaign": "#,##0",
         "recency_days": "0",
     }
     currency = spec.get("currency")
