@@ -118,7 +118,10 @@ def test_student_notebook_replaces_solutions_and_keeps_checks():
     assert ex.metadata["tags"] == ["exercise"] and ex.metadata["crmlab"]["exercise"] == "2.1"
     assert "Exercise 2.1: Add one." in ex.source and "# Hint: +" in ex.source
     assert "`answer`" in ex.source and "answer = n + 1" not in ex.source
-    assert student.cells[4].source == nb.cells[3].source
+    check_cell = student.cells[4]  # the same check code, its source hidden, a comment in words
+    assert check_cell.source.endswith("\n" + nb.cells[3].source)
+    assert check_cell.source.startswith("# Check: tests `answer` against values computed")
+    assert check_cell.metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": False}
     assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
     assert nb.cells[2].source.endswith("answer = n + 1")  # the instructor copy is untouched
     nb.cells.append(nbformat.v4.new_code_cell("print(answer)"))
@@ -169,10 +172,17 @@ def test_canonical_run_passes_its_checks_silently(tmp_path_factory):
 # the kit
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def kit(tmp_path_factory):
+def kit_data(tmp_path_factory):
     data = tmp_path_factory.mktemp("kitdata") / CASE
     generate(CASE, data, seed=7, n_customers=400, n_stores=12, responses_per_wave=80)
-    return workshop.build_kit(CASE, tmp_path_factory.mktemp("kit") / CASE, data_dir=data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory, kit_data):
+    """The retail kit, built with its solutions (written next to it)."""
+    kit_dir = tmp_path_factory.mktemp("kit") / CASE
+    return workshop.build_kit(CASE, kit_dir, data_dir=kit_data, solutions=True)
 
 
 def test_kit_folder_holds_data_notebooks_and_a_trainer_guide(kit):
@@ -281,7 +291,7 @@ def finance_kit(tmp_path_factory):
     data = tmp_path_factory.mktemp("kitdata") / FINANCE
     generate(FINANCE, data, seed=7, n_customers=1500)
     kit_dir = tmp_path_factory.mktemp("kit") / FINANCE
-    return workshop.build_kit(FINANCE, kit_dir, data_dir=data, lang="zh")
+    return workshop.build_kit(FINANCE, kit_dir, data_dir=data, lang="zh", solutions=True)
 
 
 def _check_calls(case: str) -> dict[str, int]:
@@ -308,3 +318,217 @@ def test_finance_kit_runs_blank_and_passes_with_solutions(finance_kit):
     assert {s: len(lines) for s, lines in solved.items()} == calls
     lines = [line for stage_lines in solved.values() for line in stage_lines]
     assert all(line.startswith("\u2705 Well done") for line in lines), solved
+
+
+# --------------------------------------------------------------------------------------------
+# the references page, the solutions and the hidden check cells (both kits)
+# --------------------------------------------------------------------------------------------
+def _kit_texts(kit_dir) -> dict[str, str]:
+    """The kit's texts that cite articles, by language: the English guide and every cell of the
+    student notebooks; the Chinese guide."""
+    notebooks = [
+        nbformat.read(str(p), as_version=4) for p in sorted((kit_dir / "notebooks").glob("*.ipynb"))
+    ]
+    cells = "\n\n".join(c.source for nb in notebooks for c in nb.cells)
+    return {
+        "en": (kit_dir / "TRAINER_GUIDE.md").read_text(encoding="utf-8") + "\n\n" + cells,
+        "zh": (kit_dir / "TRAINER_GUIDE.zh.md").read_text(encoding="utf-8"),
+    }
+
+
+def _citations(text: str, lang: str) -> dict[str, set[str]]:
+    """Article number -> cited places, read independently of the library: every 3-digit number in
+    the clause after "article(s)" / "参考文章" (up to the end of the clause), and the
+    "(step 4)" / "（第四步）" right after a number."""
+    start, stop = (
+        (r"(?i)\barticles?\b", r"[.;:?!]\s|\n\n") if lang == "en" else ("参考文章", "[。；：？！]")
+    )
+    place = (
+        r"\((?:step|section|case)\s+\d+\)" if lang == "en" else r"（(?:第.{1,3}[步节]|案例.{1,3})）"
+    )
+    cited: dict[str, set[str]] = {}
+    for m in re.finditer(start, text):
+        clause = re.split(stop, text[m.end() :], maxsplit=1)[0]
+        for number in re.findall(r"(?<!\d)\d{3}(?!\d)", clause):
+            cited.setdefault(number, set())
+        for number, where in re.findall(rf"(?<!\d)(\d{{3}})\s*({place})", clause):
+            cited[number].add(where.strip("()（）").lower())
+    return cited
+
+
+def _entries(page: str, heading: str) -> dict[str, str]:
+    """Article number -> the text of its section on a references page."""
+    parts = re.split(rf"^## {heading} (\d{{3}})\b", page, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+@pytest.mark.parametrize("which", ["kit", "finance_kit"])
+def test_references_page_digests_every_cited_article_and_place(which, request):
+    kit_dir = request.getfixturevalue(which)
+    texts = _kit_texts(kit_dir)
+    pages = {
+        "en": _entries((kit_dir / "REFERENCES.md").read_text(encoding="utf-8"), "Article"),
+        "zh": _entries((kit_dir / "REFERENCES.zh.md").read_text(encoding="utf-8"), "参考文章"),
+    }
+    every = {}
+    for lang in ("en", "zh"):
+        cited = _citations(texts[lang], lang)
+        assert {"000", "004"} <= set(cited), (lang, cited)
+        for number, places in cited.items():
+            assert number in pages[lang], f"{lang}: article {number} is cited but not on the page"
+            entry = pages[lang][number].lower()
+            assert len(entry) > 400, (lang, number)  # a digest, not just a title
+            for where in places:
+                assert where in entry, f"{lang}: article {number} ({where}) is not in its entry"
+            every.setdefault(lang, {}).update({number: places})
+    assert set(every["en"]) == set(every["zh"]) == set(pages["en"]) == set(pages["zh"])
+    # the citations the guide makes are really read (not an empty, vacuous check)
+    places = set().union(*every["en"].values())
+    if which == "kit":
+        assert {"step 4", "step 6", "section 9"} <= places
+        assert {"第四步", "第六步", "第九节"} <= set().union(*every["zh"].values())
+    else:
+        assert "case 2" in places and "案例二" in set().union(*every["zh"].values())
+    # the README and the guides point to the page; the page has the article's title
+    assert "REFERENCES.md" in (kit_dir / "TRAINER_GUIDE.md").read_text(encoding="utf-8")
+    assert "REFERENCES.zh.md" in (kit_dir / "TRAINER_GUIDE.zh.md").read_text(encoding="utf-8")
+    assert "REFERENCES" in (kit_dir / "README.md").read_text(encoding="utf-8")
+    assert pages["en"]["000"].startswith(": How to develop a customer management case")
+    assert pages["zh"]["000"].startswith("：《如何开发客户管理案例》")
+
+
+def test_cited_articles_and_the_guard_against_undigested_citations(tmp_path):
+    cited = workshop.cited_articles(
+        "Reference article 000 (step 4) says; articles 001 *Plan*, 003 and 004; article 002/004 "
+        "(section 9). 参考文章 000（案例二）、003"
+    )
+    assert cited == {
+        "000": {"step 4", "案例二"},
+        "001": set(),
+        "002": set(),
+        "003": set(),
+        "004": {"section 9"},
+    }
+    agenda = {"en": [{"number": "1", "questions": []}]}
+    workshop.write_references(tmp_path, {"en": "reference article 004 (section 9)"}, agenda, {})
+    assert "Section 9" in (tmp_path / "REFERENCES.md").read_text(encoding="utf-8")
+    for text in ("see article 042", "reference article 000 (step 12)", "参考文章 004（第八节）"):
+        with pytest.raises(CrmlabError, match="does not digest"):
+            workshop.write_references(tmp_path, {"en": text}, agenda, {})
+
+
+def _sources(path) -> str:
+    return "\n".join(c.source for c in nbformat.read(str(path), as_version=4).cells)
+
+
+def _solution_lines(case: str) -> list[str]:
+    """From each solution cell of the instructor notebooks: the lines assigning a checked name
+    (``odds_ratios = np.exp(...)``), which the student kit must not contain."""
+    lines = []
+    for path in get_case(case).notebooks:
+        nb = nbformat.read(str(path), as_version=4)
+        for i, cell in enumerate(nb.cells):
+            if "solution" in cell.metadata.get("tags", []):
+                names = workshop._checked_names(nb, i)
+                _, _, code = workshop.parse_exercise(cell.source)
+                found = [
+                    ln.strip()
+                    for ln in code.splitlines()
+                    if re.match(rf"\s*({'|'.join(names)})\s*(,.*)?=[^=]", ln)
+                ]
+                assert found, (path.name, i)
+                lines += found
+    return lines
+
+
+@pytest.mark.parametrize(("which", "case"), [("kit", CASE), ("finance_kit", FINANCE)])
+def test_student_kit_holds_no_solution_and_the_solutions_sit_next_to_it(which, case, request):
+    kit_dir = request.getfixturevalue(which)
+    texts = {  # every text file of the kit; a notebook as its cells' sources (JSON escapes quotes)
+        p: _sources(p) if p.suffix == ".ipynb" else p.read_text(encoding="utf-8", errors="replace")
+        for p in kit_dir.rglob("*")
+        if p.is_file() and p.suffix in {".ipynb", ".md", ".py", ".txt", ".json"}
+    }
+    assert len([p for p in texts if p.suffix == ".ipynb"]) == len(get_case(case).stages)
+    lines = _solution_lines(case)
+    assert len(lines) >= 5
+    for line in lines:
+        assert not any(line in text for text in texts.values()), line
+    for path in (kit_dir / "notebooks").glob("*.ipynb"):
+        nb = nbformat.read(str(path), as_version=4)
+        assert nb.metadata["crmlab"]["role"] == "student"
+        assert not any("solution" in c.metadata.get("tags", []) for c in nb.cells)
+    assert not any("solution" in p.name.lower() for p in kit_dir.rglob("*"))
+    # the solutions: next to the kit, the instructor notebooks with their canonical outputs
+    sol = workshop.solutions_dir(kit_dir)
+    assert sol.parent == kit_dir.resolve().parent and sol.name == f"{kit_dir.name}-solutions"
+    for path in get_case(case).notebooks:
+        instructor = nbformat.read(str(path), as_version=4)
+        copy = nbformat.read(str(sol / "notebooks" / path.name), as_version=4)
+        assert len(copy.cells) == len(instructor.cells)
+        for a, b in zip(instructor.cells, copy.cells, strict=True):
+            if "parameters" in a.metadata.get("tags", []):
+                assert f'data_dir: str = "../../{kit_dir.name}/data"' in b.source
+                assert 'run_dir: str = "../work"' in b.source
+                continue
+            assert a.source == b.source and a.get("outputs") == b.get("outputs")
+        assert any(c.get("outputs") for c in copy.cells if c.cell_type == "code")
+    solved = "\n".join(_sources(p) for p in (sol / "notebooks").glob("*.ipynb"))
+    assert all(line in solved for line in lines)
+    data = (sol / "notebooks" / f"../../{kit_dir.name}/data").resolve()
+    assert data == (kit_dir / "data").resolve()
+    readme = (sol / "README.md").read_text(encoding="utf-8")
+    assert ("for the trainer only" in readme) or ("仅供培训师使用" in readme)
+
+
+def test_kit_is_the_same_with_or_without_solutions(kit, kit_data, tmp_path):
+    plain = workshop.build_kit(CASE, tmp_path / kit.name, data_dir=kit_data)
+    assert not workshop.solutions_dir(plain).exists()
+
+    def files(folder):  # work/ fills up when the tests above run the kit
+        return sorted(
+            p.relative_to(folder)
+            for p in folder.rglob("*")
+            if p.is_file() and "work" not in p.parts
+        )
+
+    assert files(kit) == files(plain) and len(files(kit)) > 10
+    for rel in files(kit):
+        if rel.name != "README.md":  # the README names the kit's folder
+            assert (kit / rel).read_bytes() == (plain / rel).read_bytes(), rel
+    with pytest.raises(CrmlabError, match="exists"):
+        workshop.build_kit(CASE, kit, data_dir=kit_data, overwrite=False, solutions=True)
+
+
+@pytest.mark.parametrize(("which", "case"), [("kit", CASE), ("finance_kit", FINANCE)])
+def test_check_cells_are_hidden_and_say_what_they_test_in_words(which, case, request):
+    kit_dir = request.getfixturevalue(which)
+    n = 0
+    for path in get_case(case).notebooks:
+        instructor = nbformat.read(str(path), as_version=4)
+        student = nbformat.read(str(kit_dir / "notebooks" / path.name), as_version=4)
+        checks = [c for c in instructor.cells if "check" in c.metadata.get("tags", [])]
+        hidden = [c for c in student.cells if "check" in c.metadata.get("tags", [])]
+        assert len(hidden) == len(checks) >= 1, path.name
+        for original, cell in zip(checks, hidden, strict=True):
+            n += 1
+            assert cell.metadata["jupyter"]["source_hidden"] is True, path.name
+            assert not cell.metadata["jupyter"].get("outputs_hidden"), path.name
+            comment = [ln for ln in cell.source.splitlines() if ln.startswith("#")]
+            code = [ln for ln in original.source.splitlines() if not ln.startswith("#")]
+            assert cell.source.splitlines()[len(comment) :] == code  # the check itself is kept
+            said = " ".join(comment)
+            assert said.startswith("# Check: tests") and "=" not in said and "exp(" not in said
+            assert original.source.splitlines()[0] not in cell.source  # the formula comment
+            for name in re.findall(r"check\(\s*\"(\w+)\"", original.source):
+                assert f"`{name}`" in said
+    assert n >= 5
+
+
+def test_finance_solutions_run_on_the_kit_data(finance_kit):
+    """The instructor notebooks of the solutions folder run in order on the kit's data (their
+    checks raise on a wrong answer) and write to their own work/ folder."""
+    sol = workshop.solutions_dir(finance_kit)
+    results = workshop.execute_kit(sol, {})
+    assert set(results) == set(get_case(FINANCE).stages)
+    assert any((sol / "work").iterdir())

@@ -227,12 +227,14 @@ def _cmd_lookup(args) -> int:
 
 def _cmd_workshop(args) -> int:
     from crmlab.cases import get_case
-    from crmlab.workshop import build_kit
+    from crmlab.workshop import build_kit, solutions_dir
 
     case = get_case(args.case)
     out = Path(args.out) if args.out else Path("workshop") / case.name
-    kit = build_kit(case.name, out, lang=args.lang)
+    kit = build_kit(case.name, out, lang=args.lang, solutions=args.solutions)
     print(f"workshop kit: {kit}  (open it with: jupyter lab --notebook-dir={kit})")
+    if args.solutions:
+        print(f"solutions (for the trainer, not for students): {solutions_dir(kit)}")
     return 0
 
 
@@ -332,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["en", "zh"],
         default="en",
         help="language of the kit's README (the trainer guide is written in both)",
+    )
+    p.add_argument(
+        "--solutions",
+        action="store_true",
+        help="also write the instructor notebooks (solutions, canonical outputs) to "
+        "<out>-solutions/, next to the kit, not inside it",
     )
     p.set_defaults(func=_cmd_workshop)
 

@@ -11,11 +11,13 @@ The case notebooks are the instructor notebooks. Two cell tags turn them into ex
     exercises are left blank still runs from top to bottom (:func:`solution_dependencies`).
 ``check``
     A cell that verifies an answer with :func:`check` against a value it computes *independently*
-    (from the definition, not by calling the solution's function). It is copied unchanged. In
-    the instructor notebooks a correct answer passes silently and a wrong one raises, so the
-    canonical run and nbval notice a broken exercise; in student notebooks (after
-    :func:`student_mode`) it prints a friendly message: "Well done", "Not yet" (blank) or
-    "Not quite" with the hint.
+    (from the definition, not by calling the solution's function). In the instructor notebooks
+    a correct answer passes silently and a wrong one raises, so the canonical run and nbval
+    notice a broken exercise; in student notebooks (after :func:`student_mode`) it prints a
+    friendly message: "Well done", "Not yet" (blank) or "Not quite" with the hint. Its code
+    would give the answer away, so in the student notebooks its leading comment is replaced by
+    one saying in words what it tests, and its source is hidden in JupyterLab (cell metadata
+    ``jupyter.source_hidden``; the output stays visible).
 
 :func:`build_kit` writes a kit folder::
 
@@ -23,9 +25,15 @@ The case notebooks are the instructor notebooks. Two cell tags turn them into ex
     <out>/TRAINER_GUIDE.md     one page: agenda with timings, learning goals, exercises,
                                discussion questions from the seeds' method
     <out>/TRAINER_GUIDE.zh.md  the same page in Simplified Chinese (培训师指南)
+    <out>/REFERENCES.md        the reference articles the guide and notebooks cite: title and a
+    <out>/REFERENCES.zh.md     digest of the cited points (from templates/references.yaml)
     <out>/data/                the case's input files (synthetic data: no real personal data)
     <out>/notebooks/NN_*.ipynb the student notebooks (outputs cleared; they read ../data and
                                pass results between stages through ../work)
+
+With ``solutions=True`` it also writes, *next to* the kit (never inside it, so the kit can be
+handed to students as it is), ``<out>-solutions/``: the instructor notebooks with their
+canonical outputs and a README (:func:`solutions_dir`, :func:`write_solutions`).
 """
 
 from __future__ import annotations
@@ -44,8 +52,10 @@ __all__ = [
     "CheckFailed",
     "build_kit",
     "check",
+    "cited_articles",
     "make_student_notebook",
     "solution_dependencies",
+    "solutions_dir",
     "student_mode",
 ]
 
@@ -234,6 +244,71 @@ def short_title(prompt: str, limit: int = 72) -> str:
     return first[: limit - 3].rsplit(" ", 1)[0] + "..."
 
 
+def _checks_in(source: str) -> list[tuple[str, str]]:
+    """``(name, what)`` of each ``check("name", ..., what="...")`` call in a check cell's code
+    (``what`` is ``""`` when the call gives none)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return [(name, "") for name in re.findall(r"check\(\s*[\"']([A-Za-z_]\w*)[\"']", source)]
+    found = []
+    for node in ast.walk(tree):
+        func = getattr(node, "func", None)
+        called = getattr(func, "attr", None) or getattr(func, "id", None)
+        if not isinstance(node, ast.Call) or called != "check" or not node.args:
+            continue
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            continue
+        what = next(
+            (
+                k.value.value
+                for k in node.keywords
+                if k.arg == "what" and isinstance(k.value, ast.Constant)
+            ),
+            "",
+        )
+        found.append((node.lineno, node.col_offset, first.value, str(what)))
+    return [(name, what) for _, _, name, what in sorted(found)]
+
+
+def check_comment(source: str) -> list[str]:
+    """The comment a check cell gets in a student notebook: what it tests, in words (the names
+    and their ``what=`` labels), never the formula of the instructor notebook's ``# Check:``
+    comment, which would give the answer away."""
+    by_name: dict[str, list[str]] = {}
+    for name, what in _checks_in(source):
+        whats = by_name.setdefault(name, [])
+        if what and what not in whats:
+            whats.append(what)
+    tested = [f"{' and '.join(w)} (`{n}`)" if w else f"`{n}`" for n, w in by_name.items()]
+    if len(tested) > 1:
+        what = ", ".join(tested[:-1]) + " and " + tested[-1]
+    else:
+        what = tested[0] if tested else "your answer"
+    lines = _comment(
+        f"Check: tests {what} against values computed independently of your "
+        'code, and says "Well done", "Not yet" or "Not quite" with a hint.'
+    )
+    return lines + ["# (The checking code is hidden so that it does not give the answer away.)"]
+
+
+def student_check_cell(cell):
+    """A check cell for a student notebook (a copy): its leading comment lines are replaced by
+    :func:`check_comment` and its source is hidden in JupyterLab (the output stays visible)."""
+    import copy
+
+    out = copy.deepcopy(cell)
+    lines = out.source.splitlines()
+    while lines and lines[0].lstrip().startswith("#"):
+        lines.pop(0)
+    out.source = "\n".join(check_comment(cell.source) + lines)
+    jupyter = dict(out.metadata.get("jupyter") or {})
+    jupyter.update(source_hidden=True, outputs_hidden=False)
+    out.metadata["jupyter"] = jupyter
+    return out
+
+
 SETUP_SOURCE = (
     "# Workshop set-up: the check cells give friendly feedback in this notebook.\n"
     "from crmlab import workshop\n"
@@ -248,6 +323,7 @@ def make_student_notebook(
     """A student copy of an instructor notebook (the input is not modified).
 
     Solution cells become exercise cells (prompt, hint, the names the checks test, no code);
+    check cells say in words what they test and their code is hidden (:func:`student_check_cell`);
     a set-up cell switching :func:`check` to student mode comes first; outputs are cleared; the
     ``data_dir`` and ``run_dir`` parameter defaults point into the kit. Raises
     :class:`~crmlab.errors.CrmlabError` if a solution cell is not a leaf.
@@ -267,6 +343,7 @@ def make_student_notebook(
     cells = []
     setup = nbformat.v4.new_code_cell(SETUP_SOURCE)
     setup.metadata["tags"] = ["kit-setup"]
+    setup.id = "kit-setup"  # fixed ids: a rebuilt kit is the same file
     cells.append(setup)
     n = 0
     for i, cell in enumerate(out.cells):
@@ -299,8 +376,11 @@ def make_student_notebook(
             lines.append("# (Left blank, the check says 'not yet' and the notebook runs on.)")
             ex = nbformat.v4.new_code_cell("\n".join(lines) + "\n")
             ex.metadata["tags"] = ["exercise"]
+            ex.id = f"exercise-{label.replace('.', '-')}"
             ex.metadata["crmlab"] = {"exercise": label, "solution_cell": i}
             cell = ex
+        elif cell.cell_type == "code" and "check" in tags:
+            cell = student_check_cell(cell)
         cells.append(cell)
     out.cells = cells
     out.metadata.pop("papermill", None)
@@ -359,6 +439,203 @@ def _agenda(case, spec: dict, instructor_nbs: dict, lang: str = "en") -> list[di
 #: The kit's guide files by language (the English one keeps its historic name).
 GUIDES = {"en": "TRAINER_GUIDE.md", "zh": "TRAINER_GUIDE.zh.md"}
 
+#: The kit's references pages by language (digests of the reference articles it cites).
+REFERENCES = {"en": "REFERENCES.md", "zh": "REFERENCES.zh.md"}
+
+#: Where the articles' titles and digests live (plain data, part of the library).
+REFERENCES_SPEC = Path(__file__).resolve().parent / "templates" / "references.yaml"
+
+_ZH_NUMERAL = "[一二三四五六七八九十]+"
+#: "article 000", "reference article 000 (step 4)", "articles 001/003", "articles 001 *Title*,
+#: 003 and 004", "参考文章 000（第四步）", "参考文章 001、003、004".
+_CITE_START = re.compile(
+    r"\b(?:reference\s+)?articles?\s+(?=\d{3}\b)|(?:参考)?文章\s*(?=\d{3})", re.I
+)
+_CITE_NUMBER = re.compile(
+    r"(\d{3})\b(?:\s*\*[^*\n]+\*|\s*《[^》\n]+》)?"
+    r"(?:\s*\((?P<en>(?:step|section|case)\s+\d+)\)"
+    rf"|\s*（(?P<zh>第{_ZH_NUMERAL}[步节]|案例{_ZH_NUMERAL})）)?",
+    re.I,
+)
+_CITE_NEXT = re.compile(r"\s*(?:,|/|、|，|and\b|和|及)\s*(?=\d{3}\b)", re.I)
+
+
+def cited_articles(text: str) -> dict[str, set[str]]:
+    """The reference articles a text cites: article number -> the places cited with it
+    (``"step 4"``, ``"section 9"``, ``"case 2"``, ``"第四步"``; lower case; often none)."""
+    cited: dict[str, set[str]] = {}
+    for start in _CITE_START.finditer(text):
+        pos = start.end()
+        while m := _CITE_NUMBER.match(text, pos):
+            place = m.group("en") or m.group("zh")
+            places = cited.setdefault(m.group(1), set())
+            if place:
+                places.add(re.sub(r"\s+", " ", place.lower()))
+            sep = _CITE_NEXT.match(text, m.end())
+            if not sep:
+                break
+            pos = sep.end()
+    return cited
+
+
+def load_references() -> dict[str, dict]:
+    """Article number -> its entry in ``templates/references.yaml`` (title, source, summary and
+    the cited points, each ``{en, zh}``)."""
+    import yaml
+
+    data = yaml.safe_load(REFERENCES_SPEC.read_text(encoding="utf-8")) or {}
+    return {str(k): v for k, v in (data.get("articles") or {}).items()}
+
+
+def _notebook_text(nb) -> str:
+    return "\n".join(c.source for c in nb.cells)
+
+
+def write_references(out: Path, guides: Mapping[str, str], agendas: Mapping[str, list], notebooks):
+    """Write the kit's references pages (:data:`REFERENCES`): each article that the guides (text
+    by language), their agendas' discussion questions or the student ``notebooks`` (stage ->
+    notebook) cite, with its title, a digest of the cited points and where the kit cites it.
+
+    Raises :class:`~crmlab.errors.CrmlabError` if an article, or a step / section / case cited
+    with it, has no entry in ``templates/references.yaml``: a kit must not cite what it does not
+    explain."""
+    from crmlab import casespec
+
+    specs = load_references()
+    places: dict[str, set[str]] = {}  # article -> cited steps / sections / cases (any language)
+    in_guide: set[str] = set()
+    in_questions: dict[str, list[str]] = {}  # article -> stage numbers whose questions cite it
+    in_notebooks: dict[str, list[str]] = {}  # article -> notebooks citing it
+    for text in guides.values():
+        for number, cited in cited_articles(text).items():
+            places.setdefault(number, set()).update(cited)
+            in_guide.add(number)
+    for rows in agendas.values():
+        for r in rows:
+            for number in cited_articles(" ".join(r["questions"])):
+                stages = in_questions.setdefault(number, [])
+                if r["number"] not in stages:
+                    stages.append(r["number"])
+    for stage, nb in notebooks.items():
+        for number, cited in cited_articles(_notebook_text(nb)).items():
+            places.setdefault(number, set()).update(cited)
+            in_notebooks.setdefault(number, []).append(stage)
+    problems = []
+    for number in sorted(places):
+        spec = specs.get(number)
+        if spec is None:
+            problems.append(f"article {number} has no entry")
+            continue
+        wheres = {
+            lang: " ".join(casespec.text(p.get("where"), lang) for p in spec.get("points") or [])
+            for lang in GUIDES
+        }
+        for place in sorted(places[number]):
+            lang = "en" if place.isascii() else "zh"
+            if place not in wheres[lang].lower():
+                problems.append(f"article {number}: no point's `where` ({lang}) names '{place}'")
+    if problems:
+        raise CrmlabError(
+            f"The kit cites reference articles that {REFERENCES_SPEC.name} does not digest: "
+            + "; ".join(problems)
+            + "."
+        )
+    env = _jinja()
+    for lang, name in REFERENCES.items():
+        articles = []
+        for number in sorted(places):
+            spec = specs[number]
+            articles.append(
+                {
+                    "number": number,
+                    "title": casespec.text(spec.get("title"), lang),
+                    "original": spec.get("original", ""),
+                    "source": casespec.text(spec.get("source"), lang),
+                    "summary": casespec.text(spec.get("summary"), lang).strip(),
+                    "points": [
+                        {
+                            "where": casespec.text(p.get("where"), lang),
+                            "text": casespec.text(p.get("text"), lang).strip(),
+                        }
+                        for p in spec.get("points") or []
+                    ],
+                    "cited_in": _cited_in(
+                        lang,
+                        number in in_guide,
+                        in_questions.get(number, []),
+                        in_notebooks.get(number, []),
+                    ),
+                }
+            )
+        suffix = "" if lang == "en" else f".{lang}"
+        (out / name).write_text(
+            env.get_template(f"references{suffix}.md.j2").render(
+                articles=articles, guides=GUIDES, references=REFERENCES
+            ),
+            encoding="utf-8",
+        )
+    return [out / name for name in REFERENCES.values()]
+
+
+def _cited_in(lang: str, guide: bool, stages: list[str], notebooks: list[str]) -> str:
+    """Where a kit cites an article, in words: the guide (with the stages whose discussion
+    questions cite it) and the notebooks."""
+    nbs = [f"`{stem}`" for stem in notebooks]
+    if lang == "zh":
+        parts = [
+            "培训师指南" + (f"（阶段 {'、'.join(stages)} 的讨论问题）" if stages else "")
+        ] * guide
+        return "；".join(parts + ([f"笔记本 {'、'.join(nbs)}"] if nbs else []))
+    parts = ["the trainer guide"] * guide
+    if guide and stages:
+        label = "stage" if len(stages) == 1 else "stages"
+        parts[0] += f" (discussion questions of {label} {', '.join(stages)})"
+    if nbs:
+        parts.append(("notebook " if len(nbs) == 1 else "notebooks ") + ", ".join(nbs))
+    return "; ".join(parts)
+
+
+def solutions_dir(kit_dir: str | Path) -> Path:
+    """Where ``build_kit(..., solutions=True)`` writes the solutions of the kit in ``kit_dir``:
+    the folder ``<kit name>-solutions`` next to it (never inside the kit, which goes to the
+    students as it is)."""
+    kit = Path(kit_dir).resolve()
+    return kit.parent / f"{kit.name}-solutions"
+
+
+def write_solutions(case: str, kit_dir: str | Path, context: Mapping[str, Any], lang: str = "en"):
+    """Write the trainer's solutions of the kit in ``kit_dir`` into :func:`solutions_dir`: the
+    instructor notebooks of ``case`` (exercise solutions, check cells and the canonical outputs,
+    as committed in the project) and a README in ``lang``. Their ``data_dir`` and ``run_dir``
+    defaults point at the kit's ``data/`` and at the solutions' own ``work/``, so re-running one
+    reads what the students read and leaves the students' ``work/`` alone. Returns the folder."""
+    import nbformat
+
+    from crmlab.cases import get_case
+
+    kit = Path(kit_dir).resolve()
+    out = solutions_dir(kit)
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "notebooks").mkdir(parents=True)
+    (out / "work").mkdir()
+    for path in get_case(case).notebooks:
+        nb = nbformat.read(str(path), as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code" and "parameters" in _tags(cell):
+                src = _set_parameter_default(cell.source, "data_dir", f"../../{kit.name}/data")
+                cell.source = _set_parameter_default(src, "run_dir", "../work")
+        nb.metadata["crmlab"] = {"role": "instructor"}
+        nbformat.write(nb, str(out / "notebooks" / path.name))
+    suffix = "" if lang == "en" else f".{lang}"
+    (out / "README.md").write_text(
+        _jinja()
+        .get_template(f"solutions_readme{suffix}.md.j2")
+        .render(**context, kit_name=kit.name, solutions_name=out.name),
+        encoding="utf-8",
+    )
+    return out
+
 
 def build_kit(
     case: str,
@@ -366,11 +643,17 @@ def build_kit(
     data_dir: str | Path | None = None,
     overwrite: bool = True,
     lang: str = "en",
+    solutions: bool = False,
 ) -> Path:
     """Write the workshop kit of ``case`` into ``out_dir`` (see the module docstring).
 
-    The trainer guide is always written in every language (:data:`GUIDES`); ``lang`` ("en" or
-    "zh") picks the language of the kit's README.md, which points to the guide in that language.
+    The trainer guide and the references page are always written in every language
+    (:data:`GUIDES`, :data:`REFERENCES`); ``lang`` ("en" or "zh") picks the language of the
+    kit's README.md, which points to the guide in that language.
+
+    ``solutions``: also write the instructor notebooks, with their canonical outputs, into
+    :func:`solutions_dir` - next to the kit, not inside it (:func:`write_solutions`). The kit
+    itself is the same with or without them.
 
     ``data_dir``: the input files to ship (default: the case's synthetic data, generated if
     missing; ``truth.json``-style answer files are left out). An existing kit folder is replaced
@@ -393,23 +676,26 @@ def build_kit(
     if source is None or not Path(source).is_dir():
         raise CrmlabError(f"No input data for the kit of '{case}': give data_dir (a folder).")
     out = Path(out_dir)
+    for folder in [out] + ([solutions_dir(out)] if solutions else []):
+        if folder.exists() and not overwrite:
+            raise CrmlabError(f"{folder} exists; remove it or pass overwrite=True.")
     if out.exists():
-        if not overwrite:
-            raise CrmlabError(f"{out} exists; remove it or pass overwrite=True.")
         shutil.rmtree(out)
     (out / "notebooks").mkdir(parents=True)
     (out / "work").mkdir()
     shutil.copytree(
         source, out / "data", ignore=shutil.ignore_patterns(".*", "truth*", "__pycache__")
     )
-    instructors = {}
+    instructors, students = {}, {}
     for path in c.notebooks:
         nb = nbformat.read(str(path), as_version=4)
         number = str(int(path.stem[:2])) if path.stem[:2].isdigit() else ""
-        nbformat.write(make_student_notebook(nb, number), str(out / "notebooks" / path.name))
+        students[path.stem] = make_student_notebook(nb, number)
+        nbformat.write(students[path.stem], str(out / "notebooks" / path.name))
         instructors[path.stem] = nb
     env = _jinja()
     ws = spec.get("workshop") or {}
+    guides, agendas, contexts = {}, {}, {}
     for guide_lang in LANGUAGES:
         agenda = _agenda(c, spec, instructors, guide_lang)
         context = {
@@ -426,15 +712,19 @@ def build_kit(
             "data_files": sorted(p.name for p in (out / "data").iterdir()),
             "kit_dir": str(out),
             "guides": GUIDES,
+            "references": REFERENCES,
         }
         suffix = "" if guide_lang == "en" else f".{guide_lang}"
-        (out / GUIDES[guide_lang]).write_text(
-            env.get_template(f"trainer_guide{suffix}.md.j2").render(**context), encoding="utf-8"
-        )
+        guides[guide_lang] = env.get_template(f"trainer_guide{suffix}.md.j2").render(**context)
+        (out / GUIDES[guide_lang]).write_text(guides[guide_lang], encoding="utf-8")
+        agendas[guide_lang], contexts[guide_lang] = agenda, context
         if guide_lang == lang:
             (out / "README.md").write_text(
                 env.get_template(f"kit_readme{suffix}.md.j2").render(**context), encoding="utf-8"
             )
+    write_references(out, guides, agendas, students)
+    if solutions:
+        write_solutions(case, out, contexts[lang], lang)
     return out
 
 
