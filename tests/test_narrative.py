@@ -101,13 +101,14 @@ def test_describe_by_definition():
     df = pd.DataFrame(
         {"x": [1.0, 2.0, 6.0, np.nan], "n": [1, 2, 3, 4], "flag": [True, False, True, True]}
     )
+    df = df.rename(columns={"n": "n_transactions"})
     d = describe(df)
-    assert list(d.index) == ["x", "n"]  # the yes/no flag is not a number to describe
+    assert list(d.index) == ["x", "n_transactions"]  # the yes/no flag is not a number
     assert d.loc["x"].tolist() == [3, 3.0, 1.0, 2.0, 6.0]  # with a value, mean, min, median, max
-    assert d.loc["n"].tolist() == [4, 2.5, 1.0, 2.5, 4.0]
+    assert d.loc["n_transactions"].tolist() == [4, 2.5, 1.0, 2.5, 4.0]
     assert _rows(present(d)) == [
-        ["x", "3", "3.00", "1", "2.00", "6"],  # whole-number columns without decimals
-        ["n", "4", "2.50", "1", "2.50", "4"],
+        ["X", "3", "3.00", "1", "2.00", "6"],  # whole-number columns without decimals
+        ["Transactions", "4", "2.50", "1", "2.50", "4"],  # row names read as labels
     ]
     assert describe(pd.DataFrame({"t": ["a"]})).empty
 
@@ -144,3 +145,12 @@ def test_loaded_names_each_table_with_its_size():
         "Loaded: customers (5,000 rows, 14 columns); pilot (802 rows, 3 columns)."
     )
     assert loaded({}) == "No source tables were found."
+
+
+def test_identifier_values_read_as_words():
+    from crmlab.narrative import value_label
+
+    assert value_label("at_risk") == "at risk" and value_label("cant_lose") == "can't lose"
+    assert value_label("Retail (CNY)") == "Retail (CNY)" and value_label("A") == "A"
+    table = present(pd.DataFrame({"segment": ["cant_lose", "at_risk"], "n": [1, 2]}))
+    assert _rows(table) == [["can't lose", "1"], ["at risk", "2"]]

@@ -260,3 +260,12 @@ def test_has_purchases_needs_transaction_features_and_a_buyer():
     assert not has_purchases(pd.DataFrame({"n_survey_responses": [1, 2]}))  # no transactions
     assert not has_purchases(pd.DataFrame({"frequency": [0, 0]}))  # returns only
     assert has_purchases(pd.DataFrame({"frequency": [0, 3]}))
+
+
+def test_segment_summary_names_the_customers_without_a_label():
+    feats = pd.DataFrame({"monetary": [10.0, 0.0, 30.0], "rfm": ["champions", None, "champions"]})
+    default = segment_summary(feats, "rfm")
+    assert default.loc["(none)", "n_customers"] == 1
+    named = segment_summary(feats, "rfm", missing_label="no purchase yet")
+    assert named["n_customers"].to_dict() == {"champions": 2, "no purchase yet": 1}
+    assert named.loc["champions", "revenue"] == 40.0

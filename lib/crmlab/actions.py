@@ -492,7 +492,9 @@ def _header(name: str, lang: str, excel: bool, currency: str | None = None) -> s
 
 def _segment_name(segment: str, lang: str) -> str:
     """A segment as a reader sees it: translated, or in English ``at_risk`` -> "at risk"."""
-    return i18n.translate(str(segment), lang) if lang != "en" else str(segment).replace("_", " ")
+    from crmlab.narrative import value_label
+
+    return i18n.translate(str(segment), lang) if lang != "en" else value_label(segment)
 
 
 def _localized(

@@ -165,10 +165,32 @@ def label(name) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _text(value) -> str:
-    """A text cell for readers: identifiers such as ``at_risk`` read "at risk"."""
+_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+
+
+def _row_label(value):
+    """A row name of an unnamed text index (a column, driver or feature name) as a reader
+    label (``n_transactions`` -> "Transactions", ``staff_service`` -> "Staff service")."""
+    return label(value) if isinstance(value, str) and _NAME.match(value) else value
+
+
+VALUE_LABELS: dict[str, str] = {"cant_lose": "can't lose"}
+"""Reader texts of identifier values that underscores-to-spaces would get wrong (the RFM
+segment ``cant_lose``, "Can't Lose Them" in the usual R x F map)."""
+
+
+def value_label(value) -> str:
+    """A text value for readers: :data:`VALUE_LABELS`, else identifiers such as ``at_risk``
+    read "at risk"; other text as it is."""
     text = str(value)
+    if text in VALUE_LABELS:
+        return VALUE_LABELS[text]
     return text.replace("_", " ") if _IDENTIFIER.match(text) else text
+
+
+def _text(value) -> str:
+    """A text cell for readers (:func:`value_label`)."""
+    return value_label(value)
 
 
 def _p_value(p: float) -> str:
@@ -300,7 +322,8 @@ def present(
     - Nothing is cut short (pandas shortens long text to 50 characters with "...").
     - The index is shown as the first column when it names the rows (it has a name, or holds
       text: driver names, features); an unnamed integer index (0, 1, 2 or leftover row numbers)
-      is left out. ``index=True`` / ``False`` decides it explicitly.
+      is left out. ``index=True`` / ``False`` decides it explicitly. The names of an unnamed
+      text index read as labels, like headers (``n_transactions`` -> "Transactions").
 
     A Series is shown as a one-column table (its name is the header).
     """
@@ -308,9 +331,13 @@ def present(
     if index is None:
         index = frame.index.name is not None or not pd.api.types.is_integer_dtype(frame.index)
     if index:
+        names_rows = frame.index.name is None and not pd.api.types.is_numeric_dtype(frame.index)
         frame = frame.reset_index()
         if frame.columns[0] == "index":
             frame = frame.rename(columns={"index": ""})
+        if names_rows:  # row names such as column or driver names read as labels
+            first = frame.columns[0]
+            frame[first] = frame[first].map(_row_label)
     unknown = set(percent) - set(frame.columns)
     if unknown:
         raise KeyError(f"percent names columns that are not in the table: {sorted(unknown)}")

@@ -367,6 +367,7 @@ def segment_summary(
     value_col: str = "monetary",
     satisfaction_col: str = "overall_satisfaction",
     satisfied_min: float = 4,
+    missing_label: str = "(none)",
 ) -> pd.DataFrame:
     """Size, value and satisfaction per segment.
 
@@ -376,7 +377,8 @@ def segment_summary(
         Per-customer table.
     segment_col
         Column name in ``features`` or a Series of labels aligned on its index. Customers with a
-        missing label are counted in a ``"(none)"`` row.
+        missing label are counted in a ``missing_label`` row (say what it means, e.g. "no
+        purchase yet" for RFM segments, which only buyers have).
     value_col
         Value measure (net spend by default).
     satisfaction_col
@@ -398,9 +400,9 @@ def segment_summary(
     name = labels.name if labels.name is not None else "segment"
     if isinstance(labels.dtype, pd.CategoricalDtype):
         if labels.isna().any():
-            labels = labels.cat.add_categories(["(none)"]).fillna("(none)")
+            labels = labels.cat.add_categories([missing_label]).fillna(missing_label)
     else:
-        labels = labels.astype("str").fillna("(none)")
+        labels = labels.astype("str").fillna(missing_label)
     _cols(features, [value_col], "segment_summary")
     df = pd.DataFrame(
         {"segment": labels.array, "value": _num(features, value_col).to_numpy()},
