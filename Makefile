@@ -16,8 +16,8 @@ help:
 	@echo "make data               (re)generate the synthetic data under data/synthetic/"
 	@echo "make lab                open JupyterLab on notebooks/"
 	@echo "make refresh-notebooks  re-execute the committed notebooks with canonical parameters"
-	@echo "make workshop           build both cases' workshop kits into workshop/<case>/ (WORKSHOP_LANG=zh:"
-	@echo "                        Chinese README; the trainer guide is always in English and Chinese)"
+	@echo "make workshop           build both cases' workshop kits into workshop/<case>/ and the trainer's"
+	@echo "                        solutions beside them (WORKSHOP_LANG=zh: Chinese README)"
 	@echo "make lab-workshop       build the kits and open JupyterLab on workshop/"
 	@echo "make bench              every benchmark below except the 10M one (bench/; about an hour)"
 	@echo "make bench-runner       runner overhead: crmlab run vs the same code in one process"
@@ -52,8 +52,8 @@ lab: $(STAMP)
 
 workshop: $(STAMP)
 	$(BIN)/crmlab generate --all --seed $(SEED) --if-missing
-	$(BIN)/crmlab workshop retail_satisfaction --out workshop/retail_satisfaction --lang $(WORKSHOP_LANG)
-	$(BIN)/crmlab workshop finance_churn --out workshop/finance_churn --lang $(WORKSHOP_LANG)
+	$(BIN)/crmlab workshop retail_satisfaction --out workshop/retail_satisfaction --lang $(WORKSHOP_LANG) --solutions
+	$(BIN)/crmlab workshop finance_churn --out workshop/finance_churn --lang $(WORKSHOP_LANG) --solutions
 
 lab-workshop: workshop
 	$(BIN)/jupyter lab --notebook-dir=workshop
