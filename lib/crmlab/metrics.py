@@ -1,6 +1,6 @@
 """Survey metrics (CSAT, NPS) with confidence intervals, and the KPI helpers of the dashboard.
 
-Definitions (see ``/work/shared/METHOD.md``):
+Definitions (the method of the reference articles, see a workshop kit's REFERENCES.md):
 
 - **CSAT**: share of responses at or above the "satisfied" threshold. On a 1-5 scale the threshold
   is 4 ("top-two-box": 4 or 5). On any other scale the threshold must be given explicitly
