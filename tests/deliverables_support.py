@@ -98,3 +98,38 @@ def section(html: str, section_id: str) -> str:
     """The text of the ``<section>`` with ``id`` up to its closing tag (sections do not nest)."""
     start = re.search(rf'<section[^>]*\bid="{re.escape(section_id)}"', html).start()
     return html[start : html.index("</section>", start)]
+
+
+LATIN_OK = {"CSAT", "NPS", "RFM", "LMG", "CRM", "AUC", "SHA", "UTC", "CNY", "crmlab", "rho"}
+"""Latin words a Chinese table or title may keep: abbreviations of the method."""
+
+
+def reader_cells(page: str) -> list[str]:
+    """Every table cell and heading a reader of a report sees (th, td, h2, h3, figure
+    captions), without code: the parameters table, the provenance and file tables, and the
+    recorded figures' results.json names."""
+    page = re.sub(r'(?s)<table class="(params|files)">.*?</table>', "", page)
+    page = re.sub(r"(?s)<(style|code)\b.*?</\1>", "", page)
+    found = re.findall(r"(?s)<(t[hd]|h[23]|figcaption)\b[^>]*>(.*?)</\1>", page)
+    return [htmlmod.unescape(re.sub(r"<[^>]+>", "", text)).strip() for _, text in found]
+
+
+def english_left(cells: list[str]) -> list[str]:
+    """The cells holding a Latin word other than :data:`LATIN_OK` (pseudonyms such as
+    ``P-5bddb951e55c`` and store ids such as ``S02`` are not words)."""
+    left = []
+    for text in cells:
+        plain = re.sub(r"\bP-[0-9a-f]{6,}\b", "", text)
+        if set(re.findall(r"[A-Za-z]{2,}", plain)) - LATIN_OK:
+            left.append(text)
+    return left
+
+
+def table_titles(page: str) -> list[str]:
+    """The titles directly above the report's notebook tables ("" for an untitled table)."""
+    return [
+        htmlmod.unescape(m[1] or "")
+        for m in re.finditer(
+            r'(?:<h3 class="table-title">([^<]*)</h3>\s*)?<div class="table-wrap">', page
+        )
+    ]

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from collections import Counter
 
-from crmlab import i18n
+import pandas as pd
+import pytest
+
+from crmlab import i18n, modeling, quality, targeting
 
 
 def test_each_term_has_one_entry():
@@ -48,3 +52,137 @@ def test_a_list_of_terms_becomes_a_chinese_list():
 def test_a_pattern_can_translate_its_captured_term():
     assert i18n.translate("3 levels; reference level: mass") == "3 个水平；参照水平：大众客群"
     assert i18n.translate("6 levels; reference level: Guangdong") == "6 个水平；参照水平：广东"
+
+
+# the texts the library writes from templates (crmlab.i18n.TEMPLATES_ZH, crmlab.plans.TEXTS):
+# generated here by the library's own functions, so a changed English sentence shows up
+LATIN_OK = {"AUC"}
+"""Latin words a Chinese text may keep (a proper noun of the method)."""
+
+
+def _english_words(text: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z]{2,}", text)) - LATIN_OK
+
+
+def _all_chinese(table, columns) -> list[str]:
+    """The cells of ``columns`` whose translation still holds an English word."""
+    left = []
+    for col in columns:
+        for value in table[col]:
+            shown = i18n.translate(str(value))
+            if _english_words(shown) or not i18n.has_cjk(shown):
+                left.append(f"{col}: {value!r} -> {shown!r}")
+    return left
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"model_auc": 0.663, "cost_per_saved_customer": 3588.4},
+        {"model_auc": None, "cost_per_saved_customer": float("nan"), "holdout_share": 0.2},
+    ],
+)
+def test_the_monitoring_plan_reads_chinese(kwargs):
+    plan = targeting.monitoring_plan(0.2058, **kwargs)
+    assert _all_chinese(plan, ["metric", "definition", "frequency", "owner", "act_when"]) == []
+    rules = [i18n.translate(v) for v in plan["act_when"]]
+    assert rules[0] == "连续两个月高于目标路径（截止时目标为 20.6%）"
+    if kwargs["model_auc"]:
+        assert rules[4] == "AUC 低于 0.61（测试集 AUC 0.66 - 0.05）：重新拟合模型"
+        assert rules[6] == "每挽留一名客户的成本超过 3,588（试点的成本）：重新评估优惠方案"
+    else:
+        assert i18n.translate(plan["definition"].iloc[3]) == (
+            "已联系客户的流失率对比清单中随机留出、不予联系的 20% 客户的流失率"
+        )
+    assert i18n.translate(plan["definition"].iloc[0]) == (
+        "过去 12 个月的销户数 / 12 个月前的在网账户数"
+    )
+
+
+@pytest.mark.parametrize("focus", [["balance_change", "salary_deposit", "products_held"], []])
+def test_the_retention_plan_reads_chinese(focus):
+    plan = targeting.retention_plan("2026-10", 12, focus, 1501)
+    assert _all_chinese(plan, ["milestone", "owner", "check"]) == []
+    milestones = [i18n.translate(v) for v in plan["milestone"]]
+    assert milestones[3] == "第一批：联系行动清单上的 1,501 名客户；随机留出 10% 不联系，作为对照组"
+    reasons = "余额变化、工资代发、持有产品数" if focus else "主要流失驱动因素"
+    assert milestones[1] == f"培训材料：客户为何离开（{reasons}）；优惠规则；通话脚本"
+
+
+def test_the_design_notes_of_the_feature_typing_read_chinese():
+    df = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "open_date": pd.to_datetime(["2020-01-01", "2021-01-01", "2022-01-01", "2023-01-01"]),
+            "opened": ["2020-01-01", "2021-01-01", "2022-01-01", "2023-01-01"],
+            "skip_me": [1, 2, 3, 4],
+            "constant": [1, 1, 1, 1],
+            "age": [30.0, None, 50.0, 41.0],
+            "flag": [True, False, True, True],
+            "yes_no": ["yes", "no", None, "yes"],
+            "as_text": ["1", "2", "3", "4"],
+            "city": ["x", "y", "z", "w"],
+            "segment": ["m", "m", "a", "p"],
+        }
+    )
+    design = modeling.auto_features(df, exclude=["skip_me"], max_categories=3)
+    notes = dict(zip(design.report["column"], design.report["note"], strict=True))
+    assert _all_chinese(design.report, ["kind", "note"]) == []
+    assert i18n.translate(notes["skip_me"]) == "已排除：按设定不纳入模型"
+    assert i18n.translate(notes["age"]) == "数值；1 个缺失值以中位数 41 填补"
+    assert i18n.translate(notes["city"]) == "已排除：有 4 个不同的文本值（超过 3 个）"
+    assert i18n.translate(notes["segment"]) == "3 个水平；参照水平：m"
+
+
+def test_the_cleaning_notes_read_chinese():
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c9", "c2", "c3"],
+            "amount": [10.0, 10.0, 5.0, -3.0, None],
+            "overall_satisfaction": [3, 3, 9, 2, 1],
+        }
+    )
+    notes = []
+    tx, n = quality.drop_exact_duplicates(tx, "transactions")
+    notes += n
+    tx, n = quality.set_out_of_range_to_missing(
+        tx, {"overall_satisfaction": (1, 5)}, "transactions"
+    )
+    notes += n
+    tx, n = quality.drop_missing(tx, ["amount"], "transactions")
+    notes += n
+    tx, n = quality.drop_orphans(tx, "customer_id", ["c1", "c2"], "transactions", "customers")
+    notes += n
+    assert len(notes) == 4, notes
+    shown = [i18n.translate(n) for n in notes]
+    assert [n for n in shown if _english_words(n)] == []
+    assert shown[0] == "交易表：删除 1 行完全重复的记录（保留第一条）。"
+    assert shown[1] == "交易表：总体满意度中 1 个超出允许范围（1 至 5）的值设为缺失。"
+    assert shown[2] == "交易表：删除 1 行缺少金额的记录。"
+    assert shown[3] == (
+        "交易表：删除 1 行客户编号（假名）不在客户表中的记录（涉及 1 个不同的未知编号）。"
+    )
+
+
+def test_the_realism_message_reads_chinese():
+    message = (
+        "needs +1.7 pts/month for 6 months; history's best 6-month run (2024-11 to 2025-05) "
+        "gained 1.0 pts/month: ambitious, needs intervention"
+    )
+    assert i18n.translate(message) == (
+        "需要每月 +1.7 个百分点、持续 6 个月；历史上最好的连续 6 个月（2024-11 至 2025-05）"
+        "每月提升 1.0 个百分点：目标偏高，需要干预措施"
+    )
+
+
+def test_a_money_header_keeps_its_currency():
+    assert i18n.translate("Net value (CNY)") == "净价值（元）"
+    assert i18n.translate("Cost (GBP)") == "成本（GBP）"
+    assert i18n.translate("Something else (CNY)") == "Something else (CNY)"
+
+
+def test_a_template_field_never_swallows_another_part_of_a_note():
+    assert i18n.translate("number; 3 missing filled with the median 2") == (
+        "数值；3 个缺失值以中位数 2 填补"
+    )
+    assert i18n.translate("number; something unknown") == "number; something unknown"

@@ -23,7 +23,15 @@ import pytest
 from crmlab import casespec, i18n, report, runner
 from crmlab.charts import from_run
 from crmlab.rundir import Run
-from tests.deliverables_support import assert_well_formed, canonical_run, code_in_prose, section
+from tests.deliverables_support import (
+    assert_well_formed,
+    canonical_run,
+    code_in_prose,
+    english_left,
+    reader_cells,
+    section,
+    table_titles,
+)
 
 CASE = "retail_satisfaction"
 
@@ -475,3 +483,107 @@ def test_a_config_runs_paths_are_shown_relative_to_its_config(tmp_path):
     assert report._shown_path(data, None) == str(data)  # outside the project: as it is
     assert report._config_folder({"config": str(client / "config.yaml")}) == client
     assert report._config_folder({}) is None
+
+
+# --------------------------------------------------------------------------------------------
+# the Chinese report has no English left in its tables, titles and charts
+# --------------------------------------------------------------------------------------------
+FORMERLY_ENGLISH = [
+    # the implementation plan and the feedback loop (crmlab.plans)
+    "Kick-off",
+    "Training material",
+    "Train staff",
+    "survey wave",
+    "Roll-out",
+    "Evaluation against",
+    "baseline",
+    "on path",
+    "attendance",
+    "answers per wave",
+    "Overall satisfaction",
+    "Driver ratings",
+    "respondents",
+    "complainant",
+    "Staff panel",
+    "Customer panel",
+    "recent customers",
+    "store staff",
+    # the recorded figures' values and the cleaning notes of the appendix
+    "needs intervention",
+    "pts/month",
+    "actual:",
+    "false",
+    "increase",
+    "exact duplicate",
+    "out-of-range",
+    "kept and flagged",
+]
+"""Texts the Chinese report showed in English before the plans and notes were translated."""
+
+
+def test_zh_report_tables_cells_and_titles_are_chinese(reports):
+    _, en, zh = reports
+    cells = reader_cells(zh)
+    assert len(cells) > 500
+    assert english_left(cells) == []
+    assert [t for t in FORMERLY_ENGLISH if any(t in c for c in cells)] == []
+    # the English report keeps its texts (and has no table titles of its own)
+    en_cells = reader_cells(en)
+    assert {"Kick-off; owners named; baseline frozen", "CSAT on path"} <= set(en_cells)
+    assert 'class="table-title"' not in en
+
+
+def test_zh_report_gives_every_table_a_chinese_title(reports):
+    _, en, zh = reports
+    titles = table_titles(zh)
+    assert len(titles) >= 20 and len(titles) == len(table_titles(en))
+    assert all(i18n.has_cjk(t) for t in titles), titles
+    for title in ("实施与员工培训计划", "反馈机制", "各生命周期阶段概况", "关键绩效指标看板"):
+        assert title in titles
+
+
+def test_zh_report_plans_come_from_their_chinese_variant(reports):
+    run, _, zh = reports
+    plan = section(zh, "stage-05_evaluate")
+    cells = set(reader_cells(plan))
+    n_units = len(run.results["pilot.treated_units"])
+    for text in (
+        "项目启动；明确负责人；冻结基线",
+        f"培训试点单位员工（{n_units} 个）",
+        "满意度（CSAT）符合目标路径",
+        "第二批推广：全部单位；复训",
+        "总体满意度（1-5 分）与推荐意愿（0-10 分）",
+        "投诉回访：问题是否已解决？",
+        "每个细分 10-15 名客户",
+    ):
+        assert text in cells, text
+    ratings = [c for c in cells if c.startswith("驱动因素评分：")]
+    assert len(ratings) == 1 and "员工服务" in ratings[0], ratings
+
+
+def test_zh_report_appendix_notes_and_values_are_chinese(reports):
+    run, en, zh = reports
+    methods = section(zh, "methods")
+    assert "exact duplicate row(s) dropped" in section(en, "methods")
+    assert re.search(r"交易表：删除 [\d,]+ 行完全重复的记录（保留第一条）。", methods)
+    assert "transactions:" not in methods
+    row = re.search(r'<tr data-figure="kpi.csat">(.*?)</tr>', methods, re.S)
+    assert row, "kpi.csat is recorded"
+    value = htmlmod.unescape(re.findall(r"<td>([^<]*)</td>", row[1])[-1])
+    assert re.fullmatch(r"实际值：0\.\d{4}；达标：(是|否)；目标：0\.\d{4}", value), value
+
+
+def test_zh_kpi_chart_labels_every_kpi_in_chinese(reports):
+    from matplotlib import pyplot as plt
+
+    run, _, _ = reports
+    assert "kpi.repeat_purchase_rate" in run.results
+    with i18n.chart_style("zh"):
+        ax = from_run.CHARTS["kpi_dashboard"](run)
+        i18n.localize_axes(ax, "zh")
+        ax.figure.canvas.draw()
+        labels = [t.get_text() for a in ax.figure.axes for t in a.get_yticklabels()]
+        labels += [t.get_text() for a in ax.figure.axes for t in a.get_xticklabels()]
+        plt.close(ax.figure)
+    assert "复购率" in labels
+    assert english_left([t for t in labels if t]) == [], labels

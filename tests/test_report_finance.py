@@ -17,7 +17,15 @@ import pytest
 
 from crmlab import casespec, i18n, report
 from crmlab.rundir import Run
-from tests.deliverables_support import assert_well_formed, canonical_run, code_in_prose, section
+from tests.deliverables_support import (
+    assert_well_formed,
+    canonical_run,
+    code_in_prose,
+    english_left,
+    reader_cells,
+    section,
+    table_titles,
+)
 
 CASE = "finance_churn"
 
@@ -271,3 +279,48 @@ def test_a_dated_run_leaves_out_the_text_of_the_flag_extract(reports):
         assert "A flag extract" not in page.read_text(encoding="utf-8"), page.name
     notebook = run.notebook("02_data")
     assert any("A flag extract" in c.source for c in notebook.cells)
+
+
+def test_zh_finance_tables_cells_and_titles_are_chinese(reports):
+    _, en, zh = reports
+    cells = reader_cells(zh)
+    assert len(cells) > 500
+    assert english_left(cells) == []
+    titles = table_titles(zh)
+    assert len(titles) >= 20 and len(titles) == len(table_titles(en))
+    assert all(i18n.has_cjk(t) for t in titles), titles
+    assert "监测计划：每月跟踪的指标" in titles and "模型设计：各字段的处理方式" in titles
+    assert 'class="table-title"' not in en
+
+
+def test_zh_finance_plans_monitoring_and_design_notes_are_chinese(reports):
+    run, en, zh = reports
+    cells = set(reader_cells(zh))
+    target = f"{100 * run.results['goal.target']:.1f}%"
+    for text in (
+        # the retention programme's milestones and checks
+        "项目启动：明确负责人，冻结流失率基线，确定预算",
+        "外呼人员 100% 完成培训",
+        "对照目标评估；规划下一轮",
+        # the monitoring table's definitions and triggers
+        "过去 12 个月的销户数 / 12 个月前的在网账户数",
+        f"连续两个月高于目标路径（截止时目标为 {target}）",
+        "A 级客户的任何投诉：3 天内致电",
+        "某一原因占销户的 25% 以上：从源头解决",
+        # the design table's note of an excluded column
+        "已排除：按设定不纳入模型",
+    ):
+        assert text in cells, text
+    wave = [c for c in cells if c.startswith("第一批：联系行动清单上的")]
+    assert len(wave) == 1 and re.fullmatch(
+        r"第一批：联系行动清单上的 [\d,]+ 名客户；随机留出 10% 不联系，作为对照组", wave[0]
+    )
+    assert [
+        c
+        for c in cells
+        if re.fullmatch(r"AUC 低于 0\.\d\d（测试集 AUC 0\.\d\d - 0\.05）：重新拟合模型", c)
+    ]
+    # the English report keeps its texts
+    en_cells = set(reader_cells(en))
+    assert "excluded: named in exclude" in en_cells
+    assert "closures in the last 12 months / accounts open 12 months ago" in en_cells

@@ -215,6 +215,8 @@ TERMS_ZH: dict[str, str] = {
     "need attention": "需要关注",
     "about to sleep": "即将沉睡",
     "cant lose": "不能失去",
+    "can't lose": "不能失去",
+    "no purchase yet": "尚未购买",
     "hibernating": "休眠客户",
     # satisfaction drivers
     "product quality": "产品质量",
@@ -240,6 +242,7 @@ TERMS_ZH: dict[str, str] = {
     "complaints per 100 customers": "每百名客户投诉数",
     "days to resolve": "投诉解决天数",
     "churn rate": "流失率",
+    "repeat purchase rate": "复购率",
     "currency": "货币",
     "days": "天",
     "per 100": "每百人",
@@ -371,7 +374,6 @@ TERMS_ZH: dict[str, str] = {
     "25th pct.": "25 百分位数",
     "75th pct.": "75 百分位数",
     "Buyers": "购买客户数",
-    "CSAT target": "CSAT 目标",
     "Churners": "流失客户数",
     "Closures": "销户数",
     "Coefficient": "系数",
@@ -593,7 +595,7 @@ TERMS_ZH: dict[str, str] = {
     "number": "数值",
     "categorical": "类别型",
     "excluded": "已排除",
-    "excluded: named in exclude": "已排除：在 exclude 中列出",
+    "excluded: named in exclude": "已排除：按设定不纳入模型",
     "yes/no flag": "是/否标志",
     "boolean -> 1 = true": "布尔值 -> 1 = 是",
     "direction": "方向",
@@ -628,6 +630,7 @@ TERMS_ZH: dict[str, str] = {
     "all": "合计",
     "passed": "通过",
     "decrease": "下降",
+    "increase": "上升",
     "12-month churn rate": "12 个月流失率",
     "complaints per 100 customers a month": "每月每百名客户投诉数",
     "products per customer": "客均持有产品数",
@@ -665,8 +668,12 @@ TERMS_ZH: dict[str, str] = {
     "value": "价值",
     "recommended action": "建议行动",
     "owner role": "负责角色",
+    "action owner": "行动负责人",
     "contact": "联络方式",
     "due date": "截止日期",
+    "total value": "总价值",
+    "mean churn risk": "平均流失风险",
+    "first priority": "最高优先级",
 }
 
 _NUMBER = r"[-+]?\d[\d,]*(?:\.\d+)?%?"
@@ -680,6 +687,7 @@ PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
         r"\1 级及以上：占客户 \2",
     ),
     (re.compile(rf"^AUC = ({_NUMBER})$", re.I), r"AUC = \1"),
+    (re.compile(r"^(\d{4}-\d{2}(?:-\d{2})?) to (\d{4}-\d{2}(?:-\d{2})?)$"), r"\1 至 \2"),
     (re.compile(rf"^Model \(AUC = ({_NUMBER})\)$", re.I), r"模型（AUC = \1）"),
     (re.compile(r"^(Periods|Months) since opening$", re.I), r"开户后的期数"),
     (re.compile(r"^(Hazard ratio|Odds ratio)s of churn$", re.I), r"流失的风险比"),
@@ -732,6 +740,273 @@ PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
         "保留；标记为退货（净消费额扣除退货）",
     ),
 ]
+
+
+#: Texts the library writes from a template with values in it, as (English template, Chinese
+#: template) in ``str.format`` syntax: a written English text is read back into its fields
+#: (each ``{field}`` matches any text without "; ", or none) and the Chinese template is filled
+#: with the fields translated - :func:`translate` for most, :func:`source` for ``source`` and
+#: ``parent`` (table names), ``range`` as "1 至 5". One pair per sentence, so the English and
+#: the Chinese text share one definition. The plans carry their texts in both languages beside
+#: the code that writes them (:data:`crmlab.plans.TEXTS`, added by :func:`_templates`); these
+#: are the other modules'.
+TEMPLATES_ZH: list[tuple[str, str]] = [
+    # the retention programme's milestones (crmlab.targeting.retention_plan)
+    (
+        "Kick-off: owners named, baseline churn frozen, budget agreed",
+        "项目启动：明确负责人，冻结流失率基线，确定预算",
+    ),
+    ("baseline and target signed off", "基线与目标已确认签字"),
+    (
+        "Training material: why customers leave ({focus}); offer rules; call scripts",
+        "培训材料：客户为何离开（{focus}）；优惠规则；通话脚本",
+    ),
+    ("the main churn drivers", "主要流失驱动因素"),
+    ("course and role-play cases ready", "课程与角色扮演案例就绪"),
+    (
+        "Train relationship managers and the service team (workshop + role-play on real "
+        "action-list cases)",
+        "培训客户经理与服务团队（研讨会 + 基于行动清单真实案例的角色扮演）",
+    ),
+    ("100% of callers trained", "外呼人员 100% 完成培训"),
+    (
+        "Wave 1: contact {n} customers from the action list; keep a random {holdout} holdout "
+        "uncontacted",
+        "第一批：联系行动清单上的 {n} 名客户；随机留出 {holdout} 不联系，作为对照组",
+    ),
+    ("80%+ contacted by the due dates", "截止日期前联系率达 80% 以上"),
+    (
+        "Fix root causes: complaint follow-up within 3 days; review fee rises for at-risk "
+        "customers",
+        "解决根本原因：3 天内跟进投诉；复核流失风险客户的费用上调",
+    ),
+    ("complaints and fee rises on the dashboard", "投诉与费用上调纳入看板"),
+    (
+        "Read-out of wave 1 against the holdout; adjust the offer and the targeting share",
+        "对照留出组评估第一批效果；调整优惠方案与目标客户比例",
+    ),
+    ("uplift and cost per saved customer", "提升效果与每挽留一名客户的成本"),
+    (
+        "Refit the churn model on the latest year; wave 2 to the new list; refresher training",
+        "用最近一年的数据重新拟合流失模型；按新名单开展第二批；复训",
+    ),
+    ("test AUC and calibration", "测试集 AUC 与校准度"),
+    ("Evaluation against the goal; plan the next cycle", "对照目标评估；规划下一轮"),
+    # the churn programme's monitoring (crmlab.targeting.monitoring_plan)
+    ("Closures by segment and tenure", "按客群与在网时长的销户数"),
+    (
+        "closures in the last 12 months / accounts open 12 months ago",
+        "过去 12 个月的销户数 / 12 个月前的在网账户数",
+    ),
+    (
+        "above the goal path (target {target} at the deadline) two months running",
+        "连续两个月高于目标路径（截止时目标为 {target}）",
+    ),
+    (
+        "accounts closed in the month, by segment and tenure band",
+        "当月销户数，按客群与在网时长分组",
+    ),
+    (
+        "a segment's closures up 20% on its 6-month average",
+        "某一客群的销户数比其近 6 个月平均值高出 20%",
+    ),
+    (
+        "customers contacted / customers on the action list; offers accepted",
+        "已联系客户数 / 行动清单客户数；接受优惠的客户数",
+    ),
+    (
+        "fewer than 80% of the list contacted by the due date",
+        "截止日期前联系的客户不足清单的 80%",
+    ),
+    (
+        "churn of contacted vs a random {holdout} holdout of the list kept uncontacted",
+        "已联系客户的流失率对比清单中随机留出、不予联系的 {holdout} 客户的流失率",
+    ),
+    (
+        "the holdout's churn is not higher than the contacted group's for 3 months",
+        "留出组的流失率连续 3 个月不高于已联系组",
+    ),
+    (
+        "AUC and calibration of last year's scores against the closures that followed",
+        "上一年度评分对照其后实际销户的 AUC 与校准度",
+    ),
+    (
+        "AUC below {floor} (test AUC {auc} - 0.05): refit the model",
+        "AUC 低于 {floor}（测试集 AUC {auc} - 0.05）：重新拟合模型",
+    ),
+    (
+        "AUC falls 0.05 below the last validation: refit the model",
+        "AUC 比上次验证低 0.05：重新拟合模型",
+    ),
+    (
+        "complaints, fee rises, balance run-downs (balance down 50%+ in 2 months)",
+        "投诉、费用上调、余额流失（2 个月内余额下降 50% 以上）",
+    ),
+    (
+        "any complaint of a tier-A customer: call within 3 days",
+        "A 级客户的任何投诉：3 天内致电",
+    ),
+    (
+        "campaign cost / (churn of holdout - churn of contacted) x contacted",
+        "营销活动成本 / [（留出组流失率 - 已联系组流失率）× 已联系客户数]",
+    ),
+    (
+        "above {cost} per saved customer (the pilot's cost): review the offer",
+        "每挽留一名客户的成本超过 {cost}（试点的成本）：重新评估优惠方案",
+    ),
+    (
+        "above the value of a saved customer: review the offer",
+        "超过一名挽留客户的价值：重新评估优惠方案",
+    ),
+    (
+        "exit survey and relationship-manager notes on every closure",
+        "每次销户的离行调查与客户经理记录",
+    ),
+    (
+        "one reason above 25% of closures: fix it at the source",
+        "某一原因占销户的 25% 以上：从源头解决",
+    ),
+    # the design notes of the feature typing (crmlab.modeling), parts joined by "; "
+    ("excluded: identifier (by its name)", "已排除：标识字段（据字段名判断）"),
+    (
+        "excluded: constant (fewer than two distinct values)",
+        "已排除：常量（不同取值少于两个）",
+    ),
+    ("excluded: date", "已排除：日期"),
+    ("excluded: date (text that parses as dates)", "已排除：日期（可解析为日期的文本）"),
+    (
+        "excluded: {n} distinct text values (more than {most})",
+        "已排除：有 {n} 个不同的文本值（超过 {most} 个）",
+    ),
+    ("numbers written as text", "以文本形式存储的数字"),
+    ("yes/no text -> 1 = yes", "是/否文本 -> 1 = 是"),
+    ("{n} missing filled with the median {fill}", "{n} 个缺失值以中位数 {fill} 填补"),
+    (
+        "{n} missing filled with the most frequent value {fill}",
+        "{n} 个缺失值以最常见的值 {fill} 填补",
+    ),
+    # the goal's realism check (crmlab.goals.realism_check)
+    (
+        "needs {required} pts/month for {months} months; history's best {window}-month run "
+        "({a} to {b}) gained {best} pts/month: {verdict}",
+        "需要每月 {required} 个百分点、持续 {months} 个月；历史上最好的连续 {window} 个月"
+        "（{a} 至 {b}）每月提升 {best} 个百分点：{verdict}",
+    ),
+    (
+        "needs {required} pts/month for {months} months; history's best {window}-month run "
+        "({a} to {b}) lost {best} pts/month: {verdict}",
+        "需要每月 {required} 个百分点、持续 {months} 个月；历史上最好的连续 {window} 个月"
+        "（{a} 至 {b}）每月下降 {best} 个百分点：{verdict}",
+    ),
+    # the cleaning notes of stage 2 (crmlab.quality, crmlab.engine.checks)
+    ("No changes were needed.", "无需任何修改。"),
+    (
+        "{source}: {n} exact duplicate row(s) dropped (first copy kept).",
+        "{source}：删除 {n} 行完全重复的记录（保留第一条）。",
+    ),
+    (
+        "{source}: {n} row(s) with an already-seen {column} dropped (first row of each key kept).",
+        "{source}：删除 {n} 行{column}重复的记录（每个值保留第一行）。",
+    ),
+    (
+        "{source}: {n} unparseable date(s) in {column} set to missing.",
+        "{source}：{column}中 {n} 个无法解析的日期设为缺失。",
+    ),
+    (
+        "{source}: {n} value(s) in {column} that are not yes/no set to missing.",
+        "{source}：{column}中 {n} 个不是“是/否”的值设为缺失。",
+    ),
+    (
+        "{source}: {n} out-of-range value(s) in {column} (allowed {range}) set to missing.",
+        "{source}：{column}中 {n} 个超出允许范围（{range}）的值设为缺失。",
+    ),
+    (
+        "{source}: {n} value(s) in {column} not in {allowed} set to missing.",
+        "{source}：{column}中 {n} 个不在 {allowed} 之内的值设为缺失。",
+    ),
+    (
+        "{source}: {n} row(s) with missing {column} dropped.",
+        "{source}：删除 {n} 行缺少{column}的记录。",
+    ),
+    (
+        "{source}: {n} row(s) whose {column} is not in {parent} dropped ({k} distinct unknown "
+        "id(s)).",
+        "{source}：删除 {n} 行{column}不在{parent}中的记录（涉及 {k} 个不同的未知编号）。",
+    ),
+    (
+        "{source}: {n} return(s) (negative {column}) kept and flagged in {flag} (counted after "
+        "the drops above).",
+        "{source}：{n} 笔退货（{column}为负数）保留并标记为退货（按上述删除之后计数）。",
+    ),
+]
+
+_FIELD = re.compile(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}")
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """A regular expression matching what ``template.format(...)`` writes: the literal parts as
+    they are, each field as any text without "; " (which joins the parts of a note; the same
+    text where a field repeats)."""
+    parts, pos, seen = [], 0, set()
+    for m in _FIELD.finditer(template):
+        parts.append(re.escape(template[pos : m.start()]))
+        parts.append(f"(?P={m[1]})" if m[1] in seen else f"(?P<{m[1]}>(?:(?!; ).)*?)")
+        seen.add(m[1])
+        pos = m.end()
+    parts.append(re.escape(template[pos:]))
+    return re.compile("".join(parts), re.S)
+
+
+@functools.cache
+def _templates() -> tuple[tuple[re.Pattern[str], str], ...]:
+    from crmlab import plans  # the plans' {en, zh} texts (plans does not import i18n)
+
+    pairs = [(t["en"], t["zh"]) for t in plans.TEXTS] + TEMPLATES_ZH
+    return tuple((_template_pattern(en), zh) for en, zh in pairs)
+
+
+def _field_zh(name: str, value: str) -> str:
+    if name in ("source", "parent"):
+        return source(value)
+    if name == "range":
+        return value.replace(" to ", " 至 ")
+    return translate(value)
+
+
+def _from_template(text: str) -> str | None:
+    """``text`` in Chinese if a template of :data:`TEMPLATES_ZH` (or the plans' texts) wrote it."""
+    for pattern, zh in _templates():
+        m = pattern.fullmatch(text) or pattern.fullmatch(text.strip())
+        if m:
+            return zh.format(**{k: _field_zh(k, v) for k, v in m.groupdict().items()})
+    return None
+
+
+CURRENCIES_ZH: dict[str, str] = {"CNY": "元", "USD": "美元", "EUR": "欧元", "HKD": "港元"}
+"""Chinese names of currency codes (other codes are shown as they are)."""
+
+
+def _with_unit(text: str) -> str | None:
+    """A header with a currency in brackets (``"Net value (CNY)"``, :mod:`crmlab.narrative`'s
+    money columns) as the translated header and the currency: "净价值（元）"; ``None`` unless
+    the header is known."""
+    m = re.fullmatch(r"(.+?) \(([A-Z]{3})\)", text.strip())
+    if not m:
+        return None
+    shown = translate(m[1])
+    return f"{shown}（{CURRENCIES_ZH.get(m[2], m[2])}）" if shown != m[1] else None
+
+
+def _parts(text: str) -> str | None:
+    """A text of parts joined by "; " (a design note: ``"number; 3 missing filled with the
+    median 2"``) in Chinese, joined by "；", if every part is known; else ``None``."""
+    if "; " not in text:
+        return None
+    parts = text.strip().split("; ")
+    shown = [translate(p) for p in parts]
+    if any(a == b for a, b in zip(parts, shown, strict=True)):
+        return None
+    return "；".join(shown)
 
 
 SOURCES_ZH: dict[str, str] = {
@@ -796,10 +1071,12 @@ def translate(text: str, lang: str = "zh") -> str:
     """Translate an English label, header or term into ``lang`` (identity for ``"en"``).
 
     Lookup order: the whole text in :data:`TERMS_ZH` (ignoring case, spaces and underscores);
-    the patterns in :data:`PATTERNS_ZH`; a term cut short by pandas (ending in ``...``) by the
-    part shown; a comma-separated list of known terms; each line of a multi-line text on its
-    own. Unknown text
-    is returned unchanged (with underscores shown as spaces if it looks like an identifier).
+    the patterns in :data:`PATTERNS_ZH`; the templates of generated texts (:data:`TEMPLATES_ZH`,
+    :data:`crmlab.plans.TEXTS`); a term cut short by pandas (ending in ``...``) by the part
+    shown; a comma-separated list of known terms; parts joined by "; " when each is known; a
+    known header with a currency (``"Cost (CNY)"``); each line of a multi-line text on its
+    own. Unknown text is returned unchanged (with underscores shown as spaces if it looks like an
+    identifier).
     """
     check_lang(lang)
     if lang == "en" or text is None:
@@ -813,7 +1090,7 @@ def translate(text: str, lang: str = "zh") -> str:
     for pattern, repl in PATTERNS_ZH:
         if pattern.match(s.strip()):
             return pattern.sub(repl, s.strip())
-    for special in (_cut_term, _term_list):
+    for special in (_from_template, _cut_term, _term_list, _parts, _with_unit):
         hit = special(s)
         if hit is not None:
             return hit

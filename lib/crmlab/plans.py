@@ -85,60 +85,187 @@ def segment_action_plan(
     return pd.DataFrame(rows).sort_values(["start", "customers"], ascending=[True, False])
 
 
+def _text(text: Mapping[str, str], lang: str, **fields) -> str:
+    """A plan text (``{"en": ..., "zh": ...}``) in ``lang`` with its ``str.format`` fields."""
+    return text[lang].format(**fields)
+
+
+#: The implementation plan's milestones: (month, milestone, owner role, check). ``month`` is
+#: "start", "start+1", "mid" (half-way), "mid+1" or "deadline"; texts are {en, zh}
+#: ``str.format`` templates with the fields ``kpi``, ``focus`` and ``n_units``. Owner roles are
+#: terms (:data:`crmlab.i18n.TERMS_ZH`).
+IMPLEMENTATION_MILESTONES: tuple[tuple[str, dict[str, str], str, dict[str, str]], ...] = (
+    (
+        "start",
+        {"en": "Kick-off; owners named; baseline frozen", "zh": "项目启动；明确负责人；冻结基线"},
+        "Programme lead",
+        {"en": "{kpi} baseline", "zh": "{kpi}基线"},
+    ),
+    (
+        "start",
+        {"en": "Training material on {focus}", "zh": "编写培训材料：{focus}"},
+        "Training lead",
+        {"en": "course, workshop, cases", "zh": "课程、研讨会与案例"},
+    ),
+    (
+        "start+1",
+        {"en": "Train staff in pilot units ({n_units})", "zh": "培训试点单位员工（{n_units} 个）"},
+        "Training lead",
+        {"en": "attendance 100%", "zh": "出勤率 100%"},
+    ),
+    (
+        "start+1",
+        {"en": "Monthly survey wave sized for the goal", "zh": "按目标所需样本量开展月度调查"},
+        "Insights analyst",
+        {"en": "answers per wave", "zh": "每期答卷数"},
+    ),
+    (
+        "mid",
+        {"en": "Roll-out wave 1: half of the remaining units", "zh": "第一批推广：其余单位的一半"},
+        "Operations",
+        {"en": "{kpi} on path", "zh": "{kpi}符合目标路径"},
+    ),
+    (
+        "mid+1",
+        {
+            "en": "Roll-out wave 2: all units; refresher training",
+            "zh": "第二批推广：全部单位；复训",
+        },
+        "Operations",
+        {"en": "{kpi} on path", "zh": "{kpi}符合目标路径"},
+    ),
+    (
+        "deadline",
+        {"en": "Evaluation against the goal; next cycle", "zh": "对照目标评估；进入下一轮"},
+        "Programme lead",
+        {"en": "{kpi} target", "zh": "{kpi}目标"},
+    ),
+)
+
+#: What the training covers when no focus is named.
+DEFAULT_FOCUS = {"en": "the key drivers", "zh": "关键驱动因素"}
+
+#: The feedback loop: (what, who, how often, answers needed: "wave" = ``n_per_wave`` or none).
+#: ``how often`` is "cadence" (the caller's) or a term; texts are {en, zh} templates, field
+#: ``topics``.
+FEEDBACK_ROWS: tuple[tuple[dict[str, str], dict[str, str], str, str | None], ...] = (
+    (
+        {
+            "en": "Overall satisfaction (1-5) and recommend (0-10)",
+            "zh": "总体满意度（1-5 分）与推荐意愿（0-10 分）",
+        },
+        {"en": "sample of recent customers", "zh": "近期客户抽样"},
+        "cadence",
+        "wave",
+    ),
+    (
+        {"en": "Driver ratings: {topics}", "zh": "驱动因素评分：{topics}"},
+        {"en": "same respondents", "zh": "同一批受访者"},
+        "cadence",
+        "wave",
+    ),
+    (
+        {"en": "Complaint follow-up: was it resolved?", "zh": "投诉回访：问题是否已解决？"},
+        {"en": "every complainant", "zh": "每位投诉客户"},
+        "after closure",
+        None,
+    ),
+    (
+        {
+            "en": "Staff panel: what blocks better service?",
+            "zh": "员工座谈：什么妨碍了更好的服务？",
+        },
+        {"en": "store staff", "zh": "门店员工"},
+        "quarterly",
+        None,
+    ),
+    (
+        {"en": "Customer panel / interviews", "zh": "客户座谈 / 访谈"},
+        {"en": "10-15 customers per segment", "zh": "每个细分 10-15 名客户"},
+        "quarterly",
+        None,
+    ),
+)
+
+#: Every {en, zh} text of the plans: :func:`crmlab.i18n.translate` reads an English plan text
+#: (a cell of a notebook's plan table) back into its fields and writes the Chinese template.
+TEXTS: tuple[dict[str, str], ...] = (
+    *(t for row in IMPLEMENTATION_MILESTONES for t in (row[1], row[3])),
+    DEFAULT_FOCUS,
+    *(t for row in FEEDBACK_ROWS for t in row[:2]),
+)
+
+
+def _term(text: str, lang: str) -> str:
+    if lang == "en":
+        return text
+    from crmlab import i18n
+
+    return i18n.translate(text, lang)
+
+
+def _listed(items: Sequence[str], lang: str) -> str:
+    """Names such as ``staff_service`` as a reader list: "staff service, product quality" or
+    "员工服务、产品质量"."""
+    words = [str(x).replace("_", " ") for x in items]
+    if lang == "en":
+        return ", ".join(words)
+    return "、".join(_term(w, lang) for w in words)
+
+
 def implementation_plan(
     start: str,
     deadline_months: int,
     focus: Sequence[str],
     pilot_units: Sequence[str],
     kpi: str,
+    lang: str = "en",
 ) -> pd.DataFrame:
     """The implementation and staff-training plan as milestones (seed 000 steps 4-6).
 
     Phases: prepare (training material on the ``focus`` drivers or risk factors), train the pilot
     units' staff, extend the pilot, roll out in waves, review against the ``kpi`` every month, and
-    a final evaluation at the deadline. Months are counted from ``start`` ("YYYY-MM").
+    a final evaluation at the deadline. Months are counted from ``start`` ("YYYY-MM"). Texts are
+    in ``lang`` (:data:`IMPLEMENTATION_MILESTONES`; "zh": Chinese, with ``focus``, ``kpi`` and
+    the owner roles translated).
     """
     if deadline_months < 3:
         raise ParameterError("An implementation plan needs at least 3 months to the deadline.")
-    focus_text = ", ".join(str(f).replace("_", " ") for f in focus) or "the key drivers"
+    if lang not in ("en", "zh"):
+        raise ParameterError(f"Unknown language {lang!r}: use en or zh.")
     mid = max(2, deadline_months // 2)
+    months = {"start": 0, "start+1": 1, "mid": mid, "mid+1": mid + 1, "deadline": deadline_months}
+    fields = {
+        "focus": _listed(focus, lang) or _text(DEFAULT_FOCUS, lang),
+        "n_units": len(pilot_units),
+        "kpi": _term(kpi, lang),
+    }
     rows = [
-        (0, "Kick-off; owners named; baseline frozen", "Programme lead", f"{kpi} baseline"),
-        (0, f"Training material on {focus_text}", "Training lead", "course, workshop, cases"),
-        (1, f"Train staff in pilot units ({len(pilot_units)})", "Training lead", "attendance 100%"),
-        (1, "Monthly survey wave sized for the goal", "Insights analyst", "answers per wave"),
-        (mid, "Roll-out wave 1: half of the remaining units", "Operations", f"{kpi} on path"),
-        (mid + 1, "Roll-out wave 2: all units; refresher training", "Operations", f"{kpi} on path"),
-        (
-            deadline_months,
-            "Evaluation against the goal; next cycle",
-            "Programme lead",
-            f"{kpi} target",
-        ),
+        (months[m], _text(what, lang, **fields), _term(owner, lang), _text(check, lang, **fields))
+        for m, what, owner, check in IMPLEMENTATION_MILESTONES
     ]
     plan = pd.DataFrame(rows, columns=["month", "milestone", "owner", "check"])
     plan["month"] = [add_months(start, m) for m in plan["month"]]
     return plan
 
 
-def feedback_loop(n_per_wave: int, topics: Sequence[str], cadence: str = "monthly") -> pd.DataFrame:
-    """What to ask, whom, how often: the evaluation and feedback loop (seed 000 step 6)."""
+def feedback_loop(
+    n_per_wave: int, topics: Sequence[str], cadence: str = "monthly", lang: str = "en"
+) -> pd.DataFrame:
+    """What to ask, whom, how often: the evaluation and feedback loop (seed 000 step 6).
+
+    Texts in ``lang`` (:data:`FEEDBACK_ROWS`; "zh": Chinese, topics and cadence translated)."""
+    if lang not in ("en", "zh"):
+        raise ParameterError(f"Unknown language {lang!r}: use en or zh.")
+    fields = {"topics": _listed(topics, lang)}
     rows = [
         (
-            "Overall satisfaction (1-5) and recommend (0-10)",
-            "sample of recent customers",
-            cadence,
-            n_per_wave,
-        ),
-        (
-            "Driver ratings: " + ", ".join(t.replace("_", " ") for t in topics),
-            "same respondents",
-            cadence,
-            n_per_wave,
-        ),
-        ("Complaint follow-up: was it resolved?", "every complainant", "after closure", None),
-        ("Staff panel: what blocks better service?", "store staff", "quarterly", None),
-        ("Customer panel / interviews", "10-15 customers per segment", "quarterly", None),
+            _text(what, lang, **fields),
+            _text(who, lang, **fields),
+            _term(cadence if often == "cadence" else often, lang),
+            n_per_wave if answers == "wave" else None,
+        )
+        for what, who, often, answers in FEEDBACK_ROWS
     ]
     return pd.DataFrame(rows, columns=["what", "who", "how_often", "answers_needed"])
 

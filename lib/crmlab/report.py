@@ -196,6 +196,28 @@ def _translate_source_column(table_html: str, lang: str) -> str:
     return re.sub(r"<tr>.*?</tr>", row, table_html, flags=re.S)
 
 
+def _column_headers(table_html: str) -> list[str]:
+    """The column headers of an HTML table (its ``<thead>``), as plain text."""
+    head = re.search(r"<thead>(.*?)</thead>", table_html, flags=re.S)
+    cells = re.findall(r"<th[^>]*>(.*?)</th>", head.group(1) if head else "", flags=re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells]
+
+
+def table_title(titles: dict | None, heading: str | None, headers: list[str], lang: str) -> str:
+    """The title of a notebook table in the Chinese report, from the stage spec's
+    ``table_titles_zh``: by the notebook heading the table sits under, either one title or - a
+    heading with several tables - ``{column header: title}``, the first entry whose header the
+    table has. ``{first}`` in a title is the table's first column header, translated. "" when
+    the spec names none."""
+    entry = (titles or {}).get(heading or "")
+    if isinstance(entry, dict):
+        entry = next((t for h, t in entry.items() if h in headers), None)
+    if not entry:
+        return ""
+    first = next((h for h in headers if h), "")
+    return str(entry).format(first=i18n.translate(first, lang))
+
+
 def _cell_tags(cell) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
@@ -206,7 +228,8 @@ def notebook_blocks(
     """Reader-facing content of an executed notebook, in order, without any code.
 
     Returns ``(blocks, images)``. Blocks: ``{"kind": "html"}`` (rendered markdown cells and
-    Markdown outputs - English only), ``{"kind": "table"}`` (HTML tables), ``{"kind": "image"}``
+    Markdown outputs - English only), ``{"kind": "table"}`` (HTML tables, with the ``heading``
+    they sit under and their column ``headers`` in English), ``{"kind": "image"}``
     (PNG charts - English only; in other languages they go to ``images``) and ``{"kind":
     "error"}`` (the error a failed cell raised, without traceback). Plain-text results (object
     reprs), streams, the parameters/check cells and cells that do not apply to the run's
@@ -247,14 +270,41 @@ def notebook_blocks(
                 }
                 (blocks if lang == "en" else images).append(img)
             elif "text/html" in data:
-                blocks.append({"kind": "table", "html": _clean_table_html(data["text/html"], lang)})
+                raw = "".join(data["text/html"])
+                blocks.append(
+                    {
+                        "kind": "table",
+                        "html": _clean_table_html(raw, lang),
+                        "heading": heading,
+                        "headers": _column_headers(raw),
+                        "title": "",
+                    }
+                )
             elif "text/markdown" in data and lang == "en":
                 blocks.append({"kind": "html", "html": _markdown_to_html(data["text/markdown"])})
     return blocks, images
 
 
-def _markdown_outputs_under(nb, heading: str) -> list[str]:
-    """Markdown outputs of the code cells under the markdown heading containing ``heading``."""
+def _markdown_zh(text: str, lang: str) -> str:
+    """A Markdown output (the cleaning notes of stage 2) in ``lang``: each line translated
+    (:func:`crmlab.i18n.translate`); list items the glossary does not know stay in English (a
+    note is never dropped), other untranslated lines (narrative) are left out, as the Chinese
+    report leaves out the notebooks' narrative."""
+    lines = []
+    for line in text.splitlines():
+        item = re.match(r"^(\s*[-*]\s+)(.*)$", line)
+        body = item.group(2) if item else line
+        shown = i18n.translate(body, lang)
+        if item:
+            lines.append(item.group(1) + shown)
+        elif not body.strip() or shown != body:
+            lines.append(shown)
+    return "\n".join(lines)
+
+
+def _markdown_outputs_under(nb, heading: str, lang: str = "en") -> list[str]:
+    """Markdown outputs of the code cells under the markdown heading containing ``heading``
+    (in ``lang``: see :func:`_markdown_zh`)."""
     found, inside = [], False
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -265,7 +315,9 @@ def _markdown_outputs_under(nb, heading: str) -> list[str]:
         if inside and cell.cell_type == "code":
             for out in cell.get("outputs", []):
                 md = out.get("data", {}).get("text/markdown")
-                if md:
+                if md and lang != "en":
+                    md = _markdown_zh("".join(md), lang)
+                if md and md.strip():
                     found.append(_markdown_to_html(md))
     return found
 
@@ -273,22 +325,29 @@ def _markdown_outputs_under(nb, heading: str) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # values
 # --------------------------------------------------------------------------------------------
-def plain_value(value: Any) -> str:
+def plain_value(value: Any, lang: str = "en") -> str:
     """A recorded figure as plain text for the appendix: floats with 4 decimals, integers with
-    thousands separators, lists in brackets, dicts as ``key: value`` pairs."""
+    thousands separators, lists in brackets, dicts as ``key: value`` pairs. In Chinese (``lang``
+    "zh") texts, list items and dict keys are translated (:func:`crmlab.i18n.translate`),
+    true/false read 是/否 and the separators are Chinese."""
     if value is None:
         return "-"
+    zh = lang != "en"
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return i18n.translate("true" if value else "false", lang)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.4f}"
     if isinstance(value, list):
-        return "[" + ", ".join(plain_value(v) for v in value) + "]"
+        return "[" + ("、" if zh else ", ").join(plain_value(v, lang) for v in value) + "]"
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {plain_value(v)}" for k, v in value.items())
-    return str(value)
+        pair, sep = ("{}：{}", "；") if zh else ("{}: {}", "; ")
+        return sep.join(
+            pair.format(i18n.translate(str(k), lang), plain_value(v, lang))
+            for k, v in value.items()
+        )
+    return i18n.translate(str(value), lang)
 
 
 def _kpis(results: dict) -> list[dict]:
@@ -487,6 +546,10 @@ def _stage_sections(run: Run, spec: dict, lang: str) -> list[dict]:
         if ran:
             blocks, images = notebook_blocks(nb, lang, run.results)
             if lang != "en":
+                titles = sspec.get("table_titles_zh")
+                for b in blocks:
+                    if b["kind"] == "table":
+                        b["title"] = table_title(titles, b["heading"], b["headers"], lang)
                 charts = _chart_blocks(run, sspec.get("charts_zh") or [], lang)
                 blocks = charts + blocks
                 section["more_images"] = images
@@ -509,7 +572,7 @@ def _appendix(run: Run, spec: dict, lang: str) -> dict:
     quality_html: list[str] = []
     qn = app.get("quality_notes") or {}
     if qn.get("stage") in run.stages and qn.get("heading"):
-        quality_html = _markdown_outputs_under(run.notebook(qn["stage"]), qn["heading"])
+        quality_html = _markdown_outputs_under(run.notebook(qn["stage"]), qn["heading"], lang)
     return {
         "definitions": definitions,
         "models": models,
@@ -605,7 +668,7 @@ def build_report(
         "config_file": Path(status["config"]).name if status.get("config") else None,
         "fingerprint": _fingerprint_for(run, lang),
         "all_figures": [
-            (k, _figure_meaning(spec, k, lang, run.results), plain_value(v))
+            (k, _figure_meaning(spec, k, lang, run.results), plain_value(v, lang))
             for k, v in sorted(run.results.items())
         ],
         "css": _css(),
