@@ -289,8 +289,8 @@ def test_finance_excel_headers_say_who_acts_and_the_currency(finance_written, tm
     assert {"value", "owner_role", "contact"} <= set(table.columns)
     # the Chinese list names the currency too
     zh_xlsx, zh_csv = actions.write_action_list(run.path, lang="zh", out_dir=tmp_path)
-    assert "价值（CNY）" in pd.read_csv(zh_csv).columns
-    assert "价值（CNY）" in pd.read_excel(zh_xlsx, sheet_name="成熟期").columns
+    assert "价值（元）" in pd.read_csv(zh_csv).columns
+    assert "价值（元）" in pd.read_excel(zh_xlsx, sheet_name="成熟期").columns
 
 
 def test_summary_sheet_names_each_segments_own_action_and_its_campaign_customers():

@@ -587,3 +587,12 @@ def test_zh_kpi_chart_labels_every_kpi_in_chinese(reports):
         plt.close(ax.figure)
     assert "复购率" in labels
     assert english_left([t for t in labels if t]) == [], labels
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(0.05, "0.05"), (3.0, "3"), (-0.2, "-0.2"), (150.0, "150"), (0.015, "0.015"), (42, "42")]
+    + [("", "\u2013"), ("duckdb", "duckdb"), (True, "true")],
+)
+def test_parameters_are_shown_as_written_in_a_config(value, shown):
+    assert report.parameter_value(value) == shown

@@ -475,13 +475,13 @@ MONEY_COLUMNS = ("value", "total_value", "mean_value")
 def _header(name: str, lang: str, excel: bool, currency: str | None = None) -> str:
     """A column's header: translated (``lang`` other than en); in the English Excel file a
     reader label (``due_date`` -> "Due date"); in the English CSV the column name. With a
-    ``currency``, the headers of :data:`MONEY_COLUMNS` name it ("Value (CNY)", "价值（CNY）"),
-    except in the English CSV."""
+    ``currency``, the headers of :data:`MONEY_COLUMNS` name it ("Value (CNY)"; in Chinese by
+    its Chinese name, "价值（元）", as the report does), except in the English CSV."""
     # the English CSV keeps the column names a CRM import expects; readers' files name the unit
     unit = currency if (excel or lang != "en") and name in MONEY_COLUMNS else None
     if lang != "en":
         text = i18n.translate(name, lang)
-        return f"{text}（{unit}）" if unit else text
+        return f"{text}（{i18n.CURRENCIES_ZH.get(unit, unit)}）" if unit else text
     if not excel:
         return name
     from crmlab.narrative import label

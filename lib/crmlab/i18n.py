@@ -474,7 +474,7 @@ TERMS_ZH: dict[str, str] = {
     "personal win-back call or voucher within 2 weeks": "两周内电话挽回或发放优惠券",
     "low-cost reactivation e-mail series; ask why they left": "低成本的唤醒邮件系列；询问离开原因",
     "welcome offer for a first purchase": "首次购买的欢迎优惠",
-    "retention offer and a call from the relationship manager": "挽留优惠并由客户经理致电",
+    "retention offer and a personal call": "挽留优惠并亲自致电客户",
     "needs review: fees, rates, product fit": "需求回顾：费用、利率、产品匹配",
     "onboarding journey: salary deposit and digital banking": "新客引导：工资代发与数字银行",
     "offer a second product matched to needs": "推荐匹配需求的第二个产品",

@@ -32,7 +32,7 @@ RETAIL_PLAYBOOK: dict[str, tuple[str, str, int]] = {
 #: Bank lifecycle stages -> (action, owner role, start month).
 FINANCE_PLAYBOOK: dict[str, tuple[str, str, int]] = {
     "at_risk": (
-        "Retention offer and a call from the relationship manager",
+        "Retention offer and a personal call",  # by the customer's own contact (tier A: the RM)
         "Relationship manager",
         0,
     ),

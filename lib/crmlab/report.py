@@ -43,7 +43,7 @@ from markupsafe import Markup
 
 from crmlab import __version__, atomic, casespec, i18n
 from crmlab.errors import CrmlabError
-from crmlab.export import dash_missing_cells
+from crmlab.export import MISSING_MARK, dash_missing_cells
 from crmlab.results import cell_applies
 from crmlab.rundir import Run
 
@@ -608,12 +608,20 @@ def _shown_path(path: Path, base: Path | None = None) -> str:
     return str(path)
 
 
+def parameter_value(value: Any) -> str:
+    """A parameter's value as it would be written in a config: ``0.05``, ``3``, ``-0.2``,
+    ``150`` (not ``0.0500``); an empty text (not set: the default behaviour) as an en dash."""
+    if value == "" or value is None:
+        return MISSING_MARK
+    if isinstance(value, float) and not isinstance(value, bool):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return plain_value(value)
+
+
 def _parameters(run: Run) -> list[tuple[str, dict]]:
     rows = []
     for name, p in sorted(run.parameters.items()):
-        value = p["value"]
-        shown = '""' if value == "" else plain_value(value)
-        rows.append((name, {"shown": shown, "user": p["user"]}))
+        rows.append((name, {"shown": parameter_value(p["value"]), "user": p["user"]}))
     return rows
 
 
