@@ -124,3 +124,20 @@ def test_command_line_errors_are_messages(cfg, tmp_path, capsys, monkeypatch):
     code = cli.main(["lookup", pseudonym("1003", KEY), "--config", str(cfg.path)])
     out = capsys.readouterr().out
     assert code == 0 and "1003" in out and "张伟" in out
+
+
+def test_the_list_is_never_written_where_git_would_commit_it(cfg, tmp_path):
+    import subprocess
+
+    project = tmp_path / "acme"
+    project.mkdir()
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / ".gitignore").write_text(config.STARTER_GITIGNORE, encoding="utf-8")
+    run = _fake_run(tmp_path / "runs")
+    out = project / "contacts.xlsx"
+    with pytest.raises(ParameterError, match="would be committed by git"):
+        lookup.write_contact_list(run, cfg.path, out, KEY)
+    assert not out.exists()
+    assert config.tracked_by_git(project / "new" / "folder" / "contacts.xlsx")  # not there yet
+    assert not config.tracked_by_git(project / "private" / "contacts.xlsx")  # crmlab new ignores it
+    assert not config.tracked_by_git(tmp_path / "elsewhere.xlsx")  # not in a work tree

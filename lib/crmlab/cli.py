@@ -323,7 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("targets", nargs="+", metavar="RUN_DIR | PSEUDONYM")
     p.add_argument("--config", required=True, help="the case config the run was made with")
-    p.add_argument("--out", help="contact list file (.xlsx or .csv) for a run folder")
+    p.add_argument(
+        "--out",
+        help="contact list file (.xlsx or .csv) for a run folder, e.g. acme/private/contacts.xlsx",
+    )
     p.set_defaults(func=_cmd_lookup)
 
     p = sub.add_parser("workshop", help="build a workshop kit: student notebooks, data, guide")

@@ -732,7 +732,7 @@ def pseudonym_key(cfg: CaseConfig) -> tuple[bytes, str]:
             f"{cfg.path.name}, key_file: {f} holds {len(secret)} characters; use a random "
             "secret of at least 16."
         )
-    if _tracked_by_git(f):
+    if tracked_by_git(f):
         raise ConfigError(
             f"{cfg.path.name}, key_file: {f} is inside a git work tree but not git-ignored. Add "
             f"'{f.name}' to a .gitignore beside it (a committed key lets anyone re-identify "
@@ -747,11 +747,16 @@ def _key_file_secret(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _tracked_by_git(path: Path) -> bool:
-    """True if ``path`` is inside a git work tree and not ignored (read-only git queries)."""
+def tracked_by_git(path: Path) -> bool:
+    """True if ``path`` (which need not exist yet) is inside a git work tree and not ignored, so
+    that a ``git add -A`` would commit it (read-only git queries; False without git)."""
+    path = Path(path).absolute()
+    base = path.parent
+    while not base.is_dir() and base != base.parent:
+        base = base.parent
     try:
         inside = subprocess.run(
-            ["git", "-C", str(path.parent), "rev-parse", "--is-inside-work-tree"],
+            ["git", "-C", str(base), "rev-parse", "--is-inside-work-tree"],
             capture_output=True,
             text=True,
             timeout=10,
@@ -759,7 +764,7 @@ def _tracked_by_git(path: Path) -> bool:
         if inside.returncode != 0 or inside.stdout.strip() != "true":
             return False
         ignored = subprocess.run(
-            ["git", "-C", str(path.parent), "check-ignore", "-q", path.name],
+            ["git", "-C", str(base), "check-ignore", "-q", str(path.relative_to(base))],
             capture_output=True,
             timeout=10,
         )
@@ -775,7 +780,11 @@ STARTER_GITIGNORE = """# client data and secrets stay out of version control
 exports/
 secret.key
 runs/
+private/
 """
+"""What ``crmlab new`` git-ignores: the client's exports, the key, the runs (their inputs are
+the client's data) and ``private/``, the place for files with personal data such as the
+contact list of ``crmlab lookup``."""
 
 
 def starter_config(name: str, case: str, key_file: bool = True) -> str:

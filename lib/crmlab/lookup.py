@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from crmlab import atomic, privacy
-from crmlab.config import CaseConfig, load_config, pseudonym_key
+from crmlab.config import CaseConfig, load_config, pseudonym_key, tracked_by_git
 from crmlab.errors import DataError, ParameterError
 
 PSEUDONYM_PATTERN = re.compile(
@@ -167,7 +167,8 @@ def write_contact_list(
     """Write a run's action list with customer numbers and contact details to ``out``.
 
     ``out`` ends in ``.xlsx`` or ``.csv`` (UTF-8 with a byte-order mark, for Excel) and lies
-    outside the run folder (which is handed over and must hold no personal data). Columns: those
+    outside the runs folder (which is handed over and must hold no personal data) and not where
+    git would commit it (e.g. in the git-ignored ``private/`` of a ``crmlab new`` folder). Columns: those
     of ``actions.csv``, with the customer number and contact columns after ``customer_id``.
     Returns the path, the number of rows and the number of rows not found in the exports.
     Raises :class:`DataError` when no row is found (the run was made from other exports or with
@@ -186,6 +187,12 @@ def write_contact_list(
             f"--out {out} is inside {runs_root}, the folder of the runs and their deliverables, "
             "which hold no personal data. Write the contact list where the client's own data "
             "are kept, e.g. beside the exports."
+        )
+    if tracked_by_git(out):
+        raise ParameterError(
+            f"--out {out} would be committed by git (it is in a git work tree and not ignored), "
+            "and the contact list holds personal data. Write it into the git-ignored private/ "
+            "folder beside the config (`crmlab new` ignores it), or add it to a .gitignore."
         )
     cfg = load_config(config_path)
     if cfg.case != run.case:
