@@ -18,6 +18,7 @@ import re
 import shutil
 import warnings
 
+import pandas as pd
 import pytest
 
 from crmlab import casespec, i18n, report, runner
@@ -306,6 +307,43 @@ def test_summary_falls_back_when_its_figures_are_missing(reports, tmp_path):
     summary = section(report.build_report(copy).read_text(encoding="utf-8"), "summary")
     assert "could not be filled" in summary and "goal.gap_points" in summary
     assert f"{100 * run.results['goal.baseline']:.1f}%" in summary  # headline figures remain
+
+
+def test_past_due_dates_are_noted_in_the_report_and_the_action_list(reports, tmp_path):
+    """The plan starts in the data's last month (results plan.start): a run made after that
+    month says so in the report's summary and on the action list's Summary sheet; a run made
+    within it does not."""
+    import datetime as dt
+
+    from openpyxl import load_workbook
+
+    from crmlab import actions
+    from crmlab.rundir import plan_past_due
+
+    run, _, _ = reports
+    start = run.results["plan.start"]  # e.g. "2026-10"
+    last = pd.Period(start, freq="M").end_time.date()
+    assert plan_past_due(run.results, last) is None
+    assert plan_past_due(run.results, last + dt.timedelta(days=1)) == (start, last)
+    assert plan_past_due({}, last) is None
+    for day, noted in ((last, False), (last + dt.timedelta(days=36), True)):
+        copy = tmp_path / f"run-{day}"
+        shutil.copytree(run.path, copy)
+        status = json.loads((copy / "status.json").read_text())
+        status["finished"] = f"{day}T10:00:00+00:00"
+        (copy / "status.json").write_text(json.dumps(status))
+        for lang, text in (
+            ("en", f"({last}) had already passed"),
+            ("zh", f"（{last}）在本次运行时"),
+        ):
+            page = report.build_report(copy, lang, out=copy / f"r.{lang}.html").read_text()
+            assert (text in section(page, "summary")) is noted, (day, lang)
+        xlsx, _ = actions.write_action_list(copy, out_dir=copy)
+        sheet = load_workbook(xlsx, read_only=True).worksheets[0]
+        notes = [
+            r[0] for r in sheet.iter_rows(values_only=True) if r and str(r[0]).startswith("Note")
+        ]
+        assert bool(notes) is noted and (not noted or str(last) in notes[0])
 
 
 # --------------------------------------------------------------------------------------------

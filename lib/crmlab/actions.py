@@ -623,6 +623,26 @@ def segment_summary(table: pd.DataFrame, score_name: str) -> pd.DataFrame:
     return table.groupby("segment", sort=False).agg(**agg).reset_index()
 
 
+def _past_due_note(run: Run, lang: str) -> str | None:
+    """The Summary sheet's note when the first due dates were already past on the day of the
+    run (:func:`crmlab.rundir.plan_past_due`, as the report's summary says)."""
+    import datetime as dt
+
+    from crmlab.rundir import plan_past_due
+
+    finished = run.status.get("finished") or run.status.get("started")
+    past = (
+        plan_past_due(run.results, dt.date.fromisoformat(str(finished)[:10])) if finished else None
+    )
+    if past is None:
+        return None
+    month, end = past
+    day = str(finished)[:10]
+    if lang == "zh":
+        return f"注意：计划从 {month} 开始，首批截止日期（{end}）在运行当天（{day}）已经过去。"
+    return f"Note: the plan starts in {month}; its first due dates ({end}) had passed on the day of the run ({day})."
+
+
 def _capped_note(n: int, lang: str) -> str:
     if lang == "zh":
         return f"每个细分工作表按优先级列出前 {n:,} 位客户；actions.csv 列出全部客户。"
@@ -691,8 +711,11 @@ def write_action_list(
                 part = table[table["segment"] == segment].head(max_rows_per_sheet)
                 ws = wb.add_worksheet(_sheet_name(_segment_name(segment, lang), used))
                 _write_sheet(ws, fmt, _localized(part, lang, True, currency), formats)
+            notes = [_past_due_note(run, lang)]
             if (summary["customers"] > max_rows_per_sheet).any():
-                summary_sheet.write(len(summary) + 2, 0, _capped_note(max_rows_per_sheet, lang))
+                notes.append(_capped_note(max_rows_per_sheet, lang))
+            for i, note in enumerate(n for n in notes if n):
+                summary_sheet.write(len(summary) + 2 + i, 0, note)
     # with a byte-order mark: Excel (a Chinese Windows above all) then reads the file as UTF-8
     atomic.write_text(
         csv, _localized(table, lang, currency=currency).to_csv(index=False), encoding="utf-8-sig"

@@ -61,6 +61,13 @@ UI: dict[str, dict[str, str]] = {
     "status_failed": {"en": "failed", "zh": "失败"},
     "contents": {"en": "Contents", "zh": "目录"},
     "executive_summary": {"en": "Executive summary", "zh": "执行摘要"},
+    "plan_past_due": {
+        "en": "Note: the action plan starts in {month}, so its first due dates ({end}) had "
+        "already passed when this run was made ({run_date}). For dates from the current month "
+        "on, the case is run again with the plan starting then (parameter plan_start).",
+        "zh": "注意：行动计划从 {month} 开始，其首批截止日期（{end}）在本次运行时（{run_date}）"
+        "已经过去。如需从当月起算的日期，请以参数 plan_start 指定计划开始月份后重新运行。",
+    },
     "goal": {"en": "The goal", "zh": "目标"},
     "baseline_vs_target": {"en": "Baseline and target", "zh": "基线与目标"},
     "key_findings": {"en": "Key findings", "zh": "主要发现"},

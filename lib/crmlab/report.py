@@ -608,6 +608,22 @@ def _shown_path(path: Path, base: Path | None = None) -> str:
     return str(path)
 
 
+def _plan_note(run: Run, lang: str) -> str | None:
+    """The summary's note when the action plan's first due dates were already past on the day
+    of the run (:func:`crmlab.rundir.plan_past_due`); None otherwise."""
+    from crmlab.rundir import plan_past_due
+
+    finished = run.status.get("finished") or run.status.get("started")
+    if not finished:
+        return None
+    day = dt.date.fromisoformat(str(finished)[:10])
+    past = plan_past_due(run.results, day)
+    if past is None:
+        return None
+    month, end = past
+    return i18n.ui("plan_past_due", lang, month=month, end=end.isoformat(), run_date=day)
+
+
 def parameter_value(value: Any) -> str:
     """A parameter's value as it would be written in a config: ``0.05``, ``3``, ``-0.2``,
     ``150`` (not ``0.0500``); an empty text (not set: the default behaviour) as an en dash."""
@@ -666,6 +682,7 @@ def build_report(
         "stages_done": run.stages_done,
         "headline": headline,
         "summary_html": summary_html,
+        "plan_note": _plan_note(run, lang) if run.ok else None,
         "stages": _stage_sections(run, spec, lang),
         "appendix": _appendix(run, spec, lang),
         "parameters": _parameters(run),

@@ -7,14 +7,30 @@ how the runner wrote them beyond the documented files.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crmlab.errors import CrmlabError, StageInputMissing
 from crmlab.results import ARTIFACTS_SUBDIR
+
+
+def plan_past_due(results: Mapping[str, Any], on: dt.date) -> tuple[str, dt.date] | None:
+    """``(start month, its last day)`` when a run's action plan starts in a month that ended
+    before ``on`` - its first due dates are then already past; else None (also for a run that
+    recorded no plan). The plan starts in ``plan.start`` (the ``plan_start`` parameter, else the
+    data's last month), or ``goal.start`` for runs that predate ``plan.start``."""
+    import pandas as pd
+
+    month = results.get("plan.start") or results.get("goal.start")
+    if not month:
+        return None
+    end = pd.Period(str(month), freq="M").end_time.date()
+    return (str(month), end) if end < on else None
 
 
 @dataclass(frozen=True)

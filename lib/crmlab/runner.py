@@ -451,22 +451,21 @@ def _write_deliverables(run_dir: Path, result: RunResult, lang: str, personal=No
 
 def past_plan_note(results_file: Path, today: dt.date) -> str | None:
     """A note when the run's action plan starts in a month that ended before ``today`` (its
-    first due dates are then already past): the plan starts with the data's last month unless
-    ``plan_start`` says otherwise. None when it is current, or the run recorded no plan."""
+    first due dates are then already past, :func:`crmlab.rundir.plan_past_due`): the plan starts
+    with the data's last month unless ``plan_start`` says otherwise. None when it is current, or
+    the run recorded no plan."""
     import json
 
-    import pandas as pd
+    from crmlab.rundir import plan_past_due
 
     try:
         results = json.loads(Path(results_file).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    month = results.get("plan.start") or results.get("goal.start")
-    if not month:
+    past = plan_past_due(results, today)
+    if past is None:
         return None
-    end = pd.Period(str(month), freq="M").end_time.date()
-    if end >= today:
-        return None
+    month, end = past
     return (
         f"the action plan starts in {month}, so its first due dates "
         f"({end:%Y-%m-%d}) are already past; to start it this month run again with "
