@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import re
 import shutil
 
 import pandas as pd
@@ -85,7 +86,7 @@ def test_excel_has_a_summary_and_a_formatted_sheet_per_segment(written):
     shown = {segment.replace("_", " "): segment for segment in counts}
     assert wb.sheetnames[0] == "Summary"
     assert sorted(wb.sheetnames[1:]) == sorted(shown)
-    summary = pd.read_excel(xlsx, sheet_name="Summary")
+    summary = pd.read_excel(xlsx, sheet_name="Summary", nrows=len(counts))  # notes below it
     assert list(summary.columns[:3]) == ["Segment", "Customers", "Total value"]
     assert summary.set_index("Segment")["Customers"].to_dict() == {
         name: counts[segment] for name, segment in shown.items()
@@ -107,6 +108,16 @@ def test_excel_has_a_summary_and_a_formatted_sheet_per_segment(written):
         assert ws.column_dimensions[letter].width >= 30  # wide enough for the action text
         ids = [ws.cell(r, col["Customer (pseudonym)"]).value for r in range(2, min(n, 20) + 2)]
         assert ids == table.loc[table["segment"] == segment, "customer_id"].head(20).tolist()
+    # the case's extra text columns read in words too (the CSV keeps loyal_customers, cant_lose)
+    shown_values = set()
+    for ws in wb.worksheets[1:]:
+        for row in ws.iter_rows(min_row=2, values_only=True):
+            shown_values |= {v for v in row if isinstance(v, str)}
+    identifiers = {v for v in shown_values if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", v)}
+    assert identifiers == set()
+    raw = {v for c in table.columns if table[c].dtype.kind in "OT" for v in table[c].dropna()}
+    assert "cant_lose" in raw and "can't lose" in shown_values
+    assert "loyal_customers" in raw and "loyal customers" in shown_values
 
 
 def test_no_personal_value_of_the_raw_files_is_in_the_list(written):
@@ -179,7 +190,7 @@ def test_values_are_written_in_cents(written):
     run, _, csv, table = written
     text = pd.read_csv(csv, dtype={"value": "str"})["value"].dropna()
     assert text.str.fullmatch(r"-?\d+(\.\d{1,2})?").all()
-    spec = actions._spec(CASE)
+    spec = actions.action_spec(CASE)
     stage = run.artifact(spec["table"])  # indexed by customer id
     stage = stage[spec["value"]].astype("float64")
     got = table.set_index("customer_id")["value"]
@@ -228,7 +239,7 @@ def test_finance_contacts_are_the_campaigns_callers_by_tier():
     from crmlab import targeting
     from crmlab.narrative import label
 
-    contacts = actions.tier_contacts(actions._spec(FINANCE))
+    contacts = actions.tier_contacts(actions.action_spec(FINANCE))
     assert contacts == {
         "A": "Relationship manager",
         "B": "Service team",
@@ -237,12 +248,12 @@ def test_finance_contacts_are_the_campaigns_callers_by_tier():
     callers = {t: label(owner) for t, (_, owner, _) in targeting.DEFAULT_TIER_ACTIONS.items()}
     assert contacts == callers
     # a case without actions.contact keeps the tiers' channels of crmlab.plans
-    assert actions.tier_contacts(actions._spec(CASE)) == plans.TIER_OWNER
+    assert actions.tier_contacts(actions.action_spec(CASE)) == plans.TIER_OWNER
 
 
 def test_finance_owner_and_contact_never_contradict_each_other(finance_written):
     run, _, _, table = finance_written
-    contacts = actions.tier_contacts(actions._spec(FINANCE))
+    contacts = actions.tier_contacts(actions.action_spec(FINANCE))
     roles = set(contacts.values())
     work = run.artifact("action_list").set_index("pseudo_id")
     listed = table.set_index("customer_id")
@@ -291,6 +302,9 @@ def test_finance_excel_headers_say_who_acts_and_the_currency(finance_written, tm
     zh_xlsx, zh_csv = actions.write_action_list(run.path, lang="zh", out_dir=tmp_path)
     assert "价值（元）" in pd.read_csv(zh_csv).columns
     assert "价值（元）" in pd.read_excel(zh_xlsx, sheet_name="成熟期").columns
+    summary_zh = pd.read_excel(zh_xlsx, sheet_name="汇总")
+    assert {"挽留活动覆盖的客户数", "最高优先级"} <= set(summary_zh.columns)
+    assert not [c for c in summary_zh.columns if re.search(r"[A-Za-z]{3,}", str(c))]
 
 
 def test_summary_sheet_names_each_segments_own_action_and_its_campaign_customers():

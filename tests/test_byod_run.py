@@ -280,10 +280,12 @@ def _check_contact_list(runs):
     cmd += [str(runs["client"] / "client.yaml"), "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    contacts = pd.read_excel(out, dtype=str)
+    contacts = pd.read_excel(out, dtype=str)  # reader headers, as actions.xlsx
     actions = pd.read_csv(runs["run_dir"] / "actions.csv", dtype=str)
+    first = ["Priority", "Customer (pseudonym)", "会员编号", "姓名", "邮箱"]
+    assert list(contacts.columns[:5]) == first
+    contacts = contacts.rename(columns={"Customer (pseudonym)": "customer_id"})
     assert contacts["customer_id"].tolist() == actions["customer_id"].tolist()
-    assert list(contacts.columns[:5]) == ["priority", "customer_id", "会员编号", "姓名", "邮箱"]
     assert "身份证号" not in contacts.columns  # not needed to contact anyone
     assert [pseudonym(m, KEY) for m in contacts["会员编号"]] == contacts["customer_id"].tolist()
     expected = members.loc[contacts["会员编号"], ["姓名", "手机"]].reset_index(drop=True)

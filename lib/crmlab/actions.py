@@ -92,7 +92,9 @@ DECIMALS = 2
 """Decimals of the other fractional columns of the action list (value in currency, months)."""
 
 
-def _spec(case: str) -> dict:
+def action_spec(case: str) -> dict:
+    """The ``actions:`` section of a case's spec (table, id, segment, tier, score, value,
+    playbook, contacts, currency ...); a :class:`ConfigError` when the case has none."""
     spec = casespec.load_spec(case).get("actions")
     if not spec:
         raise ConfigError(
@@ -128,7 +130,7 @@ def action_table(run: Run) -> pd.DataFrame:
     """
     from crmlab import plans
 
-    spec = _spec(run.case)
+    spec = action_spec(run.case)
     table = run.artifact(spec["table"])
     if spec.get("id") not in table.columns and spec.get("id") in (table.index.names or []):
         table = table.reset_index()
@@ -497,23 +499,25 @@ def _segment_name(segment: str, lang: str) -> str:
     return i18n.translate(str(segment), lang) if lang != "en" else value_label(segment)
 
 
-def _localized(
+def localized(
     table: pd.DataFrame, lang: str, excel: bool = False, currency: str | None = None
 ) -> pd.DataFrame:
     """The list as written: headers by :func:`_header` (money headers naming ``currency``);
-    segments and action texts translated (or, in the English Excel file, segment names with
-    spaces)."""
+    segments, action texts and the case's extra text columns translated - or, in the English
+    Excel file, identifiers in words (``loyal_customers`` -> "loyal customers",
+    :func:`crmlab.narrative.value_label`); the English CSV keeps the values a CRM import
+    expects."""
     if lang == "en" and not excel:
         return table
+    from crmlab.narrative import value_label
+
     out = table.copy()
-    if lang != "en":
-        text = [
-            c for c in out.columns if c != "customer_id" and pd.api.types.is_string_dtype(out[c])
-        ]
-        for col in text:  # segments, actions, roles and the case's extra text columns
+    text = [c for c in out.columns if c != "customer_id" and pd.api.types.is_string_dtype(out[c])]
+    for col in text:  # segments, actions, roles and the case's extra text columns
+        if lang != "en":
             out[col] = out[col].map(lambda v: v if pd.isna(v) else i18n.translate(str(v), lang))
-    elif "segment" in out.columns:
-        out["segment"] = out["segment"].map(lambda v: _segment_name(v, lang))
+        else:
+            out[col] = out[col].map(lambda v: v if pd.isna(v) else value_label(v))
     out.columns = [_header(c, lang, excel, currency) for c in out.columns]
     return out
 
@@ -676,7 +680,7 @@ def write_action_list(
     run = Run.open(run_dir)
     table = action_table(run)
     check_no_personal_data(table, run, personal)
-    spec = _spec(run.case)
+    spec = action_spec(run.case)
     score_name = "churn_risk" if spec.get("score_kind") == "risk" else "satisfaction"
     summary = segment_summary(table, score_name)
     formats = {
@@ -706,11 +710,11 @@ def write_action_list(
             fmt, used = _Formats(wb), set()
             summary_name = _sheet_name("Summary" if lang == "en" else "汇总", used)
             summary_sheet = wb.add_worksheet(summary_name)
-            _write_sheet(summary_sheet, fmt, _localized(summary, lang, True, currency), formats)
+            _write_sheet(summary_sheet, fmt, localized(summary, lang, True, currency), formats)
             for segment in summary["segment"]:
                 part = table[table["segment"] == segment].head(max_rows_per_sheet)
                 ws = wb.add_worksheet(_sheet_name(_segment_name(segment, lang), used))
-                _write_sheet(ws, fmt, _localized(part, lang, True, currency), formats)
+                _write_sheet(ws, fmt, localized(part, lang, True, currency), formats)
             notes = [_past_due_note(run, lang)]
             if (summary["customers"] > max_rows_per_sheet).any():
                 notes.append(_capped_note(max_rows_per_sheet, lang))
@@ -718,6 +722,6 @@ def write_action_list(
                 summary_sheet.write(len(summary) + 2 + i, 0, note)
     # with a byte-order mark: Excel (a Chinese Windows above all) then reads the file as UTF-8
     atomic.write_text(
-        csv, _localized(table, lang, currency=currency).to_csv(index=False), encoding="utf-8-sig"
+        csv, localized(table, lang, currency=currency).to_csv(index=False), encoding="utf-8-sig"
     )
     return xlsx, csv

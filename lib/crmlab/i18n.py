@@ -676,7 +676,7 @@ TERMS_ZH: dict[str, str] = {
     "recommended action": "建议行动",
     "owner role": "负责角色",
     "action owner": "行动负责人",
-    "contact": "联络方式",
+    "contact": "负责联系的人员",
     "due date": "截止日期",
     "total value": "总价值",
     "mean churn risk": "平均流失风险",
@@ -686,6 +686,7 @@ TERMS_ZH: dict[str, str] = {
 _NUMBER = r"[-+]?\d[\d,]*(?:\.\d+)?%?"
 
 #: (English pattern, Chinese replacement) for texts with numbers; first match wins. A replacement
+    "in campaign": "挽留活动覆盖的客户数",
 #: is a ``re.sub`` template or a function of the match (to translate a captured term).
 PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(rf"^target ({_NUMBER})$", re.I), r"目标 \1"),

@@ -174,7 +174,7 @@ def write_contact_list(
     Raises :class:`DataError` when no row is found (the run was made from other exports or with
     another key), before anything is written.
     """
-    from crmlab.actions import action_table
+    from crmlab.actions import action_spec, action_table, localized
     from crmlab.rundir import Run
 
     run = Run.open(run_dir)
@@ -210,10 +210,13 @@ def write_contact_list(
             "exports or with another key. Use the config and key the run was made with."
         )
     with atomic.atomic_path(out) as tmp:
-        if out.suffix.lower() == ".csv":
+        if out.suffix.lower() == ".csv":  # the column names, for a CRM import (as actions.csv)
             table.to_csv(tmp, index=False, encoding="utf-8-sig")
-        else:
+        else:  # headers and values in words, as actions.xlsx
+            shown = localized(
+                table, "en", excel=True, currency=action_spec(run.case).get("currency")
+            )
             with pd.ExcelWriter(tmp, engine="xlsxwriter") as xl:
-                table.to_excel(xl, sheet_name="contacts", index=False)
+                shown.to_excel(xl, sheet_name="contacts", index=False)
                 xl.sheets["contacts"].freeze_panes(1, 0)
     return out, len(table), missing
