@@ -280,6 +280,7 @@ def _check_contact_list(runs):
     cmd += [str(runs["client"] / "client.yaml"), "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
+    assert out.stat().st_mode & 0o777 == 0o600  # personal data: for its owner only
     contacts = pd.read_excel(out, dtype=str)  # reader headers, as actions.xlsx
     actions = pd.read_csv(runs["run_dir"] / "actions.csv", dtype=str)
     first = ["Priority", "Customer (pseudonym)", "会员编号", "姓名", "邮箱"]

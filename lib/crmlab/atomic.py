@@ -11,9 +11,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once, at import: setting it later could race with other threads
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; on success rename it to ``target``.
+def atomic_path(target: str | os.PathLike, mode: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; on success rename it to ``target``, with the
+    permissions a newly created file gets (0666 less the umask, as ``open`` would give it), or
+    ``mode`` (e.g. 0o600 for a file with personal data).
 
     On an exception the temporary file is removed and ``target`` is left as it was.
     """
@@ -24,6 +36,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():  # mkstemp makes it private (0600); give it a new file's mode
+            tmp_path.chmod(mode if mode is not None else 0o666 & ~_UMASK)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

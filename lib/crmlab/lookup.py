@@ -209,7 +209,7 @@ def write_contact_list(
             f"exports of {cfg.path.name} with the key from {source}: the run was made from other "
             "exports or with another key. Use the config and key the run was made with."
         )
-    with atomic.atomic_path(out) as tmp:
+    with atomic.atomic_path(out, mode=0o600) as tmp:  # personal data: for its owner only
         if out.suffix.lower() == ".csv":  # the column names, for a CRM import (as actions.csv)
             table.to_csv(tmp, index=False, encoding="utf-8-sig")
         else:  # headers and values in words, as actions.xlsx
