@@ -119,3 +119,63 @@ def test_an_english_plan_table_reads_back_into_its_chinese_variant(focus):
         for col in text:
             assert [i18n.translate(v) for v in en[col]] == list(zh[col]), col
             assert all(i18n.has_cjk(v) for v in zh[col]), col
+
+
+def test_an_owner_that_is_a_tiers_contact_reads_by_value_tier():
+    """The finance playbook's "Relationship manager" stands for each customer's own contact
+    (the action list gives a tier B or C customer's action to the service team or marketing
+    automation): the plan table says so, with the contacts of the case spec."""
+    from crmlab import actions, casespec, i18n
+
+    contacts = actions.tier_contacts(casespec.load_spec("finance_churn")["actions"])
+    assert contacts == plans.spec_contacts(plans.FINANCE_PLAYBOOK)
+    plan = plans.segment_action_plan(
+        {"at_risk": 221, "mature": 1350, "declining": 126, "new": 494},
+        plans.FINANCE_PLAYBOOK,
+        "2026-10",
+    ).set_index("segment")
+    by_tier = "By value tier: relationship manager (A), service team (B), marketing automation (C)"
+    assert plan.loc["at_risk", "owner"] == plan.loc["mature", "owner"] == by_tier
+    assert plan.loc["declining", "owner"] == "Branch advisor"  # not a tier's contact: as it is
+    assert plan.loc["at_risk", "action"] == "Retention offer from the customer's contact"
+    assert i18n.translate(by_tier) == "按价值等级：客户经理（A）、服务团队（B）、自动化营销（C）"
+    assert i18n.translate(plan.loc["at_risk", "action"]) == "由客户的对接人提供挽留优惠"
+    # contacts given: they decide; none: every owner as the playbook names it
+    plain = plans.segment_action_plan({"at_risk": 1}, plans.FINANCE_PLAYBOOK, "2026-10", {})
+    assert plain["owner"].tolist() == ["Relationship manager"]
+    retail = plans.segment_action_plan({"loyal": 1}, plans.RETAIL_PLAYBOOK, "2026-10")
+    assert retail["owner"].tolist() == ["CRM manager"]
+
+
+def test_no_playbook_action_promises_a_call_that_a_tiers_contact_cannot_make():
+    """Tier C's contact is marketing automation: an action owned by whoever contacts the
+    customer must not promise a personal call."""
+    for book in (plans.FINANCE_PLAYBOOK, plans.CHURN_FLAG_PLAYBOOK):
+        personal = set(plans.spec_contacts(book).values())
+        assert personal
+        for action, owner, _ in book.values():
+            if owner in personal:
+                assert "call" not in action.lower() and "personal" not in action.lower(), action
+
+
+def test_a_churn_flag_run_gets_a_playbook_and_contacts_without_bank_products():
+    from crmlab import casespec, i18n
+
+    assert plans.run_playbook("finance_churn", {}) is plans.FINANCE_PLAYBOOK
+    assert plans.run_playbook("finance_churn", {"churn.basis": "dates"}) is plans.FINANCE_PLAYBOOK
+    flag = plans.run_playbook("finance_churn", {"churn.basis": "flag"})
+    assert flag is plans.CHURN_FLAG_PLAYBOOK and set(flag) == set(plans.FINANCE_PLAYBOOK)
+    bank_words = ("salary", "digital banking", "branch", "deposit", "rates", "relationship")
+    for action, owner, _ in flag.values():
+        assert not any(w in f"{action} {owner}".lower() for w in bank_words), (action, owner)
+        for text in (action, owner):
+            assert i18n.has_cjk(i18n.translate(text)), text
+    section = casespec.load_spec("finance_churn")["actions"]
+    applied = casespec.for_run(section, {"churn.basis": "flag"})
+    assert applied["playbook"] == "CHURN_FLAG_PLAYBOOK" and "when" not in applied
+    assert applied["contact"]["A"] == "account_manager"
+    assert casespec.for_run(section, {})["contact"]["A"] == "relationship_manager"
+    assert section["playbook"] == "FINANCE_PLAYBOOK"  # the spec itself is unchanged
+    assert plans.spec_contacts(plans.CHURN_FLAG_PLAYBOOK)["A"] == "Account manager"
+    with pytest.raises(ParameterError):
+        plans.playbook("TIER_OWNER")

@@ -9,6 +9,7 @@ thousands separators), not through ``crmlab.casespec``.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -279,6 +280,9 @@ def test_a_dated_run_leaves_out_the_text_of_the_flag_extract(reports):
         assert "A flag extract" not in page.read_text(encoding="utf-8"), page.name
     notebook = run.notebook("02_data")
     assert any("A flag extract" in c.source for c in notebook.cells)
+    # ... and keeps its own (cells tagged unless:churn.basis=flag)
+    assert "The case: a retail bank" in en and "For every month we count" in en
+    assert "Cohort retention" in en and "salary deposits (the ties that keep" in en
 
 
 def test_zh_finance_tables_cells_and_titles_are_chinese(reports):
@@ -324,3 +328,67 @@ def test_zh_finance_plans_monitoring_and_design_notes_are_chinese(reports):
     en_cells = set(reader_cells(en))
     assert "excluded: named in exclude" in en_cells
     assert "closures in the last 12 months / accounts open 12 months ago" in en_cells
+
+
+def _text(html_part: str) -> str:
+    """What a reader reads: tags out (inline ones without a space), whitespace as one space."""
+    inline = re.sub(r"</?(strong|em|code)>", "", html_part)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", inline)).split())
+
+
+def test_summary_says_what_the_action_list_does(reports):
+    """The recommended action agrees with actions.csv: the list starts with the campaign's
+    customers (by expected loss), not with the at-risk ones, and an at-risk customer outside
+    the campaign hears from their own contact by value tier (the spec's actions.contact) - for
+    tier C marketing automation, so no personal call is promised."""
+    import pandas as pd
+
+    from crmlab import actions
+
+    run, en, zh = reports
+    r = run.results
+    listed = pd.read_csv(run.path / "actions.csv")
+    n_campaign = r["action_list.n"]
+    assert listed["campaign_rank"].notna().sum() == n_campaign
+    assert listed.loc[: n_campaign - 1, "campaign_rank"].notna().all()  # the campaign first
+    at_risk = listed[listed["segment"] == "at_risk"]
+    assert len(at_risk) == r["lifecycle.counts"]["at_risk"] and at_risk["priority"].min() > 1
+    outside = at_risk[at_risk["campaign_rank"].isna()]
+    assert "Marketing automation" in set(outside["contact"])
+    assert (outside["owner_role"] == outside["contact"]).all()
+    assert set(outside["recommended_action"]) == {"Retention offer from the customer's contact"}
+
+    contacts = actions.tier_contacts(casespec.load_spec(CASE)["actions"])
+    said = ", ".join(f"{who.lower()} ({tier})" for tier, who in sorted(contacts.items()))
+    text = _text(_sentences(en))
+    assert "Start with the" not in text and "personal call" not in text
+    assert (
+        f"It starts with the campaign's {n_campaign:,} customers, by expected loss (risk x value), "
+        "with the campaign's action and due date; every other open customer follows by "
+        "lifecycle stage, highest value tier first. At-risk customers outside the campaign (of "
+        f"the {r['lifecycle.counts']['at_risk']:,} at risk) get a retention offer from their own "
+        f"contact by value tier: {said}."
+    ) in text
+    zh_text = _text(_sentences(zh)).replace(" ", "")
+    said_zh = "、".join(
+        f"{i18n.translate(who)}（{tier}）" for tier, who in sorted(contacts.items())
+    )
+    assert f"营销活动的{n_campaign:,}名客户" in zh_text
+    assert f"不在营销活动内的客户按价值等级由各自的对接人（{said_zh}）提供挽留优惠" in zh_text
+    assert "优先处理" not in zh_text and "由客户经理致电" not in zh_text
+
+
+def test_the_stage_5_plan_names_the_owner_by_tier_as_the_action_list_does(reports):
+    """The lifecycle plan's owner of the at-risk and mature customers is each customer's own
+    contact (as in actions.csv), not the relationship manager whom tiers B and C do not have."""
+    run, en, zh = reports
+    stage = _text(section(en, "stage-05_evaluate"))
+    by_tier = "By value tier: relationship manager (A), service team (B), marketing automation (C)"
+    assert f"Retention offer from the customer's contact {by_tier}" in stage
+    assert f"Loyalty recognition; periodic review {by_tier}" in stage
+    assert "Retention offer and a personal call" not in stage
+    zh_stage = _text(section(zh, "stage-05_evaluate"))
+    assert (
+        "由客户的对接人提供挽留优惠 按价值等级：客户经理（A）、服务团队（B）、自动化营销（C）"
+        in zh_stage
+    )

@@ -68,3 +68,28 @@ def test_atomic_write_leaves_old_file_on_error(tmp_path):
         raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def _cell(*tags):
+    return {"cell_type": "markdown", "metadata": {"tags": list(tags)}, "source": "text"}
+
+
+def test_unless_tag_leaves_a_cell_out_only_for_that_recorded_value():
+    dated_only = _cell("unless:churn.basis=flag")
+    assert not results.cell_applies(dated_only, {"churn.basis": "flag"})
+    assert results.cell_applies(dated_only, {"churn.basis": "dates"})
+    assert results.cell_applies(dated_only, {})  # nothing recorded: the dated text stays
+    assert results.cell_applies(_cell("unless:n=3"), {"n": 4})
+    assert not results.cell_applies(_cell("unless:n=3"), {"n": 3})  # values compare as text
+    # the two prefixes are opposites; every tag of a cell must allow it
+    flag_only = _cell("only-if:churn.basis=flag")
+    for recorded in ({"churn.basis": "flag"}, {}, {"churn.basis": "dates"}):
+        assert results.cell_applies(flag_only, recorded) != results.cell_applies(
+            dated_only, recorded
+        )
+    both = _cell("unless:churn.basis=flag", "only-if:segment=retail")
+    assert results.cell_applies(both, {"segment": "retail"})
+    assert not results.cell_applies(both, {"segment": "retail", "churn.basis": "flag"})
+    assert not results.cell_applies(both, {"segment": "bank"})
+    assert not results.cell_applies(_cell("unless:x=1", "notebook-only"), {})
+    assert results.cell_applies(_cell(), {"churn.basis": "flag"})

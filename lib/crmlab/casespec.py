@@ -80,6 +80,21 @@ def has_spec(case: str) -> bool:
     return spec_path(case).is_file()
 
 
+def for_run(section: dict, results: dict) -> dict:
+    """A spec section (e.g. ``actions``) as it applies to a run: its ``when:`` entries,
+    ``"<figure>=<value>": {key: value, ...}``, replace those keys where the run recorded that
+    value (the condition reads as a notebook cell's ``only-if:`` tag,
+    :func:`crmlab.results.cell_applies`). The finance case's churn-flag extract
+    (``churn.basis=flag``) gets a lifecycle playbook and contacts without bank products. The
+    section itself is not changed; ``when`` is not in the result."""
+    out = {k: v for k, v in section.items() if k != "when"}
+    for condition, keys in (section.get("when") or {}).items():
+        key, _, value = str(condition).partition("=")
+        if str(results.get(key)) == value:
+            out.update(keys)
+    return out
+
+
 def text(value: Any, lang: str, fallback: str = "") -> str:
     """Pick ``lang`` from a ``{en: ..., zh: ...}`` mapping (English if ``lang`` is missing)."""
     if value is None:

@@ -29,18 +29,31 @@ RETAIL_PLAYBOOK: dict[str, tuple[str, str, int]] = {
     "potential": ("Welcome offer for a first purchase", "Marketing", 1),
 }
 
-#: Bank lifecycle stages -> (action, owner role, start month).
+#: Bank lifecycle stages -> (action, owner role, start month). An owner that is a value tier's
+#: contact (the spec's ``actions.contact``: relationship manager for tier A, service team B,
+#: marketing automation C) stands for each customer's own contact: the action list gives a tier
+#: B or C customer's action to the service team or marketing automation, so the action texts fit
+#: every channel (a call, a letter, an app message).
 FINANCE_PLAYBOOK: dict[str, tuple[str, str, int]] = {
-    "at_risk": (
-        "Retention offer and a personal call",  # by the customer's own contact (tier A: the RM)
-        "Relationship manager",
-        0,
-    ),
+    "at_risk": ("Retention offer from the customer's contact", "Relationship manager", 0),
     "declining": ("Needs review: fees, rates, product fit", "Branch advisor", 1),
     "new": ("Onboarding journey: salary deposit and digital banking", "Onboarding team", 0),
     "growing": ("Offer a second product matched to needs", "Sales", 1),
     "mature": ("Loyalty recognition; periodic review", "Relationship manager", 2),
     "churned": ("Exit survey; win-back after 6 months", "Customer service", 3),
+}
+
+#: The finance case's churn-flag extract (one row per customer, any business - the example is a
+#: telecom): the same lifecycle stages without bank products or branches. "Account manager" is
+#: tier A's contact there (the spec's ``actions.when``), so it stands for each customer's own
+#: contact as the relationship manager does in :data:`FINANCE_PLAYBOOK`.
+CHURN_FLAG_PLAYBOOK: dict[str, tuple[str, str, int]] = {
+    "at_risk": ("Retention offer from the customer's contact", "Account manager", 0),
+    "declining": ("Needs review: price, plan and product fit", "Customer service", 1),
+    "new": ("Onboarding journey: welcome contact and first-use check", "Onboarding team", 0),
+    "growing": ("Offer a second product matched to needs", "Sales", 1),
+    "mature": ("Loyalty recognition; periodic review", "Account manager", 2),
+    "churned": ("Ask why they left; win-back offer after 6 months", "Customer service", 3),
 }
 
 #: Extra emphasis by value tier (ABC, seed 004): who owns the relationship.
@@ -60,19 +73,79 @@ def first_day(month: str) -> pd.Timestamp:
         raise ParameterError(f"A plan month must look like 2027-01, got {month!r}.") from None
 
 
+#: The owner of a plan row whose playbook owner is a value tier's contact: each customer's own
+#: contact, as the action list assigns it (``str.format`` fields: the tiers' contacts).
+BY_TIER = {
+    "en": "By value tier: {a} (A), {b} (B), {c} (C)",
+    "zh": "按价值等级：{a}（A）、{b}（B）、{c}（C）",
+}
+
+
+def playbook(name: str) -> dict[str, tuple[str, str, int]]:
+    """The playbook of this module called ``name`` (a case spec's ``actions.playbook``)."""
+    found = globals().get(str(name))
+    if not (str(name).endswith("PLAYBOOK") and isinstance(found, dict)):
+        raise ParameterError(f"'{name}' is not a playbook in crmlab.plans.")
+    return found
+
+
+def run_playbook(case: str, results: Mapping) -> dict[str, tuple[str, str, int]]:
+    """The playbook of a run of ``case``: its spec's ``actions.playbook`` as the run's figures
+    select it (:func:`crmlab.casespec.for_run`: a finance churn-flag extract, ``churn.basis =
+    flag``, gets :data:`CHURN_FLAG_PLAYBOOK`)."""
+    from crmlab import casespec
+
+    section = casespec.for_run(casespec.load_spec(case).get("actions") or {}, dict(results))
+    return playbook(section["playbook"])
+
+
+def spec_contacts(book: Mapping[str, tuple[str, str, int]]) -> dict[str, str]:
+    """Value tier -> who contacts the customer (in words: "Relationship manager"), from the
+    ``actions`` section of the case spec that names ``book`` as its playbook (directly or under
+    ``when:``); {} if no spec does."""
+    from crmlab import casespec
+    from crmlab.cases import all_cases
+    from crmlab.narrative import label
+
+    for case in all_cases():
+        section = casespec.load_spec(case.name).get("actions") or {}
+        for variant in (section, *(section.get("when") or {}).values()):
+            merged = {**section, **variant}
+            if globals().get(str(merged.get("playbook"))) is book:
+                return {str(t): label(who) for t, who in (merged.get("contact") or {}).items()}
+    return {}
+
+
+def by_tier(contacts: Mapping[str, str], lang: str = "en") -> str:
+    """The owner "each customer's contact" in words: "By value tier: relationship manager (A),
+    service team (B), marketing automation (C)" (:data:`BY_TIER`; other tier sets in English)."""
+    names = {t: str(who)[:1].lower() + str(who)[1:] for t, who in contacts.items()}
+    if list(names) == ["A", "B", "C"]:
+        return _text(BY_TIER, lang, a=names["A"], b=names["B"], c=names["C"])
+    return "By value tier: " + ", ".join(f"{who} ({t})" for t, who in names.items())
+
+
 def segment_action_plan(
     counts: Mapping[str, int] | pd.Series,
     playbook: Mapping[str, tuple[str, str, int]],
     start: str,
+    contacts: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per segment: who (segment and size), what action, owner role, and when (month).
 
     Segments absent from the playbook get "no specific action" so nothing silently drops out.
-    ``start`` is the plan's first month ("YYYY-MM").
+    ``start`` is the plan's first month ("YYYY-MM"). An owner that is one of the value tiers'
+    contacts (``contacts``: tier -> who; default :func:`spec_contacts` of the playbook) reads
+    "By value tier: relationship manager (A), service team (B), marketing automation (C)", as
+    the action list assigns it: a tier's contact acts for no other tier's customers.
     """
+    contacts = spec_contacts(playbook) if contacts is None else dict(contacts)
+    personal = {str(who).lower() for who in contacts.values()}
     rows = []
     for segment, n in pd.Series(counts).items():
         action, owner, offset = playbook.get(str(segment), ("No specific action", "-", 0))
+        if str(owner).lower() in personal:
+            owner = by_tier(contacts)
         rows.append(
             {
                 "segment": segment,
@@ -193,6 +266,7 @@ TEXTS: tuple[dict[str, str], ...] = (
     *(t for row in IMPLEMENTATION_MILESTONES for t in (row[1], row[3])),
     DEFAULT_FOCUS,
     *(t for row in FEEDBACK_ROWS for t in row[:2]),
+    BY_TIER,
 )
 
 

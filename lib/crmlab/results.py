@@ -25,6 +25,11 @@ ONLY_IF = "only-if:"
 """Cell tag prefix: ``only-if:<figure>=<value>`` marks a notebook cell (e.g. the text of one
 data shape) that belongs to a run only when the run recorded that value (:func:`cell_applies`)."""
 
+UNLESS = "unless:"
+"""Cell tag prefix: ``unless:<figure>=<value>`` marks a notebook cell that a run leaves out when
+it recorded that value - the text of the dated shape, ``unless:churn.basis=flag``, is not a
+churn-flag extract's (:func:`cell_applies`)."""
+
 NOTEBOOK_ONLY = "notebook-only"
 """Cell tag: a note for analysts (parameter names, library functions) that the report and the
 stage pages leave out; the notebook keeps it."""
@@ -33,16 +38,18 @@ stage pages leave out; the notebook keeps it."""
 def cell_applies(cell, results: dict) -> bool:
     """Whether a notebook cell belongs to the reader's version of a run: a cell tagged
     ``only-if:churn.basis=flag`` only when ``results["churn.basis"]`` is ``"flag"`` (the
-    finance case's churn-flag path); untagged cells always. The report and the stage pages
-    leave the others out (the executed notebook keeps every cell), and cells tagged
-    :data:`NOTEBOOK_ONLY`."""
+    finance case's churn-flag path), a cell tagged ``unless:churn.basis=flag`` only when it is
+    not (also when the run recorded no such figure); untagged cells always.
+    Every tag must allow the cell. The report and the stage pages leave the others out (the
+    executed notebook keeps every cell), and cells tagged :data:`NOTEBOOK_ONLY`."""
     for tag in cell.get("metadata", {}).get("tags", []):
         if tag == NOTEBOOK_ONLY:
             return False
-        if tag.startswith(ONLY_IF):
-            key, _, value = tag[len(ONLY_IF) :].partition("=")
-            if str(results.get(key)) != value:
-                return False
+        for prefix, wanted in ((ONLY_IF, True), (UNLESS, False)):
+            if tag.startswith(prefix):
+                key, _, value = tag[len(prefix) :].partition("=")
+                if (str(results.get(key)) == value) != wanted:
+                    return False
     return True
 
 
