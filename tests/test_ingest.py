@@ -386,6 +386,33 @@ def test_wrong_path_names_the_folder_and_a_near_file(tmp_path):
     assert f"files in {tmp_path / 'exports'}: stores_2026.csv." in p["hint"]
 
 
+def test_a_missing_file_suggests_only_a_really_close_one_and_running_without_it(tmp_path):
+    """stores.xlsx deleted: orders.csv is not offered ('Did you mean' across unrelated names);
+    the source is optional, so the hint says the case runs without it."""
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "orders.csv").write_text("OrderNo,MemberID\nA1,C1\n")
+    cfg = _one_source_config(
+        tmp_path, "  stores: exports/stores.xlsx\n  transactions: exports/orders.csv"
+    )
+    [p] = [p for p in ingest.load(config.load_config(cfg)).problems if p["source"] == "stores"]
+    assert p["rule"] == "file not found"
+    assert "Did you mean" not in p["hint"]
+    assert p["hint"].endswith(
+        "files in " + str(tmp_path / "exports") + ": orders.csv. "
+        "Or remove `stores:` from data: (the case runs without it)."
+    )
+    # the same name with another extension is offered
+    (tmp_path / "exports" / "stores.csv").write_text("store_id\nS1\n")
+    [p] = [p for p in ingest.load(config.load_config(cfg)).problems if p["source"] == "stores"]
+    assert "Did you mean 'stores.csv'?" in p["hint"]
+    # the only source of the config: no way to run without it
+    cfg = _one_source_config(tmp_path, "  stores: exports/store.xlsx")
+    [p] = ingest.load(config.load_config(cfg)).problems
+    assert "Did you mean 'stores.csv'?" in p["hint"] and "runs without it" not in p["hint"]
+    assert ingest._near_file("stores.xlsx", ["orders.csv", "pilot_plan.csv"]) is None
+    assert ingest._near_file("members.csv", ["member.csv", "numbers.csv"]) == "member.csv"
+
+
 def test_header_row_and_text_labels_for_ratings(tmp_path):
     (tmp_path / "s.csv").write_text(
         "Survey export 2026\nid,store,day,score,nps\n1,S1,2024-01-01,满意,9\n"
@@ -575,3 +602,70 @@ def test_other_columns_are_typed_automatically_and_reported(tmp_path):
     ingest.pseudonymize(prepared, KEY)
     assert prepared.pseudonymized["customers"] == ["customer_id", "email"]
     assert prepared.tables["customers"]["email"][0] == privacy.pseudonym("a@example.com", KEY)
+
+
+# --------------------------------------------------------------------------------------------
+# the data fingerprint of a run's input
+# --------------------------------------------------------------------------------------------
+def test_the_fingerprint_of_a_config_run_includes_the_files_a_query_reads(tmp_path):
+    """The pilot read by a DuckDB query: its file (and files matched by a glob) are input files
+    of the run, so a changed pilot plan changes the fingerprint."""
+    from crmlab import runner
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "stores.csv").write_text("store_id\nS1\nS2\n")
+    (exports / "pilot_plan.csv").write_text(
+        "store,arm,from,to\nS1,treatment,2024-01-01,2024-03-31\nS2,control,2024-01-01,2024-03-31\n"
+    )
+    (exports / "complaints_2025.csv").write_text("id,cust,day\nQ1,C1,2025-01-02\n")
+    (exports / "complaints_2026.csv").write_text("id,cust,day\nQ2,C1,2026-01-02\n")
+    cfg_path = _one_source_config(
+        tmp_path,
+        "  stores: exports/stores.csv\n"
+        "  pilot:\n    query: >-\n"
+        '      SELECT store AS store_id, arm AS "group", "from" AS start_date, "to" AS end_date\n'
+        "      FROM 'exports/pilot_plan.csv' WHERE arm <> 'test'\n"
+        "  complaints:\n    query: SELECT id AS complaint_id, cust AS customer_id, day AS date "
+        "FROM read_csv('exports/complaints_*.csv')",
+    )
+    prepared = ingest.load(config.load_config(cfg_path))
+    assert prepared.tables["pilot"]["group"].tolist() == ["treatment", "control"]
+    before = runner._fingerprint_later(tmp_path, prepared).result()  # as a run records it
+    assert [f["name"] for f in before["files"]] == [
+        "exports/complaints_2025.csv",
+        "exports/complaints_2026.csv",
+        "exports/pilot_plan.csv",
+        "exports/stores.csv",
+    ]
+    plan = exports / "pilot_plan.csv"
+    plan.write_text(plan.read_text().replace("2024-03-31", "2024-04-30"))
+    after = runner._fingerprint_later(tmp_path, prepared).result()
+    assert after["sha256"] != before["sha256"]
+    # named relative to the config's folder; quoted values and aliases name no file
+    files = ingest.input_files(prepared.cfg)
+    assert files["exports/pilot_plan.csv"] == exports / "pilot_plan.csv" and len(files) == 4
+
+
+def test_the_fingerprint_of_a_synthetic_folder_leaves_out_the_planted_truth(tmp_path):
+    """truth.json and truth_customers.csv are the generator's answers, which no case reads."""
+    from crmlab import report
+
+    data = tmp_path / "retail_satisfaction"
+    data.mkdir()
+    (data / "customers.csv").write_text("customer_id\nC1\n")
+    (data / "truth.json").write_text('{"csat": 0.8}')
+    (data / "truth_customers.csv").write_text("customer_id,planted\nC1,1\n")
+    fp = report.data_fingerprint(data)
+    assert [f["name"] for f in fp["files"]] == ["customers.csv"]
+    # another truth changes nothing; another input does
+    (data / "truth.json").write_text('{"csat": 0.7}')
+    assert report.data_fingerprint(data)["sha256"] == fp["sha256"]
+    (data / "customers.csv").write_text("customer_id\nC2\n")
+    assert report.data_fingerprint(data)["sha256"] != fp["sha256"]
+    # a client's folder without the generator's truth.json keeps every file
+    (data / "truth.json").unlink()
+    assert [f["name"] for f in report.data_fingerprint(data)["files"]] == [
+        "customers.csv",
+        "truth_customers.csv",
+    ]

@@ -140,7 +140,147 @@ def test_unparseable_dates_block_with_rows_examples_and_hint(client):
     assert p["severity"] == "error" and p["column"] == "OrderDate"
     assert p["n_rows"] == 14 and p["rows"] == [2, 3, 4, 5, 6]  # header is line 1
     assert p["examples"] == ["20240105", "20240106", "20240107"]
-    assert "set to missing on import; check the format '%d%m%Y'" in p["hint"]
+    # an error blocks the run: nothing is set to missing; the format suggested is the one the
+    # values are written in
+    assert "set to missing" not in p["hint"]
+    assert p["hint"] == (
+        "none of the values match '%d%m%Y': they are dates written like '20240105'; "
+        "give format: '%Y%m%d' (the way the dates are written)"
+    )
+
+
+def test_text_in_a_date_column_says_so_worded_by_severity(client):
+    """'unknown' in a column with format: is text, not a date in another format: the hint says
+    so; as an error it does not promise to set the values to missing, as a warning it does."""
+    orders = client.parent / "orders.csv"
+    for n in ("A10,1002,S2,20240115", "A11,1003,S1,20240116", "A12,1004,S2,20240117"):
+        _edit(orders, n, n.rsplit(",", 1)[0] + ",unknown")
+    p = _by_rule(_problems(client), "not a date in format %Y%m%d")
+    assert (p["severity"], p["n_rows"], p["examples"]) == ("error", 3, ["unknown"])
+    assert p["hint"] == (
+        "3 value(s) are not dates at all (e.g. 'unknown'): fix them in the export or blank "
+        "them; the others match '%Y%m%d'"
+    )
+    # one such value (1 of 14): a warning, which is set to missing on import
+    _edit(orders, "A11,1003,S1,unknown", "A11,1003,S1,20240116")
+    _edit(orders, "A12,1004,S2,unknown", "A12,1004,S2,20240117")
+    p = _by_rule(_problems(client), "not a date in format %Y%m%d")
+    assert (p["severity"], p["n_rows"]) == ("warning", 1)
+    assert p["hint"] == (
+        "set to missing on import: 1 value(s) are not dates at all (e.g. 'unknown'): fix them "
+        "in the export to keep them; the others match '%Y%m%d'"
+    )
+
+
+def test_error_hints_never_say_the_values_will_be_set_to_missing(client):
+    """The same kind of problem, as a warning and as an error: only the warning's hint says
+    what the import or 02_data does with the values."""
+    orders = client.parent / "orders.csv"
+    _edit(orders, "A09,1001,S1,20240114,10,1", "A09,1001,S1,20240114,ten,1")
+    p = _by_rule(_problems(client), "not a number")
+    assert p["severity"] == "warning" and p["hint"].startswith("set to missing on import; ")
+    for row in ("A10,1002,S2,20240115,20,", "A11,1003,S1,20240116,30,"):
+        _edit(orders, row, row.replace(",20,", ",twenty,").replace(",30,", ",thirty,"))
+    p = _by_rule(_problems(client), "not a number")
+    assert p["severity"] == "error" and "set to missing" not in p["hint"]
+    assert "a wrong column or a decimal comma" in p["hint"]
+    # a yes/no column and the canonical pass's missing values likewise
+    _edit(client, "cancelled: Status", "cancelled: Shop")
+    p = _by_rule(_problems(client), "not a yes/no value")
+    assert p["severity"] == "error" and "set to missing" not in p["hint"]
+    assert p["hint"].startswith("add the client's words: values: cancelled:")
+
+
+def test_bad_dates_in_a_day_first_column_get_no_format_that_would_break_the_others(
+    client, tmp_path
+):
+    """Two bad dates among day-first dates with slashes: no format is suggested (the one
+    suggested before, '%d.%m.%Y', would have broken every date); a suggested format is derived
+    from the dates that were read."""
+    rows = [f"R{i};1001;{d:02d}/01/2026;qualité;oui;1" for i, d in enumerate(range(1, 21))]
+    rows += ["R98;1002;yesterday;délai;non;", "R99;1003;32/13/2024;délai;non;"]
+    (client.parent / "reclamations.csv").write_text(
+        "N° réclamation;Client;Date réception;Catégorie;Résolu;Délai (jours)\n"
+        + "\n".join(rows)
+        + "\n",
+        encoding="utf-8",
+    )
+    _edit(client, "date: Date réception", "date: {column: Date réception, dayfirst: true}")
+    p = _by_rule(_problems(client), "not a date")
+    assert (p["source"], p["n_rows"], p["rows"]) == ("complaints", 2, [22, 23])
+    assert "format" not in p["hint"] and "%" not in p["hint"]
+    assert p["hint"] == (
+        "set to missing on import: 1 value(s) are not dates at all (e.g. 'yesterday') and 1 "
+        "value(s) are impossible dates (e.g. '32/13/2024'): fix them in the export to keep them; "
+        "the others are read as dates"
+    )
+    # the derived format follows the values' separators and order, and reads them all
+    assert ingest.guess_date_format(pd.Series(["05/01/2026", "25/12/2026"])) == "%d/%m/%Y"
+    assert ingest.guess_date_format(pd.Series(["05/01/2026"]), dayfirst=True) == "%d/%m/%Y"
+    assert ingest.guess_date_format(pd.Series(["05/01/2026"])) == "%m/%d/%Y"
+    assert ingest.guess_date_format(pd.Series(["01/25/26", "1/5/26"])) == "%m/%d/%y"
+    assert ingest.guess_date_format(pd.Series(["2026.1.5", "2026.12.25"])) == "%Y.%m.%d"
+    assert ingest.guess_date_format(pd.Series(["2026年1月5日"])) == "%Y年%m月%d日"
+    # written in several ways, or day above 12 in both places: no format
+    assert ingest.guess_date_format(pd.Series(["2026-01-05", "05/01/2026"])) is None
+    assert ingest.guess_date_format(pd.Series(["13/01/2026", "01/13/2026"])) is None
+
+
+def test_dates_in_another_format_than_the_one_given(client):
+    orders = client.parent / "orders.csv"
+    _edit(orders, "A09,1001,S1,20240114", "A09,1001,S1,2024-01-14")
+    p = _by_rule(_problems(client), "not a date in format %Y%m%d")
+    assert p["severity"] == "warning"
+    assert p["hint"] == (
+        "set to missing on import: 1 value(s) are dates in another format (e.g. '2024-01-14'): "
+        "remove format: (each date is then read by its own shape); the others match '%Y%m%d'"
+    )
+
+
+def test_rows_that_become_exact_copies_once_values_are_mapped(client):
+    """A05 twice, once with Status 'done' and once '已完成' (both cancelled: false): no exact
+    copy in the export, but one on import - which 02_data drops as an exact duplicate. The
+    messages say so, and count what 02_data drops."""
+    orders = client.parent / "orders.csv"
+    text = orders.read_text(encoding="utf-8")
+    row = "A05,1004,S2,20240110,-¥20.00,1,否,done\n"
+    assert text.count(row) == 2
+    orders.write_text(text.replace(row + row, row + row.replace("done", "已完成")), "utf-8")
+    _edit(client, "false: [done]", "false: [done, 已完成]")
+    problems = _problems(client)
+    dup = _by_rule(problems, "exact duplicate rows")
+    assert dup["rule"] == "exact duplicate rows (once values are mapped)"
+    assert (dup["severity"], dup["n_rows"], dup["rows"]) == ("warning", 1, [7])
+    assert dup["hint"].startswith(
+        "02_data drops the copies (keeps the first); they differ in the export only in values "
+        "that become the same on import (client values mapped to one canonical value under "
+        "values:"
+    )
+    key = _by_rule(problems, "key transaction_id is not unique")
+    assert key["n_rows"] == 1 and key["hint"].endswith(
+        "; all 1 rows that repeat a key are exact copies of an earlier row once values are "
+        "mapped: 02_data drops them as exact duplicates"
+    )
+    # the same rows with a different amount are no copies: the key message stays as it was
+    _edit(
+        orders,
+        "A05,1004,S2,20240110,-¥20.00,1,否,已完成",
+        "A05,1004,S2,20240110,-¥21.00,1,否,已完成",
+    )
+    problems = _problems(client)
+    assert not [p for p in problems if p["rule"].startswith("exact duplicate")]
+    key = _by_rule(problems, "key transaction_id is not unique")
+    assert "exact copies" not in key["hint"]
+
+
+def test_exact_copies_that_get_their_own_generated_key_are_kept_and_said_so(client):
+    """Without a key column every row is numbered by its file row: the copies then differ in
+    the generated key and 02_data keeps them - the warning says so instead of 'drops'."""
+    _edit(client, "    transaction_id: OrderNo\n", "")
+    _edit(client, "features: auto", "features: none")
+    p = _by_rule(_problems(client), "exact duplicate rows")
+    assert (p["rule"], p["n_rows"], p["rows"]) == ("exact duplicate rows in the export", 1, [7])
+    assert "02_data keeps the copies" in p["hint"] and "no transaction_id column" in p["hint"]
 
 
 def test_a_few_bad_values_are_warnings_many_are_errors(client):

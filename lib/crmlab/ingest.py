@@ -60,6 +60,7 @@ from crmlab.schemas import (
     DRIVER_RANGE,
     RETAIL_DRIVER_NAMES,
     Field,
+    Hint,
     SourceSpec,
     canonical_schema,
     case_schema,
@@ -73,6 +74,7 @@ __all__ = [
     "IngestError",
     "Prepared",
     "detect_encoding",
+    "input_files",
     "load",
     "parse_bools",
     "parse_dates",
@@ -80,6 +82,7 @@ __all__ = [
     "parse_numbers",
     "prepare",
     "pseudonymize",
+    "query_files",
     "read_source",
     "rescale_linear",
     "satisfaction_to_five",
@@ -174,12 +177,15 @@ class RawTable:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def read_source(src: SourceConfig, folder: Path) -> tuple[RawTable | None, list[dict]]:
+def read_source(
+    src: SourceConfig, folder: Path, sources: Sequence[str] = ()
+) -> tuple[RawTable | None, list[dict]]:
     """Read one source; returns ``(table, problems)`` - ``table`` is None when it cannot be read.
 
     CSV values are read as text (so ids keep leading zeros and every conversion is ours to
     report); Excel cells keep their stored type (text, number or date); Parquet and query
-    results keep their column types. Column names are trimmed.
+    results keep their column types. Column names are trimmed. ``sources``: the config's
+    sources (a missing file's hint says the case runs without this one when there are others).
     """
     name, shown = src.name, src.display
     try:
@@ -189,7 +195,7 @@ def read_source(src: SourceConfig, folder: Path) -> tuple[RawTable | None, list[
         else:
             path = src.path
             if not path.is_file():
-                return None, [_path_problem(src, folder)]
+                return None, [_path_problem(src, folder, sources)]
             if path.stat().st_size == 0:
                 return None, [
                     problem(
@@ -241,26 +247,54 @@ class _ReadProblem(Exception):
         self.rule, self.hint = rule, hint
 
 
-def _path_problem(src: SourceConfig, folder: Path) -> dict:
-    import difflib
-
+def _path_problem(src: SourceConfig, folder: Path, sources: Sequence[str] = ()) -> dict:
+    """'file not found', with the files of the folder the path points into, a near file only
+    when it is really close (:func:`_near_file`), and - every source of a case being optional -
+    the way to run without this one when the config has others (``sources``)."""
     path = src.path
     near = ""
     if path.parent.is_dir():
-        names = [p.name for p in path.parent.iterdir()]
-        close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.5)
-        near = f" Did you mean '{close[0]}'?" if close else ""
+        names = [p.name for p in path.parent.iterdir() if not p.name.startswith(".")]
+        close = _near_file(path.name, names)
+        near = f" Did you mean '{close}'?" if close else ""
         shown = ", ".join(sorted(names)[:8]) + (" ..." if len(names) > 8 else "")
         where = f"files in {path.parent}: {shown}" if names else f"{path.parent} is empty"
     else:
         where = f"folder {path.parent} does not exist"
+    others = [s for s in sources if s != src.name]
+    without = f" Or remove `{src.name}:` from data: (the case runs without it)." if others else ""
     return problem(
         src.name,
         src.display,
         "*",
         "file not found",
-        f"paths are relative to the config's folder {folder}; {where}.{near}",
+        f"paths are relative to the config's folder {folder}; {where}.{near}{without}",
     )
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _near_file(name: str, names: Sequence[str]) -> str | None:
+    """The file of ``names`` that is really close to ``name``: the same name with another
+    extension (stores.xlsx -> stores.csv), or a small edit of the name without its extension
+    (stores_2025.csv -> stores_2026.csv, store.xlsx -> stores.csv; at most 1 character for
+    names of up to 5, else 2). None otherwise: a near name across unrelated files (stores.xlsx,
+    orders.csv) only misleads."""
+    stem = Path(name).stem.lower()
+    limit = 1 if len(stem) <= 5 else 2
+    scored = sorted((_edit_distance(stem, Path(n).stem.lower()), n) for n in names if n != name)
+    if scored and scored[0][0] <= limit:
+        return scored[0][1]
+    return None
 
 
 def _read_text(src: SourceConfig) -> tuple[pd.DataFrame, dict]:
@@ -337,6 +371,57 @@ def _read_excel(src: SourceConfig) -> tuple[pd.DataFrame, dict]:
     frame = pd.read_excel(book, sheet_name=sheet_name, dtype=object, header=src.header_row - 1)
     frame = frame.dropna(how="all")
     return frame, {"format": "excel", "sheet": sheet_name}
+
+
+_QUOTED_RE = re.compile(r"'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"")
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def query_files(query: str, folder: str | Path) -> dict[str, Path]:
+    """The files a ``query:`` source reads: each quoted text of the query (``'exports/a.csv'``,
+    a glob ``'exports/complaints_*.csv'``, ``read_csv(['a.csv', 'b.csv'])``) that names existing
+    files, relative to ``folder`` (the config's folder, as DuckDB resolves them) or absolute.
+    Returns name -> path, the name relative to ``folder`` (``exports/a.csv``) or absolute when
+    outside it. Quoted texts that name no file (values such as ``'测试'``, aliases) are skipped."""
+    folder = Path(folder)
+    out: dict[str, Path] = {}
+    for m in _QUOTED_RE.finditer(query):
+        one = m.group(1) is not None
+        text = (m.group(1).replace("''", "'") if one else m.group(2).replace('""', '"')).strip()
+        if not text or "\n" in text:
+            continue
+        if _GLOB_CHARS.search(text):
+            pattern = Path(text)
+            base = Path(pattern.anchor) if pattern.is_absolute() else folder
+            rel = pattern.relative_to(pattern.anchor) if pattern.is_absolute() else pattern
+            try:
+                found = [p for p in base.glob(rel.as_posix()) if p.is_file()]
+            except (ValueError, OSError):
+                continue
+        else:
+            p = Path(text) if Path(text).is_absolute() else folder / text
+            found = [p] if p.is_file() else []
+        for p in found:
+            try:
+                name = p.resolve().relative_to(folder.resolve()).as_posix()
+            except ValueError:
+                name = str(p.resolve())
+            out[name] = p
+    return out
+
+
+def input_files(cfg: CaseConfig) -> dict[str, Path]:
+    """Every client file a config's import reads: name -> path. A source's file under its
+    name in the config (``exports/orders.csv``); the files a ``query:`` reads
+    (:func:`query_files`) relative to the config's folder. Missing files are left out."""
+    files: dict[str, Path] = {}
+    for s in cfg.sources.values():
+        if s.path is not None:
+            if Path(s.path).is_file():
+                files[s.display] = Path(s.path)
+        elif s.query is not None:
+            files.update(query_files(s.query, cfg.folder))
+    return files
 
 
 def _read_query(query: str, folder: Path) -> tuple[pd.DataFrame, dict]:
@@ -829,7 +914,7 @@ def _resolve(
 _NUMBER_KINDS = ("number", "integer", "rating", "flag")
 
 
-def _check(name: str, bad: pd.Series, rule: str, hint: str):
+def _check(name: str, bad: pd.Series, rule: str, hint: str | Hint):
     """A raw-pass check built from a precomputed mask of bad rows."""
     bad = bad.astype(bool)
     return (name, lambda s, bad=bad: ~bad.reindex(s.index, fill_value=False), rule, hint)
@@ -871,19 +956,37 @@ def _coerce_field(
             else:
                 p = parse_numbers(s, decimal)
             _number_notes(p, label, notes)
-            hint = "set to missing on import; " + (
-                f"map text labels to numbers under values: {f.name}: {{NUMBER: [labels]}}"
-                if f.kind == "rating"
-                else "numbers may have blanks, thousands separators, currency or % signs; "
-                f"for a decimal comma set decimal: ',' under data: {src}"
-            )
+            if f.kind == "rating":
+                how = f"map text labels to numbers under values: {f.name}: {{NUMBER: [labels]}}"
+                hint = Hint(
+                    f"set to missing on import; {how}",
+                    f"{how}, or fix or blank the other values in the export",
+                )
+            else:
+                how = (
+                    "numbers may have blanks, thousands separators, currency or % signs; "
+                    f"for a decimal comma set decimal: ',' under data: {src}"
+                )
+                hint = Hint(
+                    f"set to missing on import; {how}",
+                    "this many values that are not numbers usually mean a wrong column or a "
+                    f"decimal comma: check columns: {src}: {f.name}:; {how}; fix or blank the "
+                    "other values in the export",
+                )
             c_checks.append(_check("number", p.bad, "not a number", hint))
             vals = p.values
             if f.kind in ("integer", "flag"):
                 frac = vals.notna() & (vals % 1 != 0)
                 c_checks.append(
                     _check(
-                        "whole", frac, "not a whole number", "kept as they are; check the column"
+                        "whole",
+                        frac,
+                        "not a whole number",
+                        Hint(
+                            "kept as they are; check the column",
+                            f"{f.name} counts whole things: check that columns: {src}: {f.name}: "
+                            "names the right column, or round the values in the export",
+                        ),
                     )
                 )
             scale = m.scale
@@ -894,7 +997,11 @@ def _coerce_field(
                         "in_scale",
                         out,
                         f"outside the scale {scale[0]:g}-{scale[1]:g} given in the config",
-                        "set to missing on import; check scale: under columns:",
+                        Hint(
+                            "set to missing on import; check scale: under columns:",
+                            "check scale: under columns: (the client's scale, lowest and "
+                            "highest answer) and the column; or fix the values in the export",
+                        ),
                     )
                 )
                 if out.any():
@@ -908,18 +1015,32 @@ def _coerce_field(
                 out = vals.notna() & ((vals < lo) if lo is not None else False)
                 out |= vals.notna() & ((vals > hi) if hi is not None else False)
                 rng = f"{lo:g}-{hi:g}" if lo is not None and hi is not None else f">= {lo:g}"
-                hint = "02_data sets them to missing"
+                give = ""
                 if f.kind == "rating" and spec.drivers and f.name != "recommend":
-                    hint += f"; if the client's scale is not {rng}, give it: columns: {src}: " + (
+                    give = f"columns: {src}: " + (
                         "satisfaction: {column: ..., scale: [1, 10], satisfied_at: 7}"
                         if f.name == "overall_satisfaction"
                         else f"drivers: {f.name}: {{column: ..., scale: [1, 10]}}"
                     )
+                hint = Hint(
+                    "02_data sets them to missing"
+                    + (f"; if the client's scale is not {rng}, give it: {give}" if give else ""),
+                    f"this many values outside {rng} mean "
+                    + (
+                        f"the client's scale is probably not {rng}: give it: {give}"
+                        if give
+                        else f"a wrong column or unit: check columns: {src}: {f.name}:"
+                    ),
+                )
                 standard = {"overall_satisfaction", "recommend", *RETAIL_DRIVER_NAMES}
                 if f.kind == "rating" and spec.drivers and f.name not in standard:
                     # 02_data's cleaning rules know the standard driver names only: a driver
                     # under another name is cleaned here, with a note
-                    hint = f"set to missing on import (a driver rating is {rng})"
+                    hint = Hint(
+                        f"set to missing on import (a driver rating is {rng})",
+                        f"a driver rating is {rng}: the client's scale is probably another "
+                        f"one: give it: {give}",
+                    )
                     if out.any():
                         notes.append(
                             f"{label}: {int(out.sum()):,} rating(s) outside {rng} set to missing."
@@ -930,11 +1051,7 @@ def _coerce_field(
         elif f.kind == "date":
             p = parse_dates(s, m.format, m.dayfirst)
             _date_notes(p, label, notes, m.format)
-            hint = "set to missing on import; " + (
-                f"check the format '{m.format}'"
-                if m.format
-                else f"give the format: columns: {src}: {f.name}: {{column: {col}, format: '%d.%m.%Y'}}"
-            )
+            hint = _date_hint(s, p, m, src, f.name, col)
             rule = "not a date" + (f" in format {m.format}" if m.format else "")
             c_checks.append(_check("date", p.bad, rule, hint))
             per_col.append(p.values)
@@ -946,8 +1063,12 @@ def _coerce_field(
                     "yes_no",
                     p.bad,
                     "not a yes/no value",
-                    "set to missing on import; list the client's words: "
-                    f"values: {f.name}: {{true: [...], false: [...]}}",
+                    Hint(
+                        "set to missing on import; list the client's words: "
+                        f"values: {f.name}: {{true: [...], false: [...]}}",
+                        f"list the client's words: values: {f.name}: {{true: [...], false: "
+                        "[...]}, or fix or blank the other values in the export",
+                    ),
                 )
             )
             per_col.append(p.values)
@@ -958,7 +1079,11 @@ def _coerce_field(
                     "month",
                     p.bad,
                     "not a month (YYYY-MM)",
-                    "set to missing on import; write months as 2025-05 or give dates",
+                    Hint(
+                        "set to missing on import; write months as 2025-05 or give dates",
+                        f"check columns: {src}: {f.name}:; write months as 2025-05 (or give "
+                        "dates) in the export, or blank the other values",
+                    ),
                 )
             )
             per_col.append(p.values)
@@ -985,8 +1110,12 @@ def _coerce_field(
                         "category",
                         outside,
                         f"not one of {', '.join(f.categories)}",
-                        f"set to missing on import; map the client's labels: values: {f.name}: "
-                        f"{{{f.categories[0]}: [...], ...}}",
+                        Hint(
+                            "set to missing on import; map the client's labels: values: "
+                            f"{f.name}: {{{f.categories[0]}: [...], ...}}",
+                            f"map the client's labels: values: {f.name}: "
+                            f"{{{f.categories[0]}: [...], ...}}, or fix them in the export",
+                        ),
                     )
                 )
                 if outside.any():
@@ -1061,6 +1190,116 @@ def _date_notes(p: Parsed, label: str, notes: list[str], fmt: str | None) -> Non
         )
     if p.bad.any():
         notes.append(f"{label}: {int(p.bad.sum()):,} value(s) that are not dates set to missing.")
+
+
+_YMD_RE = r"^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})$"
+_DMY_RE = r"^(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})$"
+
+
+def guess_date_format(texts: pd.Series, dayfirst: bool = False) -> str | None:
+    """The one date format all of ``texts`` are written in, from their separators and the
+    order of year, month and day: ``%Y%m%d``, ``%Y-%m-%d`` (any of ``- / .``), ``%d/%m/%Y`` or
+    ``%m/%d/%Y`` (a day above 12 in either place decides; else ``dayfirst``), two-digit years as
+    ``%y``, ``%Y年%m月%d日``. None when the values are written in several ways, hold a time, or
+    the format does not read every one of them (so a suggested format never breaks a date that
+    was read)."""
+    t = texts.dropna().astype("str").str.strip()
+    t = t[t != ""]
+    if t.empty:
+        return None
+    fmt = None
+    if t.str.fullmatch(r"(19|20)\d{6}").all():
+        fmt = "%Y%m%d"
+    elif t.str.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日").all():
+        fmt = "%Y年%m月%d日"
+    else:
+        ymd = t.str.extract(_YMD_RE)
+        dmy = t.str.extract(_DMY_RE)
+        if ymd[0].notna().all() and ymd[1].nunique() == 1:
+            sep = ymd[1].iloc[0]
+            fmt = f"%Y{sep}%m{sep}%d"
+        elif dmy[0].notna().all() and dmy[1].nunique() == 1 and dmy[3].str.len().nunique() == 1:
+            sep, year = dmy[1].iloc[0], "%Y" if len(dmy[3].iloc[0]) == 4 else "%y"
+            first, second = dmy[0].astype("int64"), dmy[2].astype("int64")
+            if (first > 12).any() and (second > 12).any():
+                return None
+            day_first = True if (first > 12).any() else False if (second > 12).any() else dayfirst
+            fmt = f"%d{sep}%m{sep}{year}" if day_first else f"%m{sep}%d{sep}{year}"
+    if fmt is None or pd.to_datetime(t, format=fmt, errors="coerce").isna().any():
+        return None
+    return fmt
+
+
+def _date_hint(s: pd.Series, p: Parsed, m: ColumnMap, src: str, name: str, col: str) -> Hint:
+    """The hint for values of a date column that were not read as dates, worded for a warning
+    (they are set to missing on import) and for an error (the run stops: fix them). It says what
+    the values are: not dates at all (text such as 'unknown', or impossible dates), or dates
+    written in another format - and suggests a format only when one, derived from the values
+    themselves (:func:`guess_date_format`), reads them and the dates that were read."""
+    bad = p.bad.astype(bool)
+    if not bad.any():
+        return Hint("", "")
+    fmt = m.format
+    bad_text = _text(s[bad])
+    read = p.values.notna()
+    _, is_num, is_text = _split_object(s)
+    read_text = _text(s[read & (is_num | is_text)])
+    # dates in another format: what crmlab reads by itself when no format: is given
+    other = parse_dates(s[bad], None, m.dayfirst).values.notna() if fmt else bad_text.isna()
+    dayfirst = m.dayfirst or bool(p.counts.get("_dayfirst"))
+    suggest, fixed = None, pd.Series(False, index=bad_text.index)
+    if fmt is None:
+        guess = guess_date_format(read_text, dayfirst)
+        if guess is not None:
+            fixed = pd.to_datetime(bad_text, format=guess, errors="coerce").notna()
+            suggest = guess if fixed.any() else None
+    elif other.any():
+        written = bad_text[other] if not read.any() else pd.concat([read_text, bad_text[other]])
+        suggest = guess_date_format(written, dayfirst)
+    not_dates = bad_text[~other & ~fixed]
+    impossible = not_dates[not_dates.str.match(_DATE_LIKE)]  # shaped like dates: 32/13/2024
+    not_dates = not_dates[~not_dates.str.match(_DATE_LIKE)]  # text: 'unknown', 'yesterday'
+    examples = {
+        "eg": list(dict.fromkeys(not_dates))[:2],
+        "eg_impossible": list(dict.fromkeys(impossible))[:2],
+        "eg_other": list(dict.fromkeys(bad_text[other]))[:2],
+    }
+    warn, err = [], []
+    if fmt is not None and other.any():
+        n_other = int(other.sum())
+        if suggest is not None:
+            remedy = f"give format: '{suggest}' (the way the dates are written)"
+        elif not parse_dates(s, None, m.dayfirst).bad.any():
+            remedy = "remove format: (each date is then read by its own shape)"
+        else:
+            remedy = "write them all one way in the export"
+        if not read.any():
+            what = f"none of the values match '{fmt}': they are dates written like "
+            what += f"'{bad_text[other].iloc[0]}'; {remedy}"
+        else:
+            what = f"{n_other:,} value(s) are dates in another format{{eg_other}}: {remedy}"
+        warn.append(what)
+        err.append(what)
+    if fixed.any():
+        what = (
+            f"{int(fixed.sum()):,} value(s) read with the format the others are written in: "
+            f"columns: {src}: {name}: {{column: {col}, format: '{suggest}'}}"
+        )
+        warn.append(what)
+        err.append(what)
+    wrong = []
+    if len(not_dates):
+        wrong.append(f"{len(not_dates):,} value(s) are not dates at all{{eg}}")
+    if len(impossible):
+        wrong.append(f"{len(impossible):,} value(s) are impossible dates{{eg_impossible}}")
+    if wrong:
+        warn.append(" and ".join(wrong) + ": fix them in the export to keep them")
+        err.append(" and ".join(wrong) + ": fix them in the export or blank them")
+    if read.any():
+        others = f"the others match '{fmt}'" if fmt else "the others are read as dates"
+        warn.append(others)
+        err.append(others)
+    return Hint("set to missing on import: " + "; ".join(warn), "; ".join(err), examples)
 
 
 def _bool_notes(p: Parsed, label: str, notes: list[str]) -> None:
@@ -1331,8 +1570,12 @@ def _coerce_bool_mapped(df, f, m, value_map, raw, notes, checks, problems) -> pd
             "yes_no",
             p.bad,
             "not a yes/no value",
-            "set to missing on import; add the client's words: "
-            f"values: {f.name}: {{true: [...], false: [...]}}",
+            Hint(
+                "set to missing on import; add the client's words: "
+                f"values: {f.name}: {{true: [...], false: [...]}}",
+                f"add the client's words: values: {f.name}: {{true: [...], false: [...]}}, or "
+                "fix or blank the other values in the export",
+            ),
         )
     )
     return p.values
@@ -1517,7 +1760,7 @@ def load(cfg: CaseConfig) -> Prepared:
         src = cfg.sources.get(name)
         if src is None:
             continue
-        raw, read_problems = read_source(src, cfg.folder)
+        raw, read_problems = read_source(src, cfg.folder, list(cfg.sources))
         problems += read_problems
         if raw is None:
             sources_info[name] = {"file": src.display, "read": False}
@@ -1632,23 +1875,97 @@ def _canonical_pass(results: Mapping[str, SourceResult]) -> list[dict]:
             r.raw.row_offset,
             redact=["customer_id", *r.pii],
         )
-        out += run_schema(bundle, r.table)
-        dup = r.raw.frame.duplicated(keep="first")
-        if dup.any():
-            rows = (dup[dup].index + r.raw.row_offset).tolist()
-            out.append(
-                problem(
-                    r.spec.name,
-                    r.raw.file,
-                    "*",
-                    "exact duplicate rows",
-                    "02_data drops the copies (keeps the first)",
-                    "warning",
-                    int(dup.sum()),
-                    [],
-                    rows[:5],
+        out += _duplicate_problems(r, run_schema(bundle, r.table))
+    return out
+
+
+def _duplicate_problems(r: SourceResult, problems: list[dict]) -> list[dict]:
+    """The canonical pass's problems of one source plus its exact duplicate rows, counted as
+    ``02_data`` drops them: on the imported table. Rows that differ in the export only in
+    values mapped to the same canonical value (``done`` and ``已完成`` both ``cancelled: false``)
+    become exact copies there: the message says how many are copies in the export and how many
+    become copies once values are mapped, and the repeated-key message how many of its rows are
+    such copies. Copies in an export without a key column each get their own generated key, so
+    ``02_data`` keeps them: a warning says so."""
+    table, raw = r.table, r.raw.frame.loc[r.table.index]
+    offset = r.raw.row_offset
+    dup = table.duplicated(keep="first")
+    raw_dup = raw.duplicated(keep="first")
+    n_dup, n_raw = int(dup.sum()), int((dup & raw_dup).sum())
+    key = r.spec.key
+    generated = key is not None and str(r.used.get(key, "")).startswith("generated")
+    out = []
+    for p in problems:
+        if key and p["rule"].startswith(f"key {key} is not unique") and n_dup:
+            repeats = table[key].notna() & table[key].duplicated(keep="first")
+            copies, n_repeats = int((repeats & dup).sum()), int(repeats.sum())
+            already = int((repeats & dup & raw_dup).sum())
+            if copies:
+                which = (
+                    f"all {n_repeats:,}"
+                    if copies == n_repeats
+                    else f"{copies:,} of the {n_repeats:,}"
                 )
+                p = {
+                    **p,
+                    "hint": p["hint"]
+                    + f"; {which} rows that repeat a key are exact copies of an earlier row once "
+                    "values are mapped"
+                    + (f" ({already:,} already in the export)" if already else "")
+                    + (
+                        ": the export holds these rows more than once"
+                        if p["severity"] == "error"
+                        else ": 02_data drops them as exact duplicates"
+                    ),
+                }
+        out.append(p)
+    if n_dup:
+        mapped = n_dup - n_raw
+        hint = "02_data drops the copies (keeps the first)"
+        if mapped:
+            hint += (
+                (
+                    f"; {n_raw:,} are exact copies in the export, the other {mapped:,} differ "
+                    "there only"
+                    if n_raw
+                    else "; they differ in the export only"
+                )
+                + " in values that become the same on import (client values mapped to one "
+                "canonical value under values:, text read as the same number or date, columns "
+                "not kept), so they are exact copies once imported"
             )
+        rows = (dup[dup].index + offset).tolist()
+        out.append(
+            problem(
+                r.spec.name,
+                r.raw.file,
+                "*",
+                "exact duplicate rows" + (" (once values are mapped)" if mapped else ""),
+                hint,
+                "warning",
+                n_dup,
+                [],
+                rows[:5],
+            )
+        )
+    kept = raw_dup & ~dup
+    if generated and kept.any():
+        rows = (kept[kept].index + offset).tolist()
+        out.append(
+            problem(
+                r.spec.name,
+                r.raw.file,
+                "*",
+                "exact duplicate rows in the export",
+                f"the export has no {key} column: each row gets its own {key} from its row "
+                "number, so 02_data keeps the copies; remove them from the export if they are "
+                "the same record twice",
+                "warning",
+                int(kept.sum()),
+                [],
+                rows[:5],
+            )
+        )
     return out
 
 

@@ -77,15 +77,22 @@ def data_fingerprint(folder: str | Path) -> dict[str, Any]:
     order. The same files with the same contents give the same fingerprint; renaming, editing,
     adding or removing a file changes it.
 
+    A synthetic data folder (``crmlab.synthetic``: one holding the generator's ``truth.json``)
+    also holds the planted truth, which no case reads: ``truth.json`` and the ``truth_*`` files
+    beside it (``truth_customers.csv``) are left out.
+
     Returns
     -------
     dict
         ``{"sha256": hex or None (no files), "files": [{"name", "bytes", "sha256"}, ...]}``.
     """
     root = Path(folder)
+    synthetic = (root / "truth.json").is_file()
     named = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
+        if synthetic and len(rel.parts) == 1 and (p.name == "truth.json" or p.name[:6] == "truth_"):
+            continue  # the generator's planted truth: not an input of the case
         if p.is_file() and not any(part.startswith(".") for part in rel.parts):
             named[rel.as_posix()] = p
     return files_fingerprint(named)

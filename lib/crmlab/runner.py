@@ -363,20 +363,16 @@ def run_case(
 def _fingerprint_later(folder: Path, prepared=None):
     """The SHA-256 fingerprint of the run's input (:func:`crmlab.report.data_fingerprint`),
     computed in a background thread while the stages run: the data folder's files, or for a
-    config run the client's export files the config names (query sources have no file)."""
+    config run the client's export files the import reads (:func:`crmlab.ingest.input_files`:
+    the files the config names and those its ``query:`` sources read)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from crmlab import report
+    from crmlab import ingest, report
 
     def compute():
         if prepared is None:
             return report.data_fingerprint(folder)
-        files = {
-            s.display: s.path
-            for s in prepared.cfg.sources.values()
-            if s.path is not None and Path(s.path).is_file()
-        }
-        return report.files_fingerprint(files)
+        return report.files_fingerprint(ingest.input_files(prepared.cfg))
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmlab-fingerprint")
     future = pool.submit(compute)

@@ -45,6 +45,7 @@ __all__ = [
     "KINDS",
     "PROBLEM_COLUMNS",
     "Field",
+    "Hint",
     "SourceSpec",
     "Variant",
     "canonical_schema",
@@ -401,13 +402,44 @@ def case_schema(case: str) -> dict[str, SourceSpec]:
 # pandera schemas
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Hint:
+    """A hint worded by severity: ``warning`` when the rows are left to the import or to
+    ``02_data`` (the values are set to missing, the rows dropped, ...), ``error`` when the problem
+    blocks the run (then nothing is set to missing or dropped: the mapping or the export must be
+    fixed).
+
+    ``examples`` maps a placeholder to example values: ``{eg}`` in the text becomes
+    `` (e.g. 'x', 'y')``, or nothing when the column's values are personal data."""
+
+    warning: str
+    error: str
+    examples: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def text(self, blocking: bool, redact: bool = False) -> str:
+        out = self.error if blocking else self.warning
+        for name, values in self.examples.items():
+            eg = (
+                ""
+                if redact or not values
+                else " (e.g. " + ", ".join(f"'{x}'" for x in values) + ")"
+            )
+            out = out.replace("{" + name + "}", eg)
+        return out
+
+
+def hint_text(hint: str | Hint, blocking: bool, redact: bool = False) -> str:
+    """The words of ``hint`` for a problem that blocks the run (``blocking``) or not."""
+    return hint.text(blocking, redact) if isinstance(hint, Hint) else hint
+
+
+@dataclass(frozen=True)
 class Rule:
     """What a check means for people: shown in the problem table."""
 
     source: str
     column: str  # the column as the user knows it (client name, with the canonical one)
     rule: str
-    hint: str
+    hint: str | Hint
     file: str = ""
     blocking_always: bool = False
     redact: bool = False
@@ -533,8 +565,13 @@ def canonical_schema(
                 spec.name,
                 label,
                 f"key {f.name} is not unique",
-                "02_data keeps the first row of each key; if many rows repeat, the key is "
-                "probably mapped to the wrong column",
+                Hint(
+                    "02_data keeps the first row of each key; if many rows repeat, the key is "
+                    "probably mapped to the wrong column",
+                    f"this many repeated keys mean {f.name} is probably mapped to the wrong "
+                    f"column (check columns: {spec.name}: {f.name}:), or the export holds rows "
+                    "more than once",
+                ),
                 file,
                 redact=f.name in redact,
             )
@@ -547,8 +584,13 @@ def canonical_schema(
                 spec.name,
                 label,
                 f"{f.name} not found in {parent}",
-                f"02_data drops these rows; if most rows fail, {f.name} is mapped to a different "
-                f"kind of number in {spec.name} than in {parent}",
+                Hint(
+                    f"02_data drops these rows; if most rows fail, {f.name} is mapped to a "
+                    f"different kind of number in {spec.name} than in {parent}",
+                    f"this many unknown values mean {f.name} is probably mapped to a different "
+                    f"kind of number in {spec.name} than in {parent}, or {parent} is not the "
+                    "full list: check both mappings and exports",
+                ),
                 file,
                 redact=f.name in redact,
             )
@@ -559,7 +601,12 @@ def canonical_schema(
                 spec.name,
                 label,
                 f"required value {f.name} is missing",
-                "rows without it cannot be used: 02_data drops them",
+                Hint(
+                    "rows without it cannot be used: 02_data drops them",
+                    "rows without it cannot be used; this many blanks mean a column that is "
+                    f"mostly empty is mapped (check columns: {spec.name}: {f.name}:), or the "
+                    "export left it out",
+                ),
                 file,
             )
             denominators[(f.name, "not_nullable")] = n
@@ -577,8 +624,14 @@ def canonical_schema(
             spec.name,
             " + ".join(together),
             f"{' + '.join(together)} not unique together",
-            "exact copies are dropped by 02_data; otherwise keep one row per "
-            + " and ".join(together),
+            Hint(
+                "exact copies are dropped by 02_data; otherwise keep one row per "
+                + " and ".join(together),
+                "keep one row per "
+                + " and ".join(together)
+                + " in the export; this many repeats usually mean a wrong mapping of "
+                + " or ".join(together),
+            ),
             file,
         )
         denominators[("*", "unique_together")] = n
@@ -682,7 +735,7 @@ def problem_table(failure_cases: pd.DataFrame, bundle: SchemaBundle) -> list[dic
         if denom and not rule.blocking_always:
             frac = n / denom
             share = f" ({'<0.1%' if frac < 0.001 else f'{frac:.1%}' if frac < 0.1 else f'{frac:.0%}'} of {denom:,})"
-        hint = rule.hint
+        hint = hint_text(rule.hint, blocking, rule.redact or col in bundle.redact_columns)
         out.append(
             problem(
                 rule.source,
