@@ -686,12 +686,12 @@ TERMS_ZH: dict[str, str] = {
     "total value": "总价值",
     "mean churn risk": "平均流失风险",
     "first priority": "最高优先级",
+    "in campaign": "挽留活动覆盖的客户数",
 }
 
 _NUMBER = r"[-+]?\d[\d,]*(?:\.\d+)?%?"
 
 #: (English pattern, Chinese replacement) for texts with numbers; first match wins. A replacement
-    "in campaign": "挽留活动覆盖的客户数",
 #: is a ``re.sub`` template or a function of the match (to translate a captured term).
 PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(rf"^target ({_NUMBER})$", re.I), r"目标 \1"),
