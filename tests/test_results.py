@@ -93,3 +93,19 @@ def test_unless_tag_leaves_a_cell_out_only_for_that_recorded_value():
     assert not results.cell_applies(both, {"segment": "bank"})
     assert not results.cell_applies(_cell("unless:x=1", "notebook-only"), {})
     assert results.cell_applies(_cell(), {"churn.basis": "flag"})
+
+
+def test_atomic_writes_get_a_new_files_permissions_or_the_given_mode(tmp_path):
+    """mkstemp makes its files private (0600); a written file gets what ``open`` would give it
+    (0666 less the umask), so data and reports are readable as any other file; a file with
+    personal data can ask for 0600."""
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    plain = atomic.write_text(tmp_path / "a.txt", "x")
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o666 & ~mask
+    with atomic.atomic_path(tmp_path / "private.csv", mode=0o600) as tmp:
+        tmp.write_text("name,phone\n")
+    assert stat.S_IMODE((tmp_path / "private.csv").stat().st_mode) == 0o600

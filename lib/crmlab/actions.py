@@ -130,7 +130,7 @@ def action_table(run: Run) -> pd.DataFrame:
     """
     from crmlab import plans
 
-    spec = action_spec(run.case)
+    spec = casespec.for_run(action_spec(run.case), run.results)  # e.g. a churn-flag extract
     table = run.artifact(spec["table"])
     if spec.get("id") not in table.columns and spec.get("id") in (table.index.names or []):
         table = table.reset_index()
@@ -680,7 +680,7 @@ def write_action_list(
     run = Run.open(run_dir)
     table = action_table(run)
     check_no_personal_data(table, run, personal)
-    spec = action_spec(run.case)
+    spec = casespec.for_run(action_spec(run.case), run.results)  # e.g. a churn-flag extract
     score_name = "churn_risk" if spec.get("score_kind") == "risk" else "satisfaction"
     summary = segment_summary(table, score_name)
     formats = {

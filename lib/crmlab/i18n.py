@@ -105,10 +105,10 @@ UI: dict[str, dict[str, str]] = {
     "fingerprint": {"en": "Data fingerprint (SHA-256)", "zh": "数据指纹（SHA-256）"},
     "fingerprint_note_exports": {
         "en": "SHA-256 over the names and contents of the client's export files that the case "
-        "config names ({n} files; the imported data folder is derived from them); the same "
-        "exports give the same fingerprint. {when}",
-        "zh": "对案例配置所列客户导出文件的文件名与内容计算的 SHA-256（共 {n} 个文件；导入数据目录"
-        "由这些文件生成）；导出文件相同则指纹相同。{when}",
+        "config names (and those its queries read; {n} files; the imported data folder is "
+        "derived from them); the same exports give the same fingerprint. {when}",
+        "zh": "对案例配置所列客户导出文件（含查询所读取的文件）的文件名与内容计算的 SHA-256（共 {n} 个"
+        "文件；导入数据目录由这些文件生成）；导出文件相同则指纹相同。{when}",
     },
     "config_file": {"en": "Case config", "zh": "案例配置"},
     "fingerprint_note": {

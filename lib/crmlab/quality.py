@@ -340,7 +340,7 @@ def missing_finding_text(column: str, n: int, required, optional) -> tuple[str, 
         sev, note_end, action = "info", "missing values are expected here", "keep"
     else:
         sev, note_end, action = "warning", "", "keep (missing in analyses)"
-    note = f"{n} missing value(s) in {column}" + (f"; {note_end}." if note_end else ".")
+    note = f"{n:,} missing value(s) in {column}" + (f"; {note_end}." if note_end else ".")
     return sev, note, action
 
 
@@ -412,7 +412,7 @@ def _table_findings(
                 "warning",
                 dup,
                 df,
-                f"{int(dup.sum())} rows are exact copies of an earlier row.",
+                f"{int(dup.sum()):,} rows are exact copies of an earlier row.",
                 "drop the copies (keep the first)",
                 redact,
                 values=[],
@@ -437,7 +437,7 @@ def _table_findings(
                     "error",
                     mask,
                     df,
-                    f"{n_keys} {key} value(s) appear on more than one row with different contents.",
+                    f"{n_keys:,} {key} value(s) appear on more than one row with different contents.",
                     "keep the first row of each key",
                     redact,
                 )
@@ -468,7 +468,7 @@ def _table_findings(
                     "warning",
                     bad,
                     df,
-                    f"{int(bad.sum())} value(s) in {c} are not valid dates.",
+                    f"{int(bad.sum()):,} value(s) in {c} are not valid dates.",
                     "set to missing",
                     redact,
                 )
@@ -487,7 +487,7 @@ def _table_findings(
                     "warning",
                     bad,
                     df,
-                    f"{int(bad.sum())} value(s) in {c} are outside the allowed range "
+                    f"{int(bad.sum()):,} value(s) in {c} are outside the allowed range "
                     f"{_range_text(lo, hi)} or not numbers.",
                     "set to missing",
                     redact,
@@ -509,7 +509,7 @@ def _table_findings(
                     "warning",
                     bad,
                     df,
-                    f"{int(bad.sum())} value(s) in {c} are not one of {sorted(allowed_set)}.",
+                    f"{int(bad.sum()):,} value(s) in {c} are not one of {sorted(allowed_set)}.",
                     "set to missing",
                     redact,
                 )
@@ -527,7 +527,7 @@ def _table_findings(
                     "warning",
                     bad,
                     df,
-                    f"{int(bad.sum())} value(s) in {c} are not yes/no.",
+                    f"{int(bad.sum()):,} value(s) in {c} are not yes/no.",
                     "set to missing",
                     redact,
                 )
@@ -555,8 +555,8 @@ def _table_findings(
                     "warning",
                     orphan,
                     df,
-                    f"{int(orphan.sum())} row(s) refer to a {c} that is not in {parent} "
-                    f"({child[orphan].nunique()} distinct value(s)).",
+                    f"{int(orphan.sum()):,} row(s) refer to a {c} that is not in {parent} "
+                    f"({child[orphan].nunique():,} distinct value(s)).",
                     "drop these rows",
                     redact,
                 )
@@ -575,7 +575,7 @@ def _table_findings(
                     "info",
                     neg,
                     df,
-                    f"{int(neg.sum())} negative amount(s) in {amount}: returns, expected.",
+                    f"{int(neg.sum()):,} negative amount(s) in {amount}: returns, expected.",
                     "keep; flag as is_return (net spend subtracts them)",
                     redact,
                 )
@@ -631,7 +631,7 @@ def drop_exact_duplicates(df: pd.DataFrame, name: str = "table") -> tuple[pd.Dat
     n = int(dup.sum())
     if n == 0:
         return df.copy(), []
-    return df[~dup].copy(), [f"{name}: {n} exact duplicate row(s) dropped (first copy kept)."]
+    return df[~dup].copy(), [f"{name}: {n:,} exact duplicate row(s) dropped (first copy kept)."]
 
 
 def drop_duplicate_keys(
@@ -644,7 +644,7 @@ def drop_duplicate_keys(
     if n == 0:
         return df.copy(), []
     return df[~dup].copy(), [
-        f"{name}: {n} row(s) with an already-seen {key} dropped (first row of each key kept)."
+        f"{name}: {n:,} row(s) with an already-seen {key} dropped (first row of each key kept)."
     ]
 
 
@@ -659,7 +659,7 @@ def parse_dates(
         bad = int((parsed.isna() & ~_blank(out[c])).sum())
         out[c] = parsed
         if bad:
-            notes.append(f"{name}: {bad} unparseable date(s) in {c} set to missing.")
+            notes.append(f"{name}: {bad:,} unparseable date(s) in {c} set to missing.")
     return out, notes
 
 
@@ -681,7 +681,7 @@ def parse_yes_no(
         bad = int((mapped.isna() & ~_blank(out[c])).sum())
         out[c] = mapped.astype("boolean")
         if bad:
-            notes.append(f"{name}: {bad} value(s) in {c} that are not yes/no set to missing.")
+            notes.append(f"{name}: {bad:,} value(s) in {c} that are not yes/no set to missing.")
     return out, notes
 
 
@@ -709,7 +709,7 @@ def set_out_of_range_to_missing(
         out[c] = num
         if bad.any():
             notes.append(
-                f"{name}: {int(bad.sum())} out-of-range value(s) in {c} "
+                f"{name}: {int(bad.sum()):,} out-of-range value(s) in {c} "
                 f"(allowed {_range_text(lo, hi)}) set to missing."
             )
     return out, notes
@@ -727,7 +727,7 @@ def set_invalid_categories_to_missing(
         if bad.any():
             out[c] = out[c].mask(bad)
             notes.append(
-                f"{name}: {int(bad.sum())} value(s) in {c} not in {sorted(allowed_set)} "
+                f"{name}: {int(bad.sum()):,} value(s) in {c} not in {sorted(allowed_set)} "
                 "set to missing."
             )
     return out, notes
@@ -742,7 +742,7 @@ def drop_missing(
     for c in cols:
         miss = _blank(out[c])
         if miss.any():
-            notes.append(f"{name}: {int(miss.sum())} row(s) with missing {c} dropped.")
+            notes.append(f"{name}: {int(miss.sum()):,} row(s) with missing {c} dropped.")
             out = out[~miss]
     return out.copy(), notes
 
@@ -773,8 +773,8 @@ def drop_orphans(
     if n == 0:
         return df.copy(), []
     return df[~orphan].copy(), [
-        f"{name}: {n} row(s) whose {fk} is not in {parent} dropped "
-        f"({child[orphan].nunique()} distinct unknown id(s))."
+        f"{name}: {n:,} row(s) whose {fk} is not in {parent} dropped "
+        f"({child[orphan].nunique():,} distinct unknown id(s))."
     ]
 
 
@@ -787,7 +787,7 @@ def flag_returns(
     out[flag_col] = out[flag_col].astype(bool)
     n = int(out[flag_col].sum())
     notes = [
-        f"{name}: {n} return(s) (negative {amount_col}) kept and flagged in {flag_col} "
+        f"{name}: {n:,} return(s) (negative {amount_col}) kept and flagged in {flag_col} "
         "(counted after the drops above)."
     ]
     return out, notes if n else []

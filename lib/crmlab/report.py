@@ -365,10 +365,11 @@ def _kpis(results: dict) -> list[dict]:
     return rows
 
 
-def _playbook(spec: dict) -> dict:
+def _playbook(actions_spec: dict) -> dict:
+    """The playbook an ``actions`` spec section names (as it applies to the run)."""
     from crmlab import plans
 
-    name = (spec.get("actions") or {}).get("playbook")
+    name = actions_spec.get("playbook")
     return getattr(plans, name, {}) if name else {}
 
 
@@ -389,7 +390,12 @@ def _env():
 
 
 def _summary_context(spec: dict, run: Run, lang: str) -> dict:
+    from crmlab.actions import tier_contacts
+
     results = run.results
+    # the action list's playbook and contacts as they apply to this run (a churn-flag extract
+    # gets its own, casespec.for_run), so the summary names what the list does
+    actions_spec = casespec.for_run(spec.get("actions") or {}, results)
 
     def v(key: str):
         value = casespec.figure_value(results, key)
@@ -421,7 +427,8 @@ def _summary_context(spec: dict, run: Run, lang: str) -> dict:
         "num": i18n.num,
         "param": run.param,
         "kpis": _kpis(results),
-        "playbook": _playbook(spec),
+        "playbook": _playbook(actions_spec),
+        "contacts": tier_contacts(actions_spec) if actions_spec else {},
     }
 
 

@@ -393,7 +393,7 @@ def table_checks(
                 "warning",
                 n_exact,
                 n_raw,
-                f"{n_exact} rows are exact copies of an earlier row.",
+                f"{n_exact:,} rows are exact copies of an earlier row.",
                 "drop the copies (keep the first)",
             )
         )
@@ -406,7 +406,7 @@ def table_checks(
                 "error",
                 n_shared_rows,
                 n_raw,
-                f"{n_shared_keys} {key} value(s) appear on more than one row with different "
+                f"{n_shared_keys:,} {key} value(s) appear on more than one row with different "
                 "contents.",
                 "keep the first row of each key",
             )
@@ -420,7 +420,7 @@ def table_checks(
     for c in rule.get("dates", []):
         if n[f"date:{c}"]:
             m = n[f"date:{c}"]
-            note = f"{m} value(s) in {c} are not valid dates."
+            note = f"{m:,} value(s) in {c} are not valid dates."
             f.append(
                 _finding(name, c, "unparseable_date", "warning", m, n_raw, note, "set to missing")
             )
@@ -428,21 +428,21 @@ def table_checks(
         if n[f"range:{c}"]:
             m = n[f"range:{c}"]
             note = (
-                f"{m} value(s) in {c} are outside the allowed range {_range_text(lo, hi)} "
+                f"{m:,} value(s) in {c} are outside the allowed range {_range_text(lo, hi)} "
                 "or not numbers."
             )
             f.append(_finding(name, c, "out_of_range", "warning", m, n_raw, note, "set to missing"))
     for c, allowed in cats.items():
         if n[f"cat:{c}"]:
             m = n[f"cat:{c}"]
-            note = f"{m} value(s) in {c} are not one of {sorted({str(x) for x in allowed})}."
+            note = f"{m:,} value(s) in {c} are not one of {sorted({str(x) for x in allowed})}."
             f.append(
                 _finding(name, c, "invalid_category", "warning", m, n_raw, note, "set to missing")
             )
     for c in rule.get("booleans", []):
         if n[f"bool:{c}"]:
             m = n[f"bool:{c}"]
-            note = f"{m} value(s) in {c} are not yes/no."
+            note = f"{m:,} value(s) in {c} are not yes/no."
             f.append(
                 _finding(name, c, "invalid_category", "warning", m, n_raw, note, "set to missing")
             )
@@ -450,56 +450,56 @@ def table_checks(
         if n[f"orphan:{fk}"]:
             m = n[f"orphan:{fk}"]
             note = (
-                f"{m} row(s) refer to a {fk} that is not in {parent} "
-                f"({n[f'orphan_ids:{fk}']} distinct value(s))."
+                f"{m:,} row(s) refer to a {fk} that is not in {parent} "
+                f"({n[f'orphan_ids:{fk}']:,} distinct value(s))."
             )
             f.append(_finding(name, fk, "orphan_key", "warning", m, n_raw, note, "drop these rows"))
     if ret and n["neg"]:
-        note = f"{n['neg']} negative amount(s) in {ret}: returns, expected."
+        note = f"{n['neg']:,} negative amount(s) in {ret}: returns, expected."
         action = "keep; flag as is_return (net spend subtracts them)"
         f.append(_finding(name, ret, "negative_amount", "info", n["neg"], n_raw, note, action))
 
     notes = out.notes
     if n_exact:
-        notes.append(f"{name}: {n_exact} exact duplicate row(s) dropped (first copy kept).")
+        notes.append(f"{name}: {n_exact:,} exact duplicate row(s) dropped (first copy kept).")
     n_key_dropped = n_shared_rows - n_shared_keys
     if n_key_dropped:
         notes.append(
-            f"{name}: {n_key_dropped} row(s) with an already-seen {key} dropped "
+            f"{name}: {n_key_dropped:,} row(s) with an already-seen {key} dropped "
             "(first row of each key kept)."
         )
     for c in rule.get("dates", []):
         if n[f"c_date:{c}"]:
-            notes.append(f"{name}: {n[f'c_date:{c}']} unparseable date(s) in {c} set to missing.")
+            notes.append(f"{name}: {n[f'c_date:{c}']:,} unparseable date(s) in {c} set to missing.")
     for c in rule.get("booleans", []):
         if n[f"c_bool:{c}"]:
             notes.append(
-                f"{name}: {n[f'c_bool:{c}']} value(s) in {c} that are not yes/no set to missing."
+                f"{name}: {n[f'c_bool:{c}']:,} value(s) in {c} that are not yes/no set to missing."
             )
     for c, (lo, hi) in ranges.items():
         if n[f"c_range:{c}"]:
             notes.append(
-                f"{name}: {n[f'c_range:{c}']} out-of-range value(s) in {c} "
+                f"{name}: {n[f'c_range:{c}']:,} out-of-range value(s) in {c} "
                 f"(allowed {_range_text(lo, hi)}) set to missing."
             )
     for c, allowed in cats.items():
         if n[f"c_cat:{c}"]:
             notes.append(
-                f"{name}: {n[f'c_cat:{c}']} value(s) in {c} not in "
+                f"{name}: {n[f'c_cat:{c}']:,} value(s) in {c} not in "
                 f"{sorted({str(x) for x in allowed})} set to missing."
             )
     for c in rule.get("required", []):
         if n[f"c_req:{c}"]:
-            notes.append(f"{name}: {n[f'c_req:{c}']} row(s) with missing {c} dropped.")
+            notes.append(f"{name}: {n[f'c_req:{c}']:,} row(s) with missing {c} dropped.")
     for fk, parent in rule.get("foreign_keys", {}).items():
         if f"c_orphan:{fk}" in n and n[f"c_orphan:{fk}"]:
             notes.append(
-                f"{name}: {n[f'c_orphan:{fk}']} row(s) whose {fk} is not in {parent} dropped "
-                f"({n[f'c_orphan_ids:{fk}']} distinct unknown id(s))."
+                f"{name}: {n[f'c_orphan:{fk}']:,} row(s) whose {fk} is not in {parent} dropped "
+                f"({n[f'c_orphan_ids:{fk}']:,} distinct unknown id(s))."
             )
     if ret and n.get("c_ret"):
         notes.append(
-            f"{name}: {n['c_ret']} return(s) (negative {ret}) kept and flagged in is_return "
+            f"{name}: {n['c_ret']:,} return(s) (negative {ret}) kept and flagged in is_return "
             "(counted after the drops above)."
         )
     return out
