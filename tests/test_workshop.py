@@ -4,11 +4,22 @@ solutions put back ("well done")."""
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+import tomllib
+import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
 
+import crmlab
 from crmlab import workshop
 from crmlab.cases import get_case
 from crmlab.errors import CrmlabError, ParameterError
@@ -258,6 +269,179 @@ def test_kit_readme_follows_the_kit_language(finance_kit):
     assert (finance_kit / "TRAINER_GUIDE.md").is_file()
     with pytest.raises(ParameterError, match="Unknown language"):
         workshop.build_kit(FINANCE, finance_kit.parent / "other", lang="fr")
+
+
+# --------------------------------------------------------------------------------------------
+# install/: what a student needs to install crmlab without the project
+# --------------------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _wheel(kit_dir) -> Path:
+    wheels = sorted((kit_dir / "install").glob("*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def test_kit_carries_a_crmlab_wheel_with_its_data_files_and_the_pinned_versions(kit):
+    assert sorted(p.name for p in (kit / "install").iterdir()) == [
+        "constraints.txt",
+        f"crmlab-{crmlab.__version__}-py3-none-any.whl",
+    ]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    with zipfile.ZipFile(_wheel(kit)) as whl:
+        names = set(whl.namelist())
+        info = f"crmlab-{project['version']}.dist-info"
+        metadata = whl.read(f"{info}/METADATA").decode()
+        entry_points = whl.read(f"{info}/entry_points.txt").decode()
+        assert whl.testzip() is None
+    header = dict(ln.split(": ", 1) for ln in metadata.split("\n\n")[0].splitlines())
+    assert header["Name"] == "crmlab" and header["Version"] == crmlab.__version__
+    assert header["Version"] == project["version"]
+    assert "crmlab = crmlab.cli:main" in entry_points
+    # every module and the data files the notebooks read: case specs, rule sets, templates
+    lib = ROOT / "lib"
+    shipped = {
+        p.relative_to(lib).as_posix()
+        for pattern in ("crmlab/**/*.py", "crmlab/rules/*.yaml", "crmlab/templates/cases/*")
+        for p in lib.glob(pattern)
+        if "__pycache__" not in p.parts
+    }
+    assert len([n for n in shipped if n.startswith("crmlab/rules/")]) >= 2
+    assert shipped <= names, sorted(shipped - names)
+    assert {
+        "crmlab/templates/cases/retail_satisfaction.yaml",
+        "crmlab/templates/cases/finance_churn.yaml",
+        "crmlab/templates/references.yaml",
+        "crmlab/templates/kit_readme.md.j2",
+    } <= names
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    # constraints.txt: every pin of the project's requirements.lock, jupyterlab among them
+    pins = [ln for ln in (ROOT / "requirements.lock").read_text().splitlines() if "==" in ln]
+    constraints = (kit / "install" / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    assert set(pins) <= set(constraints) and any(p.startswith("jupyterlab==") for p in pins)
+    assert all(ln.startswith("#") or "==" in ln for ln in constraints if ln.strip())
+
+
+def _install_commands(readme: str) -> list[list[str]]:
+    """The ``pip install`` commands of a kit README's shell blocks, as argument lists."""
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    lines = [ln.split("#")[0] for block in blocks for ln in block.splitlines()]
+    return [shlex.split(ln) for ln in lines if "pip install" in ln]
+
+
+@pytest.mark.parametrize("which", ["kit", "finance_kit"])
+def test_readme_install_command_names_files_in_the_kit(which, request):
+    kit_dir = request.getfixturevalue(which)
+    readme = (kit_dir / "README.md").read_text(encoding="utf-8")
+    (cmd,) = _install_commands(readme)
+    assert cmd[:4] == ["python", "-m", "pip", "install"]
+    args = cmd[4:]
+    constraints = args[args.index("-c") + 1]
+    wheels = [a for a in args if a.endswith(".whl")]
+    assert constraints == "install/constraints.txt" and (kit_dir / constraints).is_file()
+    assert wheels == [f"install/{_wheel(kit_dir).name}"]  # the exact name: no shell glob needed
+    assert "jupyterlab" in args
+    # a venv first, JupyterLab in the kit folder after; the project way stays for trainers
+    assert "-m venv .venv" in readme and re.search(r"^jupyter lab\s*$", readme, flags=re.M)
+    assert "Python 3.11" in readme and "jupyter lab --notebook-dir=" in readme
+
+
+def test_kit_without_project_sources_says_so_and_has_no_install_folder(
+    kit_data, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(workshop, "source_root", lambda: None)
+    for lang, said in (("en", "carries no installer"), ("zh", "不含 `crmlab` 库的安装文件")):
+        kit_dir = workshop.build_kit(CASE, tmp_path / lang, data_dir=kit_data, lang=lang)
+        readme = (kit_dir / "README.md").read_text(encoding="utf-8")
+        assert not (kit_dir / "install").exists()
+        assert said in readme and f"crmlab {crmlab.__version__}" in readme
+        assert not _install_commands(readme) and "install/" not in readme
+
+
+def test_source_root_is_the_project_of_the_running_crmlab():
+    assert workshop.source_root() == ROOT
+    assert Path(crmlab.__file__).resolve().is_relative_to(ROOT / "lib")  # the editable install
+
+
+#: Runs each student notebook of a kit in order with nbclient in the Python that runs it; a
+#: last cell prints where crmlab was imported from.
+RUN_KIT = """
+import pathlib, sys, nbformat
+from nbclient import NotebookClient
+
+folder = pathlib.Path(sys.argv[1])
+for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import crmlab; print('FROM', crmlab.__file__)"))
+    NotebookClient(nb, kernel_name="python3", timeout=300,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, (path.name, errors)
+    print(path.stem, nb.cells[-1].outputs[0]["text"].strip())
+"""
+
+
+def test_wheel_installs_in_a_fresh_venv_and_the_kit_runs_on_it(kit, tmp_path):
+    """The wheel, installed (``--no-deps``) into a new venv in tmp, is what a student's notebooks
+    import: ``crmlab.__file__`` is in that venv, not the project's ``lib/`` (the editable install),
+    and every stage of a copy of the kit runs there, blank exercises and all. The dependencies
+    come from this environment through a ``.pth`` naming its site-packages (a path line only: the
+    ``.pth`` files there, the editable install's among them, are not read)."""
+    started = time.monotonic()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    Path(site, "_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps"]
+        + ["--no-index", str(_wheel(kit))],
+        check=True,
+        capture_output=True,
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "CRMLAB_HOME"}}
+    probe = subprocess.run(
+        [python, "-c", "import crmlab, crmlab.rfm as r; print(crmlab.__file__, r.list_rulesets())"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert probe.startswith(str(Path(site) / "crmlab" / "__init__.py")), probe
+    assert "rfm_three_score" in probe
+    copy = shutil.copytree(kit, tmp_path / "kit", ignore=shutil.ignore_patterns("work"))
+    (copy / "work").mkdir()
+    done = subprocess.run(
+        [python, "-c", RUN_KIT, str(copy / "notebooks")],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    where = dict(line.split(" FROM ", 1) for line in done.stdout.splitlines() if " FROM " in line)
+    assert set(where) == set(get_case(CASE).stages)
+    assert all(Path(f).is_relative_to(site) for f in where.values()), where
+    assert any((copy / "work").iterdir())
+    print(f"wheel venv + kit run: {time.monotonic() - started:.1f} s")
+
+
+def test_the_kit_wheel_builds_in_seconds(tmp_path):
+    started = time.monotonic()
+    wheel = workshop.build_wheel(ROOT, tmp_path)
+    seconds = time.monotonic() - started
+    print(f"crmlab wheel built in {seconds:.1f} s")
+    assert wheel.parent == tmp_path and seconds < 30
+    again = workshop.build_wheel(ROOT, tmp_path / "again")
+    assert again.read_bytes() == wheel.read_bytes()  # dated SOURCE_DATE_EPOCH: the same bytes
+    assert not (ROOT / "build").exists() or (ROOT / "build").stat().st_mtime < started
 
 
 def _messages(results):

@@ -233,6 +233,11 @@ def _cmd_workshop(args) -> int:
     out = Path(args.out) if args.out else Path("workshop") / case.name
     kit = build_kit(case.name, out, lang=args.lang, solutions=args.solutions)
     print(f"workshop kit: {kit}  (open it with: jupyter lab --notebook-dir={kit})")
+    wheels = sorted((kit / "install").glob("crmlab-*.whl"))
+    if wheels:
+        print(f"students install crmlab from {kit / 'install'}/ ({wheels[0].name}; see README.md)")
+    else:
+        print("note: no crmlab wheel in the kit (crmlab runs without its project sources here)")
     if args.solutions:
         print(f"solutions (for the trainer, not for students): {solutions_dir(kit)}")
     return 0

@@ -28,6 +28,9 @@ The case notebooks are the instructor notebooks. Two cell tags turn them into ex
     <out>/REFERENCES.md        the reference articles the guide and notebooks cite: title and a
     <out>/REFERENCES.zh.md     digest of the cited points (from templates/references.yaml)
     <out>/data/                the case's input files (synthetic data: no real personal data)
+    <out>/install/             what a student needs to install crmlab without the project: a
+                               wheel of the crmlab the kit was built with and constraints.txt,
+                               the project's pinned versions (:func:`write_install`)
     <out>/notebooks/NN_*.ipynb the student notebooks (outputs cleared; they read ../data and
                                pass results between stages through ../work)
 
@@ -40,8 +43,12 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import re
 import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -637,6 +644,106 @@ def write_solutions(case: str, kit_dir: str | Path, context: Mapping[str, Any], 
     return out
 
 
+#: The kit's folder for installing crmlab, and the constraints file in it.
+INSTALL_DIR = "install"
+CONSTRAINTS = "constraints.txt"
+#: The date stamped on every file of the kit's wheel (1980-01-01, the earliest a zip file can
+#: hold): with it, the same sources give the same wheel, byte for byte.
+WHEEL_EPOCH = "315532800"
+#: What the wheel is built from: the project's build files and its package folder.
+_WHEEL_SOURCES = ("pyproject.toml", "README.md", "setup.cfg", "setup.py", "MANIFEST.in", "lib")
+
+
+def source_root() -> Path | None:
+    """The crmlab project folder the running crmlab is imported from (an editable install of the
+    project: ``lib/crmlab`` under a folder whose ``pyproject.toml`` names crmlab), or None when
+    crmlab is installed without its sources (e.g. from a wheel). ``$CRMLAB_HOME`` plays no part:
+    the kit's wheel must hold the code that built the kit."""
+    import tomllib
+
+    import crmlab
+
+    root = Path(crmlab.__file__).resolve().parents[2]
+    try:
+        meta = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return root if meta.get("project", {}).get("name") == "crmlab" else None
+
+
+def build_wheel(root: Path, dest: Path) -> Path:
+    """Build the wheel of the crmlab project at ``root`` into ``dest``; returns its path.
+
+    ``pip wheel --no-deps --no-build-isolation --no-index`` with the running Python: the build
+    backend (setuptools and wheel, installed by ``make setup``) comes from this environment, so
+    nothing is downloaded. The build runs on a copy of the project's build files and ``lib/`` in
+    a temporary folder, so it leaves nothing in the project (``build/``, ``*.egg-info``) and two
+    kits can be built at once. ``SOURCE_DATE_EPOCH`` fixes the files' dates: the same sources
+    give the same wheel. Raises :class:`CrmlabError` with pip's message when the build fails."""
+    with tempfile.TemporaryDirectory(prefix="crmlab-wheel-") as tmp:
+        src, out = Path(tmp) / "crmlab", Path(tmp) / "dist"
+        src.mkdir()
+        for name in _WHEEL_SOURCES:
+            path = root / name
+            if path.is_dir():
+                shutil.copytree(
+                    path,
+                    src / name,
+                    ignore=shutil.ignore_patterns(
+                        "__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints"
+                    ),
+                )
+            elif path.is_file():
+                shutil.copy2(path, src / name)
+        env = dict(os.environ, SOURCE_DATE_EPOCH=WHEEL_EPOCH, PIP_DISABLE_PIP_VERSION_CHECK="1")
+        env.update(PYTHONDONTWRITEBYTECODE="1", PIP_NO_INPUT="1")
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+        cmd += ["--no-index", "--quiet", "--wheel-dir", str(out), str(src)]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp)
+        wheels = sorted(out.glob("crmlab-*.whl")) if out.is_dir() else []
+        if done.returncode or len(wheels) != 1:
+            lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
+            raise CrmlabError(
+                "Could not build the crmlab wheel for the kit (pip wheel): "
+                + " | ".join(lines[-6:])
+                + " - the build needs setuptools and wheel in this environment (make setup)."
+            )
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / wheels[0].name
+        shutil.copyfile(wheels[0], target)
+        return target
+
+
+def write_install(out: str | Path) -> dict[str, str]:
+    """Write ``<out>/install/``: the crmlab wheel (:func:`build_wheel`) and ``constraints.txt``
+    (the project's ``requirements.lock``), so a student with Python 3.11 and the package
+    registry installs the same versions without the project. Returns what the kit README says:
+    ``{"wheel": file name, "constraints": file name, "missing": ""}``, or, when crmlab runs
+    without its sources (:func:`source_root` is None), empty names and ``missing`` saying why
+    (nothing is written then). A failing build raises (:func:`build_wheel`)."""
+    from crmlab import __version__
+
+    root = source_root()
+    lock = root / "requirements.lock" if root else None
+    if root is None or not lock.is_file():
+        return {
+            "wheel": "",
+            "constraints": "",
+            "version": __version__,
+            "missing": "crmlab was installed without its project sources when this kit was built",
+        }
+    folder = Path(out) / INSTALL_DIR
+    wheel = build_wheel(root, folder)
+    header = (
+        "# The versions the crmlab project pins (its requirements.lock), for installing the kit:\n"
+        f"#   pip install -c {INSTALL_DIR}/{CONSTRAINTS} {INSTALL_DIR}/{wheel.name} jupyterlab\n"
+    )
+    (folder / CONSTRAINTS).write_text(
+        header + lock.read_text(encoding="utf-8"), encoding="utf-8", newline="\n"
+    )
+    return {"wheel": wheel.name, "constraints": CONSTRAINTS, "version": __version__, "missing": ""}
+
+
 def build_kit(
     case: str,
     out_dir: str | Path,
@@ -658,6 +765,10 @@ def build_kit(
     ``data_dir``: the input files to ship (default: the case's synthetic data, generated if
     missing; ``truth.json``-style answer files are left out). An existing kit folder is replaced
     when ``overwrite`` (the default), else an error is raised. Returns ``out_dir``.
+
+    ``install/`` gets a wheel of the running crmlab and the project's pinned versions
+    (:func:`write_install`; about 1.5 s), and the README the commands that install them. When
+    crmlab runs without its project sources, the kit has no ``install/`` and its README says so.
     """
     import nbformat
 
@@ -686,6 +797,7 @@ def build_kit(
     shutil.copytree(
         source, out / "data", ignore=shutil.ignore_patterns(".*", "truth*", "__pycache__")
     )
+    install = write_install(out)
     instructors, students = {}, {}
     for path in c.notebooks:
         nb = nbformat.read(str(path), as_version=4)
@@ -711,6 +823,7 @@ def build_kit(
             "n_exercises": sum(len(r["exercises"]) for r in agenda),
             "data_files": sorted(p.name for p in (out / "data").iterdir()),
             "kit_dir": str(out),
+            "install": {**install, "dir": INSTALL_DIR},
             "guides": GUIDES,
             "references": REFERENCES,
         }
