@@ -89,7 +89,8 @@ def test_the_monitoring_plan_reads_chinese(kwargs):
     assert rules[0] == "连续两个月高于目标路径（截止时目标为 20.6%）"
     if kwargs["model_auc"]:
         assert rules[4] == "AUC 低于 0.61（测试集 AUC 0.66 - 0.05）：重新拟合模型"
-        assert rules[6] == "每挽留一名客户的成本超过 3,588（试点的成本）：重新评估优惠方案"
+        assert rules[6] == "每挽留一名客户的成本超过 3,588 元（试点的成本）：重新评估优惠方案"
+        assert plan["act_when"].iloc[6].startswith("above CNY 3,588 per saved customer")
     else:
         assert i18n.translate(plan["definition"].iloc[3]) == (
             "已联系客户的流失率对比清单中随机留出、不予联系的 20% 客户的流失率"

@@ -864,8 +864,8 @@ TEMPLATES_ZH: list[tuple[str, str]] = [
         "营销活动成本 / [（留出组流失率 - 已联系组流失率）× 已联系客户数]",
     ),
     (
-        "above {cost} per saved customer (the pilot's cost): review the offer",
-        "每挽留一名客户的成本超过 {cost}（试点的成本）：重新评估优惠方案",
+        "above CNY {cost} per saved customer (the pilot's cost): review the offer",
+        "每挽留一名客户的成本超过 {cost} 元（试点的成本）：重新评估优惠方案",
     ),
     (
         "above the value of a saved customer: review the offer",

@@ -581,8 +581,8 @@ def monitoring_plan(
         else "AUC falls 0.05 below the last validation: refit the model"
     )
     cost_rule = (
-        f"above {cost_per_saved_customer:,.0f} per saved customer (the pilot's cost): review the "
-        "offer"
+        f"above CNY {cost_per_saved_customer:,.0f} per saved customer (the pilot's cost): "
+        "review the offer"
         if cost_per_saved_customer is not None and np.isfinite(cost_per_saved_customer)
         else "above the value of a saved customer: review the offer"
     )
