@@ -1056,3 +1056,16 @@ def test_a_negative_zero_copies_a_zero_as_in_pandas(eng, tmp_path):
     finally:
         if eng == "spark":
             con._session.stop()
+
+
+def test_spark_without_pyspark_is_a_clear_error(monkeypatch):
+    """PySpark is an optional part of crmlab (``crmlab[spark]``): without it, engine 'spark'
+    says how to get it instead of failing with an ImportError."""
+    import sys
+
+    from crmlab.engine import backends
+
+    monkeypatch.setattr(backends, "java_available", lambda: True)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # as if it were not installed
+    with pytest.raises(ConfigError, match=r"pip install 'crmlab\[spark\]'"):
+        backends.spark_session()

@@ -80,7 +80,13 @@ def spark_session(master: str | None = None, conf: dict | None = None):
             "engine 'spark' needs Java 17: install it (Debian: apt-get install openjdk-17-jre) "
             "or set JAVA_HOME, or use engine 'duckdb'."
         )
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError(
+            "engine 'spark' needs PySpark, an optional part of crmlab: pip install 'crmlab[spark]' "
+            "(in the project: make setup installs it), or use engine 'duckdb'."
+        ) from None
 
     builder = SparkSession.builder.master(master or DEFAULT_SPARK_MASTER).appName("crmlab")
     local = (master or DEFAULT_SPARK_MASTER).startswith("local")
