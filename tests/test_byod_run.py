@@ -471,6 +471,9 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     report = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "Cut the <strong>churn share</strong>" in report and "the headline figures" not in report
     assert "A flag extract: who leaves" in report  # the text of this data shape is shown
+    # ... and its monitoring plan speaks of leavers and cancellations, not a bank's accounts
+    assert "customers who left since the last extract" in report
+    assert "accounts open 12 months ago" not in report and "balance run-downs" not in report
     # ... and its figures are labelled for it: no 12-month period, no held-out year
     assert "Model AUC on held-out customers" in report and "held-out year" not in report
     assert "Churn share of the extract" in report

@@ -100,6 +100,17 @@ def test_the_monitoring_plan_reads_chinese(kwargs):
     )
 
 
+def test_a_flag_extracts_monitoring_plan_has_no_bank_words_and_reads_chinese():
+    plan = targeting.monitoring_plan(0.2, model_auc=0.7, cost_per_saved_customer=100.0, flag=True)
+    text = " ".join(plan.astype(str).to_numpy().ravel())
+    for bank in ("accounts", "closure", "balance", "relationship-manager", "12-month"):
+        assert bank not in text.lower(), bank
+    assert _all_chinese(plan, ["metric", "definition", "frequency", "owner", "act_when"]) == []
+    dated = targeting.monitoring_plan(0.2, model_auc=0.7, cost_per_saved_customer=100.0)
+    assert list(dated["metric"])[2:5] == list(plan["metric"])[2:5]  # the campaign rows agree
+    assert "closures in the last 12 months" in dated["definition"].iloc[0]
+
+
 @pytest.mark.parametrize("focus", [["balance_change", "salary_deposit", "products_held"], []])
 def test_the_retention_plan_reads_chinese(focus):
     plan = targeting.retention_plan("2026-10", 12, focus, 1501)

@@ -875,6 +875,35 @@ TEMPLATES_ZH: list[tuple[str, str]] = [
         "exit survey and relationship-manager notes on every closure",
         "每次销户的离行调查与客户经理记录",
     ),
+    # ... in the words of a churn-flag extract (monitoring_plan(flag=True))
+    ("Churn share", "流失占比"),
+    (
+        "customers who left since the last extract / customers in the last extract",
+        "自上次数据提取以来流失的客户数 / 上次提取中的客户数",
+    ),
+    ("Leavers by segment and tenure", "按客群与在网时长的流失客户数"),
+    (
+        "customers who left in the month, by segment and tenure band",
+        "当月流失的客户数，按客群与在网时长分组",
+    ),
+    (
+        "a segment's leavers up 20% on its 6-month average",
+        "某一客群的流失客户数比其近 6 个月平均值高出 20%",
+    ),
+    ("complaints, price rises, falling usage", "投诉、价格上调、使用量下降"),
+    (
+        "AUC and calibration of earlier scores against who left since",
+        "此前评分对照其后实际流失客户的 AUC 与校准度",
+    ),
+    (
+        "exit survey and account-manager notes on every cancellation",
+        "每次退订的离网调查与客户经理记录",
+    ),
+    ("every cancellation", "每次退订"),
+    (
+        "one reason above 25% of cancellations: fix it at the source",
+        "某一原因占退订的 25% 以上：从源头解决",
+    ),
     (
         "one reason above 25% of closures: fix it at the source",
         "某一原因占销户的 25% 以上：从源头解决",

@@ -568,12 +568,15 @@ def monitoring_plan(
     model_auc: float | None = None,
     cost_per_saved_customer: float | None = None,
     holdout_share: float = 0.1,
+    flag: bool = False,
 ) -> pd.DataFrame:
     """What to track, how often, who owns it and when to act: the churn programme's monitoring.
 
     Returns one row per metric: ``metric``, ``definition``, ``frequency``, ``owner``,
     ``act_when`` (the alert rule, filled with the goal's target, the model's test AUC and the
-    pilot's cost per saved customer where given).
+    pilot's cost per saved customer where given). ``flag=True``: the wording for a churn-flag
+    extract of any industry (churn share of each new extract, leavers, cancellations) instead of
+    a bank's accounts, closures and balances.
     """
     auc_rule = (
         f"AUC below {model_auc - 0.05:.2f} (test AUC {model_auc:.2f} - 0.05): refit the model"
@@ -586,13 +589,14 @@ def monitoring_plan(
         if cost_per_saved_customer is not None and np.isfinite(cost_per_saved_customer)
         else "above the value of a saved customer: review the offer"
     )
+    path_rule = f"above the goal path (target {goal_target:.1%} at the deadline) two months running"
     rows = [
         (
             "12-month churn rate",
             "closures in the last 12 months / accounts open 12 months ago",
             "monthly",
             "Programme lead",
-            f"above the goal path (target {goal_target:.1%} at the deadline) two months running",
+            path_rule,
         ),
         (
             "Closures by segment and tenure",
@@ -645,6 +649,34 @@ def monitoring_plan(
             "one reason above 25% of closures: fix it at the source",
         ),
     ]
+    if flag:  # the same programme in words for any industry's churn-flag extract
+        rows[0] = (
+            "Churn share",
+            "customers who left since the last extract / customers in the last extract",
+            "monthly",
+            "Programme lead",
+            path_rule,
+        )
+        rows[1] = (
+            "Leavers by segment and tenure",
+            "customers who left in the month, by segment and tenure band",
+            "monthly",
+            "Analytics",
+            "a segment's leavers up 20% on its 6-month average",
+        )
+        rows[4] = (
+            rows[4][0],
+            "AUC and calibration of earlier scores against who left since",
+            *rows[4][2:],
+        )
+        rows[5] = (rows[5][0], "complaints, price rises, falling usage", *rows[5][2:])
+        rows[7] = (
+            "Reasons for leaving",
+            "exit survey and account-manager notes on every cancellation",
+            "every cancellation",
+            "Customer service",
+            "one reason above 25% of cancellations: fix it at the source",
+        )
     return pd.DataFrame(rows, columns=["metric", "definition", "frequency", "owner", "act_when"])
 
 
