@@ -433,12 +433,10 @@ def test_wheel_installs_in_a_fresh_venv_and_the_kit_runs_on_it(kit, tmp_path):
     print(f"wheel venv + kit run: {time.monotonic() - started:.1f} s")
 
 
-def test_the_kit_wheel_builds_in_seconds(tmp_path):
-    started = time.monotonic()
+def test_the_kit_wheel_is_reproducible_and_leaves_the_project_clean(tmp_path):
+    started = time.time()
     wheel = workshop.build_wheel(ROOT, tmp_path)
-    seconds = time.monotonic() - started
-    print(f"crmlab wheel built in {seconds:.1f} s")
-    assert wheel.parent == tmp_path and seconds < 30
+    assert wheel.parent == tmp_path  # (tests never assert build times: bench/ measures)
     again = workshop.build_wheel(ROOT, tmp_path / "again")
     assert again.read_bytes() == wheel.read_bytes()  # dated SOURCE_DATE_EPOCH: the same bytes
     assert not (ROOT / "build").exists() or (ROOT / "build").stat().st_mtime < started
