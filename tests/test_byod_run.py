@@ -474,6 +474,7 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     # ... and its monitoring plan speaks of leavers and cancellations, not a bank's accounts
     assert "customers who left since the last extract" in report
     assert "accounts open 12 months ago" not in report and "balance run-downs" not in report
+    assert "Median months to leaving" in report and "Median months to closure" not in report
     # ... and its figures are labelled for it: no 12-month period, no held-out year
     assert "Model AUC on held-out customers" in report and "held-out year" not in report
     assert "Churn share of the extract" in report

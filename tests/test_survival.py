@@ -268,3 +268,14 @@ def test_survival_charts(gehan):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_flag_extract_headers_speak_of_leavers_not_closures():
+    from crmlab import survival
+
+    assert survival.MEDIAN_LABELS["n_events"] == "Closures"
+    flag = survival.MEDIAN_LABELS_FLAG
+    assert (flag["n_events"], flag["median"]) == ("Leavers", "Median months to leaving")
+    assert {k: v for k, v in flag.items() if k not in ("n_events", "median")} == {
+        k: v for k, v in survival.MEDIAN_LABELS.items() if k not in ("n_events", "median")
+    }

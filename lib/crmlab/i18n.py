@@ -394,6 +394,8 @@ TERMS_ZH: dict[str, str] = {
     "Last date": "最后日期",
     "Mean recency (days)": "平均距上次购买天数",
     "Median months to closure": "销户前月数中位数",
+    "Leavers": "流失客户数",
+    "Median months to leaving": "流失前在网月数中位数",
     "Net return per unit spent": "每单位投入净回报",
     "Net spend": "净消费额",
     "OR CI high": "优势比置信区间上限",

@@ -67,6 +67,13 @@ MEDIAN_LABELS: dict[str, str] = {
 """Reader headers of :func:`km_by_group`'s ``medians`` table (for
 :func:`crmlab.narrative.present`)."""
 
+MEDIAN_LABELS_FLAG: dict[str, str] = {
+    **MEDIAN_LABELS,
+    "n_events": "Leavers",
+    "median": "Median months to leaving",
+}
+"""The same headers for a churn-flag extract of any business (leavers, not account closures)."""
+
 
 def _require(df, cols, what):
     missing = [c for c in cols if c is not None and c not in df.columns]
