@@ -230,8 +230,16 @@ def test_report_is_well_formed_and_self_contained(reports, lang):
 
 
 def test_appendix_states_parameters_versions_and_fingerprint(reports):
-    run, en, _ = reports
+    run, en, zh = reports
     appendix = section(en, "methods")
+    # each parameter says what it means (the help comment of its notebook parameter cell)
+    from crmlab.cases import get_case
+    from crmlab.params import case_parameters
+
+    helps = {n: p.help for n, p in case_parameters(get_case(run.case)).items()}
+    row = re.search(r"<tr><td><code>alpha</code></td>(.*?)</tr>", appendix).group(1)
+    assert htmlmod.escape(helps["alpha"], quote=False) in row and "0.05" in row
+    assert helps["alpha"] not in zh  # the Chinese report shows no English help text
     fp = report.data_fingerprint(run.data_dir())["sha256"]
     assert fp in appendix
     assert run.status["crmlab_version"] in appendix

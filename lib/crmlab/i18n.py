@@ -94,6 +94,7 @@ UI: dict[str, dict[str, str]] = {
     "parameters": {"en": "Parameters of the run", "zh": "本次运行的参数"},
     "parameter": {"en": "Parameter", "zh": "参数"},
     "set_by": {"en": "Set by", "zh": "来源"},
+    "parameter_meaning": {"en": "What it sets", "zh": "作用"},
     "set_by_user": {"en": "this run", "zh": "本次设定"},
     "set_by_default": {"en": "default", "zh": "默认值"},
     "provenance": {"en": "Provenance", "zh": "来源与版本"},

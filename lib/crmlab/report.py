@@ -648,10 +648,23 @@ def parameter_value(value: Any) -> str:
     return plain_value(value)
 
 
-def _parameters(run: Run) -> list[tuple[str, dict]]:
+def _parameters(run: Run, lang: str = "en") -> list[tuple[str, dict]]:
+    """The run's parameters for the appendix: value as a config writes it, who set it, and in
+    English what it means (the help comment of the stage's parameter cell; the Chinese report
+    leaves it out rather than show English)."""
+    meanings: dict[str, str] = {}
+    if lang == "en":
+        try:
+            from crmlab.cases import get_case
+            from crmlab.params import case_parameters
+
+            meanings = {n: p.help for n, p in case_parameters(get_case(run.case)).items()}
+        except CrmlabError:  # a run of a case this installation does not have
+            meanings = {}
     rows = []
     for name, p in sorted(run.parameters.items()):
-        rows.append((name, {"shown": parameter_value(p["value"]), "user": p["user"]}))
+        shown = parameter_value(p["value"])
+        rows.append((name, {"shown": shown, "user": p["user"], "meaning": meanings.get(name)}))
     return rows
 
 
@@ -699,7 +712,7 @@ def build_report(
         "plan_note": _plan_note(run, lang) if run.ok else None,
         "stages": _stage_sections(run, spec, lang),
         "appendix": _appendix(run, spec, lang),
-        "parameters": _parameters(run),
+        "parameters": _parameters(run, lang),
         "run_version": status.get("crmlab_version", "-"),
         "started": status.get("started", "-"),
         "finished": status.get("finished", "-"),
