@@ -105,6 +105,12 @@ def action_spec(case: str) -> dict:
     return spec
 
 
+def run_action_spec(run: Run) -> dict:
+    """:func:`action_spec` as it applies to ``run`` (:func:`crmlab.casespec.for_run`: a
+    churn-flag extract gets its own playbook and contacts)."""
+    return casespec.for_run(action_spec(run.case), run.results)
+
+
 def _plan_start(run: Run, spec: dict) -> pd.Period:
     """The plan's first month: the spec's ``plan_start`` figure (``plan.start``: the
     ``plan_start`` parameter, else the goal's start), else ``goal.start`` (runs recorded before
@@ -130,7 +136,7 @@ def action_table(run: Run) -> pd.DataFrame:
     """
     from crmlab import plans
 
-    spec = casespec.for_run(action_spec(run.case), run.results)  # e.g. a churn-flag extract
+    spec = run_action_spec(run)
     table = run.artifact(spec["table"])
     if spec.get("id") not in table.columns and spec.get("id") in (table.index.names or []):
         table = table.reset_index()
@@ -629,19 +635,11 @@ def segment_summary(table: pd.DataFrame, score_name: str) -> pd.DataFrame:
 
 def _past_due_note(run: Run, lang: str) -> str | None:
     """The Summary sheet's note when the first due dates were already past on the day of the
-    run (:func:`crmlab.rundir.plan_past_due`, as the report's summary says)."""
-    import datetime as dt
-
-    from crmlab.rundir import plan_past_due
-
-    finished = run.status.get("finished") or run.status.get("started")
-    past = (
-        plan_past_due(run.results, dt.date.fromisoformat(str(finished)[:10])) if finished else None
-    )
+    run (:meth:`crmlab.rundir.Run.plan_past_due`, as the report's summary says)."""
+    past = run.plan_past_due()
     if past is None:
         return None
-    month, end = past
-    day = str(finished)[:10]
+    month, end, day = past
     if lang == "zh":
         return f"注意：计划从 {month} 开始，首批截止日期（{end}）在运行当天（{day}）已经过去。"
     return f"Note: the plan starts in {month}; its first due dates ({end}) had passed on the day of the run ({day})."
@@ -680,7 +678,7 @@ def write_action_list(
     run = Run.open(run_dir)
     table = action_table(run)
     check_no_personal_data(table, run, personal)
-    spec = casespec.for_run(action_spec(run.case), run.results)  # e.g. a churn-flag extract
+    spec = run_action_spec(run)
     score_name = "churn_risk" if spec.get("score_kind") == "risk" else "satisfaction"
     summary = segment_summary(table, score_name)
     formats = {

@@ -87,10 +87,11 @@ def for_run(section: dict, results: dict) -> dict:
     :func:`crmlab.results.cell_applies`). The finance case's churn-flag extract
     (``churn.basis=flag``) gets a lifecycle playbook and contacts without bank products. The
     section itself is not changed; ``when`` is not in the result."""
+    from crmlab.results import recorded_as
+
     out = {k: v for k, v in section.items() if k != "when"}
     for condition, keys in (section.get("when") or {}).items():
-        key, _, value = str(condition).partition("=")
-        if str(results.get(key)) == value:
+        if recorded_as(results, condition):
             out.update(keys)
     return out
 
@@ -184,9 +185,10 @@ def figure_label(spec: dict, key: str, lang: str, results: dict | None = None) -
     12-month period) - else for ``data.rows.<source>`` "Rows after cleaning: <source>" (every
     case records one per source), else the key itself."""
     fig = (spec.get("figures") or {}).get(key) or {}
+    from crmlab.results import recorded_as
+
     for condition, label in (fig.get("if") or {}).items():
-        name, _, value = str(condition).partition("=")
-        if results is not None and str(results.get(name)) == value:
+        if results is not None and recorded_as(results, condition):
             return text(label, lang, fallback=key)
     if not fig and key.startswith("data.rows."):
         source = key[len("data.rows.") :]

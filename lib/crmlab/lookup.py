@@ -174,7 +174,7 @@ def write_contact_list(
     Raises :class:`DataError` when no row is found (the run was made from other exports or with
     another key), before anything is written.
     """
-    from crmlab.actions import action_spec, action_table, localized
+    from crmlab.actions import action_table, localized, run_action_spec
     from crmlab.rundir import Run
 
     run = Run.open(run_dir)
@@ -214,7 +214,7 @@ def write_contact_list(
             table.to_csv(tmp, index=False, encoding="utf-8-sig")
         else:  # headers and values in words, as actions.xlsx
             shown = localized(
-                table, "en", excel=True, currency=action_spec(run.case).get("currency")
+                table, "en", excel=True, currency=run_action_spec(run).get("currency")
             )
             with pd.ExcelWriter(tmp, engine="xlsxwriter") as xl:
                 shown.to_excel(xl, sheet_name="contacts", index=False)

@@ -188,11 +188,6 @@ def value_label(value) -> str:
     return text.replace("_", " ") if _IDENTIFIER.match(text) else text
 
 
-def _text(value) -> str:
-    """A text cell for readers (:func:`value_label`)."""
-    return value_label(value)
-
-
 def _p_value(p: float) -> str:
     return "< 0.001" if p < 0.0005 else f"{p:.3f}"
 
@@ -228,7 +223,7 @@ def _formatter(col: pd.Series, name, percent, digits: int, pct_digits: int):
         times = col.dropna()
         daily = bool((times == times.dt.normalize()).all())
         return lambda v: pd.Timestamp(v).strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M")
-    return _text
+    return value_label
 
 
 def describe(df: pd.DataFrame) -> pd.DataFrame:

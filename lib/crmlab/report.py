@@ -624,17 +624,11 @@ def _shown_path(path: Path, base: Path | None = None) -> str:
 
 def _plan_note(run: Run, lang: str) -> str | None:
     """The summary's note when the action plan's first due dates were already past on the day
-    of the run (:func:`crmlab.rundir.plan_past_due`); None otherwise."""
-    from crmlab.rundir import plan_past_due
-
-    finished = run.status.get("finished") or run.status.get("started")
-    if not finished:
-        return None
-    day = dt.date.fromisoformat(str(finished)[:10])
-    past = plan_past_due(run.results, day)
+    of the run (:meth:`crmlab.rundir.Run.plan_past_due`); None otherwise."""
+    past = run.plan_past_due()
     if past is None:
         return None
-    month, end = past
+    month, end, day = past
     return i18n.ui("plan_past_due", lang, month=month, end=end.isoformat(), run_date=day)
 
 

@@ -35,6 +35,15 @@ NOTEBOOK_ONLY = "notebook-only"
 stage pages leave out; the notebook keeps it."""
 
 
+def recorded_as(results: dict, condition: str) -> bool:
+    """Whether a run's ``results`` hold the figure of ``condition`` ("<figure>=<value>", e.g.
+    ``churn.basis=flag``) with that value (compared as text; an unrecorded figure reads "None").
+    The conditions of cell tags (:func:`cell_applies`) and of the case spec (``when:``,
+    ``if:``, :mod:`crmlab.casespec`) all read this way."""
+    key, _, value = str(condition).partition("=")
+    return str(results.get(key)) == value
+
+
 def cell_applies(cell, results: dict) -> bool:
     """Whether a notebook cell belongs to the reader's version of a run: a cell tagged
     ``only-if:churn.basis=flag`` only when ``results["churn.basis"]`` is ``"flag"`` (the
@@ -46,10 +55,8 @@ def cell_applies(cell, results: dict) -> bool:
         if tag == NOTEBOOK_ONLY:
             return False
         for prefix, wanted in ((ONLY_IF, True), (UNLESS, False)):
-            if tag.startswith(prefix):
-                key, _, value = tag[len(prefix) :].partition("=")
-                if (str(results.get(key)) == value) != wanted:
-                    return False
+            if tag.startswith(prefix) and recorded_as(results, tag[len(prefix) :]) != wanted:
+                return False
     return True
 
 

@@ -62,6 +62,17 @@ class Run:
     def case(self) -> str:
         return self.status["case"]
 
+    def plan_past_due(self) -> tuple[str, dt.date, dt.date] | None:
+        """``(start month, its last day, day of the run)`` when the plan's first due dates had
+        passed on the day the run finished (:func:`plan_past_due`); else None. What the report's
+        summary and the action list's Summary sheet say."""
+        finished = self.status.get("finished") or self.status.get("started")
+        if not finished:
+            return None
+        day = dt.date.fromisoformat(str(finished)[:10])
+        past = plan_past_due(self.results, day)
+        return (*past, day) if past else None
+
     @property
     def ok(self) -> bool:
         return self.status.get("status") == "ok"
