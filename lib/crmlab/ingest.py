@@ -272,29 +272,28 @@ def _path_problem(src: SourceConfig, folder: Path, sources: Sequence[str] = ()) 
     )
 
 
-def _edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+NEAR_FILE_CUTOFF = 0.8
+"""How alike two file names (without extension) must be to suggest one for the other
+(:func:`difflib.get_close_matches` ratio): stores/store 0.91, stores_2025/stores_2026 0.91,
+members/member 0.92, 会员/会员2 0.8 are suggested; members/numbers 0.71 and stores/orders 0.67
+are not."""
 
 
 def _near_file(name: str, names: Sequence[str]) -> str | None:
     """The file of ``names`` that is really close to ``name``: the same name with another
-    extension (stores.xlsx -> stores.csv), or a small edit of the name without its extension
-    (stores_2025.csv -> stores_2026.csv, store.xlsx -> stores.csv; at most 1 character for
-    names of up to 5, else 2). None otherwise: a near name across unrelated files (stores.xlsx,
-    orders.csv) only misleads."""
+    extension (stores.xlsx -> stores.csv), or a name without its extension that differs by a
+    character or two (stores_2025.csv -> stores_2026.csv, store.xlsx -> stores.csv; ratio at
+    least :data:`NEAR_FILE_CUTOFF`). None otherwise: a near name across unrelated files
+    (stores.xlsx, orders.csv) only misleads."""
+    import difflib
+
+    by_stem: dict[str, str] = {}
+    for n in sorted(names):
+        if n != name:
+            by_stem.setdefault(Path(n).stem.lower(), n)
     stem = Path(name).stem.lower()
-    limit = 1 if len(stem) <= 5 else 2
-    scored = sorted((_edit_distance(stem, Path(n).stem.lower()), n) for n in names if n != name)
-    if scored and scored[0][0] <= limit:
-        return scored[0][1]
-    return None
+    close = difflib.get_close_matches(stem, list(by_stem), n=1, cutoff=NEAR_FILE_CUTOFF)
+    return by_stem[close[0]] if close else None
 
 
 def _read_text(src: SourceConfig) -> tuple[pd.DataFrame, dict]:
