@@ -48,11 +48,40 @@ def test_actions_owners_and_due_dates_come_from_the_playbook(written):
     year, month = (int(x) for x in start.split("-"))
     for segment, (action, owner, offset) in plans.RETAIL_PLAYBOOK.items():
         rows = table[table["segment"] == segment]
-        assert set(rows["recommended_action"]) == {action}
+        variants = plans.RETAIL_TIER_ACTIONS.get(segment, {})
+        expected = rows["tier"].map(lambda t, a=action, v=variants: v.get(t, a))
+        assert (rows["recommended_action"] == expected).all()
         assert set(rows["owner_role"]) == {owner}
         m = year * 12 + month - 1 + offset
         assert set(rows["due_date"]) == {_last_day(f"{m // 12}-{m % 12 + 1:02d}")}
     assert (table["contact"] == table["tier"].map(plans.TIER_OWNER)).all()
+
+
+def test_each_tier_gets_the_action_its_contact_can_deliver(written):
+    """Seed 004: tier A has a dedicated account manager, C only automated marketing - so no
+    tier-C customer is promised a call, and a lapsed tier-A customer is called, not e-mailed."""
+    _, xlsx, _, table = written
+    at_risk = table[table["segment"] == "at_risk"].groupby("tier")["recommended_action"]
+    assert at_risk.unique().map(list).to_dict() == {
+        "A": ["Personal win-back call from the account manager within 2 weeks"],
+        "B": ["Win-back call with a voucher within 2 weeks"],
+        "C": ["Win-back voucher by e-mail or text message within 2 weeks"],
+    }
+    by_c = table[table["tier"] == "C"]
+    assert not by_c["recommended_action"].str.contains("call", case=False).any()
+    assert (by_c["contact"] == "automated marketing").all()
+    churned = table[table["segment"] == "churned"].set_index("customer_id")
+    a = churned["tier"] == "A"
+    assert a.sum() > 0 and (~a).sum() > 0
+    assert set(churned.loc[a, "recommended_action"]) == {
+        "Personal call from the account manager: ask why they left; win-back offer"
+    }
+    assert set(churned.loc[~a, "recommended_action"]) == {plans.RETAIL_PLAYBOOK["churned"][0]}
+    assert (churned.loc[a, "contact"] == "dedicated account manager").all()
+    # the summary sheet names the segment's planned action, which covers every tier's variant
+    summary = pd.read_excel(xlsx, sheet_name="Summary", nrows=5).set_index("Segment")
+    assert summary.loc["at risk", "Recommended action"] == plans.RETAIL_PLAYBOOK["at_risk"][0]
+    assert summary.loc["churned", "Recommended action"] == plans.RETAIL_PLAYBOOK["churned"][0]
 
 
 def test_rows_are_in_priority_order(written):
@@ -158,7 +187,11 @@ def test_chinese_action_list_translates_headers_and_actions(written, tmp_path):
     assert csv.read_bytes()[:3] == b"\xef\xbb\xbf"  # BOM: Excel on Chinese Windows reads UTF-8
     zh = pd.read_csv(csv)
     assert list(zh.columns[:4]) == ["优先级", "客户编号（假名）", "细分", "价值等级"]
-    assert zh.iloc[0]["建议行动"] == "两周内电话挽回或发放优惠券"
+    assert zh.iloc[0]["建议行动"] == "两周内由客户经理亲自电话挽回"  # at risk, tier A
+    assert set(zh.loc[zh["价值等级"] == "C 级", "建议行动"]) >= {
+        "两周内通过邮件或短信发放挽回优惠券"
+    }
+    assert not zh["建议行动"].str.contains(r"[A-Za-z]{3,}").any()  # every variant translated
     # the case's extra text columns too (segments of other schemes, needs)
     assert set(zh["生命周期阶段"]) >= {"衰退期", "成熟期"}
     assert not zh["需求细分"].astype("str").str.contains("_").any()

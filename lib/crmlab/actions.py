@@ -8,6 +8,10 @@ e.g. ``segments`` in the retail case); the action, owner role and start month co
 case's playbook in :mod:`crmlab.plans` (segment -> action, owner, months from the plan start).
 Customers whose segment has no playbook entry are not listed: there is nothing to do for them.
 
+The action is the playbook's, in the form of the customer's value tier where the spec's
+``actions.tier_actions`` names one (:data:`crmlab.plans.RETAIL_TIER_ACTIONS`: an at-risk tier-C
+customer, whom only automated marketing contacts, gets a voucher by message, not a call).
+
 Who acts, two columns that never contradict each other:
 
 - ``contact`` ("Who contacts the customer"): by value tier A/B/C, the case spec's
@@ -49,6 +53,7 @@ addresses, phone numbers ... found by the same detector) may occur anywhere in i
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +205,12 @@ def action_table(run: Run) -> pd.DataFrame:
     own = out["owner_role"].isin(set(contacts.values())) & out["tier"].isin(list(contacts))
     own &= out["owner_role"] != out["contact"]
     out.loc[own, "owner_role"] = out.loc[own, "contact"]
+    # the action as the customer's tier gets it (a voucher by message, not a call, where
+    # marketing automation is the contact): the spec's tier_actions
+    for seg, by_tier in plans.tier_actions(spec.get("tier_actions")).items():
+        for t, action in by_tier.items():
+            variant = (out["segment"] == seg) & (out["tier"] == str(t))
+            out.loc[variant, "recommended_action"] = action
     campaign = _campaign(run, spec)
     in_campaign = pd.Series(float("inf"), index=out.index)
     if campaign is not None:  # its customers get the campaign's action, owner and due date
@@ -609,7 +620,9 @@ def _most_common(s: pd.Series):
     return mode.iloc[0] if len(mode) else None
 
 
-def segment_summary(table: pd.DataFrame, score_name: str) -> pd.DataFrame:
+def segment_summary(
+    table: pd.DataFrame, score_name: str, planned: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """The Summary sheet: one row per segment of an :func:`action_table`, most urgent first.
 
     Columns: ``customers``, ``total_value``, ``mean_value``, ``mean_<score>``, the segment's
@@ -617,6 +630,9 @@ def segment_summary(table: pd.DataFrame, score_name: str) -> pd.DataFrame:
     with an action of their own, such as the finance campaign's, do not stand for the segment),
     the earliest ``due_date``, ``first_priority`` and, when the list has a campaign
     (``campaign_rank``), ``in_campaign``: how many of the segment's customers it contacts.
+    ``planned`` (segment -> action) names the action of segments whose customers get it in a
+    form of their value tier (the spec's ``tier_actions``): the playbook's action, which covers
+    them all, rather than the most frequent variant.
     """
     agg = {
         "customers": ("customer_id", "size"),
@@ -630,7 +646,20 @@ def segment_summary(table: pd.DataFrame, score_name: str) -> pd.DataFrame:
     }
     if "campaign_rank" in table.columns:
         agg["in_campaign"] = ("campaign_rank", "count")
-    return table.groupby("segment", sort=False).agg(**agg).reset_index()
+    out = table.groupby("segment", sort=False).agg(**agg).reset_index()
+    for seg, action in (planned or {}).items():
+        out.loc[out["segment"] == seg, "recommended_action"] = action
+    return out
+
+
+def planned_actions(spec: Mapping) -> dict[str, str]:
+    """Segment -> the playbook's action, for the segments whose action the spec's
+    ``tier_actions`` varies by value tier (see :func:`segment_summary`)."""
+    from crmlab import plans
+
+    book = plans.playbook(spec["playbook"])
+    varied = plans.tier_actions(spec.get("tier_actions"))
+    return {seg: book[seg][0] for seg in varied if seg in book}
 
 
 def _past_due_note(run: Run, lang: str) -> str | None:
@@ -680,7 +709,7 @@ def write_action_list(
     check_no_personal_data(table, run, personal)
     spec = run_action_spec(run)
     score_name = "churn_risk" if spec.get("score_kind") == "risk" else "satisfaction"
-    summary = segment_summary(table, score_name)
+    summary = segment_summary(table, score_name, planned_actions(spec))
     formats = {
         "priority": "0",
         "value": spec.get("value_format", "#,##0.00"),

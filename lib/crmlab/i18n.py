@@ -483,6 +483,13 @@ TERMS_ZH: dict[str, str] = {
     "cross-sell on the next visit; invite to the loyalty programme": "下次到店时交叉销售；邀请加入会员计划",
     "personal win-back call or voucher within 2 weeks": "两周内电话挽回或发放优惠券",
     "low-cost reactivation e-mail series; ask why they left": "低成本的唤醒邮件系列；询问离开原因",
+    # the retail playbook's tier variants (crmlab.plans.RETAIL_TIER_ACTIONS)
+    "personal win-back call from the account manager within 2 weeks": "两周内由客户经理亲自电话挽回",
+    "win-back call with a voucher within 2 weeks": "两周内电话挽回并发放优惠券",
+    "win-back voucher by e-mail or text message within 2 weeks": "两周内通过邮件或短信发放挽回优惠券",
+    "personal call from the account manager: ask why they left; win-back offer": (
+        "由客户经理亲自致电：询问离开原因；提供挽回优惠"
+    ),
     "welcome offer for a first purchase": "首次购买的欢迎优惠",
     "retention offer from the customer's contact": "由客户的对接人提供挽留优惠",
     "needs review: fees, rates, product fit": "需求回顾：费用、利率、产品匹配",

@@ -29,6 +29,22 @@ RETAIL_PLAYBOOK: dict[str, tuple[str, str, int]] = {
     "potential": ("Welcome offer for a first purchase", "Marketing", 1),
 }
 
+#: The retail playbook's actions as each value tier gets them (segment -> tier -> action; a
+#: tier not listed gets the playbook's action). The tiers are served by different people (seed
+#: 004; :data:`TIER_OWNER`): A by a dedicated account manager, B by the regular contact team,
+#: C by automated marketing - so an at-risk tier-C customer gets a voucher by message, not a
+#: call, and a lapsed tier-A customer a call from the account manager, not an e-mail series.
+RETAIL_TIER_ACTIONS: dict[str, dict[str, str]] = {
+    "at_risk": {
+        "A": "Personal win-back call from the account manager within 2 weeks",
+        "B": "Win-back call with a voucher within 2 weeks",
+        "C": "Win-back voucher by e-mail or text message within 2 weeks",
+    },
+    "churned": {
+        "A": "Personal call from the account manager: ask why they left; win-back offer",
+    },
+}
+
 #: Bank lifecycle stages -> (action, owner role, start month). An owner that is a value tier's
 #: contact (the spec's ``actions.contact``: relationship manager for tier A, service team B,
 #: marketing automation C) stands for each customer's own contact: the action list gives a tier
@@ -86,6 +102,17 @@ def playbook(name: str) -> dict[str, tuple[str, str, int]]:
     found = globals().get(str(name))
     if not (str(name).endswith("PLAYBOOK") and isinstance(found, dict)):
         raise ParameterError(f"'{name}' is not a playbook in crmlab.plans.")
+    return found
+
+
+def tier_actions(name: str | None) -> dict[str, dict[str, str]]:
+    """The tier variants of a playbook called ``name`` in this module (a case spec's
+    ``actions.tier_actions``, e.g. :data:`RETAIL_TIER_ACTIONS`); {} for ``None``."""
+    if name is None:
+        return {}
+    found = globals().get(str(name))
+    if not (str(name).endswith("TIER_ACTIONS") and isinstance(found, dict)):
+        raise ParameterError(f"'{name}' is not a table of tier actions in crmlab.plans.")
     return found
 
 
