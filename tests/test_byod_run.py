@@ -515,6 +515,7 @@ def _flag_run_reads_no_bank_text(run_dir, r, report, actions):
         "Events push customers out",
         "Start with the",
         "relationship-manager call",
+        "last year's closures",
     )
     # the report up to its methods appendix: the appendix lists the case's parameters with
     # their help texts (salary_share_target: "... salary deposit") whatever the data shape
@@ -524,6 +525,11 @@ def _flag_run_reads_no_bank_text(run_dir, r, report, actions):
     assert len(pages) > 5
     for name, text in pages.items():
         assert not [s for s in bank_only if s.lower() in text.lower()], name
+    # the methods appendix defines churn and the models of this shape (the spec's when:)
+    methods = _reader_text(report[report.index('<section id="methods"') :])
+    assert "Customers flagged as churned divided by the customers in the extract" in methods
+    assert "stratified random split of the customers" in methods
+    assert "closed in a 12-month period" not in methods and "train on one year" not in methods
     text = pages["report.html"]
     assert "campaign.n_contacted" not in r and "action_list.n" not in r
     assert "No retention campaign is costed in this run" in text

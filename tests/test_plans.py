@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from crmlab import plans
@@ -179,3 +180,40 @@ def test_a_churn_flag_run_gets_a_playbook_and_contacts_without_bank_products():
     assert plans.spec_contacts(plans.CHURN_FLAG_PLAYBOOK)["A"] == "Account manager"
     with pytest.raises(ParameterError):
         plans.playbook("TIER_OWNER")
+
+
+def test_a_churn_flag_campaign_calls_with_the_extracts_own_contacts():
+    """The campaign's tier actions for a flag extract: who calls is the flag playbook's contact
+    of that tier (an account manager, not a relationship manager), and no bank words."""
+    from crmlab import casespec, i18n, targeting
+
+    section = casespec.for_run(
+        casespec.load_spec("finance_churn")["actions"], {"churn.basis": "flag"}
+    )
+    owners = {tier: owner for tier, (_, owner, _) in targeting.FLAG_TIER_ACTIONS.items()}
+    assert owners == section["contact"]
+    bank_words = ("relationship", "fee", "branch", "deposit", "salary")
+    for action, _, _ in targeting.FLAG_TIER_ACTIONS.values():
+        assert not any(w in action for w in bank_words), action
+        assert i18n.has_cjk(i18n.translate(action)), action
+    # the days until due are the bank's (the urgency of a tier does not depend on the business)
+    assert [d for *_, d in targeting.FLAG_TIER_ACTIONS.values()] == [
+        d for *_, d in targeting.DEFAULT_TIER_ACTIONS.values()
+    ]
+    scored = pd.DataFrame(
+        {
+            "customer_id": ["P-1", "P-2", "P-3"],
+            "churn_prob": [0.5, 0.4, 0.9],
+            "value": [1000.0, 100.0, 10.0],
+            "tier": ["A", "B", "C"],
+        }
+    )
+    work = targeting.action_list(
+        scored, 3, as_of="2026-10-01", tier_actions=targeting.FLAG_TIER_ACTIONS
+    )
+    assert work.set_index("pseudo_id")["owner_role"].to_dict() == {
+        "P-1": "account_manager",
+        "P-2": "service_team",
+        "P-3": "marketing_automation",
+    }
+    assert list(work["pseudo_id"]) == ["P-1", "P-2", "P-3"]  # by expected loss: 500, 40, 9

@@ -681,6 +681,8 @@ TERMS_ZH: dict[str, str] = {
         "客户经理致电并提供个性化挽留优惠"
     ),
     "service call with a fee-waiver offer": "客服致电并提供费用减免优惠",
+    "account-manager call with a personalised retention offer": "客户经理致电并提供个性化挽留优惠",
+    "service call with a retention offer": "客服致电并提供挽留优惠",
     "automated e-mail and app retention offer": "自动发送邮件与 App 挽留优惠",
     "complaint follow-up call, then a retention offer": "先电话跟进投诉，再提供挽留优惠",
     # action-list columns (crmlab.actions)

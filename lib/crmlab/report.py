@@ -574,7 +574,8 @@ def _stage_sections(run: Run, spec: dict, lang: str) -> list[dict]:
 
 
 def _appendix(run: Run, spec: dict, lang: str) -> dict:
-    app = spec.get("appendix") or {}
+    # the definitions and models as they apply to the run (a churn-flag extract has its own)
+    app = casespec.for_run(spec.get("appendix") or {}, run.results)
     definitions = [
         (casespec.text(d.get("term"), lang), casespec.text(d.get("text"), lang))
         for d in app.get("definitions") or []

@@ -28,6 +28,7 @@ from crmlab.errors import DataError, describe_rows
 
 __all__ = [
     "DEFAULT_TIER_ACTIONS",
+    "FLAG_TIER_ACTIONS",
     "COMPLAINT_ACTION",
     "action_list",
     "backtest_rankings",
@@ -55,6 +56,14 @@ DEFAULT_TIER_ACTIONS: dict[str, tuple[str, str, int]] = {
         7,
     ),
     "B": ("service call with a fee-waiver offer", "service_team", 14),
+    "C": ("automated e-mail and app retention offer", "marketing_automation", 30),
+}
+#: The campaign's tier actions for a churn-flag extract (any business - the example is a
+#: telecom): no relationship managers or fees; tier A's contact is an account manager, as in
+#: the flag playbook's contacts (the finance spec's ``actions.when``).
+FLAG_TIER_ACTIONS: dict[str, tuple[str, str, int]] = {
+    "A": ("account-manager call with a personalised retention offer", "account_manager", 7),
+    "B": ("service call with a retention offer", "service_team", 14),
     "C": ("automated e-mail and app retention offer", "marketing_automation", 30),
 }
 #: Overrides the tier action for customers with recent complaints (fix the problem first).
