@@ -280,6 +280,34 @@ def test_no_pilot_and_extra_client_columns(tmp_path, small_data):
     assert "Skipped: the campaign return" in (run_dir / "html" / "05_evaluate.html").read_text()
 
 
+def test_money_is_named_in_the_currency_of_the_run(tmp_path):
+    """A client whose amounts are in euros (-p currency=EUR): every money text of the stages,
+    the report in both languages and the action list name EUR, none CNY; the figures do not
+    depend on it."""
+    from openpyxl import load_workbook
+
+    from crmlab import report
+
+    run_dir, r = _run(tmp_path, currency="EUR")  # the default data: a pilot, a campaign
+    assert r["currency"] == "EUR" and "campaign.net_value" in r
+    def read(path):  # the text, without embedded images (base64 can spell anything)
+        return re.sub(r"data:[^\"')\s]+", "", path.read_text(encoding="utf-8"))
+
+    pages = {p.name: read(p) for p in (run_dir / "html").glob("*.html")}
+    en = read(run_dir / "report.html")
+    for name, text in {**pages, "report.html": en}.items():
+        assert "CNY" not in text, name
+    assert "At EUR 170 per offered customer" in pages["04_pilot.html"]  # offer 150 + contact 20
+    assert "Campaign net value (EUR)" in en  # the spec's label, {currency}
+    assert "Expected value saved (EUR)" in pages["05_evaluate.html"]  # a money column
+    assert re.search(r"above EUR [\d,]+ per saved customer", en)  # the monitoring rule
+    headers = [c.value for c in next(load_workbook(run_dir / "actions.xlsx")["Summary"].rows)]
+    assert "Total value (EUR)" in headers
+    zh = read(report.build_report(run_dir, lang="zh"))
+    assert "营销活动净价值（欧元）" in zh and "每投入 1 欧元净回报" in zh
+    assert not re.search(r"(?<!欧)元", zh.replace("元素", ""))  # no yuan: every amount in 欧元
+
+
 def test_no_snapshots(tmp_path, small_data):
     data = tmp_path / "no_snapshots"
     data.mkdir()

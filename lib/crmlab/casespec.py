@@ -14,6 +14,7 @@ recorded name followed by a path into a recorded dict (``"segments.counts.loyal"
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -179,23 +180,40 @@ def format_figure(value: Any, fmt: str, lang: str = "en") -> str:
     return str(value)
 
 
+DEFAULT_CURRENCY = "CNY"
+"""The currency of money amounts when a run does not record one (the synthetic data's)."""
+
+
+def currency(results: Mapping | None, lang: str = "en") -> str:
+    """The currency of a run's money amounts: the ``currency`` figure (the finance stages'
+    ``currency`` parameter, recorded by stage 1), else :data:`DEFAULT_CURRENCY`; for ``lang``
+    zh its Chinese name where known (CNY -> 元, :data:`crmlab.i18n.CURRENCIES_ZH`)."""
+    code = str((results or {}).get("currency") or DEFAULT_CURRENCY)
+    return i18n.CURRENCIES_ZH.get(code, code) if lang == "zh" else code
+
+
 def figure_label(spec: dict, key: str, lang: str, results: dict | None = None) -> str:
     """A figure's label: the spec's - or, under ``if:``, the label for a run whose ``results``
     hold a value (``if: {churn.basis=flag: {en: ..., zh: ...}}``: a churn-flag extract has no
     12-month period) - else for ``data.rows.<source>`` "Rows after cleaning: <source>" (every
-    case records one per source), else the key itself."""
+    case records one per source), else the key itself. ``{currency}`` in a label reads as the
+    run's currency (:func:`currency`: "Campaign net value (HKD)")."""
     fig = (spec.get("figures") or {}).get(key) or {}
     from crmlab.results import recorded_as
 
-    for condition, label in (fig.get("if") or {}).items():
+    label = None
+    for condition, variant in (fig.get("if") or {}).items():
         if results is not None and recorded_as(results, condition):
-            return text(label, lang, fallback=key)
-    if not fig and key.startswith("data.rows."):
+            label = text(variant, lang, fallback=key)
+            break
+    if label is None and not fig and key.startswith("data.rows."):
         source = key[len("data.rows.") :]
         if lang == "zh":
             return f"清洗后行数：{i18n.source(source)}"
         return f"Rows after cleaning: {source}"
-    return text(fig, lang, fallback=key)
+    if label is None:
+        label = text(fig, lang, fallback=key)
+    return label.replace("{currency}", currency(results, lang))
 
 
 def figure_format(spec: dict, key: str) -> str:

@@ -876,8 +876,8 @@ TEMPLATES_ZH: list[tuple[str, str]] = [
         "营销活动成本 / [（留出组流失率 - 已联系组流失率）× 已联系客户数]",
     ),
     (
-        "above CNY {cost} per saved customer (the pilot's cost): review the offer",
-        "每挽留一名客户的成本超过 {cost} 元（试点的成本）：重新评估优惠方案",
+        "above {currency} {cost} per saved customer (the pilot's cost): review the offer",
+        "每挽留一名客户的成本超过 {cost} {currency}（试点的成本）：重新评估优惠方案",
     ),
     (
         "above the value of a saved customer: review the offer",
@@ -1024,6 +1024,8 @@ def _field_zh(name: str, value: str) -> str:
         return source(value)
     if name == "range":
         return value.replace(" to ", " 至 ")
+    if name == "currency":
+        return CURRENCIES_ZH.get(value, value)
     return translate(value)
 
 

@@ -135,7 +135,29 @@ probabilities, e.g. 201.72): :func:`present` shows them as whole customers ("202
 ``round()`` does; the tables and ``results.json`` keep the exact values."""
 
 CURRENCY = "CNY"
-"""The currency of the :data:`MONEY` columns: the finance case's (balances, fees, margin)."""
+"""The default currency of the :data:`MONEY` columns (the finance case's balances, fees and
+margin, in the synthetic data): a stage whose data is in another one says so with
+:func:`set_currency` (its ``currency`` parameter)."""
+
+_currency = CURRENCY
+
+
+def set_currency(code: str) -> None:
+    """Money in this kernel is in ``code`` (an ISO code such as ``"HKD"``, or any short unit):
+    :func:`present` names it in the headers of :data:`MONEY` columns ("Cost (HKD)"). A stage
+    calls it with its ``currency`` parameter; empty text is refused."""
+    global _currency
+    text = str(code).strip()
+    if not text:
+        raise ValueError("The currency must be a code such as CNY, HKD or EUR, not empty text.")
+    _currency = text
+
+
+def currency() -> str:
+    """The currency :func:`present` names in money headers (:func:`set_currency`, default
+    :data:`CURRENCY`)."""
+    return _currency
+
 
 MONEY = frozenset(
     {
@@ -148,7 +170,7 @@ MONEY = frozenset(
     }
 )
 """Column names of the library's tables that hold money (:mod:`crmlab.targeting`: campaign
-value, cost and net, expected loss, in :data:`CURRENCY`): :func:`present` names the currency in
+value, cost and net, expected loss, in :func:`currency`): :func:`present` names the currency in
 their header ("Cost (CNY)") and shows whole units ("85,170")."""
 
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?( \d{2}:\d{2})?$")
@@ -342,7 +364,7 @@ def present(
     for c in frame.columns:
         default = label(c) if c != "" else ""
         if c in MONEY and pd.api.types.is_numeric_dtype(frame[c]):
-            default = f"{default} ({CURRENCY})"
+            default = f"{default} ({currency()})"
         header = (labels or {}).get(c, default)
         if header in headers.values():  # two names with one label: the second keeps its name
             header = str(c)

@@ -426,6 +426,7 @@ def _summary_context(spec: dict, run: Run, lang: str) -> dict:
         "pts": lambda x: i18n.pts(x, lang),
         "num": i18n.num,
         "param": run.param,
+        "currency": casespec.currency(results, lang),  # of the money amounts: CNY, in zh 元
         "kpis": _kpis(results),
         "playbook": _playbook(actions_spec),
         "contacts": tier_contacts(actions_spec) if actions_spec else {},

@@ -578,14 +578,15 @@ def monitoring_plan(
     cost_per_saved_customer: float | None = None,
     holdout_share: float = 0.1,
     flag: bool = False,
+    currency: str = "CNY",
 ) -> pd.DataFrame:
     """What to track, how often, who owns it and when to act: the churn programme's monitoring.
 
     Returns one row per metric: ``metric``, ``definition``, ``frequency``, ``owner``,
     ``act_when`` (the alert rule, filled with the goal's target, the model's test AUC and the
-    pilot's cost per saved customer where given). ``flag=True``: the wording for a churn-flag
-    extract of any industry (churn share of each new extract, leavers, cancellations) instead of
-    a bank's accounts, closures and balances.
+    pilot's cost per saved customer, in ``currency``, where given). ``flag=True``: the wording
+    for a churn-flag extract of any industry (churn share of each new extract, leavers,
+    cancellations) instead of a bank's accounts, closures and balances.
     """
     auc_rule = (
         f"AUC below {model_auc - 0.05:.2f} (test AUC {model_auc:.2f} - 0.05): refit the model"
@@ -593,7 +594,7 @@ def monitoring_plan(
         else "AUC falls 0.05 below the last validation: refit the model"
     )
     cost_rule = (
-        f"above CNY {cost_per_saved_customer:,.0f} per saved customer (the pilot's cost): "
+        f"above {currency} {cost_per_saved_customer:,.0f} per saved customer (the pilot's cost): "
         "review the offer"
         if cost_per_saved_customer is not None and np.isfinite(cost_per_saved_customer)
         else "above the value of a saved customer: review the offer"
