@@ -619,6 +619,97 @@ def test_zh_report_appendix_notes_and_values_are_chinese(reports):
     assert re.fullmatch(r"实际值：0\.\d{4}；达标：(是|否)；目标：0\.\d{4}", value), value
 
 
+def parameter_table(page: str, lang: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The methods appendix's parameter table: its header cells, and per parameter (the name in
+    ``<code>``) the text of its other cells (value, set by, and what it sets if shown)."""
+    methods = section(page, "methods")
+    start = methods.index(f"<h3>{i18n.ui('parameters', lang)}</h3>")
+    table = methods[methods.index('<table class="params">', start) :]
+    table = table[: table.index("</table>")]
+    headers = [htmlmod.unescape(h) for h in re.findall(r"<th>([^<]*)</th>", table)]
+    rows = {
+        name: [htmlmod.unescape(c) for c in re.findall(r"<td>([^<]*)</td>", rest)]
+        for name, rest in re.findall(r"<tr><td><code>([^<]+)</code></td>(.*?)</tr>", table, re.S)
+    }
+    return headers, rows
+
+
+def assert_parameter_meanings(run, en: str, zh: str) -> None:
+    """The Chinese parameter table says what each parameter of the run sets in the words of the
+    case spec's ``parameter_help_zh:``, under the parameter's own name; the English one in the
+    words of the notebooks' help comments, with no Chinese."""
+    from crmlab.cases import get_case
+    from crmlab.params import case_parameters
+
+    columns = ("parameter", "value", "set_by", "parameter_meaning")
+    helps_zh = casespec.load_spec(run.case)["parameter_help_zh"]
+    headers, rows = parameter_table(zh, "zh")
+    assert headers == [i18n.ui(c, "zh") for c in columns]
+    assert sorted(rows) == sorted(run.parameters)
+    for name, cells in rows.items():
+        assert len(cells) == 3, (name, cells)
+        assert i18n.has_cjk(cells[-1]), (name, cells[-1])
+        assert cells[-1] == helps_zh.get(name), name
+    helps_en = {n: p.help for n, p in case_parameters(get_case(run.case)).items()}
+    headers, rows = parameter_table(en, "en")
+    assert headers == [i18n.ui(c, "en") for c in columns]
+    assert sorted(rows) == sorted(run.parameters)
+    for name, cells in rows.items():
+        assert cells[-1] == helps_en[name] and not i18n.has_cjk(" ".join(cells)), name
+
+
+def assert_every_parameter_has_a_chinese_help(case: str) -> None:
+    """The spec's ``parameter_help_zh:`` names exactly the parameters the case's notebooks
+    declare (not the runner's ``run_dir``)."""
+    from crmlab.cases import get_case
+    from crmlab.params import RUNNER_PARAMETERS, case_parameters
+
+    declared = set(case_parameters(get_case(case))) - set(RUNNER_PARAMETERS)
+    helps = casespec.load_spec(case).get("parameter_help_zh") or {}
+    where = f"parameter_help_zh in {casespec.spec_path(case).name}"
+    missing, gone = sorted(declared - set(helps)), sorted(set(helps) - declared)
+    assert not missing, f"parameters without a Chinese help text in {where}: {missing}"
+    assert not gone, f"{where} names parameters the notebooks no longer declare: {gone}"
+    assert all(i18n.has_cjk(text) for text in helps.values())
+
+
+def test_zh_parameter_table_says_in_chinese_what_each_parameter_sets(reports):
+    run, en, zh = reports
+    assert_parameter_meanings(run, en, zh)
+    _, rows = parameter_table(zh, "zh")
+    assert rows["churned_min_days"][-1] == "客户计为已流失前至少连续无购买的天数"
+
+
+def test_retail_spec_has_a_chinese_help_for_every_parameter():
+    assert_every_parameter_has_a_chinese_help(CASE)
+
+
+@pytest.fixture
+def spec_dir(tmp_path, monkeypatch):
+    """An empty folder of case specs in place of the shipped ones (the loader's cache cleared)."""
+    monkeypatch.setattr(casespec, "SPECS", tmp_path)
+    casespec._load.cache_clear()
+    yield tmp_path
+    casespec._load.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "section_text",
+    ["[alpha, seed]", "{alpha: ''}", "{alpha: 0.05}", "{alpha: }", "显著性水平"],
+)
+def test_spec_loader_refuses_a_parameter_help_that_is_not_texts(spec_dir, section_text):
+    from crmlab.errors import ConfigError
+
+    (spec_dir / "odd.yaml").write_text(f"parameter_help_zh: {section_text}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="odd.yaml: parameter_help_zh"):
+        casespec.load_spec("odd")
+    (spec_dir / "fine.yaml").write_text("parameter_help_zh: {alpha: 显著性水平}\n", "utf-8")
+    spec = casespec.load_spec("fine")
+    assert casespec.parameter_help(spec, "zh") == {"alpha": "显著性水平"}
+    assert casespec.parameter_help(spec, "en") == {}
+    assert casespec.parameter_help(casespec.load_spec("none_here"), "zh") == {}
+
+
 def test_zh_kpi_chart_labels_every_kpi_in_chinese(reports):
     from matplotlib import pyplot as plt
 

@@ -297,6 +297,22 @@ def test_zh_finance_tables_cells_and_titles_are_chinese(reports):
     assert 'class="table-title"' not in en
 
 
+def test_zh_parameter_table_says_in_chinese_what_each_parameter_sets(reports):
+    from tests.test_report import assert_parameter_meanings, parameter_table
+
+    run, en, zh = reports
+    assert_parameter_meanings(run, en, zh)
+    _, rows = parameter_table(zh, "zh")
+    assert rows["salary_share_target"][-1] == "工资代发目标：有工资代发的在册账户占比"
+    assert rows["at_risk_prob"][-1] == "12 个月流失概率达到此值的客户即为流失风险客户"
+
+
+def test_finance_spec_has_a_chinese_help_for_every_parameter():
+    from tests.test_report import assert_every_parameter_has_a_chinese_help
+
+    assert_every_parameter_has_a_chinese_help(CASE)
+
+
 def test_zh_finance_plans_monitoring_and_design_notes_are_chinese(reports):
     run, en, zh = reports
     cells = set(reader_cells(zh))

@@ -6,6 +6,10 @@ Adding a case's deliverables means writing that YAML file (labels, formats, stag
 artifact holds the customers to act on) - no code. A case without a spec still gets a report (a
 generic summary of its figures) and a kit; only the action list needs the ``actions:`` section.
 
+The optional ``parameter_help_zh:`` section maps each notebook parameter of the case to its
+meaning in Chinese (the notebooks' help comments are English): the Chinese report's parameter
+table shows it (:func:`parameter_help`).
+
 Figure keys address ``results.json``: a key is either a recorded name (``"pilot.effect"``) or a
 recorded name followed by a path into a recorded dict (``"segments.counts.loyal"`` ->
 ``results["segments.counts"]["loyal"]``).
@@ -69,6 +73,18 @@ def _load(case: str) -> dict:
             raise ConfigError(
                 f"{path}: figure '{key}' has format {fmt!r}; use one of {', '.join(FORMATS)}."
             )
+    helps = spec.get("parameter_help_zh")
+    if helps is not None and not isinstance(helps, dict):
+        raise ConfigError(
+            f"{path}: parameter_help_zh: expected a mapping of parameter name to its Chinese "
+            "help text."
+        )
+    for name, help_text in (helps or {}).items():
+        if not isinstance(help_text, str) or not help_text.strip():
+            raise ConfigError(
+                f"{path}: parameter_help_zh: '{name}' needs its help text (a non-empty text), "
+                f"got {help_text!r}."
+            )
     return spec
 
 
@@ -79,6 +95,15 @@ def load_spec(case: str) -> dict:
 
 def has_spec(case: str) -> bool:
     return spec_path(case).is_file()
+
+
+def parameter_help(spec: dict, lang: str) -> dict[str, str]:
+    """What each notebook parameter sets, in ``lang``, from the spec: its ``parameter_help_zh:``
+    section for Chinese; ``{}`` for English (the notebooks' help comments say it) or a spec
+    without the section."""
+    if i18n.check_lang(lang) != "zh":
+        return {}
+    return {str(name): text for name, text in (spec.get("parameter_help_zh") or {}).items()}
 
 
 def for_run(section: dict, results: dict) -> dict:

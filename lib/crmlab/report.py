@@ -17,7 +17,8 @@ offline and travels as one e-mail attachment. Its parts:
   Chinese introduction, tables with translated headers, and its key charts re-drawn with Chinese
   labels (:mod:`crmlab.charts.from_run`); the notebook's own charts follow in a collapsed block.
 - **Methods appendix**: definitions, models, assumptions, data-quality notes, the run's
-  effective parameters, crmlab versions, a SHA-256 fingerprint of the input files, and every
+  effective parameters with what each sets (in Chinese from the case spec's
+  ``parameter_help_zh:``), crmlab versions, a SHA-256 fingerprint of the input files, and every
   recorded figure.
 
 A failed run's report says so at the top - which stage failed and the error from
@@ -645,10 +646,11 @@ def parameter_value(value: Any) -> str:
 
 
 def _parameters(run: Run, lang: str = "en") -> list[tuple[str, dict]]:
-    """The run's parameters for the appendix: value as a config writes it, who set it, and in
-    English what it means (the help comment of the stage's parameter cell; the Chinese report
-    leaves it out rather than show English)."""
-    meanings: dict[str, str] = {}
+    """The run's parameters for the appendix: value as a config writes it, who set it, and what
+    it means - in English the help comment of the stage's parameter cell, in Chinese the case
+    spec's ``parameter_help_zh:`` text (:func:`crmlab.casespec.parameter_help`; a parameter
+    without one has a blank cell rather than English)."""
+    meanings: dict[str, str] = casespec.parameter_help(casespec.load_spec(run.case), lang)
     if lang == "en":
         try:
             from crmlab.cases import get_case
