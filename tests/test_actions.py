@@ -116,11 +116,13 @@ def test_excel_has_a_summary_and_a_formatted_sheet_per_segment(written):
     assert wb.sheetnames[0] == "Summary"
     assert sorted(wb.sheetnames[1:]) == sorted(shown)
     summary = pd.read_excel(xlsx, sheet_name="Summary", nrows=len(counts))  # notes below it
-    assert list(summary.columns[:3]) == ["Segment", "Customers", "Total value"]
+    # money in the run's currency (stage 3's currency parameter, default CNY)
+    assert run.results["currency"] == "CNY"
+    assert list(summary.columns[:3]) == ["Segment", "Customers", "Total value (CNY)"]
     assert summary.set_index("Segment")["Customers"].to_dict() == {
         name: counts[segment] for name, segment in shown.items()
     }
-    assert summary["Total value"].sum() == pytest.approx(table["value"].sum())
+    assert summary["Total value (CNY)"].sum() == pytest.approx(table["value"].sum())
     for name, segment in shown.items():
         n = counts[segment]
         ws = wb[name]
@@ -129,7 +131,7 @@ def test_excel_has_a_summary_and_a_formatted_sheet_per_segment(written):
         header = [c.value for c in ws[1]]
         assert header[:4] == ["Priority", "Customer (pseudonym)", "Segment", "Value tier"]
         col = {h: i + 1 for i, h in enumerate(header)}
-        assert ws.cell(2, col["Value"]).number_format == "#,##0.00"
+        assert ws.cell(2, col["Value (CNY)"]).number_format == "#,##0.00"
         assert ws.cell(2, col["Due date"]).number_format == "yyyy-mm-dd"
         assert ws.cell(2, col["Satisfaction (1-5)"]).number_format == "0.0"
         assert ws.cell(2, col["Segment"]).value == name

@@ -290,6 +290,7 @@ def test_money_is_named_in_the_currency_of_the_run(tmp_path):
 
     run_dir, r = _run(tmp_path, currency="EUR")  # the default data: a pilot, a campaign
     assert r["currency"] == "EUR" and "campaign.net_value" in r
+
     def read(path):  # the text, without embedded images (base64 can spell anything)
         return re.sub(r"data:[^\"')\s]+", "", path.read_text(encoding="utf-8"))
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from crmlab import i18n
+from crmlab import i18n, narrative
 from crmlab.errors import ConfigError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -205,7 +205,7 @@ def format_figure(value: Any, fmt: str, lang: str = "en") -> str:
     return str(value)
 
 
-DEFAULT_CURRENCY = "CNY"
+DEFAULT_CURRENCY = narrative.CURRENCY
 """The currency of money amounts when a run does not record one (the synthetic data's)."""
 
 
