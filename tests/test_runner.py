@@ -96,6 +96,18 @@ def test_failure_keeps_latest_names_cell_and_other_cases_run(toy_project):
     assert results[0].run_dir != results[1].run_dir
 
 
+def test_list_without_cases_says_where_it_looked(tmp_path):
+    """A library-only install (a workshop kit's wheel) has no case notebooks: `crmlab list`
+    says where it looked and what to do, with exit code 1, not an empty line."""
+    env = {**os.environ, "CRMLAB_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "crmlab", "list"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 1 and out.stdout == ""
+    assert str(tmp_path / "notebooks" / "cases") in out.stderr and "CRMLAB_HOME" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_cli_exit_codes_and_messages(toy_project):
     env = {**os.environ, "CRMLAB_HOME": str(toy_project)}
     cmd = [sys.executable, "-m", "crmlab"]

@@ -14,9 +14,20 @@ from crmlab.errors import CrmlabError
 
 
 def _cmd_list(args) -> int:
+    from crmlab import paths
     from crmlab.cases import all_cases
 
-    for case in all_cases():
+    found = all_cases()
+    if not found:  # e.g. a workshop kit's wheel: the library without the project's notebooks
+        print(
+            f"crmlab: no cases in {paths.cases_dir()}: the cases are the notebook folders "
+            "notebooks/cases/<case>/ of a crmlab project, and this installation has none there. "
+            "Run crmlab from a project checkout or set CRMLAB_HOME to one; a workshop kit's "
+            "notebooks are opened in JupyterLab instead.",
+            file=sys.stderr,
+        )
+        return 1
+    for case in found:
         print(f"{case.name:<22} {' -> '.join(case.stages)}   {case.title}")
     return 0
 
