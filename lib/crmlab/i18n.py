@@ -626,7 +626,7 @@ TERMS_ZH: dict[str, str] = {
     "hazard ratio": "风险比",
     "odds ratio per sd": "每标准差的优势比",
     "std err": "标准误",
-    "rho": "相关系数 rho",
+    "rho": "相关系数 ρ",
     "ph ok": "满足比例风险假设",
     "bin": "分组",
     "n churners": "流失客户数",
