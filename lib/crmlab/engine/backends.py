@@ -352,6 +352,11 @@ character sorts at or below a space (whitespace or a control character). Both co
 one character, far cheaper than a trim."""
 
 
+_EDGED_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Connection -> {(file, size, mtime, id columns): edged columns}: :func:`edged_id_columns`'
+scans, remembered while the connection lives."""
+
+
 def edged_id_columns(con, src: Source) -> frozenset[str]:
     """The identifier columns (:data:`crmlab.sources.ID_COLUMNS`) of ``src`` that hold a value
     starting or ending with whitespace (a control character or an empty value counts too).
@@ -370,7 +375,7 @@ def edged_id_columns(con, src: Source) -> frozenset[str]:
         return frozenset(ids)
     stat = src.path.stat()
     memo_key = (str(src.path.resolve()), stat.st_size, stat.st_mtime_ns, tuple(ids))
-    memo = con.__dict__.setdefault("_crmlab_edged_ids", {})
+    memo = _EDGED_IDS.setdefault(con, {})
     if memo_key not in memo:
         tests = ", ".join(
             "bool_or(" + EDGE_TEST.format(c='"' + c.replace('"', '""') + '"') + ")" for c in ids
