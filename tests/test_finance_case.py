@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
-import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,6 +28,7 @@ from crmlab.engine import java_available
 from crmlab.privacy import assert_no_pii
 from crmlab.synthetic import ensure_synthetic, generate
 from tests import engine_guard
+from tests.deliverables_support import canonical_run
 
 CASE = "finance_churn"
 PII = ["name", "email", "phone", "national_id"]
@@ -47,39 +44,11 @@ def _raw(name):
     return pd.read_csv(ensure_synthetic(CASE) / f"{name}.csv", dtype=str)
 
 
-@contextmanager
-def _exclusive(lock: Path, timeout: float = 600.0):
-    """Hold a lock shared by the pytest-xdist workers (an atomic mkdir, portable)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            lock.mkdir()
-            break
-        except FileExistsError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{lock} held for more than {timeout} s") from None
-            time.sleep(0.2)
-    try:
-        yield
-    finally:
-        lock.rmdir()
-
-
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
-    """One default run per test session, shared by the xdist workers (the first one runs it)."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # the session's folder, common to its workers
-    shared = base / "finance_default"
-    shared.mkdir(exist_ok=True)
+    """The canonical run, shared with the deliverables' tests (one run per test session)."""
     truth = json.loads((ensure_synthetic(CASE) / "truth.json").read_text())
-    with _exclusive(shared / ".lock"):
-        done = shared / "run_dir.txt"
-        if not done.exists():
-            run_dir, _ = _run(shared)
-            done.write_text(str(run_dir))
-    run_dir = Path(done.read_text())
+    run_dir = canonical_run(tmp_path_factory, CASE)
     return run_dir, json.loads((run_dir / "results.json").read_text()), truth
 
 

@@ -22,6 +22,7 @@ from crmlab.privacy import assert_no_pii
 from crmlab.results import figure_differences
 from crmlab.synthetic import ensure_synthetic, generate
 from tests import engine_guard
+from tests.deliverables_support import canonical_run
 
 CASE = "retail_satisfaction"
 
@@ -40,10 +41,10 @@ def _guarded_run(tmp_path, max_rows: int, **params):
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("retail_default")
+    """The canonical run, shared with the deliverables' tests (one run per test session)."""
     truth = json.loads((ensure_synthetic(CASE) / "truth.json").read_text())
-    run_dir, results = _run(tmp)
-    return run_dir, results, truth
+    run_dir = canonical_run(tmp_path_factory, CASE)
+    return run_dir, json.loads((run_dir / "results.json").read_text()), truth
 
 
 def test_common_figures_are_recorded(default_run):
