@@ -399,6 +399,18 @@ def plain_id_columns(con, sources) -> frozenset[str]:
     return frozenset(c for c in ID_COLUMNS if c in present and c not in edged)
 
 
+@contextlib.contextmanager
+def ids_as_found(con, sources):
+    """Within the block, the id columns that need no trim in any of ``sources`` (registered
+    :class:`Source` objects, :func:`plain_id_columns`: one scan on DuckDB) are used as they
+    are by the cleaning and feature expressions built inside it
+    (:func:`crmlab.engine.clean.plain_ids`)."""
+    from crmlab.engine.clean import plain_ids
+
+    with plain_ids(plain_id_columns(con, sources)):
+        yield
+
+
 def source_path(data_dir: str | os.PathLike, stem: str) -> Path | None:
     """``<stem>.parquet`` or ``<stem>.csv`` in ``data_dir`` (Parquet preferred), else None."""
     from crmlab.sources import source_path as _source_path

@@ -26,16 +26,15 @@ import pandas as pd
 from crmlab.engine.backends import (
     Source,
     connect,
+    ids_as_found,
     materialize,
     physical_memory,
-    plain_id_columns,
     register_source,
     set_row_order,
     source_path,
     source_rows,
 )
 from crmlab.engine.checks import TableChecks, table_checks
-from crmlab.engine.clean import plain_ids
 from crmlab.errors import DataError
 
 __all__ = [
@@ -159,7 +158,7 @@ class LargeSources:
         key = ("checks", repr((sorted(rules.items(), key=lambda kv: kv[0]), columns)))
         if key not in self.memo:
             srcs = [*self.sources.values(), *self.parents.values()]
-            with plain_ids(plain_id_columns(self.con, srcs)):
+            with ids_as_found(self.con, srcs):
                 self.memo[key] = self._checks(rules)
         return self.memo[key]
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crmlab.engine.backends import plain_id_columns, register_source, set_row_order, source_path
-from crmlab.engine.clean import ROW, clean_sources, plain_ids
+from crmlab.engine.backends import ids_as_found, register_source, set_row_order, source_path
+from crmlab.engine.clean import ROW, clean_sources
 from crmlab.errors import DataError
 
 __all__ = [
@@ -271,7 +271,7 @@ def _clean_files(con, data_dir, rules) -> dict:
     tables = {n: s.table for n, s in srcs.items()}
     if rules is None:
         rules = case_rules("finance_churn", tables)
-    with plain_ids(plain_id_columns(con, srcs.values())):
+    with ids_as_found(con, srcs.values()):
         return clean_sources(tables, rules or {})
 
 

@@ -29,16 +29,16 @@ import pandas as pd
 from crmlab.engine.backends import (
     Source,
     engine_name,
+    ids_as_found,
     memory_limit,
     number,
-    plain_id_columns,
     register_source,
     scratch_folder,
     set_row_order,
     source_path,
     source_rows,
 )
-from crmlab.engine.clean import ROW, _parse_date, clean_sources, id_text, plain_ids
+from crmlab.engine.clean import ROW, _parse_date, clean_sources, id_text
 from crmlab.errors import DataError
 from crmlab.features import SURVEY_NON_DRIVERS, TRANSACTION_FEATURES
 
@@ -351,7 +351,7 @@ def build_retail_features(
     with whitespace is used as it is (:func:`crmlab.engine.backends.plain_id_columns`, one scan
     of the id columns).
     """
-    with plain_ids(plain_id_columns(con, sources.values())):
+    with ids_as_found(con, sources.values()):
         return _build_retail_features(
             con,
             sources,
