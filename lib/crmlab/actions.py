@@ -23,9 +23,9 @@ Who acts, two columns that never contradict each other:
   team). A campaign customer's owner is the one the campaign names, and that owner is also who
   contacts the customer.
 
-Money columns (``value``) are in the run's currency (the finance stages' ``currency`` parameter,
-recorded as the figure ``currency``), else the spec's ``actions.currency``; the Excel headers say
-it ("Value (CNY)").
+Money columns (``value``) are in the run's currency (the stages' ``currency`` parameter, recorded
+as the figure ``currency``), else the spec's ``actions.currency``; the Excel headers say it
+("Value (CNY)").
 
 Priority (1 = act first), in this order:
 
@@ -724,7 +724,7 @@ def write_action_list(
         "in_campaign": "#,##0",
         "recency_days": "0",
     }
-    # the run's own (the finance stages' currency parameter), else the spec's
+    # the run's own (the stages' currency parameter), else the spec's
     currency = run.results.get("currency") or spec.get("currency")
     formats = {_header(k, lang, True, currency): v for k, v in formats.items()}
     folder = Path(out_dir) if out_dir else run.path

@@ -210,9 +210,9 @@ DEFAULT_CURRENCY = narrative.CURRENCY
 
 
 def currency(results: Mapping | None, lang: str = "en") -> str:
-    """The currency of a run's money amounts: the ``currency`` figure (the finance stages'
-    ``currency`` parameter, recorded by stage 1), else :data:`DEFAULT_CURRENCY`; for ``lang``
-    zh its Chinese name where known (CNY -> 元, :data:`crmlab.i18n.CURRENCIES_ZH`)."""
+    """The currency of a run's money amounts: the ``currency`` figure (the stages' ``currency``
+    parameter, recorded by finance stage 1 and retail stage 3), else :data:`DEFAULT_CURRENCY`;
+    for ``lang`` zh its Chinese name where known (CNY -> 元, :data:`crmlab.i18n.CURRENCIES_ZH`)."""
     code = str((results or {}).get("currency") or DEFAULT_CURRENCY)
     return i18n.CURRENCIES_ZH.get(code, code) if lang == "zh" else code
 
