@@ -16,6 +16,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 import warnings
 
 import pandas as pd
@@ -733,3 +735,28 @@ def test_zh_kpi_chart_labels_every_kpi_in_chinese(reports):
 )
 def test_parameters_are_shown_as_written_in_a_config(value, shown):
     assert report.parameter_value(value) == shown
+
+
+def test_english_stage_charts_render_a_clients_chinese_labels(tmp_path):
+    """A client's Chinese column and category names (合约类型_两年, 月付) in an English stage's
+    chart: once a stage has started, every glyph is found (fresh processes; the control without
+    a stage shows the check can fail)."""
+    code = """
+import io, sys, warnings
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+if sys.argv[1] == "stage":
+    import crmlab
+    crmlab.start_stage("finance_churn", "03_model", sys.argv[2], sys.argv[2], 42)
+warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+fig, ax = plt.subplots()
+ax.barh(["合约类型_两年", "月费", "tenure"], [0.4, 1.3, 0.9])
+ax.set_title("Odds ratios of churn (95% CI)")
+fig.savefig(io.BytesIO(), format="png")
+"""
+    run = [sys.executable, "-c", code]
+    done = subprocess.run([*run, "stage", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    control = subprocess.run([*run, "none", str(tmp_path)], capture_output=True, text=True)
+    assert control.returncode != 0 and "missing from font" in control.stderr

@@ -1231,6 +1231,16 @@ def chart_rc(lang: str = "en") -> dict:
     return {"font.family": ["DejaVu Sans", family], "axes.unicode_minus": False}
 
 
+def use_cjk_fallback() -> None:
+    """Let every chart of this process show Chinese characters: the font list of
+    :func:`chart_rc` ("DejaVu Sans", then the CJK font for the glyphs it lacks) becomes
+    matplotlib's default. English charts look the same; a client's Chinese column or category
+    names (合约类型_两年, 月付) render instead of empty boxes. A stage calls it when it starts."""
+    import matplotlib
+
+    matplotlib.rcParams["font.family"] = chart_rc("zh")["font.family"]
+
+
 @contextlib.contextmanager
 def chart_style(lang: str = "en") -> Iterator[None]:
     """Context in which new charts use the fonts of ``lang`` (see :func:`chart_rc`)."""

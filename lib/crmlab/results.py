@@ -126,6 +126,9 @@ def start_stage(
     The stage's earlier recorded figures are cleared so a re-run never mixes old and new values.
     """
     global _current
+    from crmlab import i18n
+
+    i18n.use_cjk_fallback()  # a client's Chinese labels render in the (English) charts
     run = Path(run_dir) if run_dir else paths.reports_dir() / case / "interactive"
     if data_dir:
         data = Path(data_dir)
