@@ -760,3 +760,34 @@ fig.savefig(io.BytesIO(), format="png")
     assert done.returncode == 0, done.stderr[-2000:]
     control = subprocess.run([*run, "none", str(tmp_path)], capture_output=True, text=True)
     assert control.returncode != 0 and "missing from font" in control.stderr
+
+
+@pytest.mark.parametrize("case", ["retail_satisfaction", "finance_churn"])
+def test_every_data_figure_a_stage_records_has_a_label(case):
+    """The data-quality notes of the report list the data.* figures by their spec labels: a
+    figure a stage records without one would show its key (data.n_churned) to the reader."""
+    import nbformat
+
+    from crmlab import casespec, paths
+
+    spec = casespec.load_spec(case)
+    keys = set()
+    for path in sorted((paths.cases_dir() / case).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            keys |= set(re.findall(r'record\(\s*"(data\.[a-z_.]+)"', cell.source))
+    assert keys, case
+    for key in sorted(keys):
+        for lang in ("en", "zh"):
+            label = casespec.figure_label(spec, key, lang)
+            assert label != key, (case, key, lang)
+            assert lang == "en" or i18n.has_cjk(label), (case, key, label)
+
+
+def test_a_flag_extracts_kpis_read_chinese():
+    from crmlab import churn
+
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "churned": [1, 0, 0, 1]})
+    board = churn.flag_kpis(customers, {"churn_rate_12m": 0.4})
+    assert list(board["key"]) == ["churn_share"]
+    assert i18n.translate(board["kpi"].iloc[0]) == "提取数据中的流失占比"  # the KPI table's row
+    assert i18n.translate("churn_share") == "流失占比"  # the Chinese KPI chart's bar

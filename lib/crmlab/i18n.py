@@ -250,6 +250,8 @@ TERMS_ZH: dict[str, str] = {
     "complaints per 100 customers": "每百名客户投诉数",
     "days to resolve": "投诉解决天数",
     "churn rate": "流失率",
+    "churn share": "流失占比",  # a churn-flag extract's KPI (churn.flag_kpis: churn_share)
+    "churn share of the extract": "提取数据中的流失占比",
     "repeat purchase rate": "复购率",
     "currency": "货币",
     "days": "天",
