@@ -134,6 +134,22 @@ def test_survey_only(tmp_path, small_data):
     assert "Skipped: customer classification" in html
 
 
+def test_survey_without_driver_ratings(tmp_path, small_data):
+    """A survey with the overall score only (no driver ratings mapped): every stage runs, the
+    key-driver analysis says why it is skipped (it failed in 03_model: no driver column)."""
+    from crmlab.drivers import DEFAULT_DRIVERS
+
+    data = _partial(tmp_path, small_data, ["survey"])
+    survey = pd.read_csv(data / "survey.csv")
+    survey.drop(columns=[d for d in DEFAULT_DRIVERS if d in survey]).to_csv(
+        data / "survey.csv", index=False
+    )
+    run_dir, r = _run(tmp_path, data_dir=str(data))
+    assert "goal.baseline" in r and not any(k.startswith("drivers.") for k in r)
+    html = (run_dir / "html" / "03_model.html").read_text()
+    assert "Skipped: key-driver analysis" in html and "no driver ratings" in html
+
+
 def test_transactions_only(tmp_path, small_data):
     data = _partial(tmp_path, small_data, ["transactions", "customers"])
     run_dir, r = _run(tmp_path, data_dir=str(data))
