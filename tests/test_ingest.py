@@ -240,6 +240,20 @@ def test_day_first_is_detected_and_ambiguity_reported():
     assert forced.values.iloc[0] == pd.Timestamp("2024-01-05")
 
 
+def test_year_first_text_that_is_no_date_stays_invalid_with_day_first():
+    """'2024-13-01' has no month 13: with dayfirst (a day-first column) it must not be read
+    as 13 January (year, day, month) but be reported, as it is without dayfirst."""
+    for dayfirst in (False, True):
+        p = ingest.parse_dates(
+            _series("2024-13-01", "2024-02-30", "2024-03-04", "05/03/2024"), dayfirst=dayfirst
+        )
+        assert p.bad.tolist() == [True, True, False, False], dayfirst
+        assert p.values.iloc[2] == pd.Timestamp("2024-03-04")  # ISO is year-month-day either way
+    assert ingest.parse_dates(_series("05/03/2024"), dayfirst=True).values.iloc[0] == pd.Timestamp(
+        "2024-03-05"
+    )
+
+
 def test_explicit_format_for_yyyymmdd_numbers_and_text():
     p = ingest.parse_dates(_series(20240501, "20240502", "2024-05-03", 20241301), fmt="%Y%m%d")
     assert p.values.iloc[:2].tolist() == [pd.Timestamp("2024-05-01"), pd.Timestamp("2024-05-02")]

@@ -627,6 +627,7 @@ def parse_dates(s: pd.Series, fmt: str | None = None, dayfirst: bool = False) ->
 
             iso = t.str.match(r"^\d{4}-\d{1,2}-\d{1,2}([ T].*)?$")
             take(iso, pd.to_datetime(t.where(iso), format="ISO8601", errors="coerce"), "iso")
+            todo &= ~iso  # year-month-day text that is no date (2024-13-01) stays invalid
             ymd = todo & t.str.fullmatch(r"\d{8}")
             take(ymd, pd.to_datetime(t.where(ymd), format="%Y%m%d", errors="coerce"), "yyyymmdd")
             num = pd.to_numeric(t.where(todo & t.str.fullmatch(r"\d{5}(\.\d+)?")), errors="coerce")
