@@ -364,8 +364,55 @@ def test_summary_sheet_names_each_segments_own_action_and_its_campaign_customers
     s = segment_summary(table, "churn_risk").set_index("segment")
     assert s.loc["growing", "recommended_action"] == "Cross-sell"
     assert s.loc["growing", "owner_role"] == "Service team"
-    assert s.loc["growing", "due_date"] == d("2026-11-15")  # the earliest
+    assert s.loc["growing", "first_due_date"] == d("2026-11-15")  # the earliest
     assert s.loc["growing", "in_campaign"] == 1 and s.loc["at_risk", "in_campaign"] == 1
     assert s.loc["growing", "customers"] == 3 and s.loc["growing", "total_value"] == 130.0
     assert s.loc["growing", "mean_churn_risk"] == pytest.approx(0.875 / 3)
     assert list(s.index) == ["growing", "at_risk"]  # in the list's order
+
+
+def test_summary_owner_of_a_segment_owned_by_each_tiers_contact_reads_by_tier():
+    """A segment whose own customers are each owned by their tier's contact (relationship
+    manager A, service team B) reads "By value tier: ..." as the report's plan does, not the
+    contact of its largest tier; a campaign customer's own owner does not change that, and a
+    segment with one owner keeps it."""
+    from crmlab.actions import segment_summary
+
+    contacts = {"A": "Relationship manager", "B": "Service team", "C": "Marketing automation"}
+    d = pd.Timestamp("2026-11-30")
+    table = pd.DataFrame(
+        {
+            "priority": [1, 2, 3, 4, 5],
+            "customer_id": ["P-a", "P-b", "P-c", "P-d", "P-e"],
+            "segment": ["mature", "mature", "mature", "mature", "new"],
+            "tier": ["C", "A", "B", "B", "B"],
+            "churn_risk": [0.9, 0.1, 0.2, 0.3, 0.1],
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "recommended_action": ["Call", "Review", "Review", "Review", "Onboarding"],
+            "owner_role": [
+                "Service manager",  # a campaign customer after a complaint
+                "Relationship manager",
+                "Service team",
+                "Service team",
+                "Onboarding team",
+            ],
+            "contact": [
+                "Service manager",
+                "Relationship manager",
+                "Service team",
+                "Service team",
+                "Service team",
+            ],
+            "due_date": [d] * 5,
+            "campaign_rank": [1.0, None, None, None, None],
+        }
+    )
+    s = segment_summary(table, "churn_risk", contacts=contacts).set_index("segment")
+    assert s.loc["mature", "owner_role"] == (
+        "By value tier: relationship manager (A), service team (B), marketing automation (C)"
+    )
+    assert s.loc["new", "owner_role"] == "Onboarding team"
+    assert (
+        segment_summary(table, "churn_risk").set_index("segment").loc["mature", "owner_role"]
+        == "Service team"
+    )  # without contacts: the most frequent, as before

@@ -482,6 +482,7 @@ EXCEL_HEADERS: dict[str, str] = {
     "mean_satisfaction": "Mean satisfaction (1-5)",
     "mean_churn_risk": "Mean churn risk",
     "first_priority": "First priority",
+    "first_due_date": "First due date",
     "in_campaign": "In the retention campaign",
 }
 """English headers of the Excel list where :func:`crmlab.narrative.label` would not say enough
@@ -622,18 +623,24 @@ def _most_common(s: pd.Series):
 
 
 def segment_summary(
-    table: pd.DataFrame, score_name: str, planned: Mapping[str, str] | None = None
+    table: pd.DataFrame,
+    score_name: str,
+    planned: Mapping[str, str] | None = None,
+    contacts: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The Summary sheet: one row per segment of an :func:`action_table`, most urgent first.
 
     Columns: ``customers``, ``total_value``, ``mean_value``, ``mean_<score>``, the segment's
     ``recommended_action`` and ``owner_role`` (the most frequent in the segment: a few customers
     with an action of their own, such as the finance campaign's, do not stand for the segment),
-    the earliest ``due_date``, ``first_priority`` and, when the list has a campaign
+    the earliest due date (``first_due_date``), ``first_priority`` and, when the list has a campaign
     (``campaign_rank``), ``in_campaign``: how many of the segment's customers it contacts.
     ``planned`` (segment -> action) names the action of segments whose customers get it in a
     form of their value tier (the spec's ``tier_actions``): the playbook's action, which covers
-    them all, rather than the most frequent variant.
+    them all, rather than the most frequent variant. With ``contacts`` (tier -> who contacts the
+    customer), a segment whose own customers (outside a campaign) are each owned by their
+    tier's contact reads "By value tier: relationship manager (A), ..." as the report's plan
+    does (:func:`crmlab.plans.by_tier`), not the contact of the largest tier.
     """
     agg = {
         "customers": ("customer_id", "size"),
@@ -642,7 +649,7 @@ def segment_summary(
         f"mean_{score_name}": (score_name, "mean"),
         "recommended_action": ("recommended_action", _most_common),
         "owner_role": ("owner_role", _most_common),
-        "due_date": ("due_date", "min"),
+        "first_due_date": ("due_date", "min"),
         "first_priority": ("priority", "min"),
     }
     if "campaign_rank" in table.columns:
@@ -650,6 +657,13 @@ def segment_summary(
     out = table.groupby("segment", sort=False).agg(**agg).reset_index()
     for seg, action in (planned or {}).items():
         out.loc[out["segment"] == seg, "recommended_action"] = action
+    if contacts and "contact" in table.columns:
+        from crmlab import plans
+
+        own = table[table["campaign_rank"].isna()] if "campaign_rank" in table else table
+        for seg, rows in own.groupby("segment", sort=False):
+            if rows["owner_role"].nunique() > 1 and (rows["owner_role"] == rows["contact"]).all():
+                out.loc[out["segment"] == seg, "owner_role"] = plans.by_tier(contacts)
     return out
 
 
@@ -710,7 +724,7 @@ def write_action_list(
     check_no_personal_data(table, run, personal)
     spec = run_action_spec(run)
     score_name = "churn_risk" if spec.get("score_kind") == "risk" else "satisfaction"
-    summary = segment_summary(table, score_name, planned_actions(spec))
+    summary = segment_summary(table, score_name, planned_actions(spec), tier_contacts(spec))
     formats = {
         "priority": "0",
         "value": spec.get("value_format", "#,##0.00"),
@@ -719,6 +733,7 @@ def write_action_list(
         score_name: spec.get("score_format", "0.00"),
         f"mean_{score_name}": spec.get("score_format", "0.00"),
         "due_date": "yyyy-mm-dd",
+        "first_due_date": "yyyy-mm-dd",
         "customers": "#,##0",
         "first_priority": "0",
         "in_campaign": "#,##0",

@@ -700,6 +700,7 @@ TERMS_ZH: dict[str, str] = {
     "total value": "总价值",
     "mean churn risk": "平均流失风险",
     "first priority": "最高优先级",
+    "first due date": "最早截止日期",
     "in campaign": "挽留活动覆盖的客户数",
 }
 
