@@ -478,6 +478,11 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     # ... and its figures are labelled for it: no 12-month period, no held-out year
     assert "Model AUC on held-out customers" in report and "held-out year" not in report
     assert "Churn share of the extract" in report
+    # no month in the extract: the dated plans say what to set, not that stage 3 lacks stages
+    stage5 = _reader_text((run_dir / "html" / "05_evaluate.html").read_text(encoding="utf-8"))
+    assert "Skipped: the lifecycle action plan" in stage5 and "set plan_start" in stage5
+    assert "Skipped: the implementation plan" in stage5
+    assert "It needs the lifecycle stages of stage 3" not in stage5
     actions = pd.read_csv(run_dir / "actions.csv")
     assert len(actions) == len(table) - r["churn.n_lost"]  # every customer still there
     # ids: the client's key applied once to its customer numbers (the client can look them up)

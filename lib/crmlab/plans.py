@@ -89,6 +89,13 @@ def first_day(month: str) -> pd.Timestamp:
         raise ParameterError(f"A plan month must look like 2027-01, got {month!r}.") from None
 
 
+NO_START_MONTH = (
+    "The data has no date to start the plan from: set plan_start (or, for a churn-flag "
+    "extract, extract_month) to a month YYYY-MM. The action list counts its due dates from the "
+    "month of the run meanwhile."
+)
+"""Why a stage skips a dated plan (a churn-flag extract without a month)."""
+
 #: The owner of a plan row whose playbook owner is a value tier's contact: each customer's own
 #: contact, as the action list assigns it (``str.format`` fields: the tiers' contacts).
 BY_TIER = {
