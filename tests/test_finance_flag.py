@@ -224,3 +224,13 @@ def test_validation_of_a_flag_config(tmp_path):
     missing = [p for p in problems if p["rule"] == "required column is missing"]
     assert {p["column"] for p in missing} == {"open_date", "segment", "products_held"}
     assert "map churned: YOUR_COLUMN" in missing[0]["hint"]
+    # the client's own words (流失 / 在网), not mapped: a yes/no problem, not a broken number
+    words = table.assign(
+        是否流失=table["是否流失"].isin(["Yes", "是", "1", 1]).map({True: "流失", False: "在网"})
+    )
+    words.to_csv(tmp_path / "c.csv", index=False, encoding="utf-8-sig")
+    problems = ingest.load(config.load_config(tmp_path / "ok.yaml")).problems
+    [p] = [p for p in problems if p["column"] == "是否流失"]
+    assert p["rule"].startswith("neither 1/0 nor a yes/no word") and p["severity"] == "error"
+    assert p["hint"].startswith("add the client's words: values: churned: {true: [...]")
+    assert "decimal comma" not in p["hint"]

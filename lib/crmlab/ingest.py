@@ -956,7 +956,17 @@ def _coerce_field(
             else:
                 p = parse_numbers(s, decimal)
             _number_notes(p, label, notes)
-            if f.kind == "rating":
+            what = "not a number"
+            if f.kind == "flag" and not pd.api.types.is_numeric_dtype(s):
+                # words such as 流失/在网: the client's yes and no, not broken numbers
+                what = "neither 1/0 nor a yes/no word"
+                words = f"values: {f.name}: {{true: [...], false: [...]}}"
+                hint = Hint(
+                    f"set to missing on import; add the client's words: {words}",
+                    f"add the client's words: {words}, or fix or blank the other values in "
+                    "the export",
+                )
+            elif f.kind == "rating":
                 how = f"map text labels to numbers under values: {f.name}: {{NUMBER: [labels]}}"
                 hint = Hint(
                     f"set to missing on import; {how}",
@@ -973,7 +983,7 @@ def _coerce_field(
                     f"decimal comma: check columns: {src}: {f.name}:; {how}; fix or blank the "
                     "other values in the export",
                 )
-            c_checks.append(_check("number", p.bad, "not a number", hint))
+            c_checks.append(_check("number", p.bad, what, hint))
             vals = p.values
             if f.kind in ("integer", "flag"):
                 frac = vals.notna() & (vals % 1 != 0)
