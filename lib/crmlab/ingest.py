@@ -1794,9 +1794,14 @@ def load(cfg: CaseConfig) -> Prepared:
             "columns": res.used,
             "extra_columns": res.extras,
         }
-    problems += _global_mapping_problems(cfg, results)
+    # a file that could not be read may hold the columns the config names for every file: the
+    # read problem is the one to report (not four "in none of the files" echoes of it)
+    all_read = all(info.get("read", True) for info in sources_info.values())
+    if all_read:
+        problems += _global_mapping_problems(cfg, results)
     problems += _drop_echoes(problems, _canonical_pass(results))
-    problems += _pii_listed_problems(cfg, results)
+    if all_read:
+        problems += _pii_listed_problems(cfg, results)
     survey = next((r.survey for r in results.values() if r.survey), None)
     drivers = next((r.drivers for r in results.values() if r.spec.drivers), [])
     if drivers and cfg.drivers:
