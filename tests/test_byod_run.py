@@ -290,6 +290,7 @@ def _check_contact_list(runs):
     contacts = contacts.rename(columns={"Customer (pseudonym)": "customer_id"})
     assert contacts["customer_id"].tolist() == actions["customer_id"].tolist()
     assert "身份证号" not in contacts.columns  # not needed to contact anyone
+    assert "Value (CNY)" in contacts.columns  # the run's currency, as actions.xlsx says it
     assert [pseudonym(m, KEY) for m in contacts["会员编号"]] == contacts["customer_id"].tolist()
     expected = members.loc[contacts["会员编号"], ["姓名", "手机"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(contacts[["姓名", "手机"]], expected)

@@ -117,6 +117,12 @@ def run_action_spec(run: Run) -> dict:
     return casespec.for_run(action_spec(run.case), run.results)
 
 
+def run_currency(run: Run, spec: Mapping) -> str | None:
+    """The currency of the list's money columns: the run's (the stages' ``currency``
+    parameter, recorded as the figure ``currency``), else the spec's ``actions.currency``."""
+    return run.results.get("currency") or spec.get("currency")
+
+
 def _plan_start(run: Run, spec: dict) -> pd.Period:
     """The plan's first month: the spec's ``plan_start`` figure (``plan.start``: the
     ``plan_start`` parameter, else the goal's start), else ``goal.start`` (runs recorded before
@@ -739,8 +745,7 @@ def write_action_list(
         "in_campaign": "#,##0",
         "recency_days": "0",
     }
-    # the run's own (the stages' currency parameter), else the spec's
-    currency = run.results.get("currency") or spec.get("currency")
+    currency = run_currency(run, spec)
     formats = {_header(k, lang, True, currency): v for k, v in formats.items()}
     folder = Path(out_dir) if out_dir else run.path
     # another language beside the English files, unless named (a run writes its own language)

@@ -174,7 +174,7 @@ def write_contact_list(
     Raises :class:`DataError` when no row is found (the run was made from other exports or with
     another key), before anything is written.
     """
-    from crmlab.actions import action_table, localized, run_action_spec
+    from crmlab.actions import action_table, localized, run_action_spec, run_currency
     from crmlab.rundir import Run
 
     run = Run.open(run_dir)
@@ -213,9 +213,8 @@ def write_contact_list(
         if out.suffix.lower() == ".csv":  # the column names, for a CRM import (as actions.csv)
             table.to_csv(tmp, index=False, encoding="utf-8-sig")
         else:  # headers and values in words, as actions.xlsx
-            shown = localized(
-                table, "en", excel=True, currency=run_action_spec(run).get("currency")
-            )
+            currency = run_currency(run, run_action_spec(run))
+            shown = localized(table, "en", excel=True, currency=currency)
             with pd.ExcelWriter(tmp, engine="xlsxwriter") as xl:
                 shown.to_excel(xl, sheet_name="contacts", index=False)
                 xl.sheets["contacts"].freeze_panes(1, 0)
