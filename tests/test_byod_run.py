@@ -536,6 +536,7 @@ def _flag_run_reads_no_bank_text(run_dir, r, report, actions):
     assert "Customers flagged as churned divided by the customers in the extract" in methods
     assert "stratified random split of the customers" in methods
     assert "closed in a 12-month period" not in methods and "train on one year" not in methods
+    assert "pilot's randomized arms" not in methods  # the extract has no pilot
     text = pages["report.html"]
     assert "campaign.n_contacted" not in r and "action_list.n" not in r
     assert "No retention campaign is costed in this run" in text
