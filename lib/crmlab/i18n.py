@@ -557,7 +557,7 @@ TERMS_ZH: dict[str, str] = {
     "affluent": "富裕客群",
     "mass": "大众客群",
     "private": "私人银行客群",
-    "tenure months": "在网月数",
+    "tenure months": "客户时长（月）",  # a bank's customers and a telecom's subscribers alike
     "new customer": "新客户（开户不满一年）",
     "log balance mean": "平均余额（对数）",
     "balance change": "余额变化",
