@@ -69,8 +69,9 @@ def test_fingerprint_follows_its_definition(tmp_path):
         (0.87050566, "pct", "zh", "87.1%"),
         (0.0705056, "pts", "en", "+7.1 pts"),
         (-0.0618, "pts", "zh", "-6.2 个百分点"),
-        ([0.0118, 0.1308], "ci_pts", "en", "+1.2 - +13.1 pts"),
-        ([0.758, 0.836], "ci_pct", "en", "75.8% - 83.6%"),
+        ([0.0118, 0.1308], "ci_pts", "en", "+1.2 to +13.1 pts"),  # "-1.2 - +3" misreads
+        ([0.758, 0.836], "ci_pct", "en", "75.8% to 83.6%"),
+        ([-0.0118, 0.1308], "ci_pts", "zh", "-1.2 至 +13.1 个百分点"),
         (102344, "int", "en", "102,344"),
         (35.25, "num1", "en", "35.2"),  # round half to even
         (0.49396, "num2", "en", "0.49"),
@@ -374,6 +375,8 @@ def test_failed_run_report_says_which_stage_failed_and_why(toy_project):
     assert "planted failure" in stage  # the failed stage shows its error
     summary = section(page, "summary")
     assert "incomplete" in summary and "<ol" not in summary  # no findings or actions pretended
+    # no "Executive summary" heading over the partial figures (the alert says there is none)
+    assert "Executive summary" not in page and "Figures recorded before the failure" in summary
     assert 'id="stage-01_first"' in page
     index = report.build_index(toy_project / "reports").read_text(encoding="utf-8")
     assert_well_formed(index)

@@ -104,12 +104,13 @@ def test_summary_quotes_the_runs_key_figures(reports, lang):
     text = _sentences(en if lang == "en" else zh)
     r = run.results
     low, high = r["churn.ci"]
+    to = " to " if lang == "en" else " 至 "  # an interval as the stages write it
     expected = {
         "baseline counts": f"{r['churn.n_lost']:,}",
         "at risk at the start": f"{r['churn.n_at_risk']:,}",
-        "churn CI": f"{_pct(low)} - {_pct(high)}",
+        "churn CI": f"{_pct(low)}{to}{_pct(high)}",
         "customers to retain": f"{round(r['goal.customers_to_retain']):,}",
-        "pilot CI": f"{_pts(r['pilot.ci'][0], lang).split()[0]} - {_pts(r['pilot.ci'][1], lang)}",
+        "pilot CI": f"{_pts(r['pilot.ci'][0], lang).split()[0]}{to}{_pts(r['pilot.ci'][1], lang)}",
         "pilot p-value": f"p = {r['pilot.p_value']:.3f}",
         "pilot churn with the offer": _pct(r["pilot.rate_treated"]),
         "pilot churn without": _pct(r["pilot.rate_control"]),

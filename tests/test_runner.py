@@ -263,3 +263,21 @@ def test_plan_start_must_be_a_month():
     for bad in ("2027-1", "2027-13", "January"):
         [(name, message)] = check(spec, {"plan_start": bad})[1]
         assert name == "plan_start" and "write it as YYYY-MM" in message
+
+
+def test_currency_must_be_a_code_of_three_capital_letters():
+    """The reports name the currency in headers and the Chinese report turns known codes into
+    words: "港币" or "hkd" is refused before any kernel starts, with what to write."""
+    from crmlab.cases import get_case
+    from crmlab.params import case_parameters, check
+
+    for case in ("retail_satisfaction", "finance_churn"):
+        spec = case_parameters(get_case(case))
+        assert (
+            check(spec, {"currency": "HKD"})[1] == [] and check(spec, {"currency": "RMB"})[1] == []
+        )
+        for bad in ("港币", "hkd", "HK$", "EURO", ""):
+            [(name, message)] = check(spec, {"currency": bad})[1]
+            assert name == "currency" and "three capital letters" in message, (case, bad)
+    with pytest.raises(ParameterError, match="not a currency code"):
+        runner.plan(["finance_churn"], {"currency": "港币"})

@@ -178,9 +178,10 @@ def format_figure(value: Any, fmt: str, lang: str = "en") -> str:
         return i18n.pts(value, lang)
     if fmt in ("ci_pct", "ci_pts"):
         low, high = value
+        to = " 至 " if lang == "zh" else " to "  # as the stages' texts write intervals
         if fmt == "ci_pct":
-            return f"{i18n.pct(low)} - {i18n.pct(high)}"
-        return f"{i18n.pts(low, lang).split()[0]} - {i18n.pts(high, lang)}"
+            return f"{i18n.pct(low)}{to}{i18n.pct(high)}"
+        return f"{i18n.pts(low, lang).split()[0]}{to}{i18n.pts(high, lang)}"
     if fmt == "int":
         return i18n.num(value, 0)
     if fmt == "num1":

@@ -60,6 +60,17 @@ def _month_problem(name: str, value: Any) -> str | None:
     return f"{name}={value!r} is not a month: write it as YYYY-MM, e.g. 2027-01"
 
 
+def _currency_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a currency code (three capital letters, as ISO 4217 writes them:
+    CNY, HKD, EUR; else None): the reports name it in headers and the Chinese report turns the
+    known ones into words (元, 港元)."""
+    import re
+
+    if re.fullmatch(r"[A-Z]{3}", str(value)):
+        return None
+    return f"{name}={value!r} is not a currency code: write three capital letters, e.g. HKD or EUR"
+
+
 def _choices(name: str) -> tuple[str, ...] | None:
     """The allowed values of ``name``: :data:`CHOICES`, or the shipped RFM rule sets for
     ``rfm_ruleset`` (the files ``crmlab/rules/*.yaml``, listed without importing pandas)."""
@@ -261,6 +272,10 @@ def check(
                     month = _month_problem(name, typed[name])
                     if month:
                         problems.append((name, month))
+                elif name == "currency":
+                    code = _currency_problem(name, typed[name])
+                    if code:
+                        problems.append((name, code))
     if required:
         for p in spec.values():
             if p.required and p.name not in typed and p.name not in RUNNER_PARAMETERS:
