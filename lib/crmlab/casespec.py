@@ -93,10 +93,6 @@ def load_spec(case: str) -> dict:
     return _load(case)
 
 
-def has_spec(case: str) -> bool:
-    return spec_path(case).is_file()
-
-
 def parameter_help(spec: dict, lang: str) -> dict[str, str]:
     """What each notebook parameter sets, in ``lang``, from the spec: its ``parameter_help_zh:``
     section for Chinese; ``{}`` for English (the notebooks' help comments say it) or a spec

@@ -914,6 +914,16 @@ def _resolve(
 _NUMBER_KINDS = ("number", "integer", "rating", "flag")
 
 
+def _words_hint(name: str) -> Hint:
+    """The hint for values of a yes/no or 1/0 column that are neither: the client's own words
+    (是/否, 流失/在网) go under ``values:``."""
+    words = f"add the client's words: values: {name}: {{true: [...], false: [...]}}"
+    return Hint(
+        f"set to missing on import; {words}",
+        f"{words}, or fix or blank the other values in the export",
+    )
+
+
 def _check(name: str, bad: pd.Series, rule: str, hint: str | Hint):
     """A raw-pass check built from a precomputed mask of bad rows."""
     bad = bad.astype(bool)
@@ -945,7 +955,8 @@ def _coerce_field(
             notes.append(f"{label}: {n_mapped:,} value(s) replaced as listed under values:.")
         c_checks = checks.setdefault(col, [])
         if f.kind in _NUMBER_KINDS:
-            if f.kind == "flag" and not pd.api.types.is_numeric_dtype(s):
+            words = f.kind == "flag" and not pd.api.types.is_numeric_dtype(s)
+            if words:  # a flag written as words: yes/no first, numbers for the rest
                 b = parse_bools(s)
                 num = parse_numbers(s, decimal)
                 vals = (
@@ -957,15 +968,8 @@ def _coerce_field(
                 p = parse_numbers(s, decimal)
             _number_notes(p, label, notes)
             what = "not a number"
-            if f.kind == "flag" and not pd.api.types.is_numeric_dtype(s):
-                # words such as 流失/在网: the client's yes and no, not broken numbers
-                what = "neither 1/0 nor a yes/no word"
-                words = f"values: {f.name}: {{true: [...], false: [...]}}"
-                hint = Hint(
-                    f"set to missing on import; add the client's words: {words}",
-                    f"add the client's words: {words}, or fix or blank the other values in "
-                    "the export",
-                )
+            if words:  # 流失/在网: the client's yes and no, not broken numbers
+                what, hint = "neither 1/0 nor a yes/no word", _words_hint(f.name)
             elif f.kind == "rating":
                 how = f"map text labels to numbers under values: {f.name}: {{NUMBER: [labels]}}"
                 hint = Hint(
@@ -1073,12 +1077,7 @@ def _coerce_field(
                     "yes_no",
                     p.bad,
                     "not a yes/no value",
-                    Hint(
-                        "set to missing on import; list the client's words: "
-                        f"values: {f.name}: {{true: [...], false: [...]}}",
-                        f"list the client's words: values: {f.name}: {{true: [...], false: "
-                        "[...]}, or fix or blank the other values in the export",
-                    ),
+                    _words_hint(f.name),
                 )
             )
             per_col.append(p.values)
@@ -1580,12 +1579,7 @@ def _coerce_bool_mapped(df, f, m, value_map, raw, notes, checks, problems) -> pd
             "yes_no",
             p.bad,
             "not a yes/no value",
-            Hint(
-                "set to missing on import; add the client's words: "
-                f"values: {f.name}: {{true: [...], false: [...]}}",
-                f"add the client's words: values: {f.name}: {{true: [...], false: [...]}}, or "
-                "fix or blank the other values in the export",
-            ),
+            _words_hint(f.name),
         )
     )
     return p.values

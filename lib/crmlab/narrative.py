@@ -143,7 +143,8 @@ _currency = CURRENCY
 
 
 def set_currency(code: str) -> None:
-    """Money in this kernel is in ``code`` (an ISO code such as ``"HKD"``, or any short unit):
+    """Money in this kernel is in ``code`` (an ISO code such as ``"HKD"``; the ``currency``
+    parameter is checked to be one before a run starts):
     :func:`present` names it in the headers of :data:`MONEY` columns ("Cost (HKD)"). A stage
     calls it with its ``currency`` parameter; empty text is refused."""
     global _currency

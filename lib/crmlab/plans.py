@@ -104,23 +104,24 @@ BY_TIER = {
 }
 
 
+def _named_table(name: str, suffix: str, what: str) -> dict:
+    """The data table of this module called ``name`` (a case spec names it), which must end in
+    ``suffix``; a :class:`ParameterError` naming ``what`` it should be otherwise."""
+    found = globals().get(str(name))
+    if not (str(name).endswith(suffix) and isinstance(found, dict)):
+        raise ParameterError(f"'{name}' is not {what} in crmlab.plans.")
+    return found
+
+
 def playbook(name: str) -> dict[str, tuple[str, str, int]]:
     """The playbook of this module called ``name`` (a case spec's ``actions.playbook``)."""
-    found = globals().get(str(name))
-    if not (str(name).endswith("PLAYBOOK") and isinstance(found, dict)):
-        raise ParameterError(f"'{name}' is not a playbook in crmlab.plans.")
-    return found
+    return _named_table(name, "PLAYBOOK", "a playbook")
 
 
 def tier_actions(name: str | None) -> dict[str, dict[str, str]]:
     """The tier variants of a playbook called ``name`` in this module (a case spec's
     ``actions.tier_actions``, e.g. :data:`RETAIL_TIER_ACTIONS`); {} for ``None``."""
-    if name is None:
-        return {}
-    found = globals().get(str(name))
-    if not (str(name).endswith("TIER_ACTIONS") and isinstance(found, dict)):
-        raise ParameterError(f"'{name}' is not a table of tier actions in crmlab.plans.")
-    return found
+    return {} if name is None else _named_table(name, "TIER_ACTIONS", "a table of tier actions")
 
 
 def run_playbook(case: str, results: Mapping) -> dict[str, tuple[str, str, int]]:
