@@ -320,6 +320,40 @@ def test_finance_owner_and_contact_never_contradict_each_other(finance_written):
     assert set(with_rm["tier"]) == {"A"}
 
 
+def test_a_work_list_without_a_costed_campaign_is_not_called_a_campaign(finance_written, tmp_path):
+    """A finance run without a success rate (no pilot, none given) costs no campaign: its
+    stage-5 work list (the highest expected losses) heads the list as "work list", and the
+    Summary sheet counts it as such, not as "In the retention campaign"."""
+    import json
+
+    run, _, _, with_campaign = finance_written
+    copy = tmp_path / "run"
+    shutil.copytree(run.path, copy, ignore=shutil.ignore_patterns("*.ipynb", "html", "actions.*"))
+    results = json.loads((copy / "results.json").read_text(encoding="utf-8"))
+    costed = [k for k in results if k.startswith("campaign.")]
+    assert "campaign.n_contacted" in costed
+    for k in costed:  # what a run without a success rate records
+        del results[k]
+    (copy / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    xlsx, csv = actions.write_action_list(copy)
+    table = pd.read_csv(csv)
+    work = run.artifact("action_list")
+    assert "campaign_rank" not in table.columns
+    assert table["work_list_rank"].notna().sum() == len(work)
+    assert table["work_list_rank"].iloc[: len(work)].tolist() == list(range(1, len(work) + 1))
+    # the same customers in the same order as the run with the campaign
+    head = with_campaign["customer_id"].iloc[: len(work)].tolist()
+    assert table["customer_id"].iloc[: len(work)].tolist() == head
+    summary = pd.read_excel(xlsx, sheet_name="Summary")
+    assert "In the retention campaign" not in summary.columns
+    assert summary["On the work list"].sum() == len(work)
+    sheets = pd.read_excel(xlsx, sheet_name=None)
+    assert all("Work-list rank" in df.columns for n, df in sheets.items() if n != "Summary")
+    xlsx_zh, _ = actions.write_action_list(copy, lang="zh")
+    summary_zh = pd.read_excel(xlsx_zh, sheet_name="汇总")
+    assert summary_zh["列入工作清单的客户数"].sum() == len(work)
+
+
 def test_finance_excel_headers_say_who_acts_and_the_currency(finance_written, tmp_path):
     run, xlsx, csv, table = finance_written
     sheets = pd.read_excel(xlsx, sheet_name=None)

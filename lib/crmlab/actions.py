@@ -32,7 +32,9 @@ Priority (1 = act first), in this order:
 0. a case with a campaign work list (the spec's ``campaign`` artifact, e.g. the finance case's
    retention campaign by expected loss, :func:`crmlab.targeting.action_list`): its customers
    first, in campaign order, each with the campaign's action, owner and due date (column
-   ``campaign_rank``); the other customers follow with their playbook action;
+   ``campaign_rank``; ``work_list_rank`` when the run costed no campaign - no success rate -
+   and the list is the stage's work list of the highest expected losses); the other customers
+   follow with their playbook action;
 1. urgency: the playbook's start month (an offset of 0 comes first);
 2. the segment's place in the playbook (its author lists the most important segment first);
 3. value tier: A, then B, then C (no tier last);
@@ -228,7 +230,7 @@ def action_table(run: Run) -> pd.DataFrame:
         # the campaign names who makes its call (by tier, or the service manager after a
         # complaint): that owner is who contacts the customer
         out.loc[inside, "contact"] = out.loc[inside, "owner_role"]
-        out["campaign_rank"] = rank.astype("Int64")
+        out[_rank_column(run)] = rank.astype("Int64")
         in_campaign = rank.fillna(float("inf"))
     keys = pd.DataFrame(
         {
@@ -248,6 +250,13 @@ def action_table(run: Run) -> pd.DataFrame:
     out = out.loc[order].reset_index(drop=True)
     out.insert(0, "priority", range(1, len(out) + 1))
     return _rounded(out, score_name)
+
+
+def _rank_column(run: Run) -> str:
+    """``campaign_rank`` when the run costed a retention campaign (it recorded
+    ``campaign.n_contacted``), else ``work_list_rank``: without a success rate the stage's work
+    list is the highest expected losses, not a campaign."""
+    return "campaign_rank" if "campaign.n_contacted" in run.results else "work_list_rank"
 
 
 def tier_contacts(spec: dict) -> dict[str, str]:
@@ -490,6 +499,8 @@ EXCEL_HEADERS: dict[str, str] = {
     "first_priority": "First priority",
     "first_due_date": "First due date",
     "in_campaign": "In the retention campaign",
+    "work_list_rank": "Work-list rank",
+    "on_work_list": "On the work list",
 }
 """English headers of the Excel list where :func:`crmlab.narrative.label` would not say enough
 (the CSV keeps the column names, for importing into a CRM)."""
@@ -640,7 +651,8 @@ def segment_summary(
     ``recommended_action`` and ``owner_role`` (the most frequent in the segment: a few customers
     with an action of their own, such as the finance campaign's, do not stand for the segment),
     the earliest due date (``first_due_date``), ``first_priority`` and, when the list has a campaign
-    (``campaign_rank``), ``in_campaign``: how many of the segment's customers it contacts.
+    (``campaign_rank``), ``in_campaign``: how many of the segment's customers it contacts (for
+    a work list without a costed campaign, ``work_list_rank``: ``on_work_list``).
     ``planned`` (segment -> action) names the action of segments whose customers get it in a
     form of their value tier (the spec's ``tier_actions``): the playbook's action, which covers
     them all, rather than the most frequent variant. With ``contacts`` (tier -> who contacts the
@@ -658,15 +670,16 @@ def segment_summary(
         "first_due_date": ("due_date", "min"),
         "first_priority": ("priority", "min"),
     }
-    if "campaign_rank" in table.columns:
-        agg["in_campaign"] = ("campaign_rank", "count")
+    ranked = [c for c in ("campaign_rank", "work_list_rank") if c in table.columns]
+    for rank in ranked:
+        agg["in_campaign" if rank == "campaign_rank" else "on_work_list"] = (rank, "count")
     out = table.groupby("segment", sort=False).agg(**agg).reset_index()
     for seg, action in (planned or {}).items():
         out.loc[out["segment"] == seg, "recommended_action"] = action
     if contacts and "contact" in table.columns:
         from crmlab import plans
 
-        own = table[table["campaign_rank"].isna()] if "campaign_rank" in table else table
+        own = table[table[ranked[0]].isna()] if ranked else table
         for seg, rows in own.groupby("segment", sort=False):
             if rows["owner_role"].nunique() > 1 and (rows["owner_role"] == rows["contact"]).all():
                 out.loc[out["segment"] == seg, "owner_role"] = plans.by_tier(contacts)
@@ -743,6 +756,7 @@ def write_action_list(
         "customers": "#,##0",
         "first_priority": "0",
         "in_campaign": "#,##0",
+        "on_work_list": "#,##0",
         "recency_days": "0",
     }
     currency = run_currency(run, spec)

@@ -381,6 +381,7 @@ TERMS_ZH: dict[str, str] = {
     # reader-table headers and values (crmlab.narrative.present, LABELS)
     "client_segment": "客户细分",
     "campaign_rank": "营销活动排名",
+    "work_list_rank": "工作清单排名",
     "25th pct.": "25 百分位数",
     "75th pct.": "75 百分位数",
     "Buyers": "购买客户数",
@@ -702,6 +703,7 @@ TERMS_ZH: dict[str, str] = {
     "first priority": "最高优先级",
     "first due date": "最早截止日期",
     "in campaign": "挽留活动覆盖的客户数",
+    "on work list": "列入工作清单的客户数",
 }
 
 _NUMBER = r"[-+]?\d[\d,]*(?:\.\d+)?%?"
