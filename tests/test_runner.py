@@ -74,6 +74,14 @@ def test_required_parameter_is_reported(toy_project):
 
 
 def test_failure_keeps_latest_names_cell_and_other_cases_run(toy_project):
+    import nbformat
+
+    nb_path = toy_project / "notebooks" / "cases" / "toy" / "02_second.ipynb"
+    nb = nbformat.read(str(nb_path), as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "planted failure" in c.source)
+    nb.cells.insert(at - 1, nbformat.v4.new_markdown_cell("## Totals\n\nThe sum of xs."))
+    nb.cells.insert(at + 1, nbformat.v4.new_markdown_cell("Text, no heading.\n#not one"))
+    nbformat.write(nb, str(nb_path))
     [good] = runner.run_cases(["toy"], {}, progress=False)
     latest = toy_project / "reports" / "toy" / "latest"
     results = runner.run_cases(["toy", "toy_two"], {"fail": "true"}, jobs=2, progress=False)
@@ -81,7 +89,9 @@ def test_failure_keeps_latest_names_cell_and_other_cases_run(toy_project):
     bad = results[0]
     assert bad.failed_stage == "02_second"
     # the cell as the run's notebook shows it: its execution count and first line of code
-    assert "toy/02_second.ipynb failed in cell In [" in bad.error
+    # ... in the section the reader sees it under (the last heading above it)
+    assert 'toy/02_second.ipynb failed in section "Totals", cell In [' in bad.error
+    assert "toy_two/02_second.ipynb failed in cell In [" in results[1].error  # no heading
     count = int(re.search(r"In \[(\d+)\] \(if fail:\)", bad.error).group(1))
     executed = json.loads((bad.run_dir / "02_second.ipynb").read_text())
     failed = [c for c in executed["cells"] if c.get("execution_count") == count]

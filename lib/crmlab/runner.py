@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -238,22 +239,48 @@ def _stage_params(case: Case, stage: str, params: dict[str, Any], run_dir: Path)
     return out
 
 
-def _failed_cell(exc) -> str:
+def _failed_cell(exc, executed: Path | None = None) -> str:
     """Where a stage failed, as a reader finds it in the run's notebook or its HTML page: the
-    cell's execution count (``In [7]``) and its first line of code."""
+    section (the last markdown heading above the cell in the ``executed`` notebook, when
+    there is one), the cell's execution count (``In [7]``) and its first line of code."""
     count = getattr(exc, "exec_count", None)
     lines = [ln.strip() for ln in str(getattr(exc, "source", "") or "").splitlines()]
     first = next((ln for ln in lines if ln and not ln.startswith("#")), "")
     if len(first) > 60:
         first = first[:57] + "..."
     where = f"cell In [{count}]" if count else "a cell"
-    return f"{where} ({first})" if first else where
+    where = f"{where} ({first})" if first else where
+    section = _section_of(executed, getattr(exc, "cell_index", None))
+    return f'section "{section}", {where}' if section else where
 
 
-def _describe_failure(case: str, stage: str, exc: BaseException) -> str:
+def _section_of(executed: Path | None, cell_index: int | None) -> str | None:
+    """The text of the last markdown heading (``## Key drivers``) at or above cell
+    ``cell_index`` of the notebook ``executed``; None without one (or without the notebook)."""
+    if executed is None or cell_index is None or not Path(executed).exists():
+        return None
+    import nbformat
+
+    try:
+        cells = nbformat.read(str(executed), as_version=4).cells
+    except Exception:  # noqa: BLE001 - an unreadable notebook only loses the section name
+        return None
+    for cell in reversed(cells[: cell_index + 1]):
+        if cell.cell_type != "markdown":
+            continue
+        headings = [ln for ln in cell.source.splitlines() if re.match(r"#{1,6}\s+\S", ln)]
+        if headings:
+            return headings[-1].lstrip("#").strip()
+    return None
+
+
+def _describe_failure(
+    case: str, stage: str, exc: BaseException, executed: Path | None = None
+) -> str:
     ename = getattr(exc, "ename", None)
     if ename is not None:  # papermill.PapermillExecutionError
-        return f"{case}/{stage}.ipynb failed in {_failed_cell(exc)}: {ename}: {exc.evalue}"
+        where = _failed_cell(exc, executed)
+        return f"{case}/{stage}.ipynb failed in {where}: {ename}: {exc.evalue}"
     return f"{case}/{stage}.ipynb failed: {type(exc).__name__}: {exc}"
 
 
@@ -335,7 +362,7 @@ def run_case(
                 )
             except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
                 result.failed_stage = stage
-                result.error = _describe_failure(case.name, stage, exc)
+                result.error = _describe_failure(case.name, stage, exc, out_nb)
                 if getattr(exc, "ename", None) is None:
                     result.error += "\n" + traceback.format_exc(limit=3)
                 _stage_done(result, mode, stage, "failed", stage_started)
