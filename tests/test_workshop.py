@@ -20,9 +20,10 @@ import nbformat
 import pytest
 
 import crmlab
-from crmlab import workshop
+from crmlab import results, workshop
 from crmlab.cases import get_case
 from crmlab.errors import CrmlabError, ParameterError
+from crmlab.params import notebook_parameters
 from crmlab.synthetic import generate
 from tests.deliverables_support import canonical_run
 
@@ -72,6 +73,35 @@ def test_check_in_instructor_mode_is_silent_when_right_and_raises_when_not(capsy
         workshop.check("x", {}, 0.3)
     with pytest.raises(TypeError):
         workshop.check("x", {"x": 1})
+
+
+@pytest.fixture
+def running_stage(tmp_path, monkeypatch):
+    """A running stage (as a notebook's first cell starts one) whose figures the test records;
+    the previous stage, if any, is restored afterwards."""
+    monkeypatch.setattr(results, "_current", None)
+    return results.start_stage(CASE, "03_model", tmp_path / "run", tmp_path / "data")
+
+
+def test_check_recorded_tests_the_running_stage_figure(running_stage, capsys):
+    workshop.student_mode()
+    assert workshop.check_recorded("a.b", ["x"], hint="record the x") is False
+    crmlab.record("a.b", ["y"])
+    assert workshop.check_recorded("a.b", ["x"], what="the recorded list") is False
+    crmlab.record("a.b", ("x",))  # recorded as a list
+    assert workshop.check_recorded("a.b", test=lambda v: v == ["x"]) is True
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "\u23f3 Not yet: `a.b` is not recorded - record it with crmlab.record in the exercise "
+        "above and run it (record the x).",
+        "\u274c Not quite: the recorded list is not what the check expects.",
+        "\u2705 Well done: the recorded `a.b` is right.",
+    ]
+    workshop.student_mode(False)
+    with pytest.raises(workshop.CheckFailed, match="`c` is not recorded"):
+        workshop.check_recorded("c", 1)
+    with pytest.raises(workshop.CheckFailed, match="Not quite"):
+        workshop.check_recorded("a.b", ["y"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,7 +154,12 @@ def test_student_notebook_replaces_solutions_and_keeps_checks():
     student = workshop.make_student_notebook(nb, "2")
     sources = [c.source for c in student.cells]
     assert "workshop.student_mode()" in sources[0]
-    assert 'run_dir: str = "../work"' in sources[1] and 'data_dir: str = "../data"' in sources[1]
+    # the kit's paths, with comments that say what they are in the kit (not the runner's)
+    assert sources[1].splitlines()[:2] == [
+        'run_dir: str = "../work"  # the kit\'s work/ folder, where the stages pass their results on;'
+        " keep it",
+        'data_dir: str = "../data"  # the kit\'s data/ folder: the input files of the case',
+    ]
     ex = student.cells[3]
     assert ex.metadata["tags"] == ["exercise"] and ex.metadata["crmlab"]["exercise"] == "2.1"
     assert "Exercise 2.1: Add one." in ex.source and "# Hint: +" in ex.source
@@ -151,6 +186,62 @@ def test_retail_notebooks_have_exercises_with_checks():
             prompt, hint, _ = workshop.parse_exercise(nb.cells[i].source)
             assert prompt and hint
         assert all(not d for d in workshop.solution_dependencies(nb).values())
+
+
+def _exercise_and_check(case: str, stage: str, label: str):
+    """The exercise cell ``label`` ("3.2") of the student copy of a stage notebook and the check
+    cell after it."""
+    path = next(p for p in get_case(case).notebooks if p.stem == stage)
+    student = workshop.make_student_notebook(nbformat.read(str(path), as_version=4), label[0])
+    (i,) = [
+        i
+        for i, c in enumerate(student.cells)
+        if c.metadata.get("crmlab", {}).get("exercise") == label
+    ]
+    return student.cells[i], student.cells[i + 1]
+
+
+def test_retail_priority_matrix_check_tests_the_recorded_fix_first_drivers(running_stage, capsys):
+    """Exercise 3.2 asks for `matrix` and the recorded "fix first" drivers: its check cell, run
+    on a small survey whose only fix-first driver is b (important a and b; b and c perform below
+    the median), says "not yet" until they are recorded and "not quite" when they are wrong."""
+    import pandas as pd
+
+    from crmlab import drivers
+
+    exercise, cell = _exercise_and_check(CASE, "03_model", "3.2")
+    assert "record `drivers.fix_first`" in exercise.source
+    assert "(`drivers.fix_first`)" in cell.source  # the hidden check says what it tests
+    cols = ["a", "b", "c", "d"]
+    survey = pd.DataFrame({"a": [5, 5, 4, 1], "b": [1, 2, 3, 4], "c": [1, 2, 2, 5], "d": [5] * 4})
+    importance = pd.DataFrame({"lmg": [0.3, 0.25, 0.1, 0.05]}, index=cols)
+    matrix = drivers.priority_matrix(importance["lmg"], drivers.driver_performance(survey, cols))
+    assert list(matrix.index[matrix["quadrant"] == "fix first"]) == ["b"]
+    names = {"ols": "fitted", "survey": survey, "driver_cols": cols, "importance": importance}
+
+    def run(recorded):
+        running_stage.figures.pop("drivers.fix_first", None)
+        if recorded is not None:
+            crmlab.record("drivers.fix_first", recorded)
+        exec(cell.source, {**names, "matrix": matrix})
+        return capsys.readouterr().out.splitlines()
+
+    workshop.student_mode()
+    skipped = run(None)  # the matrix is right, the figure not recorded: not "well done"
+    assert skipped[0].startswith("\u2705 Well done: `matrix`")
+    assert skipped[1].startswith("\u23f3 Not yet: `drivers.fix_first` is not recorded")
+    assert 'whose quadrant in `matrix` is "fix first"' in skipped[1]
+    for wrong in (["a", "b"], [], "b", ["b", "b"]):
+        (_, line) = run(wrong)
+        assert line.startswith("\u274c Not quite: the recorded list of fix-first drivers"), line
+        assert 'Hint: the list of the drivers whose quadrant in `matrix` is "fix first"' in line
+    assert run(["b"])[1] == "\u2705 Well done: the recorded list of fix-first drivers is right."
+    workshop.student_mode(False)  # the instructor notebook raises
+    assert run(["b"]) == []
+    with pytest.raises(workshop.CheckFailed, match="not recorded"):
+        run(None)
+    with pytest.raises(workshop.CheckFailed, match="fix-first drivers"):
+        run(["a", "b"])
 
 
 def test_finance_notebooks_have_exercises_with_checks():
@@ -196,12 +287,24 @@ def kit(tmp_path_factory, kit_data):
     return workshop.build_kit(CASE, kit_dir, data_dir=kit_data, solutions=True)
 
 
-def test_kit_folder_holds_data_notebooks_and_a_trainer_guide(kit):
+def _guide(kit_dir, lang="en", solutions=True) -> str:
+    """A trainer guide of a kit: next to it, in its solutions folder when it has one."""
+    folder = workshop.trainer_dir(kit_dir, solutions)
+    return (folder / workshop.GUIDES[lang]).read_text(encoding="utf-8")
+
+
+def test_kit_folder_holds_data_and_notebooks_and_the_trainer_guide_sits_next_to_it(kit):
     stages = get_case(CASE).stages
     assert sorted(p.stem for p in (kit / "notebooks").glob("*.ipynb")) == stages
     data = sorted(p.name for p in (kit / "data").iterdir())
     assert "customers.csv" in data and not any(name.startswith("truth") for name in data)
-    guide = (kit / "TRAINER_GUIDE.md").read_text(encoding="utf-8")
+    # the guides are the trainer's: in the solutions folder next to the kit, not in the kit
+    assert not any("TRAINER" in p.name.upper() for p in kit.rglob("*"))
+    trainer = workshop.trainer_dir(kit, solutions=True)
+    assert trainer == workshop.solutions_dir(kit) and trainer.parent == kit.resolve().parent
+    assert {"TRAINER_GUIDE.md", "TRAINER_GUIDE.zh.md"} <= {p.name for p in trainer.iterdir()}
+    assert not (kit.parent / f"{kit.name}-trainer").exists()
+    guide = _guide(kit)
     for stage in stages:
         assert f"| {stage} - " in guide
     # agenda start times add up: 15 min set-up, then each stage's minutes
@@ -212,6 +315,9 @@ def test_kit_folder_holds_data_notebooks_and_a_trainer_guide(kit):
     assert "*How to develop a customer management case*" in guide and "Seed 0" not in guide
     assert len(guide.splitlines()) < 80  # one page
     assert "jupyter lab --notebook-dir=" in (kit / "README.md").read_text(encoding="utf-8")
+    # it says where it is: with the solutions, which are in notebooks/ there
+    said = re.sub(r"\s+", " ", guide)
+    assert f"not in the kit (`../{kit.name}/`)" in said and "are here, in `notebooks/`" in said
 
 
 def _agenda_rows(guide: str) -> list[tuple[str, str, list[str]]]:
@@ -235,8 +341,7 @@ def _latin_words(text: str) -> set[str]:
 
 
 def test_trainer_guide_in_chinese_has_the_same_agenda_and_no_english_left(kit):
-    en = (kit / "TRAINER_GUIDE.md").read_text(encoding="utf-8")
-    zh = (kit / workshop.GUIDES["zh"]).read_text(encoding="utf-8")
+    en, zh = _guide(kit), _guide(kit, "zh")
     rows_en, rows_zh = _agenda_rows(en), _agenda_rows(zh)
     # set-up, five stages, wrap-up; 15 min set-up then 35, 30, 50, 40, 35 (the case spec)
     assert [r[:2] for r in rows_en] == [
@@ -260,15 +365,85 @@ def test_trainer_guide_in_chinese_has_the_same_agenda_and_no_english_left(kit):
     assert not _latin_words(body), sorted(_latin_words(body))
     assert "参考文章 000" in zh and "参考文章 004" in zh
     assert len(zh.splitlines()) < 80
-    assert "TRAINER_GUIDE.zh.md" in (kit / "README.md").read_text(encoding="utf-8")
+    assert "就在本文件夹的 `notebooks/` 中" in zh  # with the solutions
 
 
 def test_kit_readme_follows_the_kit_language(finance_kit):
     readme = (finance_kit / "README.md").read_text(encoding="utf-8")
-    assert readme.startswith("# 培训材料：金融客户流失") and "TRAINER_GUIDE.zh.md" in readme
-    assert (finance_kit / "TRAINER_GUIDE.md").is_file()
+    assert readme.startswith("# 培训材料：金融客户流失") and "不含培训师指南" in readme
+    assert (workshop.solutions_dir(finance_kit) / "TRAINER_GUIDE.zh.md").is_file()
     with pytest.raises(ParameterError, match="Unknown language"):
         workshop.build_kit(FINANCE, finance_kit.parent / "other", lang="fr")
+
+
+@pytest.mark.parametrize("which", ["kit", "finance_kit"])
+def test_kit_readme_names_only_files_in_the_kit(which, request):
+    """The README goes to the students with the kit: every file or folder it lists, and every
+    ``.md`` file it names, is in the kit; it names no trainer guide (not in the kit) and says
+    the guide is not there."""
+    kit_dir = request.getfixturevalue(which)
+    readme = (kit_dir / "README.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^- `([^`]+)`", readme, flags=re.M)
+    named = re.findall(r"`([^`\s]+\.md)`", readme)
+    assert {"notebooks/", "data/", "work/", "install/"} <= set(listed)
+    assert {"REFERENCES.md", "REFERENCES.zh.md"} <= set(named)
+    for name in listed + named:
+        assert (kit_dir / name).exists(), name
+    assert "TRAINER_GUIDE" not in readme
+    said = {"kit": "trainer guide (agenda,", "finance_kit": "本套材料不含培训师指南"}[which]
+    assert said in readme and "DIR-trainer/" in readme and "DIR-solutions/" in readme
+
+
+@pytest.mark.parametrize("which", ["kit", "finance_kit"])
+def test_student_notebooks_say_where_the_kit_keeps_data_and_results(which, request):
+    """The parameters the kit sets say what they are in the kit: ../work is the kit's work/,
+    through which the stages pass their results (not the runner's reports/ folder); the
+    solutions' copies say theirs is not the students'. Comments in English, as the rest of the
+    notebooks, in either language of the kit."""
+    kit_dir = request.getfixturevalue(which)
+    folders = {kit_dir / "notebooks": "kit", workshop.solutions_dir(kit_dir) / "notebooks": "sol"}
+    for folder, role in folders.items():
+        paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+        assert len(paths) == 5
+        for path in paths:
+            params = notebook_parameters(path)  # readable by papermill: no '=' in the comments
+            run, data = params["run_dir"], params["data_dir"]
+            assert run["default"] == '"../work"', path
+            for text in (run["help"], data["help"]):
+                assert "runner" not in text and "reports" not in text and "empty" not in text
+            assert (folder / "../work").resolve() == (folder.parent / "work").resolve()
+            if role == "kit":
+                assert run["help"].startswith("the kit's work/ folder, where the stages pass")
+                assert data["default"] == '"../data"' and "the kit's data/" in data["help"]
+            else:
+                assert run["help"] == "the work/ folder of these solutions, not the students' work/"
+                assert data["default"] == f'"../../{kit_dir.name}/data"'
+                assert data["help"].startswith("the kit's data/ folder")
+
+
+@pytest.mark.parametrize("solutions", [False, True])
+def test_workshop_command_says_where_the_trainer_guide_is(
+    solutions, kit_data, tmp_path, monkeypatch, capsys
+):
+    """``crmlab workshop`` prints the path of the trainer guide in the kit's language: a file next
+    to the kit (in the solutions folder with --solutions), not in it. (Built without the wheel,
+    and on the small data: the message is under test, not the kit.)"""
+    from crmlab import cli
+
+    real_build = workshop.build_kit
+    monkeypatch.setattr(workshop, "source_root", lambda: None)
+    monkeypatch.setattr(
+        workshop, "build_kit", lambda *a, **k: real_build(*a, data_dir=kit_data, **k)
+    )
+    out = tmp_path / "kit"
+    argv = ["workshop", CASE, "--out", str(out), "--lang", "zh"]
+    assert cli.main(argv + ["--solutions"] * solutions) == 0
+    printed = capsys.readouterr().out
+    guide = workshop.trainer_dir(out, solutions) / "TRAINER_GUIDE.zh.md"
+    line = next(ln for ln in printed.splitlines() if ln.startswith("trainer guide"))
+    assert line.endswith(f": {guide}") and "not for students" in line and guide.is_file()
+    assert not guide.is_relative_to(out.resolve())
+    assert ("solutions (for the trainer" in printed) == solutions
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,10 +689,7 @@ def _kit_texts(kit_dir) -> dict[str, str]:
         nbformat.read(str(p), as_version=4) for p in sorted((kit_dir / "notebooks").glob("*.ipynb"))
     ]
     cells = "\n\n".join(c.source for nb in notebooks for c in nb.cells)
-    return {
-        "en": (kit_dir / "TRAINER_GUIDE.md").read_text(encoding="utf-8") + "\n\n" + cells,
-        "zh": (kit_dir / "TRAINER_GUIDE.zh.md").read_text(encoding="utf-8"),
-    }
+    return {"en": _guide(kit_dir) + "\n\n" + cells, "zh": _guide(kit_dir, "zh")}
 
 
 def _citations(text: str, lang: str) -> dict[str, set[str]]:
@@ -574,8 +746,8 @@ def test_references_page_digests_every_cited_article_and_place(which, request):
     else:
         assert "case 2" in places and "案例二" in set().union(*every["zh"].values())
     # the README and the guides point to the page; the page has the article's title
-    assert "REFERENCES.md" in (kit_dir / "TRAINER_GUIDE.md").read_text(encoding="utf-8")
-    assert "REFERENCES.zh.md" in (kit_dir / "TRAINER_GUIDE.zh.md").read_text(encoding="utf-8")
+    assert "The kit's **`REFERENCES.md`**" in _guide(kit_dir)
+    assert "学员材料中的 **`REFERENCES.zh.md`**" in _guide(kit_dir, "zh")
     assert "REFERENCES" in (kit_dir / "README.md").read_text(encoding="utf-8")
     assert pages["en"]["000"].startswith(": How to develop a customer management case")
     assert pages["zh"]["000"].startswith("：《如何开发客户管理案例》")
@@ -663,11 +835,22 @@ def test_student_kit_holds_no_solution_and_the_solutions_sit_next_to_it(which, c
     assert data == (kit_dir / "data").resolve()
     readme = (sol / "README.md").read_text(encoding="utf-8")
     assert ("for the trainer only" in readme) or ("仅供培训师使用" in readme)
+    # the trainer guides sit with the solutions, and their README lists them
+    for name in workshop.GUIDES.values():
+        assert (sol / name).is_file() and not (kit_dir / name).exists()
+        assert f"`{name}`" in readme
 
 
 def test_kit_is_the_same_with_or_without_solutions(kit, kit_data, tmp_path):
     plain = workshop.build_kit(CASE, tmp_path / kit.name, data_dir=kit_data)
     assert not workshop.solutions_dir(plain).exists()
+    # without solutions the guides go to <kit>-trainer/, next to the kit, and say so
+    trainer = workshop.trainer_dir(plain)
+    assert trainer == tmp_path / f"{kit.name}-trainer"
+    assert sorted(p.name for p in trainer.iterdir()) == sorted(workshop.GUIDES.values())
+    guide = (trainer / "TRAINER_GUIDE.md").read_text(encoding="utf-8")
+    assert "were not written" in guide and "`DIR-solutions/`" in guide
+    assert _agenda_rows(guide) == _agenda_rows(_guide(kit))
 
     def files(folder):  # work/ fills up when the tests above run the kit
         return sorted(
@@ -682,6 +865,10 @@ def test_kit_is_the_same_with_or_without_solutions(kit, kit_data, tmp_path):
             assert (kit / rel).read_bytes() == (plain / rel).read_bytes(), rel
     with pytest.raises(CrmlabError, match="exists"):
         workshop.build_kit(CASE, kit, data_dir=kit_data, overwrite=False, solutions=True)
+    shutil.rmtree(plain)  # the trainer's folder alone is not overwritten either
+    with pytest.raises(CrmlabError, match="-trainer exists"):
+        workshop.build_kit(CASE, plain, data_dir=kit_data, overwrite=False)
+    assert not plain.exists()
 
 
 @pytest.mark.parametrize(("which", "case"), [("kit", CASE), ("finance_kit", FINANCE)])

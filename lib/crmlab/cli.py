@@ -238,7 +238,7 @@ def _cmd_lookup(args) -> int:
 
 def _cmd_workshop(args) -> int:
     from crmlab.cases import get_case
-    from crmlab.workshop import build_kit, solutions_dir
+    from crmlab.workshop import GUIDES, build_kit, solutions_dir, trainer_dir
 
     case = get_case(args.case)
     out = Path(args.out) if args.out else Path("workshop") / case.name
@@ -249,6 +249,8 @@ def _cmd_workshop(args) -> int:
         print(f"students install crmlab from {kit / 'install'}/ ({wheels[0].name}; see README.md)")
     else:
         print("note: no crmlab wheel in the kit (crmlab runs without its project sources here)")
+    guide = trainer_dir(kit, args.solutions) / GUIDES[args.lang]
+    print(f"trainer guide (for the trainer, not for students, next to the kit): {guide}")
     if args.solutions:
         print(f"solutions (for the trainer, not for students): {solutions_dir(kit)}")
     return 0

@@ -11,7 +11,8 @@ The case notebooks are the instructor notebooks. Two cell tags turn them into ex
     exercises are left blank still runs from top to bottom (:func:`solution_dependencies`).
 ``check``
     A cell that verifies an answer with :func:`check` against a value it computes *independently*
-    (from the definition, not by calling the solution's function). In the instructor notebooks
+    (from the definition, not by calling the solution's function); a figure the exercise records
+    with ``crmlab.record`` is verified with :func:`check_recorded`. In the instructor notebooks
     a correct answer passes silently and a wrong one raises, so the canonical run and nbval
     notice a broken exercise; in student notebooks (after :func:`student_mode`) it prints a
     friendly message: "Well done", "Not yet" (blank) or "Not quite" with the hint. Its code
@@ -19,12 +20,9 @@ The case notebooks are the instructor notebooks. Two cell tags turn them into ex
     one saying in words what it tests, and its source is hidden in JupyterLab (cell metadata
     ``jupyter.source_hidden``; the output stays visible).
 
-:func:`build_kit` writes a kit folder::
+:func:`build_kit` writes a kit folder, which is handed to the students as it is::
 
     <out>/README.md            how to open the kit in JupyterLab (in the kit's language)
-    <out>/TRAINER_GUIDE.md     one page: agenda with timings, learning goals, exercises,
-                               discussion questions from the seeds' method
-    <out>/TRAINER_GUIDE.zh.md  the same page in Simplified Chinese (培训师指南)
     <out>/REFERENCES.md        the reference articles the guide and notebooks cite: title and a
     <out>/REFERENCES.zh.md     digest of the cited points (from templates/references.yaml)
     <out>/data/                the case's input files (synthetic data: no real personal data)
@@ -32,11 +30,20 @@ The case notebooks are the instructor notebooks. Two cell tags turn them into ex
                                wheel of the crmlab the kit was built with and constraints.txt,
                                the project's pinned versions (:func:`write_install`)
     <out>/notebooks/NN_*.ipynb the student notebooks (outputs cleared; they read ../data and
-                               pass results between stages through ../work)
+                               pass results between stages through ../work, the parameters
+                               ``data_dir`` and ``run_dir``)
+    <out>/work/                empty: filled as the students run the stages
 
-With ``solutions=True`` it also writes, *next to* the kit (never inside it, so the kit can be
-handed to students as it is), ``<out>-solutions/``: the instructor notebooks with their
-canonical outputs and a README (:func:`solutions_dir`, :func:`write_solutions`).
+What is for the trainer only goes *next to* the kit, never inside it (:func:`trainer_dir`).
+Without solutions, ``<out>-trainer/``::
+
+    TRAINER_GUIDE.md           one page: agenda with timings, learning goals, exercises,
+                               discussion questions from the seeds' method
+    TRAINER_GUIDE.zh.md        the same page in Simplified Chinese (培训师指南)
+
+With ``solutions=True``, ``<out>-solutions/`` (:func:`solutions_dir`, :func:`write_solutions`):
+the same two guides, the instructor notebooks with their canonical outputs in ``notebooks/``
+(they write to their own ``work/``) and a README - one folder holds all the trainer's files.
 """
 
 from __future__ import annotations
@@ -59,11 +66,13 @@ __all__ = [
     "CheckFailed",
     "build_kit",
     "check",
+    "check_recorded",
     "cited_articles",
     "make_student_notebook",
     "solution_dependencies",
     "solutions_dir",
     "student_mode",
+    "trainer_dir",
 ]
 
 _STUDENT = False
@@ -71,6 +80,10 @@ _STUDENT = False
 WELL_DONE = "\u2705 Well done: {what} is right."
 NOT_YET = "\u23f3 Not yet: `{name}` is not defined - write the exercise above and run it{hint}."
 NOT_QUITE = "\u274c Not quite: {what} is not what the check expects{detail}.{hint}"
+NOT_RECORDED = (
+    "\u23f3 Not yet: `{name}` is not recorded - record it with crmlab.record in the exercise "
+    "above and run it{hint}."
+)
 
 
 class CheckFailed(AssertionError):
@@ -122,13 +135,41 @@ def check(
     :class:`CheckFailed`. Student notebooks (:func:`student_mode`): prints "Well done", "Not yet"
     or "Not quite" (with the hint) and never raises, so the notebook runs on.
     """
+    return _judge(name, namespace.get(name), NOT_YET, expected, test, tol, hint, what)
+
+
+def check_recorded(
+    figure: str,
+    expected: Any = None,
+    *,
+    test: Callable[[Any], bool] | None = None,
+    tol: float = 1e-9,
+    hint: str = "",
+    what: str | None = None,
+) -> bool:
+    """Verify a figure the student's exercise recorded with ``crmlab.record(figure, ...)`` in the
+    running stage (:func:`crmlab.results.recorded`); returns True when it is right.
+
+    As :func:`check`, the answer being the recorded value (as recorded: numbers, strings, lists,
+    dicts). A figure not recorded (or recorded as None, e.g. a NaN) is blank: "Not yet:
+    `<figure>` is not recorded" - an exercise may compute the right value and forget to record
+    it, so its check tests the recorded figure too."""
+    from crmlab.results import recorded
+
+    what = what or f"the recorded `{figure}`"
+    answer = recorded().get(figure)
+    return _judge(figure, answer, NOT_RECORDED, expected, test, tol, hint, what)
+
+
+def _judge(name, answer, not_yet, expected, test, tol, hint, what) -> bool:
+    """The verdict of :func:`check` and :func:`check_recorded` on ``answer`` (``not_yet``: the
+    message when it is blank)."""
     if (expected is None) == (test is None):
         raise TypeError("check() needs exactly one of expected= or test=.")
     what = what or f"`{name}`"
     hint_text = f" Hint: {hint}" if hint else ""
-    answer = namespace.get(name)
     if _blank(answer):
-        message = NOT_YET.format(name=name, hint=f" ({hint})" if hint else "")
+        message = not_yet.format(name=name, hint=f" ({hint})" if hint else "")
         if _STUDENT:
             print(message)
             return False
@@ -221,19 +262,51 @@ def solution_dependencies(nb) -> dict[int, set[str]]:
     return deps
 
 
-def _checked_names(nb, start: int) -> list[str]:
-    """Names the check cells right after cell ``start`` test (their first string argument)."""
+def _checked_names(nb, start: int, call: str = "check") -> list[str]:
+    """Names the check cells right after cell ``start`` test (the first string argument of their
+    ``check(...)`` calls; with ``call="check_recorded"``, the figures they test)."""
+    word = r"[A-Za-z_][A-Za-z0-9_]*"
+    name = rf"{word}(?:\.{word})*" if call == "check_recorded" else word  # figures: "a.b"
+    pattern = rf"\b{call}\(\s*[\"']({name})[\"']"
     names: list[str] = []
     for cell in nb.cells[start + 1 :]:
         if cell.cell_type != "code" or "check" not in _tags(cell):
             break
-        names += re.findall(r"check\(\s*[\"']([A-Za-z_][A-Za-z0-9_]*)[\"']", cell.source)
+        names += re.findall(pattern, cell.source)
     return list(dict.fromkeys(names))
 
 
-def _set_parameter_default(source: str, name: str, value: str) -> str:
-    pattern = re.compile(rf"^({re.escape(name)}\s*:\s*str\s*=\s*)\"[^\"]*\"", re.M)
-    return pattern.sub(lambda m: f'{m.group(1)}"{value}"', source, count=1)
+#: The functions a check cell verifies answers with.
+CHECKS = ("check", "check_recorded")
+
+
+def _set_parameter_default(source: str, name: str, value: str, comment: str | None = None) -> str:
+    """``source`` (a parameters cell) with the default of the ``str`` parameter ``name`` set to
+    ``value`` and, when ``comment`` is given, its help comment replaced by it."""
+    pattern = re.compile(rf"^({re.escape(name)}\s*:\s*str\s*=\s*)\"[^\"]*\"(.*)$", re.M)
+
+    def repl(m):
+        rest = m.group(2) if comment is None else f"  # {comment}"
+        return f'{m.group(1)}"{value}"{rest}'
+
+    return pattern.sub(repl, source, count=1)
+
+
+#: The help comments of the parameters the kit sets in its student notebooks. The instructor
+#: notebooks' comments speak of the runner and of ``reports/<case>/interactive``, which mean
+#: nothing to a student: in a kit an empty ``run_dir`` would put the results under crmlab's own
+#: folder (the project's, or the Python environment's for the kit's wheel), not in the kit.
+#: English, as every other text of the notebooks (the kit's language is its README's).
+KIT_PARAMETER_HELP = {
+    "data_dir": "the kit's data/ folder: the input files of the case",
+    "run_dir": "the kit's work/ folder, where the stages pass their results on; keep it",
+}
+
+#: The same for the trainer's copies of the instructor notebooks in the solutions folder.
+SOLUTIONS_PARAMETER_HELP = {
+    "data_dir": "the kit's data/ folder: what the students' notebooks read",
+    "run_dir": "the work/ folder of these solutions, not the students' work/",
+}
 
 
 def _comment(text: str, width: int = 96) -> list[str]:
@@ -252,17 +325,19 @@ def short_title(prompt: str, limit: int = 72) -> str:
 
 
 def _checks_in(source: str) -> list[tuple[str, str]]:
-    """``(name, what)`` of each ``check("name", ..., what="...")`` call in a check cell's code
-    (``what`` is ``""`` when the call gives none)."""
+    """``(name, what)`` of each ``check("name", ..., what="...")`` or
+    ``check_recorded("figure", ..., what="...")`` call in a check cell's code (``what`` is ``""``
+    when the call gives none)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return [(name, "") for name in re.findall(r"check\(\s*[\"']([A-Za-z_]\w*)[\"']", source)]
+        pattern = r"check(?:_recorded)?\(\s*[\"']([A-Za-z_][\w.]*)[\"']"
+        return [(name, "") for name in re.findall(pattern, source)]
     found = []
     for node in ast.walk(tree):
         func = getattr(node, "func", None)
         called = getattr(func, "attr", None) or getattr(func, "id", None)
-        if not isinstance(node, ast.Call) or called != "check" or not node.args:
+        if not isinstance(node, ast.Call) or called not in CHECKS or not node.args:
             continue
         first = node.args[0]
         if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
@@ -363,22 +438,27 @@ def make_student_notebook(
         if "injected-parameters" in tags:
             continue
         if "parameters" in tags:
-            src = _set_parameter_default(cell.source, "data_dir", data_dir)
-            cell.source = _set_parameter_default(src, "run_dir", run_dir)
+            for name, value in (("data_dir", data_dir), ("run_dir", run_dir)):
+                help_ = KIT_PARAMETER_HELP[name]
+                cell.source = _set_parameter_default(cell.source, name, value, help_)
         if cell.cell_type == "code" and "solution" in tags:
             n += 1
             prompt, hint, _ = parse_exercise(cell.source)
             label = f"{stage_number}.{n}" if stage_number else str(n)
             names = _checked_names(nb, i)
+            figures = _checked_names(nb, i, "check_recorded")
             lines = _comment(
                 f"\u270f\ufe0f Exercise {label}: {prompt or 'write the code for this step.'}"
             )
             if hint:
                 lines += _comment(f"Hint: {hint}")
-            if names:
-                lines.append(
-                    f"# Define {', '.join(f'`{x}`' for x in names)}: the check below tests "
-                    + ("it." if len(names) == 1 else "them.")
+            todo = [f"define {', '.join(f'`{x}`' for x in names)}"] * bool(names)
+            todo += [f"record {', '.join(f'`{x}`' for x in figures)}"] * bool(figures)
+            if todo:
+                todo_text = " and ".join(todo)
+                lines += _comment(
+                    f"{todo_text[0].upper()}{todo_text[1:]}: the check below tests "
+                    + ("it." if len(names) + len(figures) == 1 else "them.")
                 )
             lines.append("# (Left blank, the check says 'not yet' and the notebook runs on.)")
             ex = nbformat.v4.new_code_cell("\n".join(lines) + "\n")
@@ -443,7 +523,8 @@ def _agenda(case, spec: dict, instructor_nbs: dict, lang: str = "en") -> list[di
     return rows
 
 
-#: The kit's guide files by language (the English one keeps its historic name).
+#: The trainer guide's files by language (the English one keeps its historic name), written
+#: next to the kit, in :func:`trainer_dir`.
 GUIDES = {"en": "TRAINER_GUIDE.md", "zh": "TRAINER_GUIDE.zh.md"}
 
 #: The kit's references pages by language (digests of the reference articles it cites).
@@ -610,12 +691,22 @@ def solutions_dir(kit_dir: str | Path) -> Path:
     return kit.parent / f"{kit.name}-solutions"
 
 
+def trainer_dir(kit_dir: str | Path, solutions: bool = False) -> Path:
+    """Where :func:`build_kit` writes the trainer guides (:data:`GUIDES`) of the kit in
+    ``kit_dir``: next to it, never inside the kit, which goes to the students as it is. With
+    ``solutions``, the solutions folder (:func:`solutions_dir`), so that one folder holds all the
+    trainer's files; else ``<kit name>-trainer``."""
+    kit = Path(kit_dir).resolve()
+    return solutions_dir(kit) if solutions else kit.parent / f"{kit.name}-trainer"
+
+
 def write_solutions(case: str, kit_dir: str | Path, context: Mapping[str, Any], lang: str = "en"):
     """Write the trainer's solutions of the kit in ``kit_dir`` into :func:`solutions_dir`: the
     instructor notebooks of ``case`` (exercise solutions, check cells and the canonical outputs,
     as committed in the project) and a README in ``lang``. Their ``data_dir`` and ``run_dir``
     defaults point at the kit's ``data/`` and at the solutions' own ``work/``, so re-running one
-    reads what the students read and leaves the students' ``work/`` alone. Returns the folder."""
+    reads what the students read and leaves the students' ``work/`` alone. An existing folder is
+    replaced (:func:`build_kit` then adds the trainer guides). Returns the folder."""
     import nbformat
 
     from crmlab.cases import get_case
@@ -630,15 +721,16 @@ def write_solutions(case: str, kit_dir: str | Path, context: Mapping[str, Any], 
         nb = nbformat.read(str(path), as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "code" and "parameters" in _tags(cell):
-                src = _set_parameter_default(cell.source, "data_dir", f"../../{kit.name}/data")
-                cell.source = _set_parameter_default(src, "run_dir", "../work")
+                for name, value in (("data_dir", f"../../{kit.name}/data"), ("run_dir", "../work")):
+                    help_ = SOLUTIONS_PARAMETER_HELP[name]
+                    cell.source = _set_parameter_default(cell.source, name, value, help_)
         nb.metadata["crmlab"] = {"role": "instructor"}
         nbformat.write(nb, str(out / "notebooks" / path.name))
     suffix = "" if lang == "en" else f".{lang}"
     (out / "README.md").write_text(
         _jinja()
         .get_template(f"solutions_readme{suffix}.md.j2")
-        .render(**context, kit_name=kit.name, solutions_name=out.name),
+        .render(**{**context, "kit_name": kit.name, "solutions_name": out.name}),
         encoding="utf-8",
     )
     return out
@@ -756,15 +848,18 @@ def build_kit(
 
     The trainer guide and the references page are always written in every language
     (:data:`GUIDES`, :data:`REFERENCES`); ``lang`` ("en" or "zh") picks the language of the
-    kit's README.md, which points to the guide in that language.
+    kit's README.md and of the solutions' README. The guides are for the trainer, so they are
+    written next to the kit, in :func:`trainer_dir` (``<out>-trainer/``, or ``<out>-solutions/``
+    with ``solutions``); the kit's README does not name them.
 
     ``solutions``: also write the instructor notebooks, with their canonical outputs, into
     :func:`solutions_dir` - next to the kit, not inside it (:func:`write_solutions`). The kit
     itself is the same with or without them.
 
     ``data_dir``: the input files to ship (default: the case's synthetic data, generated if
-    missing; ``truth.json``-style answer files are left out). An existing kit folder is replaced
-    when ``overwrite`` (the default), else an error is raised. Returns ``out_dir``.
+    missing; ``truth.json``-style answer files are left out). An existing kit folder, and the
+    trainer's folder next to it, are replaced when ``overwrite`` (the default), else an error is
+    raised. Returns ``out_dir``.
 
     ``install/`` gets a wheel of the running crmlab and the project's pinned versions
     (:func:`write_install`; about 1.5 s), and the README the commands that install them. When
@@ -787,7 +882,8 @@ def build_kit(
     if source is None or not Path(source).is_dir():
         raise CrmlabError(f"No input data for the kit of '{case}': give data_dir (a folder).")
     out = Path(out_dir)
-    for folder in [out] + ([solutions_dir(out)] if solutions else []):
+    trainer = trainer_dir(out, solutions)
+    for folder in (out, trainer):
         if folder.exists() and not overwrite:
             raise CrmlabError(f"{folder} exists; remove it or pass overwrite=True.")
     if out.exists():
@@ -823,13 +919,14 @@ def build_kit(
             "n_exercises": sum(len(r["exercises"]) for r in agenda),
             "data_files": sorted(p.name for p in (out / "data").iterdir()),
             "kit_dir": str(out),
+            "kit_name": out.resolve().name,
+            "solutions": solutions,
             "install": {**install, "dir": INSTALL_DIR},
             "guides": GUIDES,
             "references": REFERENCES,
         }
         suffix = "" if guide_lang == "en" else f".{guide_lang}"
         guides[guide_lang] = env.get_template(f"trainer_guide{suffix}.md.j2").render(**context)
-        (out / GUIDES[guide_lang]).write_text(guides[guide_lang], encoding="utf-8")
         agendas[guide_lang], contexts[guide_lang] = agenda, context
         if guide_lang == lang:
             (out / "README.md").write_text(
@@ -838,6 +935,12 @@ def build_kit(
     write_references(out, guides, agendas, students)
     if solutions:
         write_solutions(case, out, contexts[lang], lang)
+    else:
+        if trainer.exists():
+            shutil.rmtree(trainer)
+        trainer.mkdir(parents=True)
+    for guide_lang, text in guides.items():
+        (trainer / GUIDES[guide_lang]).write_text(text, encoding="utf-8")
     return out
 
 
