@@ -154,3 +154,45 @@ def test_identifier_values_read_as_words():
     assert value_label("Retail (CNY)") == "Retail (CNY)" and value_label("A") == "A"
     table = present(pd.DataFrame({"segment": ["cant_lose", "at_risk"], "n": [1, 2]}))
     assert _rows(table) == [["can't lose", "1"], ["at risk", "2"]]
+
+
+def test_money_shows_with_its_currency(monkeypatch):
+    """Spend per customer on the scorecard and the amounts of the retail tables (net spend,
+    revenue, mean value) name the run's currency; their decimals stay; other columns do not."""
+    from crmlab import narrative
+
+    monkeypatch.setattr(narrative, "_currency", "CNY")
+    kpis = pd.DataFrame(
+        {
+            "kpi": ["Spend per customer", "CSAT"],
+            "actual": [326.634, 0.8],
+            "target": [366.8151, 0.9],
+            "higher_is_better": [True, True],
+        }
+    )
+    board = metrics.kpi_scorecard(kpis)
+    board["unit"] = ["currency", "share"]
+    view = metrics.scorecard_view(board)
+    assert view[["actual", "target"]].to_numpy().tolist() == [
+        ["CNY 326.63", "CNY 366.82"],
+        ["80.0%", "90.0%"],
+    ]
+    table = pd.DataFrame(
+        {
+            "net_spend": [1234.5, 20.25],
+            "revenue": [10.5, 2.0],
+            "mean_value": [3.25, 1.5],
+            "customers": [3, 4],
+        }
+    )
+    narrative.set_currency("HKD")
+    shown = present(table)
+    assert list(shown.cells.columns) == [
+        "Net spend (HKD)",
+        "Revenue (HKD)",
+        "Mean value (HKD)",
+        "Customers",
+    ]
+    assert _rows(shown)[0] == ["1,234.50", "10.50", "3.25", "3"]
+    assert metrics.scorecard_view(board)["actual"].tolist()[0] == "HKD 326.63"
+    assert present(view).numeric == [False, True, True, True, False]  # "CNY 326.63" too

@@ -172,7 +172,7 @@ def test_clean_tables_applies_documented_fixes():
         "transactions: 1 row(s) with missing amount dropped.",
         "transactions: 3 row(s) whose customer_id is not in customers dropped "
         "(2 distinct unknown id(s)).",
-        "transactions: 2 return(s) (negative amount) kept and flagged in is_return "
+        "transactions: 2 return(s) (negative amount) kept and marked as returns "
         "(counted after the drops above).",
         "survey: 1 unparseable date(s) in date set to missing.",
         "survey: 2 out-of-range value(s) in overall_satisfaction (allowed 1 to 5) set to missing.",
@@ -185,7 +185,7 @@ def test_clean_tables_applies_documented_fixes():
     # cleaning is idempotent: a second pass changes nothing and says nothing
     again, notes2 = clean_tables(clean, RULES)
     assert notes2 == [
-        "transactions: 2 return(s) (negative amount) kept and flagged in is_return "
+        "transactions: 2 return(s) (negative amount) kept and marked as returns "
         "(counted after the drops above)."
     ]
     assert again["transactions"].equals(tx)

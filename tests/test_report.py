@@ -128,6 +128,49 @@ def test_kpi_direction_follows_from_met():
     assert board == {"CSAT": True, "Days to resolve": False, "Complaints": False, "NPS": True}
 
 
+def test_kpi_chart_of_a_report_labels_each_kpi_in_its_unit():
+    """The report's KPI chart (re-drawn from results.json for the Chinese report): a share as
+    a percentage, money with the run's currency (in Chinese by its Chinese name), a count as
+    a number - not 0.8 / 0.9 next to 326.63 / 366.82."""
+    import types
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = {
+        "currency": "EUR",
+        "kpi.csat": {"actual": 0.8, "target": 0.9, "met": False},
+        "kpi.spend_per_customer": {"actual": 326.634, "target": 366.8151, "met": False},
+        "kpi.complaints_per_100_customers": {"actual": 3.756, "target": 3.0, "met": False},
+        "kpi.churn_rate_12m": {"actual": 0.1234, "target": 0.1, "met": False},
+        "kpi.something_new": {"actual": 12.345, "target": 10.0, "met": True},
+    }
+    board = from_run.kpi_board(results).set_index("kpi")
+    assert board["unit"].drop("something_new").to_dict() == {
+        "csat": "share",
+        "spend_per_customer": "currency",
+        "complaints_per_100_customers": "per 100",
+        "churn_rate_12m": "share",
+    }
+    assert pd.isna(board.loc["something_new", "unit"])  # a KPI of unknown unit
+    run = types.SimpleNamespace(results=results)
+    for lang, money in (("en", "EUR"), ("zh", "欧元")):
+        ax = from_run.kpi_dashboard(run, lang=lang)
+        labels = sorted(t.get_text().strip() for t in ax.texts)
+        plt.close(ax.figure)
+        assert labels == sorted(
+            [
+                "80.0% / 90.0%",
+                f"326.63 / 366.82 {money}",
+                "3.76 / 3.00",
+                "12.3% / 10.0%",
+                "12.3 / 10",  # an unknown unit: three significant digits
+            ]
+        ), labels
+
+
 # --------------------------------------------------------------------------------------------
 # the canonical run
 # --------------------------------------------------------------------------------------------

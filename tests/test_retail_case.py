@@ -270,17 +270,33 @@ def test_same_inputs_give_the_same_results_json(tmp_path, small_data, guarded_ru
 def test_plan_start_moves_the_plan_and_every_due_date(tmp_path, small_data):
     """`-p plan_start=2027-01`: the action plan, the action list's due dates and the run's
     summary note follow it (by default the plan starts in the data's last month, whose due
-    dates may already be past when the list is handed over)."""
+    dates may already be past when the list is handed over). The same run is in euros
+    (`-p currency=EUR`): the money of the stages (net spend, revenue, spend per customer),
+    the report and the action list name EUR, none CNY."""
+    import re
+
     import pandas as pd
 
+    params = {"data_dir": str(small_data), "plan_start": "2027-01", "n_boot": 20}
     [res] = runner.run_cases(
-        [CASE],
-        {"data_dir": str(small_data), "plan_start": "2027-01", "n_boot": 20},
-        out_root=tmp_path / "reports",
-        progress=False,
+        [CASE], {**params, "currency": "EUR"}, out_root=tmp_path / "reports", progress=False
     )
     assert res.ok, res.error
     r = json.loads((res.run_dir / "results.json").read_text())
+    assert r["currency"] == "EUR"
+
+    def read(path):  # the text, without embedded images (base64 can spell anything)
+        return re.sub(r"data:[^\"')\s]+", "", path.read_text(encoding="utf-8"))
+
+    pages = {p.name: read(p) for p in (res.run_dir / "html").glob("*.html")}
+    for name, text in {**pages, "report.html": read(res.run_dir / "report.html")}.items():
+        assert "CNY" not in text, name
+    assert "Net spend (EUR)" in pages["02_data.html"]
+    assert "Revenue (EUR)" in pages["03_model.html"]
+    assert "Mean value (EUR)" in pages["03_model.html"]
+    spend = r["kpi.spend_per_customer"]["actual"]
+    assert f"EUR {spend:,.2f}" in pages["05_evaluate.html"]  # the scorecard's spend per customer
+    assert "Value (EUR)" in pd.read_excel(res.run_dir / "actions.xlsx", sheet_name=None)["loyal"]
     assert r["plan.start"] == "2027-01" and r["goal.start"] < "2027-01"
     listed = pd.read_csv(res.run_dir / "actions.csv")
     # due: the last day of 2027-01 + the playbook's offset (0, 1 or 2 months)

@@ -1172,6 +1172,12 @@ CHURN_KPIS: dict[str, tuple[str, bool, str, str]] = {
 }
 
 
+#: key -> (KPI name, higher is better, unit, format) of the KPI only :func:`flag_kpis` has.
+FLAG_KPIS: dict[str, tuple[str, bool, str, str]] = {
+    "churn_share": ("Churn share of the extract", False, "share", "{:.1%}"),
+}
+
+
 def churn_kpis(
     customers: pd.DataFrame,
     snapshots: pd.DataFrame | None,
@@ -1527,8 +1533,7 @@ def flag_kpis(customers: pd.DataFrame, targets: dict) -> pd.DataFrame:
         actual["salary_deposit_share"] = float(
             _yes_no(stay["salary_deposit"], "salary_deposit").mean()
         )
-    labels = {"churn_share": ("Churn share of the extract", False, "share", "{:.1%}")}
-    labels.update(CHURN_KPIS)
+    labels = {**FLAG_KPIS, **CHURN_KPIS}
     rows = [
         {"key": k, "kpi": labels[k][0], "actual": v, "target": float(targets[k])}
         | dict(zip(("higher_is_better", "unit", "format"), labels[k][1:], strict=True))

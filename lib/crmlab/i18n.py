@@ -993,7 +993,7 @@ TEMPLATES_ZH: list[tuple[str, str]] = [
         "{source}：删除 {n} 行{column}不在{parent}中的记录（涉及 {k} 个不同的未知编号）。",
     ),
     (
-        "{source}: {n} return(s) (negative {column}) kept and flagged in {flag} (counted after "
+        "{source}: {n} return(s) (negative {column}) kept and marked as returns (counted after "
         "the drops above).",
         "{source}：{n} 笔退货（{column}为负数）保留并标记为退货（按上述删除之后计数）。",
     ),

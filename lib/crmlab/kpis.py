@@ -21,6 +21,16 @@ import pandas as pd
 from crmlab import metrics
 
 KPI_COLUMNS = ["kpi", "actual", "target", "higher_is_better", "unit"]
+KPI_UNITS: dict[str, str] = {
+    "CSAT": "share",
+    "NPS": "score",
+    "Repeat-purchase rate": "share",
+    "Spend per customer": "currency",
+    "Complaints per 100 customers": "per 100",
+    "Days to resolve": "days",
+}
+"""The unit of each retail KPI of :func:`retail_kpis` (see :data:`crmlab.metrics.UNIT_FORMATS`;
+``currency``: money in the run's currency)."""
 WINDOW_MONTHS = 6
 """Default KPI window: the six months before the analysis date."""
 
@@ -177,9 +187,9 @@ def retail_kpis(
     survey = tables.get("survey")
     if survey is not None:
         latest = survey[survey["wave"] == survey["wave"].max()]
-        rows.append(("CSAT", metrics.csat(latest["overall_satisfaction"]), True, "share"))
+        rows.append(("CSAT", metrics.csat(latest["overall_satisfaction"]), True))
         if "recommend" in latest.columns:
-            rows.append(("NPS", metrics.nps(latest["recommend"]), True, "score"))
+            rows.append(("NPS", metrics.nps(latest["recommend"]), True))
     tx = tables.get("transactions")
     if tx_summary is None and tx is not None:
         tx_summary = transaction_summary(tx, as_of, window_months)
@@ -196,8 +206,8 @@ def retail_kpis(
                 "compute it with the same as_of and window."
             )
         repeat = recent["repeat_buyers"] / recent["buyers"] if recent["buyers"] else float("nan")
-        rows.append(("Repeat-purchase rate", float(repeat), True, "share"))
-        rows.append(("Spend per customer", _spend(recent), True, "currency"))
+        rows.append(("Repeat-purchase rate", float(repeat), True))
+        rows.append(("Spend per customer", _spend(recent), True))
         if spend_growth is not None and "Spend per customer" not in targets:
             # same months a year earlier: spend is seasonal (December peak)
             before = _window_row(tx_summary, "year_earlier")
@@ -207,12 +217,13 @@ def retail_kpis(
     if complaints is not None and customers is not None:
         recent_c = window(complaints, as_of, window_months)
         rate = metrics.complaint_rate(len(recent_c), len(customers), per=100)
-        rows.append(("Complaints per 100 customers", rate, False, "per 100"))
+        rows.append(("Complaints per 100 customers", rate, False))
         if {"resolved", "days_to_resolve"} <= set(recent_c.columns):
             resolved = recent_c[recent_c["resolved"].fillna(False).astype(bool)]
             days = float(resolved["days_to_resolve"].mean())
-            rows.append(("Days to resolve", days, False, "days"))
-    kpis = pd.DataFrame(rows, columns=["kpi", "actual", "higher_is_better", "unit"])
+            rows.append(("Days to resolve", days, False))
+    kpis = pd.DataFrame(rows, columns=["kpi", "actual", "higher_is_better"])
+    kpis["unit"] = kpis["kpi"].map(KPI_UNITS)
     kpis = kpis[kpis["kpi"].isin(targets)].copy()
     kpis["target"] = kpis["kpi"].map(targets).astype(float)
     board = metrics.kpi_scorecard(kpis[["kpi", "actual", "target", "higher_is_better"]])

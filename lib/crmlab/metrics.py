@@ -606,15 +606,21 @@ def scorecard_view(board: pd.DataFrame) -> pd.DataFrame:
     """A KPI scorecard (:func:`kpi_scorecard` with a ``unit`` column) for readers: ``kpi``,
     ``actual`` and ``target`` as text in each KPI's own unit (a share as "80.0%", a score as
     "35.2", see :data:`UNIT_FORMATS`; a ``format`` column, as in
-    :func:`crmlab.churn.churn_kpis`, wins), ``attainment`` (actual / target, or target /
-    actual where lower is better; a share) and ``met``.
+    :func:`crmlab.churn.churn_kpis`, wins; money, unit ``"currency"``, with the currency
+    before it: "CNY 326.63", :func:`crmlab.narrative.currency`), ``attainment`` (actual /
+    target, or target / actual where lower is better; a share) and ``met``.
     """
+    from crmlab.narrative import currency
 
     units = board["unit"] if "unit" in board else pd.Series([None] * len(board))
     given = board["format"] if "format" in board else pd.Series([None] * len(board))
     formats = [
         fmt if isinstance(fmt, str) and fmt else UNIT_FORMATS.get(unit, "{:.2f}")
         for fmt, unit in zip(given, units, strict=True)
+    ]
+    formats = [
+        f"{currency()} {fmt}" if unit == "currency" else fmt
+        for fmt, unit in zip(formats, units, strict=True)
     ]
 
     def shown(values) -> list[str]:

@@ -174,8 +174,15 @@ MONEY = frozenset(
 value, cost and net, expected loss, in :func:`currency`): :func:`present` names the currency in
 their header ("Cost (CNY)") and shows whole units ("85,170")."""
 
+AMOUNTS = frozenset({"net_spend", "revenue", "total_value", "mean_value"})
+"""Column names of the library's tables that hold money amounts shown to the cent (net spend
+of a transaction window, :func:`crmlab.kpis.transaction_summary`; revenue - or, for a bank's
+customer value, total value - and mean customer value of a segment,
+:func:`crmlab.segments.segment_summary`): :func:`present` names the currency in their header
+("Revenue (CNY)") and keeps their decimals."""
+
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?( \d{2}:\d{2})?$")
-_NUMBER_TEXT = re.compile(r"^[<>]?\s*[+\-\u2212]?[\d,]*\.?\d+\s*(%| pts)?$")
+_NUMBER_TEXT = re.compile(r"^(?:[A-Z]{3} )?[<>]?\s*[+\-\u2212]?[\d,]*\.?\d+\s*(%| pts)?$")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 
 
@@ -332,7 +339,7 @@ def present(
       as "0.0%" shows as "< 0.1%").
     - Expected numbers of customers (:data:`EXPECTED_COUNTS`) show as whole customers
       (``201.72`` -> "202"); money (:data:`MONEY`) in whole units with the currency in the
-      header ("Cost (CNY)").
+      header ("Cost (CNY)"); amounts (:data:`AMOUNTS`) with the currency in the header.
     - Integers show with thousands separators (``2,612``); other numbers with ``digits``
       decimals (whole-number columns without decimals); a ``p_value`` column with 3 decimals and
       "< 0.001" below that; booleans as yes / no; dates as ``YYYY-MM-DD``; identifiers such as
@@ -364,7 +371,7 @@ def present(
     headers: dict = {}
     for c in frame.columns:
         default = label(c) if c != "" else ""
-        if c in MONEY and pd.api.types.is_numeric_dtype(frame[c]):
+        if (c in MONEY or c in AMOUNTS) and pd.api.types.is_numeric_dtype(frame[c]):
             default = f"{default} ({currency()})"
         header = (labels or {}).get(c, default)
         if header in headers.values():  # two names with one label: the second keeps its name

@@ -787,7 +787,7 @@ def flag_returns(
     out[flag_col] = out[flag_col].astype(bool)
     n = int(out[flag_col].sum())
     notes = [
-        f"{name}: {n:,} return(s) (negative {amount_col}) kept and flagged in {flag_col} "
+        f"{name}: {n:,} return(s) (negative {amount_col}) kept and marked as returns "
         "(counted after the drops above)."
     ]
     return out, notes if n else []

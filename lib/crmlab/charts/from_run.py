@@ -14,6 +14,7 @@ Generic charts (any case recording the same figures): ``kpi_dashboard`` (``kpi.<
 
 from __future__ import annotations
 
+import inspect
 import io
 from collections.abc import Callable
 
@@ -112,17 +113,32 @@ def kpi_board(results: dict) -> pd.DataFrame:
                 value["actual"] >= value["target"] if met else value["actual"] < value["target"]
             )
             rows.append((key[4:], value["actual"], value["target"], bool(higher)))
-    return pd.DataFrame(rows, columns=["kpi", "actual", "target", "higher_is_better"])
+    board = pd.DataFrame(rows, columns=["kpi", "actual", "target", "higher_is_better"])
+    units = _kpi_units()
+    board["unit"] = [units.get(k) for k in board["kpi"]]  # missing: unknown unit
+    return board
 
 
-def kpi_dashboard(run: Run):
-    """KPIs against target, from the recorded ``kpi.*`` figures."""
+def _kpi_units() -> dict[str, str]:
+    """Recorded KPI key (``spend_per_customer``, ``churn_rate_12m``) -> its unit: the retail
+    KPIs of :data:`crmlab.kpis.KPI_UNITS` and the churn KPIs of :mod:`crmlab.churn`."""
+    from crmlab import churn, kpis
+
+    units = {kpis.kpi_key(name): unit for name, unit in kpis.KPI_UNITS.items()}
+    return units | {k: v[2] for k, v in {**churn.CHURN_KPIS, **churn.FLAG_KPIS}.items()}
+
+
+def kpi_dashboard(run: Run, lang: str = "en"):
+    """KPIs against target, from the recorded ``kpi.*`` figures, each labelled in its unit
+    (a share as "80.0% / 90.0%", money with the run's currency, in Chinese by its Chinese
+    name: "326.63 / 366.82 元")."""
     board = kpi_board(run.results)
     if board.empty:
         return None
+    from crmlab import casespec
     from crmlab.charts import satisfaction
 
-    return satisfaction.plot_kpi_dashboard(board)
+    return satisfaction.plot_kpi_dashboard(board, currency=casespec.currency(run.results, lang))
 
 
 def projection(run: Run):
@@ -168,7 +184,10 @@ def render_png(
     if name not in CHARTS:
         raise KeyError(f"Unknown report chart '{name}'; known: {', '.join(CHARTS)}.")
     with i18n.chart_style(lang):
-        ax = CHARTS[name](run, **options)
+        draw = CHARTS[name]
+        if "lang" in inspect.signature(draw).parameters:  # texts it writes itself (units)
+            options = {"lang": lang, **options}
+        ax = draw(run, **options)
         if ax is None:
             return None
         try:

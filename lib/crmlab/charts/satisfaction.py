@@ -261,7 +261,9 @@ def plot_pilot(
     return ax
 
 
-def plot_kpi_dashboard(kpis: pd.DataFrame, ax=None, title: str = "KPIs against target"):
+def plot_kpi_dashboard(
+    kpis: pd.DataFrame, ax=None, title: str = "KPIs against target", currency: str | None = None
+):
     """Bullet-style bars: attainment of each KPI, where 100% means exactly on target.
 
     Parameters
@@ -270,7 +272,10 @@ def plot_kpi_dashboard(kpis: pd.DataFrame, ax=None, title: str = "KPIs against t
         ``kpi``, ``actual``, ``target``, optional ``higher_is_better`` (see
         :func:`crmlab.metrics.kpi_scorecard`) and optional ``format`` (a Python format string per
         row, e.g. ``"{:.1%}"``) or ``unit`` (formatted by :data:`crmlab.metrics.UNIT_FORMATS`,
-        as the scorecard table shows it; else ``"{:.3g}"``) for the "actual / target" labels.
+        as the scorecard table shows it; else ``"{:.3g}"``) for the "actual / target" labels;
+        money (unit ``"currency"``) is followed by the currency ("326.63 / 366.82 CNY").
+    currency : str, optional
+        The currency named after money (default :func:`crmlab.narrative.currency`).
 
     Returns
     -------
@@ -286,15 +291,17 @@ def plot_kpi_dashboard(kpis: pd.DataFrame, ax=None, title: str = "KPIs against t
     ax.barh(y, card["attainment"], color=colors, height=0.5)
     ax.axvline(1.0, color="black", linewidth=1.5)
     from crmlab.metrics import UNIT_FORMATS
+    from crmlab.narrative import currency as default_currency
 
     fmts = card["format"] if "format" in card.columns else pd.Series(None, index=card.index)
     units = card["unit"] if "unit" in card.columns else pd.Series(None, index=card.index)
     for yi, (_, row), fmt, unit in zip(y, card.iterrows(), fmts, units, strict=True):
         fmt = fmt if isinstance(fmt, str) else UNIT_FORMATS.get(unit, "{:.3g}")
+        money = f" {currency or default_currency()}" if unit == "currency" else ""
         ax.text(
             row["attainment"],
             yi,
-            f"  {fmt.format(row['actual'])} / {fmt.format(row['target'])}",
+            f"  {fmt.format(row['actual'])} / {fmt.format(row['target'])}{money}",
             va="center",
             fontsize=8,
         )

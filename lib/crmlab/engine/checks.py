@@ -499,7 +499,7 @@ def table_checks(
             )
     if ret and n.get("c_ret"):
         notes.append(
-            f"{name}: {n['c_ret']:,} return(s) (negative {ret}) kept and flagged in is_return "
+            f"{name}: {n['c_ret']:,} return(s) (negative {ret}) kept and marked as returns "
             "(counted after the drops above)."
         )
     return out
