@@ -537,6 +537,14 @@ def _flag_run_reads_no_bank_text(run_dir, r, report, actions):
     assert "stratified random split of the customers" in methods
     assert "closed in a 12-month period" not in methods and "train on one year" not in methods
     assert "pilot's randomized arms" not in methods  # the extract has no pilot
+    # the bank's parameters this extract cannot use say so; the extract's own do not
+    from tests.test_report import parameter_table
+
+    _, rows = parameter_table(report, "en")
+    for name in ("margin_rate", "lookback_months", "complaints_target", "salary_share_target"):
+        assert rows[name][-1].startswith("Not used in this run: "), name
+    for name in ("test_share", "value_column", "at_risk_prob", "target_relative_change"):
+        assert not rows[name][-1].startswith("Not used"), name
     text = pages["report.html"]
     assert "campaign.n_contacted" not in r and "action_list.n" not in r
     assert "No retention campaign is costed in this run" in text

@@ -685,25 +685,36 @@ def parameter_table(page: str, lang: str) -> tuple[list[str], dict[str, list[str
 def assert_parameter_meanings(run, en: str, zh: str) -> None:
     """The Chinese parameter table says what each parameter of the run sets in the words of the
     case spec's ``parameter_help_zh:``, under the parameter's own name; the English one in the
-    words of the notebooks' help comments, with no Chinese."""
+    words of the notebooks' help comments, with no Chinese; a parameter the run did not use
+    (the spec's ``appendix.parameter_use``) says so first. Returns the unused parameters."""
     from crmlab.cases import get_case
     from crmlab.params import case_parameters
+    from crmlab.results import condition_holds
 
     columns = ("parameter", "value", "set_by", "parameter_meaning")
-    helps_zh = casespec.load_spec(run.case)["parameter_help_zh"]
+    spec = casespec.load_spec(run.case)
+    helps_zh = spec["parameter_help_zh"]
+    use = spec.get("appendix", {}).get("parameter_use", {})
+    unused = {n for n, cond in use.items() if not condition_holds(run.results, cond)}
+
+    def said(name, text, lang):
+        return f"{i18n.ui('parameter_unused', lang)} {text}" if name in unused else text
+
     headers, rows = parameter_table(zh, "zh")
     assert headers == [i18n.ui(c, "zh") for c in columns]
     assert sorted(rows) == sorted(run.parameters)
     for name, cells in rows.items():
         assert len(cells) == 3, (name, cells)
         assert i18n.has_cjk(cells[-1]), (name, cells[-1])
-        assert cells[-1] == helps_zh.get(name), name
+        assert cells[-1] == said(name, helps_zh.get(name), "zh"), name
     helps_en = {n: p.help for n, p in case_parameters(get_case(run.case)).items()}
     headers, rows = parameter_table(en, "en")
     assert headers == [i18n.ui(c, "en") for c in columns]
     assert sorted(rows) == sorted(run.parameters)
     for name, cells in rows.items():
-        assert cells[-1] == helps_en[name] and not i18n.has_cjk(" ".join(cells)), name
+        assert cells[-1] == said(name, helps_en[name], "en"), name
+        assert not i18n.has_cjk(" ".join(cells)), name
+    return unused
 
 
 def assert_every_parameter_has_a_chinese_help(case: str) -> None:

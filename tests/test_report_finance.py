@@ -302,7 +302,13 @@ def test_zh_parameter_table_says_in_chinese_what_each_parameter_sets(reports):
     from tests.test_report import assert_parameter_meanings, parameter_table
 
     run, en, zh = reports
-    assert_parameter_meanings(run, en, zh)
+    # a dated book uses none of the churn-flag extract's parameters, and all of its own
+    unused = assert_parameter_meanings(run, en, zh)
+    flag_only = {"churn_period_months", "extract_month", "test_share", "km_group", "value_column"}
+    assert unused == flag_only
+    _, rows = parameter_table(en, "en")
+    assert rows["test_share"][-1].startswith("Not used in this run: flag data: share")
+    assert not rows["margin_rate"][-1].startswith("Not used")
     _, rows = parameter_table(zh, "zh")
     assert rows["salary_share_target"][-1] == "工资代发目标：有工资代发的在册账户占比"
     assert rows["at_risk_prob"][-1] == "12 个月流失概率达到此值的客户即为流失风险客户"

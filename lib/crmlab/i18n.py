@@ -95,6 +95,7 @@ UI: dict[str, dict[str, str]] = {
     "parameter": {"en": "Parameter", "zh": "参数"},
     "set_by": {"en": "Set by", "zh": "来源"},
     "parameter_meaning": {"en": "What it sets", "zh": "作用"},
+    "parameter_unused": {"en": "Not used in this run:", "zh": "本次运行未使用："},
     "set_by_user": {"en": "this run", "zh": "本次设定"},
     "set_by_default": {"en": "default", "zh": "默认值"},
     "provenance": {"en": "Provenance", "zh": "来源与版本"},

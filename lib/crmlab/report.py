@@ -649,8 +649,16 @@ def _parameters(run: Run, lang: str = "en") -> list[tuple[str, dict]]:
     """The run's parameters for the appendix: value as a config writes it, who set it, and what
     it means - in English the help comment of the stage's parameter cell, in Chinese the case
     spec's ``parameter_help_zh:`` text (:func:`crmlab.casespec.parameter_help`; a parameter
-    without one has a blank cell rather than English)."""
-    meanings: dict[str, str] = casespec.parameter_help(casespec.load_spec(run.case), lang)
+    without one has a blank cell rather than English) - and whether the run used it: the
+    spec's ``appendix.parameter_use:`` names the condition (:func:`crmlab.results.
+    condition_holds`) under which a parameter is used (a churn-flag extract has no balances
+    for ``margin_rate``; ``salary_share_target`` needs the salary-deposit KPI); the others
+    are used."""
+    from crmlab.results import condition_holds
+
+    spec = casespec.load_spec(run.case)
+    meanings: dict[str, str] = casespec.parameter_help(spec, lang)
+    use = (spec.get("appendix") or {}).get("parameter_use") or {}
     if lang == "en":
         try:
             from crmlab.cases import get_case
@@ -662,7 +670,9 @@ def _parameters(run: Run, lang: str = "en") -> list[tuple[str, dict]]:
     rows = []
     for name, p in sorted(run.parameters.items()):
         shown = parameter_value(p["value"])
-        rows.append((name, {"shown": shown, "user": p["user"], "meaning": meanings.get(name)}))
+        used = name not in use or condition_holds(run.results, use[name])
+        row = {"shown": shown, "user": p["user"], "meaning": meanings.get(name), "used": used}
+        rows.append((name, row))
     return rows
 
 

@@ -44,6 +44,17 @@ def recorded_as(results: dict, condition: str) -> bool:
     return str(results.get(key)) == value
 
 
+def condition_holds(results: dict, condition: str) -> bool:
+    """Whether a run's ``results`` meet ``condition``: ``only-if:<figure>=<value>`` and
+    ``unless:<figure>=<value>`` as the cell tags read (:func:`cell_applies`), or a figure's key
+    alone (``kpi.complaints_per_100``): the run recorded it."""
+    text = str(condition)
+    for prefix, wanted in ((ONLY_IF, True), (UNLESS, False)):
+        if text.startswith(prefix):
+            return recorded_as(results, text[len(prefix) :]) == wanted
+    return text in results
+
+
 def cell_applies(cell, results: dict) -> bool:
     """Whether a notebook cell belongs to the reader's version of a run: a cell tagged
     ``only-if:churn.basis=flag`` only when ``results["churn.basis"]`` is ``"flag"`` (the
@@ -54,9 +65,8 @@ def cell_applies(cell, results: dict) -> bool:
     for tag in cell.get("metadata", {}).get("tags", []):
         if tag == NOTEBOOK_ONLY:
             return False
-        for prefix, wanted in ((ONLY_IF, True), (UNLESS, False)):
-            if tag.startswith(prefix) and recorded_as(results, tag[len(prefix) :]) != wanted:
-                return False
+        if tag.startswith((ONLY_IF, UNLESS)) and not condition_holds(results, tag):
+            return False
     return True
 
 
