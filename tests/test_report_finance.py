@@ -415,3 +415,26 @@ def test_the_stage_5_plan_names_the_owner_by_tier_as_the_action_list_does(report
         "由客户的对接人提供挽留优惠 按价值等级：客户经理（A）、服务团队（B）、自动化营销（C）"
         in zh_stage
     )
+
+
+def test_lifecycle_chart_of_the_chinese_report_has_no_empty_stage(reports):
+    """The stage chart re-drawn for the Chinese report shows today's open customers by stage,
+    as stage 3 draws it: no "churned" bar of 0 (no open customer has left)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crmlab.charts import from_run
+
+    run, _, _ = reports
+    scored = run.artifact("scored")
+    ax = from_run.segment_sizes(run, table="scored", column="stage")
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    counts = [int(p.get_width()) for p in ax.patches]
+    plt.close(ax.figure)
+    assert "churned" not in labels and len(labels) == scored["stage"].nunique()
+    assert (
+        dict(zip(labels, counts, strict=True))
+        == scored["stage"].astype("str").value_counts().to_dict()
+    )

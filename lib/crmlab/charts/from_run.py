@@ -38,7 +38,9 @@ def csat_trend(run: Run):
 
 
 def segment_sizes(run: Run, table: str = "segments", column: str = "customer_class"):
-    """Customers per segment (default: the ``segments`` artifact's ``customer_class``)."""
+    """Customers per segment (default: the ``segments`` artifact's ``customer_class``); a
+    category no customer of the table is in (the finance stage "churned" among today's open
+    customers) is left out, as the stage's chart leaves it out."""
     if not run.has_artifact(table):
         return None
     seg = run.artifact(table)
@@ -46,7 +48,10 @@ def segment_sizes(run: Run, table: str = "segments", column: str = "customer_cla
         return None
     from crmlab.charts import customers
 
-    return customers.plot_segment_sizes(seg[column])
+    labels = seg[column]
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        labels = labels.cat.remove_unused_categories()
+    return customers.plot_segment_sizes(labels)
 
 
 def pareto_curve(run: Run):
