@@ -244,6 +244,162 @@ def test_retail_priority_matrix_check_tests_the_recorded_fix_first_drivers(runni
         run(["a", "b"])
 
 
+def _run_check(cell, names: dict, figures: dict, capsys) -> list[str]:
+    """The lines a check cell prints when run on ``names`` with exactly ``figures`` recorded in
+    the running stage."""
+    results.current_stage().figures.clear()
+    for figure, value in figures.items():
+        crmlab.record(figure, value)
+    exec(cell.source, dict(names))
+    return capsys.readouterr().out.splitlines()
+
+
+def _sample_sizes():
+    """Exercise 1.1: the answers and the recorded sizes (right; wrong: the two swapped)."""
+    from types import SimpleNamespace
+
+    from crmlab import power
+
+    n_detect = power.n_per_arm_two_proportions(0.8, 0.9, alpha=0.05, power=0.8)
+    n_margin = power.n_for_margin(0.9, 0.03, alpha=0.05)
+    goal = SimpleNamespace(baseline=0.8, target=0.9)
+    names = {"history": "waves", "goal": goal, "alpha": 0.05, "power": 0.8}
+    names |= {"n_detect": n_detect, "n_margin": n_margin}
+    right = {"pilot.n_per_arm": n_detect, "survey.n_per_wave_for_3pt_margin": n_margin}
+    wrong = {"pilot.n_per_arm": n_margin, "survey.n_per_wave_for_3pt_margin": n_detect}
+    return names, right, wrong
+
+
+def _returns_share():
+    """Exercise 2.1 (wrong: returns over purchases, not over all transactions)."""
+    import pandas as pd
+
+    counts = pd.DataFrame({"rows": [40], "returns": [6]}, index=["transactions"])
+    names = {"counts": counts, "returns_share": 6 / 40}
+    return names, {"data.returns_share": 6 / 40}, {"data.returns_share": 6 / 34}
+
+
+def _did():
+    """Exercise 4.1 on ten stores, one answer missing (wrong: the pilot months' difference, the
+    interval and p-value with unclustered errors)."""
+    import numpy as np
+    import pandas as pd
+
+    from crmlab import pilot
+
+    rng = np.random.default_rng(1)
+    cells = [(f"S{i}", int(i < 5), post) for i in range(10) for post in (0, 1) for _ in range(30)]
+    panel = pd.DataFrame(cells, columns=["store_id", "treated", "post"])
+    uplift = 0.1 * panel["treated"] * panel["post"] + rng.normal(0, 0.05, 10).repeat(60)
+    panel["satisfied"] = (rng.random(len(panel)) < 0.7 + uplift).astype(float)
+    panel.loc[3, "satisfied"] = np.nan
+    did = pilot.did_estimate(panel, outcome="satisfied", alpha=0.05)
+    plain = pilot.did_estimate(panel, outcome="satisfied", alpha=0.05, cov_type="nonrobust")
+    post = panel[panel["post"] == 1].groupby("treated")["satisfied"].mean()
+    names = {"has_pilot": True, "panel": panel, "alpha": 0.05, "did": did}
+    right = {"pilot.did_effect": did.effect, "pilot.did_ci": list(did.ci)}
+    right["pilot.did_p_value"] = did.p_value
+    wrong = {"pilot.did_effect": post[1] - post[0], "pilot.did_ci": list(plain.ci)}
+    wrong["pilot.did_p_value"] = plain.p_value
+    return names, right, wrong
+
+
+def _kpi_board():
+    """Exercise 5.1 on two waves; the latest: CSAT 3 of 5 valid answers, NPS 100 x (3 - 1) / 5
+    (wrong: CSAT marked as met, the share of promoters as the NPS)."""
+    import numpy as np
+    import pandas as pd
+
+    from crmlab import kpis
+
+    survey = pd.DataFrame(
+        {
+            "wave": ["2024-01"] * 4 + ["2024-02"] * 6,
+            "date": pd.to_datetime(["2024-01-05"] * 4 + ["2024-02-05"] * 6),
+            "overall_satisfaction": [5, 5, 5, 5, 5, 4, 3, 5, 2, np.nan],
+            "recommend": [10, 10, 10, 10, 10, 9, 9, 7, 3, np.nan],
+        }
+    )
+    board = kpis.retail_kpis({"survey": survey}, {"CSAT": 0.9, "NPS": 45.0})
+    names = {"tables": {"survey": survey}, "target": 0.9, "board": board}
+    right = {"kpi.csat": {"actual": 0.6, "target": 0.9, "met": False}, "nps": 40.0}
+    wrong = {"kpi.csat": {"actual": 0.6, "target": 0.9, "met": True}, "nps": 60.0}
+    return names, right, wrong
+
+
+def _odds_ratios():
+    """Finance exercise 3.1 on a small logit (wrong: the coefficients, not their exp; the 90%
+    intervals)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(2)
+    x = pd.DataFrame({"tenure": rng.normal(size=200), "logins": rng.normal(size=200)})
+    churned = (rng.random(200) < 1 / (1 + np.exp(x["logins"] - 0.5 * x["tenure"]))).astype(int)
+    result = sm.Logit(churned, sm.add_constant(x)).fit(disp=0)
+    features = ["tenure", "logins"]
+    odds_ratios = np.exp(result.params[features])
+
+    def intervals(alpha):
+        bounds = np.exp(result.conf_int(alpha=alpha).loc[features])
+        return {f: [float(bounds.loc[f, 0]), float(bounds.loc[f, 1])] for f in features}
+
+    names = {"has_model": True, "model": SimpleNamespace(result=result), "alpha": 0.05, "pd": pd}
+    names |= {"design": SimpleNamespace(features=features)}
+    names |= {"odds_ratios": odds_ratios, "or_ci": intervals(0.05)}
+    right = {"model.odds_ratios": odds_ratios.to_dict(), "model.or_ci": intervals(0.05)}
+    wrong = {"model.odds_ratios": result.params[features].to_dict(), "model.or_ci": intervals(0.1)}
+    return names, right, wrong
+
+
+@pytest.mark.parametrize(
+    ("case", "stage", "label", "make"),
+    [
+        (CASE, "01_goals", "1.1", _sample_sizes),
+        (CASE, "02_data", "2.1", _returns_share),
+        (CASE, "04_pilot", "4.1", _did),
+        (CASE, "05_evaluate", "5.1", _kpi_board),
+        (FINANCE, "03_model", "3.1", _odds_ratios),
+    ],
+)
+def test_checks_test_the_figures_their_exercise_records(
+    case, stage, label, make, running_stage, capsys
+):
+    """An exercise asking to record figures: its check cell, run on right answers, says "not yet"
+    for each figure left unrecorded (not "well done"), "not quite" for each one recorded wrong,
+    and "well done" once all are right; the instructor notebook's check raises instead. The
+    exercise and the check's comment name each figure."""
+    names, right, wrong = make()
+    exercise, cell = _exercise_and_check(case, stage, label)
+    said = [re.sub(r"\s*\n#\s*", " ", c.source) for c in (exercise, cell)]
+    for figure in right:
+        assert f"`{figure}`" in said[0].split(" record ", 1)[1], (figure, said[0])
+        assert f"(`{figure}`)" in said[1].split("against values")[0], (figure, said[1])
+    workshop.student_mode()
+    skipped = _run_check(cell, names, {}, capsys)
+    n_answers = len(skipped) - len(right)
+    assert n_answers >= 1
+    assert all(line.startswith("\u2705 Well done") for line in skipped[:n_answers]), skipped
+    for figure, line in zip(right, skipped[n_answers:], strict=True):
+        assert line.startswith(f"\u23f3 Not yet: `{figure}` is not recorded"), line
+    for figure, value in wrong.items():  # one figure wrong at a time
+        lines = _run_check(cell, names, {**right, figure: value}, capsys)
+        bad = [line for line in lines if not line.startswith("\u2705 Well done")]
+        assert len(lines) == len(skipped) and len(bad) == 1, (figure, lines)
+        assert bad[0] == lines[n_answers + list(right).index(figure)], (figure, lines)
+        assert bad[0].startswith("\u274c Not quite: ") and "recorded" in bad[0].split(":")[1]
+        assert "Hint:" in bad[0], bad
+    done = _run_check(cell, names, right, capsys)
+    assert len(done) == len(skipped) and all(x.startswith("\u2705 Well done") for x in done)
+    workshop.student_mode(False)  # the instructor notebook: silent when right, raises if not
+    assert _run_check(cell, names, right, capsys) == []
+    with pytest.raises(workshop.CheckFailed, match="is not recorded"):
+        _run_check(cell, names, {}, capsys)
+
+
 def test_finance_notebooks_have_exercises_with_checks():
     exercises = {}
     for path in get_case(FINANCE).notebooks:
@@ -636,7 +792,7 @@ def test_blank_exercises_run_through_and_say_not_yet(kit):
 def test_solutions_put_back_pass_every_check(kit):
     messages = _messages(workshop.execute_kit(kit, {"n_boot": 20}, solutions=True, case=CASE))
     lines = [line for stage_lines in messages.values() for line in stage_lines]
-    assert len(lines) >= 7  # two checks in stage 1, one or two in the others
+    assert len(lines) == sum(_check_calls(CASE).values())  # each check ran and said one line
     assert all(line.startswith("\u2705 Well done") for line in lines), messages
 
 
@@ -652,19 +808,23 @@ def finance_kit(tmp_path_factory):
 
 
 def _check_calls(case: str) -> dict[str, int]:
-    """Stage -> number of ``workshop.check(`` calls in the check cells of its instructor notebook
-    (each prints one line in a student notebook)."""
+    """Stage -> number of ``workshop.check(`` and ``workshop.check_recorded(`` calls in the check
+    cells of its instructor notebook (each prints one line in a student notebook)."""
     calls = {}
     for path in get_case(case).notebooks:
         nb = nbformat.read(str(path), as_version=4)
         cells = [c for c in nb.cells if "check" in c.metadata.get("tags", [])]
-        calls[path.stem] = sum(c.source.count("workshop.check(") for c in cells)
+        calls[path.stem] = sum(
+            c.source.count("workshop.check(") + c.source.count("workshop.check_recorded(")
+            for c in cells
+        )
     return calls
 
 
 def test_finance_kit_runs_blank_and_passes_with_solutions(finance_kit):
     calls = _check_calls(FINANCE)
-    assert calls["01_goals"] == calls["03_model"] == calls["04_pilot"] == calls["02_data"] == 2
+    # two checks in each stage; stage 3 also tests the two recorded figures of its exercise
+    assert calls == {"01_goals": 2, "02_data": 2, "03_model": 4, "04_pilot": 2, "05_evaluate": 2}
     blank = _messages(workshop.execute_kit(finance_kit, {}, case=FINANCE))
     assert set(blank) == set(get_case(FINANCE).stages)
     # one "Not yet" per blank answer: stage 2 checks its one answer's intervals only once its
