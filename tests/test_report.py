@@ -848,3 +848,23 @@ def test_a_flag_extracts_kpis_read_chinese():
     assert list(board["key"]) == ["churn_share"]
     assert i18n.translate(board["kpi"].iloc[0]) == "提取数据中的流失占比"  # the KPI table's row
     assert i18n.translate("churn_share") == "流失占比"  # the Chinese KPI chart's bar
+
+
+@pytest.mark.parametrize("case", ["retail_satisfaction", "finance_churn"])
+def test_every_figure_the_spec_shows_is_recorded_by_the_canonical_run(tmp_path_factory, case):
+    """The report shows the headline and each stage's figures by their keys in the case spec:
+    a key the run does not record (a misspelt one, or a figure renamed in a notebook) is left
+    out silently, so the canonical run must record every one of them."""
+    run = Run.open(canonical_run(tmp_path_factory, case))
+    spec = casespec.load_spec(case)
+    keys = list(casespec.headline_keys(spec))
+    for stage in spec.get("stages") or {}:
+        keys += casespec.stage_spec(spec, stage).get("figures") or []
+    assert len(keys) > 10
+    missing = []
+    for key in keys:
+        try:
+            casespec.figure_value(run.results, key)
+        except KeyError:
+            missing.append(key)
+    assert not missing, f"{case}: the spec shows figures the run does not record: {missing}"
