@@ -438,3 +438,26 @@ def test_lifecycle_chart_of_the_chinese_report_has_no_empty_stage(reports):
         dict(zip(labels, counts, strict=True))
         == scored["stage"].astype("str").value_counts().to_dict()
     )
+
+
+def test_projection_chart_of_the_chinese_report_ends_where_the_run_projects(reports):
+    """The projection re-drawn for the Chinese report is the campaign's (stage 5), not the
+    pilot's effect: it starts at the baseline and ends at plan.projected_end, the figure the
+    report states, with the goal path ending at the target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crmlab.charts import from_run
+
+    run, _, _ = reports
+    r = run.results
+    assert r["plan.projected_end"] != pytest.approx(r["goal.baseline"] + r["pilot.effect"])
+    ax = from_run.projection(run)
+    projected, goal = (line.get_ydata() for line in ax.get_lines()[:2])
+    plt.close(ax.figure)
+    assert len(projected) == r["goal.deadline_months"] + 1
+    assert projected[0] == pytest.approx(r["goal.baseline"])
+    assert projected[-1] == pytest.approx(r["plan.projected_end"])
+    assert goal[-1] == pytest.approx(r["goal.target"])

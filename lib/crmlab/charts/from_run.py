@@ -147,16 +147,19 @@ def kpi_dashboard(run: Run, lang: str = "en"):
 
 
 def projection(run: Run):
-    """Projected path with the pilot effect phased in, against the straight goal path."""
+    """The projected path the run recorded - from the goal's baseline to ``plan.projected_end``
+    (retail: the pilot's effect; finance: the campaign's expected saves), phased in linearly
+    over the deadline as stage 5 projects it - against the straight goal path."""
     r = run.results
-    need = ("goal.baseline", "goal.target", "goal.start", "goal.deadline_months", "pilot.effect")
-    if any(r.get(k) is None for k in need):
+    need = ("goal.baseline", "goal.target", "goal.start", "goal.deadline_months")
+    if any(r.get(k) is None for k in (*need, "plan.projected_end")):
         return None
     from crmlab import plans
     from crmlab.charts import satisfaction
 
     months = int(r["goal.deadline_months"])
-    path = plans.projected_path(r["goal.baseline"], r["pilot.effect"], r["goal.start"], months)
+    effect = r["plan.projected_end"] - r["goal.baseline"]
+    path = plans.projected_path(r["goal.baseline"], effect, r["goal.start"], months)
     step = (r["goal.target"] - r["goal.baseline"]) / months
     path["goal_path"] = r["goal.baseline"] + step * path["months_from_start"]
     return satisfaction.plot_projection(path)
