@@ -868,3 +868,16 @@ def test_every_figure_the_spec_shows_is_recorded_by_the_canonical_run(tmp_path_f
         except KeyError:
             missing.append(key)
     assert not missing, f"{case}: the spec shows figures the run does not record: {missing}"
+
+
+def test_zh_stage_note_says_charts_were_redrawn_only_where_they_were(reports):
+    """A stage of the Chinese report with charts re-drawn in Chinese says so; a stage without
+    any (its charts are the English originals) does not promise Chinese charts."""
+    run, _, zh = reports
+    spec = casespec.load_spec(run.case)
+    for stage in run.stages:
+        text = section(zh, f"stage-{stage}")
+        redrawn = bool(casespec.stage_spec(spec, stage).get("charts_zh"))
+        assert ("以中文重新绘制" in text) == redrawn, stage
+        assert f"html/{stage}.html" in text, stage
+    assert not casespec.stage_spec(spec, "02_data").get("charts_zh")  # the case has such a stage

@@ -86,6 +86,10 @@ UI: dict[str, dict[str, str]] = {
         "en": "",
         "zh": "图表已按本次运行的数据以中文重新绘制；完整的英文分析过程见运行目录中的 html/{stage}.html。",
     },
+    "zh_stage_note_english_charts": {
+        "en": "",
+        "zh": "本阶段的图表为英文标注的原图；完整的英文分析过程见运行目录中的 html/{stage}.html。",
+    },
     "methods": {"en": "Methods appendix", "zh": "方法附录"},
     "definitions": {"en": "Definitions", "zh": "定义"},
     "models": {"en": "Models and tests", "zh": "模型与检验"},

@@ -569,7 +569,9 @@ def _stage_sections(run: Run, spec: dict, lang: str) -> list[dict]:
                 charts = _chart_blocks(run, sspec.get("charts_zh") or [], lang)
                 blocks = charts + blocks
                 section["more_images"] = images
-                section["note"] = i18n.ui("zh_stage_note", lang, stage=stage)
+                # only a stage with charts re-drawn in the language says they were
+                note = "zh_stage_note" if charts else "zh_stage_note_english_charts"
+                section["note"] = i18n.ui(note, lang, stage=stage)
             section["blocks"] = blocks
         sections.append(section)
     return sections
