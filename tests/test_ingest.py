@@ -518,12 +518,16 @@ def test_prepare_needs_a_key_and_stops_on_errors(client, monkeypatch, tmp_path):
         ingest.prepare(cfg)
     broken = client.parent / "orders.csv"
     broken.write_text(broken.read_text(encoding="utf-8-sig").replace("2024011", "2024131"))
+    monkeypatch.chdir(client.parent.parent)  # a consultant one folder above the project
     with pytest.raises(ingest.IngestError) as err:
         ingest.prepare(cfg, KEY)
     assert isinstance(err.value, DataError)
     text = str(err.value)
     assert "OrderDate" in text and "not a date in format %Y%m%d" in text and "ERROR" in text
     assert err.value.problems and not (tmp_path / "input").exists()
+    # the command to check again works from where the user is
+    shown = f"{client.parent.name}/{client.name}"
+    assert text.rstrip().endswith(f"`crmlab validate --config {shown}`."), text[-200:]
 
 
 def test_write_canonical_input_and_report(client, tmp_path):

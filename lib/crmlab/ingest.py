@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlab import atomic, privacy
+from crmlab import atomic, paths, privacy
 from crmlab.config import CaseConfig, ColumnMap, SourceConfig, pseudonym_key
 from crmlab.errors import DataError
 from crmlab.schemas import (
@@ -2015,7 +2015,7 @@ def prepare(cfg: CaseConfig, key: bytes | None = None) -> Prepared:
             f"{cfg.path}: the data cannot be used as it is.\n"
             + format_problems(prepared.problems)
             + "\nFix the config or the export, then check again with "
-            f"`crmlab validate --config {cfg.path.name}`.",
+            f"`crmlab validate --config {paths.from_cwd(cfg.path)}`.",
             prepared.problems,
         )
     if key is None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmlab import atomic, privacy
+from crmlab import atomic, paths, privacy
 from crmlab.config import CaseConfig, load_config, pseudonym_key, tracked_by_git
 from crmlab.errors import DataError, ParameterError
 
@@ -99,7 +99,7 @@ def identities(cfg: CaseConfig, key: bytes | None = None) -> Identities:
         raise DataError(
             f"{cfg.path}: the exports cannot be read as the config maps them.\n"
             + format_problems(prepared.problems)
-            + f"\nCheck them with `crmlab validate --config {cfg.path.name}`."
+            + f"\nCheck them with `crmlab validate --config {paths.from_cwd(cfg.path)}`."
         )
     original = {n: df for n, df in prepared.tables.items()}
     ingest.pseudonymize(prepared, key)

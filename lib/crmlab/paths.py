@@ -37,3 +37,13 @@ def synthetic_dir(case: str) -> Path:
 
 def reports_dir() -> Path:
     return project_root() / "reports"
+
+
+def from_cwd(path: str | Path) -> str:
+    """``path`` as a user types it in the current folder: relative to it when inside it
+    (``acme/config.yaml``), else the absolute path."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(resolved)

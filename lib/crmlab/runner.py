@@ -678,8 +678,4 @@ def _shown_root(results: list[RunResult]) -> str:
     roots = {Path(r.run_dir).resolve().parent.parent for r in results if r.run_dir}
     if len(roots) != 1:
         return "reports"
-    root = roots.pop()
-    try:
-        return str(root.relative_to(Path.cwd().resolve())) or "."
-    except ValueError:
-        return str(root)
+    return paths.from_cwd(roots.pop())
