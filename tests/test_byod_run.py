@@ -484,6 +484,9 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     assert "Skipped: the lifecycle action plan" in stage5 and "set plan_start" in stage5
     assert "Skipped: the implementation plan" in stage5
     assert "It needs the lifecycle stages of stage 3" not in stage5
+    # a clean extract: the data-quality check says so (not an empty table)
+    stage2 = _reader_text((run_dir / "html" / "02_data.html").read_text(encoding="utf-8"))
+    assert "No data-quality problems found: every check of the rules passed." in stage2
     actions = pd.read_csv(run_dir / "actions.csv")
     assert len(actions) == len(table) - r["churn.n_lost"]  # every customer still there
     # ids: the client's key applied once to its customer numbers (the client can look them up)

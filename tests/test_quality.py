@@ -242,3 +242,24 @@ def test_report_matches_the_generator_planted_faults(tmp_path):
         assert count("survey", col, "missing") == n, col
     _, notes = clean_tables(tables)
     assert any(f"{tx['duplicate_rows']} exact duplicate row(s) dropped" in n for n in notes)
+
+
+def test_show_findings_says_so_when_there_are_none(capsys):
+    """A clean extract gets a sentence, not the header of an empty table; findings get the
+    reader's columns."""
+    from unittest import mock
+
+    from crmlab import quality
+
+    empty = pd.DataFrame(columns=[*quality.FINDING_COLUMNS, "examples"])
+    with mock.patch("IPython.display.display") as shown:
+        quality.show_findings(empty)
+    shown.assert_not_called()
+    assert quality.NO_FINDINGS in capsys.readouterr().out
+    row = dict.fromkeys(quality.FINDING_COLUMNS, "x") | {"n_rows": 3, "share": 0.5}
+    with mock.patch("IPython.display.display") as shown:
+        quality.show_findings(pd.DataFrame([row | {"examples": "[1]"}]))
+    [table] = shown.call_args.args
+    assert list(table.cells.columns) == [
+        "Source", "Column", "Check", "Severity", "Rows", "Share", "Note", "Action",
+    ]  # fmt: skip

@@ -377,6 +377,7 @@ TERMS_ZH: dict[str, str] = {
     "out of range": "超出范围",
     "negative amount": "负金额",
     "drop these rows": "删除这些行",
+    "No data-quality problems found: every check of the rules passed.": "未发现数据质量问题：各项规则检查均已通过。",
     "drop the copies (keep the first)": "删除重复（保留第一条）",
     "keep": "保留",
     "keep (missing in analyses)": "保留（分析中视为缺失）",

@@ -70,6 +70,7 @@ __all__ = [
     "quality_report",
     "retail_rules",
     "set_out_of_range_to_missing",
+    "show_findings",
     "to_datetime",
 ]
 
@@ -581,6 +582,26 @@ def _table_findings(
                 )
             )
     return out
+
+
+FINDING_COLUMNS = ["source", "column", "check", "severity", "n_rows", "share", "note", "action"]
+"""The columns of a :func:`quality_report` a reader sees (:func:`show_findings`)."""
+
+NO_FINDINGS = "No data-quality problems found: every check of the rules passed."
+
+
+def show_findings(report: pd.DataFrame) -> None:
+    """Show a :func:`quality_report` to the reader of a notebook: its :data:`FINDING_COLUMNS`
+    as a table, or, without any finding, the sentence :data:`NO_FINDINGS` (not an empty
+    table)."""
+    from IPython.display import display
+
+    from crmlab.narrative import present, say
+
+    if report.empty:
+        say(NO_FINDINGS)
+    else:
+        display(present(report[FINDING_COLUMNS]))
 
 
 def quality_report(
