@@ -191,6 +191,10 @@ def test_a_money_header_keeps_its_currency():
     assert i18n.translate("Net value (CNY)") == "净价值（元）"
     assert i18n.translate("Cost (GBP)") == "成本（GBP）"
     assert i18n.translate("Something else (CNY)") == "Something else (CNY)"
+    # money on the KPI scorecard reads as the report's other amounts do
+    assert i18n.translate("CNY 326.63") == "326.63 元"
+    assert i18n.translate("HKD 1,326.63") == "1,326.63 港元"
+    assert i18n.translate("GBP 3.50") == "3.50 GBP"
 
 
 def test_a_template_field_never_swallows_another_part_of_a_note():

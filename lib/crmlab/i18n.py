@@ -723,6 +723,11 @@ PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
         r"\1 级及以上：占客户 \2",
     ),
     (re.compile(rf"^AUC = ({_NUMBER})$", re.I), r"AUC = \1"),
+    # money on the KPI scorecard ("CNY 326.63", crmlab.metrics.scorecard_view): "326.63 元"
+    (
+        re.compile(rf"^([A-Z]{{3}}) ({_NUMBER})$"),
+        lambda m: f"{m[2]} {CURRENCIES_ZH.get(m[1], m[1])}",
+    ),
     (re.compile(r"^(\d{4}-\d{2}(?:-\d{2})?) to (\d{4}-\d{2}(?:-\d{2})?)$"), r"\1 至 \2"),
     (re.compile(rf"^Model \(AUC = ({_NUMBER})\)$", re.I), r"模型（AUC = \1）"),
     (re.compile(r"^(Periods|Months) since opening$", re.I), r"开户后的期数"),
