@@ -215,7 +215,16 @@ def test_quality_chart_one_bar_per_finding():
     ax = plot_quality_findings(report)
     bars = [p for p in ax.patches if p.get_width() == p.get_width()]  # skip NaN legend proxies
     assert [b.get_width() for b in bars] == report["n_rows"].tolist()
+    # labelled in words, as the findings table reads ("overall satisfaction", "out of range")
+    labels = [t.get_text() for t in ax.get_yticklabels()]
     plt.close(ax.figure)
+    first = report.iloc[0]
+    assert labels[0] == (
+        f"{first['source']}: {first['column'].replace('_', ' ')} - "
+        f"{first['check'].replace('_', ' ')}"
+    )
+    assert "survey: overall satisfaction - out of range" in labels
+    assert not [t for t in labels if "_" in t], labels
 
 
 def test_report_matches_the_generator_planted_faults(tmp_path):

@@ -204,6 +204,8 @@ def test_segment_charts(classified_features):
     classes = classify_customers(classified_features)
     ax = plot_segment_sizes(classes)
     assert [p.get_width() for p in ax.patches] == [1, 2, 1, 3, 2]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "at risk" in labels and not [t for t in labels if "_" in t]  # words, as the tables
     plt.close(ax.figure)
     f = classified_features.assign(cls=classes, overall_satisfaction=[NAN, 2, 3, 4, 5, 4, 5, 5, 3])
     ax = plot_satisfaction_by_segment(f, "cls")

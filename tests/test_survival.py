@@ -264,7 +264,9 @@ def test_survival_charts(gehan):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["6-MP", "placebo"]
     fit = sv.cox_model(gehan, ["placebo"])
     ax = charts.plot_hazard_ratios(fit.table, truth={"placebo": 4.5})
-    assert ax.get_xscale() == "log" and ax.get_yticklabels()[0].get_text() == "placebo"
+    assert (
+        ax.get_xscale() == "log" and ax.get_yticklabels()[0].get_text() == "Placebo"
+    )  # as the tables label it
     import matplotlib.pyplot as plt
 
     plt.close("all")

@@ -18,6 +18,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 from crmlab.charts._common import axes as _axes
 from crmlab.charts._common import need_columns as _need
 from crmlab.errors import DataError
+from crmlab.narrative import label
 
 __all__ = [
     "plot_calibration",
@@ -263,7 +264,7 @@ def plot_hazard_ratios(
     else:
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y)
-    ax.set_yticklabels(table[name].astype("str"))
+    ax.set_yticklabels([label(n) for n in table[name].astype("str")])  # as the tables read
     kind = "Hazard ratio" if ratio == "hazard_ratio" else "Odds ratio"
     ax.set_xlabel(f"{kind} (log scale; < 1 lowers churn)")
     ax.set_title(title or f"{kind}s of churn")

@@ -14,6 +14,7 @@ from matplotlib.ticker import PercentFormatter
 from crmlab.charts._common import axes as _axes
 from crmlab.charts._common import need_columns as _need
 from crmlab.errors import DataError
+from crmlab.narrative import value_label
 from crmlab.segments import pareto_table
 
 __all__ = [
@@ -49,7 +50,7 @@ def plot_segment_sizes(segments: pd.Series, ax=None, title: str = "Customers per
     y = np.arange(len(counts))
     ax.barh(y, counts.to_numpy(), color="tab:blue")
     ax.set_yticks(y)
-    ax.set_yticklabels([str(i) for i in counts.index])
+    ax.set_yticklabels([value_label(i) for i in counts.index])  # "at_risk" -> "at risk"
     ax.invert_yaxis()
     for yi, n in zip(y, counts.to_numpy(), strict=True):
         ax.annotate(f" {n:,} ({n / total:.0%})" if total else f" {n}", (n, yi), va="center")
@@ -164,7 +165,9 @@ def plot_satisfaction_by_segment(
     )
     counts = d[segment_col].value_counts()
     ax.set_xticks(range(len(order)))
-    ax.set_xticklabels([f"{o}\n(n={counts.get(o, 0)})" for o in order], rotation=30, ha="right")
+    ax.set_xticklabels(
+        [f"{value_label(o)}\n(n={counts.get(o, 0)})" for o in order], rotation=30, ha="right"
+    )
     ax.set_ylim(1, 5)
     ax.set_xlabel("")
     ax.set_ylabel("Mean overall satisfaction (1-5)")
@@ -187,12 +190,18 @@ def plot_quality_findings(report: pd.DataFrame, ax=None, title: str = "Data-qual
         ax.set_axis_off()
         ax.set_title(title)
         return ax
-    labels = report["source"] + "." + report["column"] + ": " + report["check"]
+    # "survey: overall satisfaction - out of range", as the findings table reads
+    labels = [
+        f"{source}: {value_label(column)} - {value_label(check)}"
+        for source, column, check in zip(
+            report["source"], report["column"], report["check"], strict=True
+        )
+    ]
     colors = [_SEVERITY_COLORS.get(s, "grey") for s in report["severity"]]
     y = np.arange(len(report))
     ax.barh(y, report["n_rows"].to_numpy(), color=colors)
     ax.set_yticks(y)
-    ax.set_yticklabels(labels.tolist())
+    ax.set_yticklabels(labels)
     ax.invert_yaxis()
     ax.set_xscale("symlog", linthresh=10)
     for sev, color in _SEVERITY_COLORS.items():
