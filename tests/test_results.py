@@ -54,6 +54,22 @@ def test_record_and_collect(tmp_path):
     assert results.collect_results(tmp_path, ["01_a"]) == {}
 
 
+def test_pass_on_saves_the_tables_and_names_them_in_words(tmp_path):
+    import pandas as pd
+
+    ctx = crmlab.start_stage("toy", "02_data", run_dir=tmp_path, data_dir=tmp_path)
+    frames = {n: pd.DataFrame({"x": [i]}) for i, n in enumerate(["kpi_summary", "store_visits"])}
+    frames["features"] = pd.DataFrame({"x": [7]})
+    said = ctx.pass_on(frames)
+    assert said == (
+        "Passed on to the next stages: customer features, the transaction summary for the "
+        "KPIs, store visits."
+    )
+    later = crmlab.start_stage("toy", "03_model", run_dir=tmp_path, data_dir=tmp_path)
+    assert later.load_frame("features")["x"].tolist() == [7]
+    assert later.load_frame("store_visits")["x"].tolist() == [1]
+
+
 def test_missing_artifact_says_which_stage_to_run(tmp_path):
     ctx = crmlab.start_stage("toy", "03_c", run_dir=tmp_path, data_dir=tmp_path)
     with pytest.raises(StageInputMissing, match="Run 02_data first"):

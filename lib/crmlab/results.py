@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,18 @@ def cell_applies(cell, results: dict) -> bool:
     return True
 
 
+FRAME_LABELS: dict[str, str] = {
+    "features": "customer features",
+    "kpi_summary": "the transaction summary for the KPIs",
+    "cox_months": "customer-months for the Cox model",
+    "snapshot_months": "monthly snapshot totals",
+    "score": "today's customers to score",
+    "train": "the training set",
+    "test": "the test set",
+}
+"""The tables the stages pass on (:meth:`StageContext.pass_on`) in words; others by their name
+with spaces ("complaints")."""
+
 RESULTS_SUBDIR = "results"
 ARTIFACTS_SUBDIR = "artifacts"
 
@@ -96,6 +109,16 @@ class StageContext:
     def save_frame(self, df, name: str) -> Path:
         """Save a DataFrame for later stages (Parquet, written atomically)."""
         return atomic.write_parquet(df, self.artifact_path(f"{name}.parquet"))
+
+    def pass_on(self, frames: Mapping[str, Any]) -> str:
+        """Save each DataFrame of ``frames`` (name -> table) for the later stages
+        (:meth:`save_frame`) and return the sentence that tells the reader what was passed on,
+        the tables named in words (:data:`FRAME_LABELS`): "Passed on to the next stages:
+        complaints, customer features, the transaction summary for the KPIs, ..."."""
+        for name, df in frames.items():
+            self.save_frame(df, name)
+        names = [FRAME_LABELS.get(n, n.replace("_", " ")) for n in sorted(frames)]
+        return "Passed on to the next stages: " + ", ".join(names) + "."
 
     def load_frame(self, name: str, produced_by: str = "an earlier stage"):
         """Load a DataFrame saved by an earlier stage; a clear error if that stage has not run."""
