@@ -521,6 +521,51 @@ def test_stage_pages_show_missing_values_as_a_dash(tmp_path):
     assert "NaT" not in page and f"<td>{MISSING_MARK}</td>" in page and "2026-05-01" in page
 
 
+def test_stage_pages_have_the_stage_title_and_describe_their_charts(tmp_path):
+    """A stage page's title is the stage's heading (not nbconvert's "Notebook"); each chart's
+    alternative text names the section it is in."""
+    import base64
+
+    import nbformat
+
+    from crmlab.export import notebook_to_html
+
+    png = base64.b64encode(
+        bytes.fromhex(
+            "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+            "0000000d4944415478da63f8cfc0f01f0005000200e2b4b5a40000000049454e44ae426082"
+        )
+    ).decode()
+
+    def chart():
+        cell = nbformat.v4.new_code_cell("plot()")
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png})]
+        return cell
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        chart(),  # before any heading
+        nbformat.v4.new_markdown_cell("# Retail satisfaction - Stage 3: modeling\n\nWhy."),
+        nbformat.v4.new_markdown_cell("## Key drivers & their <weights>\n\nText."),
+        chart(),
+        nbformat.v4.new_markdown_cell("Just text, no heading."),
+        chart(),
+        nbformat.v4.new_markdown_cell("### Segments"),
+        chart(),
+    ]
+    nbformat.write(nb, str(tmp_path / "03_model.ipynb"))
+    page = notebook_to_html(tmp_path / "03_model.ipynb", tmp_path / "03_model.html").read_text()
+    assert "<title>Retail satisfaction - Stage 3: modeling</title>" in page
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', page)
+    assert [htmlmod.unescape(a) for a in alts] == [
+        "Chart",
+        "Chart: Key drivers & their <weights>",
+        "Chart: Key drivers & their <weights>",
+        "Chart: Segments",
+    ]
+    assert "No description has been provided" not in page
+
+
 def test_report_tables_are_for_readers(reports):
     """Every notebook table reaches the report as narrative.present shows it: reader headers,
     shares as percentages, no row numbers, nothing cut short with '...'."""

@@ -22,14 +22,43 @@ def dash_missing_cells(html: str) -> str:
     return _MISSING_CELL.sub(r"\1" + MISSING_MARK + r"\2", html)
 
 
+_HEADING = re.compile(r"^#{1,6}\s+(\S.*?)\s*#*\s*$")
+_NO_ALT = 'alt="No description has been provided for this image"'  # nbconvert's default
+
+
+def last_heading(markdown: str) -> str | None:
+    """The text of the last Markdown heading (``## Key drivers`` -> "Key drivers") in
+    ``markdown``; None without one."""
+    found = [m[1] for m in map(_HEADING.match, markdown.splitlines()) if m]
+    return found[-1].strip() if found else None
+
+
+def _chart_alts(cells) -> list[str]:
+    """One text per PNG output of ``cells``, in order: "Chart: <the section heading it is
+    under>" (the reader's description of the image), "Chart" before any heading."""
+    alts, heading = [], None
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            heading = last_heading(cell.source) or heading
+            continue
+        for out in cell.get("outputs", []):
+            if "image/png" in out.get("data", {}):
+                alts.append(f"Chart: {heading}" if heading else "Chart")
+    return alts
+
+
 def notebook_to_html(notebook_path: str | Path, html_path: str | Path) -> Path:
     """Write an HTML rendering of an executed notebook with code cells' input hidden.
 
     Markdown, outputs, tables and charts are kept; code, prompts, the runner's injected
     parameters cell and cells that do not apply to the run (its ``results.json`` beside the
     notebook, :func:`crmlab.results.cell_applies`) are left out; missing values in tables read as a dash
-    (:func:`dash_missing_cells`).
+    (:func:`dash_missing_cells`). The page's title is the notebook's first heading (the
+    stage's title, not nbconvert's "Notebook"), and each chart's alternative text names the
+    section it is in ("Chart: Key drivers of satisfaction").
     """
+    import html as htmlmod
+
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -45,5 +74,10 @@ def notebook_to_html(notebook_path: str | Path, html_path: str | Path) -> Path:
     exporter = HTMLExporter(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
     )
-    body, _ = exporter.from_notebook_node(nb)
+    lines = [ln for c in nb.cells if c.cell_type == "markdown" for ln in c.source.splitlines()]
+    headings = [m[1].strip() for m in map(_HEADING.match, lines) if m]
+    title = headings[0] if headings else Path(notebook_path).stem
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    for alt in _chart_alts(nb.cells):  # the charts in page order, as nbconvert wrote them
+        body = body.replace(_NO_ALT, f'alt="{htmlmod.escape(alt)}"', 1)
     return atomic.write_text(html_path, dash_missing_cells(body))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import secrets
 import shutil
 import sys
@@ -265,12 +264,11 @@ def _section_of(executed: Path | None, cell_index: int | None) -> str | None:
         cells = nbformat.read(str(executed), as_version=4).cells
     except Exception:  # noqa: BLE001 - an unreadable notebook only loses the section name
         return None
+    from crmlab.export import last_heading
+
     for cell in reversed(cells[: cell_index + 1]):
-        if cell.cell_type != "markdown":
-            continue
-        headings = [ln for ln in cell.source.splitlines() if re.match(r"#{1,6}\s+\S", ln)]
-        if headings:
-            return headings[-1].lstrip("#").strip()
+        if cell.cell_type == "markdown" and last_heading(cell.source):
+            return last_heading(cell.source)
     return None
 
 
