@@ -444,6 +444,10 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     from crmlab.synth.finance_flag import telco_flag_table
 
     cfg = _example("flag", tmp_path, seed=5, n_customers=3000)
+    # the extract without its month (the shipped example names one, see the test below)
+    text = cfg.read_text(encoding="utf-8")
+    assert "\n  extract_month: 2026-10" in text
+    cfg.write_text(text.replace("\n  extract_month:", "\n  # extract_month:"), encoding="utf-8")
     table, truth = telco_flag_table(3000, seed=5)  # what the example's export holds
     env = {**os.environ, "CRMLAB_PSEUDONYM_KEY": KEY}
     cmd = [sys.executable, "-m", "crmlab", "run", "--config", str(cfg), "--out", str(tmp_path)]
@@ -499,6 +503,32 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     for path in [p for p in run_dir.rglob("*") if p.is_file()]:
         assert_no_pii(pd.read_parquet(path) if path.suffix == ".parquet" else path, known)
     _flag_run_reads_no_bank_text(run_dir, r, report, actions)
+
+
+def test_the_flag_example_as_shipped_plans_from_its_extract_month(tmp_path):
+    """The churn-flag example names its extract's month: the goal starts then and stage 5
+    draws the lifecycle and implementation plans and the dated action list from it; without a
+    success rate the pilot and the campaign say what a flag extract can do instead."""
+    cfg = _example("flag", tmp_path, seed=6, n_customers=1500)
+    env = {**os.environ, "CRMLAB_PSEUDONYM_KEY": KEY}
+    cmd = [sys.executable, "-m", "crmlab", "run", "--config", str(cfg), "--out", str(tmp_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [run_dir] = [p for p in (tmp_path / FINANCE).iterdir() if p.name != "latest"]
+    r = json.loads((run_dir / "results.json").read_text())
+    assert r["churn.basis"] == "flag" and r["goal.start"] == "2026-10"
+    assert r["plan.start"] == "2026-10" and r["action_list.n"] > 0
+    stage4 = _reader_text((run_dir / "html" / "04_pilot.html").read_text(encoding="utf-8"))
+    assert "a churned flag without dates has none" in stage4 and "as success_rate" in stage4
+    assert "A pilot table (customer, arm, offer date)" not in stage4
+    stage5 = _reader_text((run_dir / "html" / "05_evaluate.html").read_text(encoding="utf-8"))
+    assert "a churn-flag extract cannot hold one" in stage5
+    assert "run a pilot that shows one" not in stage5
+    for plan in ("the lifecycle action plan", "the implementation plan", "the dated action list"):
+        assert f"Skipped: {plan}" not in stage5, plan
+    actions = pd.read_csv(run_dir / "actions.csv")
+    due = pd.to_datetime(actions["due_date"])
+    assert due.min() == pd.Timestamp("2026-10-31") and due.max() <= pd.Timestamp("2027-01-31")
 
 
 def _reader_text(page: str) -> str:
