@@ -254,6 +254,24 @@ def test_year_first_text_that_is_no_date_stays_invalid_with_day_first():
     )
 
 
+def test_ids_and_years_out_of_range_are_not_dates():
+    """A date mapped to an order-number column must not stop the import with a traceback nor
+    read the numbers as years: 'T000000001' (a time in year 1 to a lenient reader), 'T000000032'
+    (the year 2032), a bare '2024' and dates pandas cannot hold are values that are not dates."""
+    values = ("T000000001", "T000000032", "2024", "0001-01-01", "1/1/0001", "01/01/9999")
+    p = ingest.parse_dates(_series(*values, "2024-05-01", "Jan 11, 2024", "20240106"))
+    assert p.bad.tolist() == [True] * 6 + [False] * 3
+    assert p.values.iloc[6:].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-05-01",
+        "2024-01-11",
+        "2024-01-06",
+    ]
+    assert ingest.parse_dates(_series("00010101", "20240101"), fmt="%Y%m%d").bad.tolist() == [
+        True,
+        False,
+    ]
+
+
 def test_explicit_format_for_yyyymmdd_numbers_and_text():
     p = ingest.parse_dates(_series(20240501, "20240502", "2024-05-03", 20241301), fmt="%Y%m%d")
     assert p.values.iloc[:2].tolist() == [pd.Timestamp("2024-05-01"), pd.Timestamp("2024-05-02")]

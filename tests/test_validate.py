@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crmlab import config, ingest, quality, schemas
+from crmlab import config, ingest, quality, schemas, sources
 from crmlab.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "byod"
@@ -161,14 +161,16 @@ def test_text_in_a_date_column_says_so_worded_by_severity(client):
         "3 value(s) are not dates at all (e.g. 'unknown'): fix them in the export or blank "
         "them; the others match '%Y%m%d'"
     )
-    # one such value (1 of 14): a warning, which is set to missing on import
+    # one such value (1 of 14): a warning, which is set to missing on import - and the date
+    # being required, the row is then dropped
     _edit(orders, "A11,1003,S1,unknown", "A11,1003,S1,20240116")
     _edit(orders, "A12,1004,S2,unknown", "A12,1004,S2,20240117")
     p = _by_rule(_problems(client), "not a date in format %Y%m%d")
     assert (p["severity"], p["n_rows"]) == ("warning", 1)
     assert p["hint"] == (
-        "set to missing on import: 1 value(s) are not dates at all (e.g. 'unknown'): fix them "
-        "in the export to keep them; the others match '%Y%m%d'"
+        "set to missing on import, so 02_data drops these rows (rows without date cannot be used: "
+        "date is required); 1 value(s) are not dates at all (e.g. 'unknown'): fix them in the "
+        "export to keep them; the others match '%Y%m%d'"
     )
 
 
@@ -178,7 +180,7 @@ def test_error_hints_never_say_the_values_will_be_set_to_missing(client):
     orders = client.parent / "orders.csv"
     _edit(orders, "A09,1001,S1,20240114,10,1", "A09,1001,S1,20240114,ten,1")
     p = _by_rule(_problems(client), "not a number")
-    assert p["severity"] == "warning" and p["hint"].startswith("set to missing on import; ")
+    assert p["severity"] == "warning" and p["hint"].startswith("set to missing on import, ")
     for row in ("A10,1002,S2,20240115,20,", "A11,1003,S1,20240116,30,"):
         _edit(orders, row, row.replace(",20,", ",twenty,").replace(",30,", ",thirty,"))
     p = _by_rule(_problems(client), "not a number")
@@ -210,9 +212,10 @@ def test_bad_dates_in_a_day_first_column_get_no_format_that_would_break_the_othe
     assert (p["source"], p["n_rows"], p["rows"]) == ("complaints", 2, [22, 23])
     assert "format" not in p["hint"] and "%" not in p["hint"]
     assert p["hint"] == (
-        "set to missing on import: 1 value(s) are not dates at all (e.g. 'yesterday') and 1 "
-        "value(s) are impossible dates (e.g. '32/13/2024'): fix them in the export to keep them; "
-        "the others are read as dates"
+        "set to missing on import, so 02_data drops these rows (rows without date cannot be used: "
+        "date is required); 1 value(s) are not dates at all (e.g. 'yesterday') and 1 value(s) "
+        "are impossible dates (e.g. '32/13/2024'): fix them in the export to keep them; the "
+        "others are read as dates"
     )
     # the derived format follows the values' separators and order, and reads them all
     assert ingest.guess_date_format(pd.Series(["05/01/2026", "25/12/2026"])) == "%d/%m/%Y"
@@ -232,8 +235,9 @@ def test_dates_in_another_format_than_the_one_given(client):
     p = _by_rule(_problems(client), "not a date in format %Y%m%d")
     assert p["severity"] == "warning"
     assert p["hint"] == (
-        "set to missing on import: 1 value(s) are dates in another format (e.g. '2024-01-14'): "
-        "remove format: (each date is then read by its own shape); the others match '%Y%m%d'"
+        "set to missing on import, so 02_data drops these rows (rows without date cannot be used: "
+        "date is required); 1 value(s) are dates in another format (e.g. '2024-01-14'): remove "
+        "format: (each date is then read by its own shape); the others match '%Y%m%d'"
     )
 
 
@@ -281,6 +285,122 @@ def test_exact_copies_that_get_their_own_generated_key_are_kept_and_said_so(clie
     p = _by_rule(_problems(client), "exact duplicate rows")
     assert (p["rule"], p["n_rows"], p["rows"]) == ("exact duplicate rows in the export", 1, [7])
     assert "02_data keeps the copies" in p["hint"] and "no transaction_id column" in p["hint"]
+
+
+def test_a_value_that_is_no_number_in_a_required_column_keeps_the_blank_one_and_drops_both(
+    client,
+):
+    """'abc' in one amount besides a blank one (A03, line 4): the not-a-number finding says the
+    row is dropped (amount is required), as the blank one's does, and the blank one stays - the
+    two are the rows the run's cleaning drops for a missing amount."""
+    orders = client.parent / "orders.csv"
+    _edit(orders, "A09,1001,S1,20240114,10,1", "A09,1001,S1,20240114,abc,1")
+    problems = _problems(client)
+    p = _by_rule(problems, "not a number")
+    assert (p["severity"], p["n_rows"], p["rows"], p["examples"]) == ("warning", 1, [11], ["abc"])
+    assert p["hint"] == (
+        "set to missing on import, so 02_data drops these rows (rows without amount cannot be "
+        "used: amount is required); numbers may have blanks, thousands separators, currency or "
+        "% signs; for a decimal comma set decimal: ',' under data: transactions"
+    )
+    blank = _by_rule(problems, "required value amount is missing")
+    assert (blank["column"], blank["severity"], blank["n_rows"], blank["rows"]) == (
+        "Amount (amount)",
+        "warning",
+        1,
+        [4],
+    )
+    assert blank["rule"] == "required value amount is missing (7.7% of 13)"
+    tables = ingest.load(config.load_config(client)).tables
+    _, notes = quality.clean_tables(tables, sources.case_rules("retail_satisfaction", tables))
+    assert "transactions: 2 row(s) with missing amount dropped." in notes
+
+
+def test_a_missing_required_value_is_a_warning_that_says_the_rows_are_dropped(client):
+    """validate's severity says whether the run is blocked; the report's data-quality table
+    calls the same blank amount an error meaning 'rows dropped': the warning says both."""
+    prepared = ingest.load(config.load_config(client))
+    p = _by_rule(prepared.problems, "required value amount is missing")
+    assert (p["severity"], p["n_rows"], p["rows"]) == ("warning", 1, [4])
+    assert p["hint"] == (
+        "rows without amount cannot be used: 02_data drops them (amount is required), which the "
+        "report's data-quality table lists as an error (rows dropped). A warning here, as an "
+        "error here blocks the run: these are under 10% of the rows and the others are used "
+        "(10% or more would block, as a sign of a wrong mapping). Fill in amount in the export "
+        "to keep these rows"
+    )
+    tables = prepared.tables
+    report = quality.quality_report(tables, sources.case_rules("retail_satisfaction", tables))
+    [finding] = report[(report["column"] == "amount") & (report["check"] == "missing")].to_dict(
+        "records"
+    )
+    assert (finding["severity"], finding["n_rows"], finding["action"]) == (
+        "error",
+        1,
+        "drop these rows",
+    )
+
+
+def test_a_column_mapped_to_the_wrong_field_names_the_field_and_the_mapping(client):
+    """date mapped to the amount column: not one value is a date. The row names the field
+    (Amount (date), as the other rows do) and the hint the config line to check first, with the
+    file's columns that hold dates - not 'fix them in the export'. The blank amount is no
+    missing date (the column is wrong); as an amount it still is a missing amount."""
+    _edit(client, 'date: {column: OrderDate, format: "%Y%m%d"}', "date: Amount")
+    line = client.read_text(encoding="utf-8").splitlines().index("    date: Amount") + 1
+    problems = _problems(client)
+    p = _by_rule(problems, "not a date")
+    assert (p["column"], p["rule"], p["severity"], p["n_rows"]) == (
+        "Amount (date)",
+        "not a date (100% of 13)",
+        "error",
+        13,
+    )
+    assert p["hint"] == (
+        "none of the values are dates (e.g. '¥1,234.50', '(12.00)'): probably the wrong column "
+        f"is mapped; check the mapping first: columns: transactions: date: at client.yaml line "
+        f"{line} names Amount; the columns of the file that hold dates: OrderDate"
+    )
+    assert not [q for q in problems if q["rule"].startswith("required value date")]
+    assert _by_rule(problems, "required value amount is missing")["rows"] == [4]
+    # the same for a number: amount mapped to the store column
+    _edit(client, "date: Amount", 'date: {column: OrderDate, format: "%Y%m%d"}')
+    _edit(client, "amount: Amount", "amount: Shop")
+    p = _by_rule(_problems(client), "not a number")
+    assert (p["column"], p["severity"]) == ("Shop (amount)", "error")
+    assert p["hint"].startswith(
+        "none of the values are numbers: probably the wrong column is mapped; check the mapping "
+        f"first: columns: transactions: amount: at client.yaml line {line + 1} names Shop; else "
+    )
+    # a few values that are not dates are no sign of a wrong column: the row and hint as before
+    _edit(client, "amount: Shop", "amount: Amount")
+    orders = client.parent / "orders.csv"
+    _edit(orders, "A08,1004,S2,20240113", "A08,1004,S2,unknown")
+    p = _by_rule(_problems(client), "not a date")
+    assert p["column"] == "OrderDate" and "mapping" not in p["hint"]
+
+
+def test_the_mapping_a_hint_names_is_where_the_config_maps_the_field(client):
+    cfg = config.load_config(client)
+    lines = client.read_text(encoding="utf-8").splitlines()
+    spec = schemas.case_schema("retail_satisfaction")
+    own = lines.index("    customer_id: MemberID") + 1
+    every = lines.index("  customer_id: 会员编号") + 1
+    driver = lines.index("    drivers: {staff_service: 服务态度, product_quality: 商品质量}") + 1
+    path = ingest._mapping_path
+    assert path(cfg, spec["transactions"], "customer_id", "config", "MemberID") == (
+        f"columns: transactions: customer_id: at client.yaml line {own}"
+    )
+    assert path(cfg, spec["customers"], "customer_id", "config", "会员编号") == (
+        f"columns: customer_id: at client.yaml line {every}"
+    )
+    assert path(cfg, spec["survey"], "staff_service", "config", "服务态度") == (
+        f"columns: survey: drivers: staff_service: at client.yaml line {driver}"
+    )
+    assert path(cfg, spec["customers"], "gender", "same name", "gender") == (
+        "columns: customers: gender: (not in client.yaml: the file's column 'gender' was taken "
+        "for its name)"
+    )
 
 
 def test_a_few_bad_values_are_warnings_many_are_errors(client):

@@ -26,7 +26,8 @@ Coercions (every one is a sentence in the report, never silent)
     * dates: YYYYMMDD numbers or text, Excel serial day numbers (20000-80000, i.e. 1954-2119),
       ISO dates, ``2024年5月1日``, and other formats read one by one (month first for ambiguous
       ``05/01/2024`` unless ``dayfirst: true`` or the column shows day-first values such as
-      ``13/01/2024``); or an explicit ``format:``.
+      ``13/01/2024``); or an explicit ``format:``. Not dates: one word of digits other than
+      those (``T000000032``, ``2024``: ids and numbers) and years outside 1677-2262.
     * satisfaction on another scale: see :func:`satisfaction_to_five`; drivers on another scale:
       :func:`rescale_linear`; several columns are averaged (mean of the answered ones).
     * a missing key column (``transaction_id``, ``response_id``, ``complaint_id``) is made from
@@ -46,19 +47,21 @@ import io
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crmlab import atomic, paths, privacy
+from crmlab import atomic, paths, privacy, sources
 from crmlab.config import CaseConfig, ColumnMap, SourceConfig, pseudonym_key
 from crmlab.errors import DataError
 from crmlab.schemas import (
+    BLOCKING_SHARE,
     DRIVER_RANGE,
     RETAIL_DRIVER_NAMES,
+    SATISFACTION_ALIAS,
     Field,
     Hint,
     SourceSpec,
@@ -66,6 +69,7 @@ from crmlab.schemas import (
     case_schema,
     format_problems,
     problem,
+    problem_table,
     raw_schema,
     run_schema,
 )
@@ -570,6 +574,19 @@ _ZH_DATE_RE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?(.*)$")
 _SLASH_RE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
 
 
+def _ns(d: pd.Series) -> pd.Series:
+    """Dates as ``datetime64[ns]``; a value outside the range those hold (1677-2262) is missing:
+    text that only a lenient reading takes for a date (an order number 'T000000001' read as a
+    time in year 1, '1/1/0001') is not a client's date, and must not stop the import."""
+    if d.dtype == "datetime64[ns]":
+        return d
+    d = pd.to_datetime(d, errors="coerce")
+    if getattr(d.dt, "tz", None) is not None:
+        d = d.dt.tz_localize(None)
+    inside = d.isna() | ((d >= pd.Timestamp.min) & (d <= pd.Timestamp.max))
+    return d.where(inside).astype("datetime64[ns]")
+
+
 def parse_dates(s: pd.Series, fmt: str | None = None, dayfirst: bool = False) -> Parsed:
     """Read dates (see the module docstring); returns datetime64 values (NaT when missing).
 
@@ -588,21 +605,21 @@ def parse_dates(s: pd.Series, fmt: str | None = None, dayfirst: bool = False) ->
         d = pd.to_datetime(s[is_date], errors="coerce")
         if getattr(d.dt, "tz", None) is not None:
             d = d.dt.tz_localize(None)
-        out[is_date] = d.astype("datetime64[ns]")
+        out[is_date] = _ns(d)
         counts["native"] = int(is_date.sum())
     if is_num.any():
         v = pd.to_numeric(s[is_num], errors="coerce").astype("float64")
         if fmt is not None:
             whole = v.where(v % 1 == 0)
             txt = whole.map(lambda x: str(int(x)), na_action="ignore").astype("str")
-            out[is_num] = pd.to_datetime(txt, format=fmt, errors="coerce")
+            out[is_num] = _ns(pd.to_datetime(txt, format=fmt, errors="coerce"))
             counts["format"] = int(out[is_num].notna().sum())
         else:
             ymd = (v >= 19000101) & (v <= 21001231) & (v % 1 == 0)
             serial = v.between(*EXCEL_SERIAL_RANGE)
             if ymd.any():
                 txt = v[ymd].astype("int64").astype("str")
-                out[ymd[ymd].index] = pd.to_datetime(txt, format="%Y%m%d", errors="coerce")
+                out[ymd[ymd].index] = _ns(pd.to_datetime(txt, format="%Y%m%d", errors="coerce"))
                 counts["yyyymmdd"] = int(ymd.sum())
             if serial.any():
                 idx = serial[serial].index
@@ -612,7 +629,7 @@ def parse_dates(s: pd.Series, fmt: str | None = None, dayfirst: bool = False) ->
         t = _text(s[is_text])
         parsed = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]")
         if fmt is not None:
-            parsed = pd.to_datetime(t, format=fmt, errors="coerce")
+            parsed = _ns(pd.to_datetime(t, format=fmt, errors="coerce"))
             counts["format"] = counts.get("format", 0) + int(parsed.notna().sum())
         else:
             todo = pd.Series(True, index=t.index)
@@ -626,17 +643,22 @@ def parse_dates(s: pd.Series, fmt: str | None = None, dayfirst: bool = False) ->
                 todo = todo & ~ok
 
             iso = t.str.match(r"^\d{4}-\d{1,2}-\d{1,2}([ T].*)?$")
-            take(iso, pd.to_datetime(t.where(iso), format="ISO8601", errors="coerce"), "iso")
+            take(iso, _ns(pd.to_datetime(t.where(iso), format="ISO8601", errors="coerce")), "iso")
             todo &= ~iso  # year-month-day text that is no date (2024-13-01) stays invalid
             ymd = todo & t.str.fullmatch(r"\d{8}")
-            take(ymd, pd.to_datetime(t.where(ymd), format="%Y%m%d", errors="coerce"), "yyyymmdd")
+            take(
+                ymd, _ns(pd.to_datetime(t.where(ymd), format="%Y%m%d", errors="coerce")), "yyyymmdd"
+            )
             num = pd.to_numeric(t.where(todo & t.str.fullmatch(r"\d{5}(\.\d+)?")), errors="coerce")
             serial = num.between(*EXCEL_SERIAL_RANGE)
             take(serial, EXCEL_EPOCH + pd.to_timedelta(num.where(serial), unit="D"), "excel_serial")
             zh = todo & t.str.match(_ZH_DATE_RE.pattern)
             if zh.any():
                 iso_text = t[zh].str.replace(_ZH_DATE_RE, r"\1-\2-\3\4", regex=True)
-                take(zh, pd.to_datetime(iso_text, format="mixed", errors="coerce"), "chinese")
+                take(zh, _ns(pd.to_datetime(iso_text, format="mixed", errors="coerce")), "chinese")
+            # one word of digits, perhaps after letters (T000000032, 2024, 123456): an id or a
+            # number, which the lenient reading below would take for a date (the year 2032)
+            todo &= ~t.str.fullmatch(r"[^\W\d_]*\d+")
             if todo.any():
                 rest = t[todo]
                 parts = rest.str.extract(_SLASH_RE).astype("float64")
@@ -649,9 +671,9 @@ def parse_dates(s: pd.Series, fmt: str | None = None, dayfirst: bool = False) ->
                 if amb.any():
                     counts["ambiguous"] = int(amb.sum())
                 counts["_dayfirst"] = int(use_dayfirst)
-                vals = pd.to_datetime(
-                    rest, format="mixed", dayfirst=use_dayfirst, errors="coerce"
-                ).astype("datetime64[ns]")
+                vals = _ns(
+                    pd.to_datetime(rest, format="mixed", dayfirst=use_dayfirst, errors="coerce")
+                )
                 take(pd.Series(True, index=rest.index), vals, "other_format")
         out[is_text] = parsed.astype("datetime64[ns]")
     bad = (~empty & ~na_word & out.isna()).astype(bool)
@@ -865,6 +887,41 @@ class SourceResult:
     notes: list[str] = field(default_factory=list)
     drivers: list[str] = field(default_factory=list)
     survey: dict | None = None
+    dropped: set[str] = field(default_factory=set)  # canonical columns 02_data needs in a row
+    mappings: dict[str, str] = field(default_factory=dict)  # canonical -> where the config maps it
+    unread: dict[str, pd.Series] = field(default_factory=dict)  # required -> values not read
+    wrong: set[str] = field(default_factory=set)  # canonical columns probably mapped wrong
+
+
+def _dropped_if_missing(case: str, spec: SourceSpec, present) -> set[str]:
+    """The canonical columns of ``spec`` without which ``02_data`` drops a row: the ``required``
+    columns of the case's cleaning rules for the source (of its shape: a finance customer list
+    with a churn flag has its own rules, :func:`crmlab.sources.variant_rules`), the same rules
+    the report's data-quality table calls a missing value an error by."""
+    rules = sources.cleaning_rules(case) or {}
+    shape = sources.variant_rules(case, {spec.name: pd.DataFrame(columns=list(present))})
+    rule = shape.get(spec.name) or rules.get(spec.name) or {}
+    return set(rule.get("required", []))
+
+
+_DROPPED = "rows without {name} cannot be used: 02_data drops them ({name} is required)"
+
+
+def _dropped_hint(hint: str | Hint, name: str) -> str | Hint:
+    """The warning of a check whose values are set to missing, for a column 02_data needs in
+    every row (:func:`_dropped_if_missing`): it says first that those rows are then dropped, as
+    the blank ones are (the error, which blocks the run, is left as it is)."""
+    if not isinstance(hint, Hint):
+        return hint
+    why = f"rows without {name} cannot be used: {name} is required"
+    for start, then in (
+        ("set to missing on import", "set to missing on import, so 02_data drops these rows"),
+        ("02_data sets them to missing", "02_data sets them to missing, then drops these rows"),
+    ):
+        if hint.warning.startswith(start):
+            rest = hint.warning[len(start) :].lstrip(":;, ")
+            return replace(hint, warning=f"{then} ({why})" + (f"; {rest}" if rest else ""))
+    return hint
 
 
 def _fields(spec: SourceSpec, cfg: CaseConfig) -> list[Field]:
@@ -924,6 +981,56 @@ def _words_hint(name: str) -> Hint:
     )
 
 
+MAPPING_SHARE = 0.5
+"""A mapped column whose filled values are at least this share not of the field's type at all
+(text in a date or number column, not dates in another format nor numbers with a decimal comma)
+is probably the wrong column: its problem names the field it is mapped to (``Amount (date)``)
+and the hint says to check the mapping first."""
+
+
+def _wrong_column(s: pd.Series, bad: pd.Series, misread=None) -> tuple[int, int] | None:
+    """``(n_bad, n_filled)`` when the ``bad`` values of ``s`` are at least :data:`MAPPING_SHARE`
+    of its filled cells (the share the raw pass reports) and ``misread`` (values -> the mask of
+    those another reading still cannot read, e.g. with the other decimal mark) leaves most of
+    them unread; None otherwise."""
+    bad = bad.astype(bool)
+    n_bad, n_filled = int(bad.sum()), int((~_blank(s)[0]).sum())
+    if not n_bad or n_bad < MAPPING_SHARE * n_filled:
+        return None
+    if misread is not None and int(misread(s[bad]).sum()) * 2 < n_bad:
+        return None
+    return n_bad, n_filled
+
+
+def _other(decimal: str) -> str:
+    return "," if decimal == "." else "."
+
+
+def _mapping_path(cfg: CaseConfig, spec: SourceSpec, canon: str, how: str, col: str) -> str:
+    """Where the config maps ``canon`` of ``spec``, as the user finds it in the file:
+    ``columns: transactions: date: at config.yaml line 40`` (the source's own block, the
+    survey's ``drivers:``, or a ``columns:`` line for every source); for a column taken by its
+    name (``how`` == 'same name') that it is not in the config."""
+    src, name = spec.name, cfg.path.name
+    config_names = [canon] + [a for a, c in SATISFACTION_ALIAS.items() if c == canon]
+    keys = []
+    if spec.drivers and cfg.drivers and canon in cfg.drivers:
+        keys.append(("columns", src, "drivers", canon))
+    keys += [("columns", src, n) for n in config_names]
+    if how == "config":
+        keys += [("columns", n) for n in config_names]
+    for key in keys:
+        line = cfg.lines.get(key)
+        if line is not None:
+            return " ".join(f"{k}:" for k in key) + f" at {name} line {line}"
+    if how == "same name":
+        return (
+            f"columns: {src}: {canon}: (not in {name}: the file's column '{col}' was taken for "
+            "its name)"
+        )
+    return f"columns: {src}: {canon}:"
+
+
 def _check(name: str, bad: pd.Series, rule: str, hint: str | Hint):
     """A raw-pass check built from a precomputed mask of bad rows."""
     bad = bad.astype(bool)
@@ -939,10 +1046,17 @@ def _coerce_field(
     decimal: str,
     notes: list[str],
     checks: dict[str, list],
+    mapping: str = "",
+    suspect: set | None = None,
 ) -> pd.Series | None:
     """Canonical values of field ``f`` from the client column(s) of ``m``; records the raw-pass
-    checks of every client column in ``checks`` and the coercions in ``notes``."""
+    checks of every client column in ``checks`` and the coercions in ``notes``.
+
+    ``mapping``: where the config maps the field (:func:`_mapping_path`), for the hints; the
+    checks whose values show a wrong mapping (:func:`_wrong_column`) are added to ``suspect`` as
+    ``(client column, check name)``."""
     src = spec.name
+    mapping = mapping or f"columns: {src}: {f.name}:"
     cols = [c for c in (_find(list(raw.columns), c) for c in m.columns) if c is not None]
     if len(cols) < len(m.columns):
         return None  # the raw pass reports the missing column
@@ -981,12 +1095,29 @@ def _coerce_field(
                     "numbers may have blanks, thousands separators, currency or % signs; "
                     f"for a decimal comma set decimal: ',' under data: {src}"
                 )
-                hint = Hint(
-                    f"set to missing on import; {how}",
-                    "this many values that are not numbers usually mean a wrong column or a "
-                    f"decimal comma: check columns: {src}: {f.name}:; {how}; fix or blank the "
-                    "other values in the export",
+                wrong = f.kind in ("number", "integer") and _wrong_column(
+                    s, p.bad, lambda v: parse_numbers(v, _other(decimal)).bad
                 )
+                if wrong:
+                    n_bad, n_filled = wrong
+                    which = (
+                        "none of the values are numbers"
+                        if n_bad == n_filled
+                        else f"{n_bad:,} of the {n_filled:,} values are not numbers"
+                    )
+                    error = (
+                        f"{which}: probably the wrong column is mapped; check the mapping "
+                        f"first: {mapping} names {col}; else {how}"
+                    )
+                    if suspect is not None:
+                        suspect.add((col, "number"))
+                else:
+                    error = (
+                        "this many values that are not numbers usually mean a wrong column or "
+                        f"a decimal comma: check {mapping}; {how}; fix or blank the other "
+                        "values in the export"
+                    )
+                hint = Hint(f"set to missing on import; {how}", error)
             c_checks.append(_check("number", p.bad, what, hint))
             vals = p.values
             if f.kind in ("integer", "flag"):
@@ -1065,7 +1196,9 @@ def _coerce_field(
         elif f.kind == "date":
             p = parse_dates(s, m.format, m.dayfirst)
             _date_notes(p, label, notes, m.format)
-            hint = _date_hint(s, p, m, src, f.name, col)
+            hint, wrong = _date_hint(s, p, m, src, f.name, col, mapping, raw)
+            if wrong and suspect is not None:
+                suspect.add((col, "date"))
             rule = "not a date" + (f" in format {m.format}" if m.format else "")
             c_checks.append(_check("date", p.bad, rule, hint))
             per_col.append(p.values)
@@ -1239,15 +1372,29 @@ def guess_date_format(texts: pd.Series, dayfirst: bool = False) -> str | None:
     return fmt
 
 
-def _date_hint(s: pd.Series, p: Parsed, m: ColumnMap, src: str, name: str, col: str) -> Hint:
+def _date_hint(
+    s: pd.Series,
+    p: Parsed,
+    m: ColumnMap,
+    src: str,
+    name: str,
+    col: str,
+    mapping: str = "",
+    raw: pd.DataFrame | None = None,
+) -> tuple[Hint, bool]:
     """The hint for values of a date column that were not read as dates, worded for a warning
     (they are set to missing on import) and for an error (the run stops: fix them). It says what
     the values are: not dates at all (text such as 'unknown', or impossible dates), or dates
     written in another format - and suggests a format only when one, derived from the values
-    themselves (:func:`guess_date_format`), reads them and the dates that were read."""
+    themselves (:func:`guess_date_format`), reads them and the dates that were read.
+
+    Returns ``(hint, wrong column)``: when most values are not dates at all
+    (:func:`_wrong_column`), the column is probably the wrong one - the error says to check the
+    mapping (``mapping``, :func:`_mapping_path`) first and names the columns of ``raw`` (the
+    file) that hold dates."""
     bad = p.bad.astype(bool)
     if not bad.any():
-        return Hint("", "")
+        return Hint("", ""), False
     fmt = m.format
     bad_text = _text(s[bad])
     read = p.values.notna()
@@ -1301,14 +1448,41 @@ def _date_hint(s: pd.Series, p: Parsed, m: ColumnMap, src: str, name: str, col: 
         wrong.append(f"{len(not_dates):,} value(s) are not dates at all{{eg}}")
     if len(impossible):
         wrong.append(f"{len(impossible):,} value(s) are impossible dates{{eg_impossible}}")
+    text = pd.Series(False, index=s.index)
+    text[not_dates.index] = True
+    wrong_column = _wrong_column(s, text)
     if wrong:
         warn.append(" and ".join(wrong) + ": fix them in the export to keep them")
         err.append(" and ".join(wrong) + ": fix them in the export or blank them")
+    if wrong_column:
+        n_text, n_filled = wrong_column
+        dated = [] if raw is None else [c for c in raw.columns if c != col and _holds_dates(raw[c])]
+        err[-1] = (
+            (
+                "none of the values are dates{eg}"
+                if n_text == n_filled
+                else f"{n_text:,} of the {n_filled:,} values are not dates at all{{eg}}"
+            )
+            + ": probably the wrong column is mapped; check the mapping first: "
+            + f"{mapping or f'columns: {src}: {name}:'} names {col}; "
+            + (
+                f"the columns of the file that hold dates: {', '.join(dated[:6])}"
+                if dated
+                else "no column of the file holds dates"
+            )
+            + ("" if n_text == n_filled else "; else fix them in the export or blank them")
+            + (
+                f"; and {len(impossible):,} value(s) are impossible dates{{eg_impossible}}"
+                if len(impossible)
+                else ""
+            )
+        )
     if read.any():
         others = f"the others match '{fmt}'" if fmt else "the others are read as dates"
         warn.append(others)
         err.append(others)
-    return Hint("set to missing on import: " + "; ".join(warn), "; ".join(err), examples)
+    hint = Hint("set to missing on import: " + "; ".join(warn), "; ".join(err), examples)
+    return hint, wrong_column is not None
 
 
 def _bool_notes(p: Parsed, label: str, notes: list[str]) -> None:
@@ -1383,11 +1557,20 @@ def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResul
             if _find(columns, c) is None:
                 checks.setdefault(c, [])
                 absent_hints[c] = _absent_hint(c, columns, src, kinds.get(canon), df)
+    needed = _dropped_if_missing(cfg.case, spec, maps)
+    mappings = {
+        canon: _mapping_path(cfg, spec, canon, how.get(canon, ""), m.columns[0])
+        for canon, m in maps.items()
+    }
+    suspect: set[tuple[str, str]] = set()  # (client column, check): probably a wrong mapping
+    owner: dict[tuple[str, str], str] = {}  # (client column, check) -> canonical field
     for f in fields:
         m = maps.get(f.name)
         if m is None:
             continue
         value_map = cfg.values_for(src, f.name)
+        before = {c: len(v) for c, v in checks.items()}
+        coerce = {"mapping": mappings[f.name], "suspect": suspect}
         if f.kind == "bool" and value_map:
             vals = _coerce_bool_mapped(df, f, m, value_map, raw, notes, checks, extra_problems)
         elif f.kind == "rating" and f.name == "overall_satisfaction":
@@ -1407,7 +1590,9 @@ def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResul
             )
             vals = None
         elif f.kind == "rating" and m.scale is not None:
-            vals = _coerce_field(df, f, m, value_map, spec, source_opts.decimal, notes, checks)
+            vals = _coerce_field(
+                df, f, m, value_map, spec, source_opts.decimal, notes, checks, **coerce
+            )
             if vals is not None:
                 target = f.range or DRIVER_RANGE
                 vals = rescale_linear(vals, m.scale, target)
@@ -1416,7 +1601,15 @@ def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResul
                     f"linearly onto {target[0]:g}-{target[1]:g} (not rounded)."
                 )
         else:
-            vals = _coerce_field(df, f, m, value_map, spec, source_opts.decimal, notes, checks)
+            vals = _coerce_field(
+                df, f, m, value_map, spec, source_opts.decimal, notes, checks, **coerce
+            )
+        for c, added in checks.items():
+            for i in range(before.get(c, 0), len(added)):
+                check, fn, rule, hint = added[i]
+                owner[(c, check)] = f.name
+                if f.name in needed:
+                    added[i] = (check, fn, rule, _dropped_hint(hint, f.name))
         if vals is None:
             continue
         if f.kind == "integer" and vals.notna().all() and (vals % 1 == 0).all():
@@ -1536,7 +1729,18 @@ def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResul
         sorted(redact | id_columns | {"customer_id"}),
         absent_hints=absent_hints,
     )
+    for key in suspect:  # a probably wrong mapping: name the field, as the canonical pass does
+        if key in bundle.rules and key in owner:
+            rule = bundle.rules[key]
+            bundle.rules[key] = replace(rule, column=f"{rule.column} ({owner[key]})")
     problems = extra_problems + run_schema(bundle, df)
+    # values of the client's columns that are there but could not be used (reported above):
+    # the canonical pass's 'required value missing' counts the blank ones only
+    unread = {}
+    for canon in spec.required_names(table.columns) & set(table.columns):
+        cells = [df[c] for c in (_find(columns, c) for c in maps[canon].columns) if c is not None]
+        blank = np.logical_and.reduce([_blank(c.loc[table.index])[0] for c in cells])
+        unread[canon] = table[canon].isna() & ~pd.Series(blank, index=table.index)
     ordered = [f.name for f in fields if f.name in table] + [
         c for c in table if c not in {f.name for f in fields}
     ]
@@ -1547,7 +1751,21 @@ def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResul
         if f.name in table and (f.name in RETAIL_DRIVER_NAMES or f.name in (cfg.drivers or {}))
     ]
     return SourceResult(
-        spec, raw, table, used, labels, extras, pii, problems, notes, drivers, survey
+        spec,
+        raw,
+        table,
+        used,
+        labels,
+        extras,
+        pii,
+        problems,
+        notes,
+        drivers,
+        survey,
+        needed,
+        mappings,
+        unread,
+        {owner[k] for k in suspect if k in owner},
     )
 
 
@@ -1793,7 +2011,7 @@ def load(cfg: CaseConfig) -> Prepared:
     all_read = all(info.get("read", True) for info in sources_info.values())
     if all_read:
         problems += _global_mapping_problems(cfg, results)
-    problems += _drop_echoes(problems, _canonical_pass(results))
+    problems += _canonical_pass(results)
     if all_read:
         problems += _pii_listed_problems(cfg, results)
     survey = next((r.survey for r in results.values() if r.survey), None)
@@ -1815,20 +2033,6 @@ def load(cfg: CaseConfig) -> Prepared:
         drivers,
         {n: r.pii for n, r in results.items() if r.pii},
     )
-
-
-def _drop_echoes(raw_problems: list[dict], canonical: list[dict]) -> list[dict]:
-    """Leave out 'required value missing' when the raw pass already reported why the values of
-    that column are missing (e.g. dates in the wrong format): one cause, one problem."""
-    seen = {(p["source"], p["column"]) for p in raw_problems}
-    return [
-        p
-        for p in canonical
-        if not (
-            p["rule"].startswith("required value")
-            and (p["source"], p["column"].split(" (")[0]) in seen
-        )
-    ]
 
 
 def _global_mapping_problems(cfg: CaseConfig, results: Mapping[str, SourceResult]) -> list[dict]:
@@ -1884,7 +2088,60 @@ def _canonical_pass(results: Mapping[str, SourceResult]) -> list[dict]:
             r.raw.row_offset,
             redact=["customer_id", *r.pii],
         )
-        out += _duplicate_problems(r, run_schema(bundle, r.table))
+        for canon in r.dropped:
+            rule = bundle.rules.get((canon, "not_nullable"))
+            if rule is not None:
+                hint = _missing_value_hint(canon, r.mappings.get(canon, ""))
+                bundle.rules[(canon, "not_nullable")] = replace(rule, hint=hint)
+        problems = run_schema(bundle, r.table)
+        out += _duplicate_problems(r, _blank_only(r, bundle, problems))
+    return out
+
+
+def _missing_value_hint(name: str, mapping: str) -> Hint:
+    """The hint of 'required value missing' for a column 02_data needs in every row. Its
+    warning says why it is only a warning here although the report's data-quality table lists
+    the same rows as an error: ``crmlab validate``'s errors block the run, the report's mean
+    rows dropped; these rows are dropped, and a few of them do not block."""
+    share = f"{BLOCKING_SHARE:.0%}"
+    return Hint(
+        f"{_DROPPED.format(name=name)}, which the report's data-quality table lists as an error "
+        f"(rows dropped). A warning here, as an error here blocks the run: these are under "
+        f"{share} of the rows and the others are used ({share} or more would block, as a sign "
+        f"of a wrong mapping). Fill in {name} in the export to keep these rows",
+        f"rows without {name} cannot be used; this many blanks mean a column that is mostly "
+        f"empty is mapped (check {mapping or 'the mapping under columns:'}), or the export "
+        "left it out",
+    )
+
+
+def _blank_only(r: SourceResult, bundle, problems: list[dict]) -> list[dict]:
+    """The canonical pass's 'required value missing' counts the rows whose value is blank in the
+    export: values there that could not be read (not a number, not a date, ...) are the raw
+    pass's problem, with their own rows - one cause, one problem; the blank ones stay. None for
+    a column the raw pass found probably mapped wrong (its blanks are not the field's)."""
+    out = []
+    for p in problems:
+        canon = next(
+            (
+                c
+                for c in r.spec.names
+                if p["rule"].startswith(f"required value {c} is missing")
+                and p["column"] == r.labels.get(c, c)
+            ),
+            None,
+        )
+        if canon in r.wrong:
+            continue
+        if canon is None or canon not in r.unread or not r.unread[canon].any():
+            out.append(p)
+            continue
+        blank = r.table[canon].isna() & ~r.unread[canon]
+        rows = blank[blank].index
+        cases = pd.DataFrame(
+            {"column": canon, "check": "not_nullable", "index": rows, "failure_case": None}
+        )
+        out += problem_table(cases, bundle) if len(rows) else []
     return out
 
 
