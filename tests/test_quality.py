@@ -272,3 +272,24 @@ def test_show_findings_says_so_when_there_are_none(capsys):
     assert list(table.cells.columns) == [
         "Source", "Column", "Check", "Severity", "Rows", "Share", "Note", "Action",
     ]  # fmt: skip
+
+
+def test_findings_for_readers_name_columns_in_words():
+    """The notes and actions a reader sees name the column as the Column cell does; the
+    report keeps the column names; the Chinese report still reads them."""
+    from crmlab import i18n, quality
+
+    report = quality_report(planted_tables(), RULES)
+    shown = quality.findings_for_readers(report)
+    assert list(shown.columns) == quality.FINDING_COLUMNS
+    notes = " ".join(shown["note"]) + " " + " ".join(shown["action"])
+    assert "_" not in notes.replace("drv_", ""), notes  # drv_staff is a column the fixture names
+    assert "missing value(s) in overall satisfaction" in notes or "overall satisfaction" in notes
+    assert "refer to a customer id that is not in customers" in notes
+    assert "keep; mark as returns (net spend subtracts them)" in set(shown["action"])
+    assert "flag as is_return" in " ".join(report["action"])  # the report is unchanged
+    for note in shown["note"]:
+        assert i18n.has_cjk(i18n.translate(note, "zh")), note
+    assert i18n.translate("keep; mark as returns (net spend subtracts them)") == (
+        "保留；标记为退货（净消费额扣除退货）"
+    )

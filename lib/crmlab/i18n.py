@@ -738,15 +738,15 @@ PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
     ),
     # the notes of the data-quality report (crmlab.quality, crmlab.engine.checks)
     (
-        re.compile(r"^([\d,]+) missing value\(s\) in (\S+)\.$"),
+        re.compile(r"^([\d,]+) missing value\(s\) in ([^;]+?)\.$"),
         lambda m: f"{_col(m[2])}有 {m[1]} 个缺失值。",
     ),
     (
-        re.compile(r"^([\d,]+) missing value\(s\) in (\S+); the column is required\.$"),
+        re.compile(r"^([\d,]+) missing value\(s\) in ([^;]+?); the column is required\.$"),
         lambda m: f"{_col(m[2])}有 {m[1]} 个缺失值；该列为必填列。",
     ),
     (
-        re.compile(r"^([\d,]+) missing value\(s\) in (\S+); missing values are expected here\.$"),
+        re.compile(r"^([\d,]+) missing value\(s\) in ([^;]+?); missing values are expected here\.$"),
         lambda m: f"{_col(m[2])}有 {m[1]} 个缺失值；此列允许缺失。",
     ),
     (
@@ -755,29 +755,43 @@ PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
     ),
     (
         re.compile(
-            r"^([\d,]+) row\(s\) refer to a (\S+) that is not in (\S+) "
+            r"^([\d,]+) row\(s\) refer to a (.+?) that is not in (\S+) "
             r"\(([\d,]+) distinct value\(s\)\)\.$"
         ),
         lambda m: f"{m[1]} 行的{_col(m[2])}不在{source(m[3])}中（{m[4]} 个不同的值）。",
     ),
     (
-        re.compile(r"^([\d,]+) negative amount\(s\) in (\S+): returns, expected\.$"),
+        re.compile(r"^([\d,]+) negative amount\(s\) in (.+?): returns, expected\.$"),
         lambda m: f"{_col(m[2])}有 {m[1]} 个负数：退货，属正常情况。",
     ),
     (
         re.compile(
-            r"^([\d,]+) value\(s\) in (\S+) are outside the allowed range (.+) or not numbers\.$"
+            r"^([\d,]+) value\(s\) in (.+?) are outside the allowed range (.+) or not numbers\.$"
         ),
         lambda m: (
             f"{_col(m[2])}有 {m[1]} 个值超出允许范围 {m[3].replace(' to ', ' 至 ')} 或不是数字。"
         ),
     ),
     (
-        re.compile(r"^([\d,]+) value\(s\) in (\S+) are not valid dates\.$"),
+        re.compile(r"^([\d,]+) value\(s\) in (.+?) are not valid dates\.$"),
         lambda m: f"{_col(m[2])}有 {m[1]} 个值不是有效日期。",
     ),
     (
-        re.compile(r"^keep; flag as is_return \(net spend subtracts them\)$"),
+        re.compile(
+            r"^([\d,]+) (.+?) value\(s\) appear on more than one row with different contents\.$"
+        ),
+        lambda m: f"{m[1]} 个{_col(m[2])}值出现在多行且内容不同。",
+    ),
+    (
+        re.compile(r"^([\d,]+) value\(s\) in (.+?) are not yes/no\.$"),
+        lambda m: f"{_col(m[2])}有 {m[1]} 个值不是是/否。",
+    ),
+    (
+        re.compile(r"^([\d,]+) value\(s\) in (.+?) are not one of (\[.*\])\.$"),
+        lambda m: f"{_col(m[2])}有 {m[1]} 个值不在允许的取值 {m[3]} 之中。",
+    ),
+    (
+        re.compile(r"^keep; (?:flag as is_return|mark as returns) \(net spend subtracts them\)$"),
         "保留；标记为退货（净消费额扣除退货）",
     ),
 ]

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -592,8 +593,9 @@ NO_FINDINGS = "No data-quality problems found: every check of the rules passed."
 
 def show_findings(report: pd.DataFrame) -> None:
     """Show a :func:`quality_report` to the reader of a notebook: its :data:`FINDING_COLUMNS`
-    as a table, or, without any finding, the sentence :data:`NO_FINDINGS` (not an empty
-    table)."""
+    as a table whose notes and actions name columns in words as the Column cell does
+    (:func:`findings_for_readers`), or, without any finding, the sentence :data:`NO_FINDINGS`
+    (not an empty table)."""
     from IPython.display import display
 
     from crmlab.narrative import present, say
@@ -601,7 +603,23 @@ def show_findings(report: pd.DataFrame) -> None:
     if report.empty:
         say(NO_FINDINGS)
     else:
-        display(present(report[FINDING_COLUMNS]))
+        display(present(findings_for_readers(report)))
+
+
+def findings_for_readers(report: pd.DataFrame) -> pd.DataFrame:
+    """The :data:`FINDING_COLUMNS` of a :func:`quality_report` with the notes naming the
+    finding's column in words ("5 missing value(s) in overall satisfaction", "refer to a
+    customer id that is not in customers") and the returns' action without the flag column's
+    name ("keep; mark as returns ..."); the report itself keeps the column names."""
+    from crmlab.narrative import value_label
+
+    out = report[FINDING_COLUMNS].copy()
+    out["note"] = [
+        re.sub(rf"\b{re.escape(col)}\b", value_label(col), str(note)) if col != "*" else note
+        for col, note in zip(out["column"], out["note"], strict=True)
+    ]
+    out["action"] = out["action"].astype("str").str.replace("flag as is_return", "mark as returns")
+    return out
 
 
 def quality_report(
