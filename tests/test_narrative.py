@@ -196,3 +196,14 @@ def test_money_shows_with_its_currency(monkeypatch):
     assert _rows(shown)[0] == ["1,234.50", "10.50", "3.25", "3"]
     assert metrics.scorecard_view(board)["actual"].tolist()[0] == "HKD 326.63"
     assert present(view).numeric == [False, True, True, True, False]  # "CNY 326.63" too
+
+
+def test_money_rows_of_a_table_of_columns_name_the_currency(monkeypatch):
+    """describe() of the customer features lists columns as rows: a money column's row says
+    its currency ("Monetary (CNY)"), a count's does not."""
+    from crmlab import narrative
+
+    monkeypatch.setattr(narrative, "_currency", "HKD")
+    df = pd.DataFrame({"monetary": [10.5, 20.0], "n_transactions": [1, 2], "balance": [5.0, 7.5]})
+    shown = present(describe(df))
+    assert [row[0] for row in _rows(shown)] == ["Monetary (HKD)", "Transactions", "Balance (HKD)"]

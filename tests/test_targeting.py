@@ -112,6 +112,14 @@ def test_targeting_chart_draws_the_curve():
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [0, 0.2 / 1.6, 0.7 / 1.6, 1.0])
     import matplotlib.pyplot as plt
 
+    # a costed campaign's net value on the right axis, in the run's currency, with separators
+    t = targeting.targeting_curve(
+        np.multiply(P, V), P, V, [0.25, 0.5, 1.0], success_rate=0.5, contact_cost=1, offer_cost=4
+    )
+    ax = charts.plot_targeting_curve(t)
+    right = ax.figure.axes[1]
+    assert right.get_ylabel() == "Net value (value saved - cost), CNY"
+    assert right.yaxis.get_major_formatter()(12345.6, 0) == "12,346"
     plt.close("all")
 
 

@@ -746,7 +746,9 @@ PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
         lambda m: f"{_col(m[2])}有 {m[1]} 个缺失值；该列为必填列。",
     ),
     (
-        re.compile(r"^([\d,]+) missing value\(s\) in ([^;]+?); missing values are expected here\.$"),
+        re.compile(
+            r"^([\d,]+) missing value\(s\) in ([^;]+?); missing values are expected here\.$"
+        ),
         lambda m: f"{_col(m[2])}有 {m[1]} 个缺失值；此列允许缺失。",
     ),
     (

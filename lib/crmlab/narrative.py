@@ -174,12 +174,26 @@ MONEY = frozenset(
 value, cost and net, expected loss, in :func:`currency`): :func:`present` names the currency in
 their header ("Cost (CNY)") and shows whole units ("85,170")."""
 
-AMOUNTS = frozenset({"net_spend", "revenue", "total_value", "mean_value"})
+AMOUNTS = frozenset(
+    {
+        "net_spend",
+        "revenue",
+        "total_value",
+        "mean_value",
+        "monetary",
+        "gross_spend",
+        "avg_basket",
+        "balance",
+        "fees_charged",
+    }
+)
 """Column names of the library's tables that hold money amounts shown to the cent (net spend
 of a transaction window, :func:`crmlab.kpis.transaction_summary`; revenue - or, for a bank's
 customer value, total value - and mean customer value of a segment,
-:func:`crmlab.segments.segment_summary`): :func:`present` names the currency in their header
-("Revenue (CNY)") and keeps their decimals."""
+:func:`crmlab.segments.segment_summary`; the customer features monetary, gross spend and
+average basket; a bank's balance and fees charged): :func:`present` names the currency in
+their header ("Revenue (CNY)") - or, as the row of a table of columns
+(:func:`describe`), in the row's name - and keeps their decimals."""
 
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?( \d{2}:\d{2})?$")
 _NUMBER_TEXT = re.compile(r"^(?:[A-Z]{3} )?[<>]?\s*[+\-\u2212]?[\d,]*\.?\d+\s*(%| pts)?$")
@@ -200,8 +214,11 @@ _NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 
 def _row_label(value):
     """A row name of an unnamed text index (a column, driver or feature name) as a reader
-    label (``n_transactions`` -> "Transactions", ``staff_service`` -> "Staff service")."""
-    return label(value) if isinstance(value, str) and _NAME.match(value) else value
+    label (``n_transactions`` -> "Transactions", ``staff_service`` -> "Staff service"; a money
+    column of :data:`AMOUNTS` with its currency: "Monetary (CNY)")."""
+    if not (isinstance(value, str) and _NAME.match(value)):
+        return value
+    return f"{label(value)} ({currency()})" if value in AMOUNTS else label(value)
 
 
 VALUE_LABELS: dict[str, str] = {"cant_lose": "can't lose"}

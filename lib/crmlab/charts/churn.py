@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 from crmlab.charts._common import axes as _axes
 from crmlab.charts._common import need_columns as _need
 from crmlab.errors import DataError
-from crmlab.narrative import label
+from crmlab.narrative import currency, label
 
 __all__ = [
     "plot_calibration",
@@ -320,7 +320,8 @@ def plot_targeting_curve(
         )
         best = curve.loc[curve["net_value"].idxmax()]
         ax2.axvline(best["contact_share"], color="tab:orange", linestyle=":", linewidth=1)
-        ax2.set_ylabel("Net value (value saved - cost)")
+        ax2.set_ylabel(f"Net value (value saved - cost), {currency()}")
+        ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     ax.legend(handles, labels, loc="lower right")
