@@ -449,12 +449,7 @@ def test_churn_flag_extract_runs_end_to_end(tmp_path):
     assert "\n  extract_month: 2026-10" in text
     cfg.write_text(text.replace("\n  extract_month:", "\n  # extract_month:"), encoding="utf-8")
     table, truth = telco_flag_table(3000, seed=5)  # what the example's export holds
-    env = {**os.environ, "CRMLAB_PSEUDONYM_KEY": KEY}
-    cmd = [sys.executable, "-m", "crmlab", "run", "--config", str(cfg), "--out", str(tmp_path)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    [run_dir] = [p for p in (tmp_path / FINANCE).iterdir() if p.name != "latest"]
-    r = json.loads((run_dir / "results.json").read_text())
+    run_dir, r = _run_finance_config(cfg, tmp_path)
     # baseline: the share flagged as churned, counted by hand from the client's words
     flags = table["是否流失"].isin(["Yes", "是", "1"])
     assert r["churn.n_lost"] == int(flags.sum()) == truth["n_churned"]
@@ -510,12 +505,7 @@ def test_the_flag_example_as_shipped_plans_from_its_extract_month(tmp_path):
     draws the lifecycle and implementation plans and the dated action list from it; without a
     success rate the pilot and the campaign say what a flag extract can do instead."""
     cfg = _example("flag", tmp_path, seed=6, n_customers=1500)
-    env = {**os.environ, "CRMLAB_PSEUDONYM_KEY": KEY}
-    cmd = [sys.executable, "-m", "crmlab", "run", "--config", str(cfg), "--out", str(tmp_path)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    [run_dir] = [p for p in (tmp_path / FINANCE).iterdir() if p.name != "latest"]
-    r = json.loads((run_dir / "results.json").read_text())
+    run_dir, r = _run_finance_config(cfg, tmp_path)
     assert r["churn.basis"] == "flag" and r["goal.start"] == "2026-10"
     assert r["plan.start"] == "2026-10" and r["action_list.n"] > 0
     stage4 = _reader_text((run_dir / "html" / "04_pilot.html").read_text(encoding="utf-8"))
@@ -529,6 +519,17 @@ def test_the_flag_example_as_shipped_plans_from_its_extract_month(tmp_path):
     actions = pd.read_csv(run_dir / "actions.csv")
     due = pd.to_datetime(actions["due_date"])
     assert due.min() == pd.Timestamp("2026-10-31") and due.max() <= pd.Timestamp("2027-01-31")
+
+
+def _run_finance_config(cfg: Path, out: Path) -> tuple[Path, dict]:
+    """`crmlab run --config cfg --out out` as a consultant types it (the key from the
+    environment); the finance run's folder and its results.json."""
+    env = {**os.environ, "CRMLAB_PSEUDONYM_KEY": KEY}
+    cmd = [sys.executable, "-m", "crmlab", "run", "--config", str(cfg), "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [run_dir] = [p for p in (out / FINANCE).iterdir() if p.name != "latest"]
+    return run_dir, json.loads((run_dir / "results.json").read_text())
 
 
 def _reader_text(page: str) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "FLAG_TIER_ACTIONS",
     "COMPLAINT_ACTION",
     "action_list",
+    "no_success_rate",
     "backtest_rankings",
     "campaign_options",
     "campaign_roi",
@@ -251,6 +252,22 @@ def campaign_roi(
             "roi": roi,
             "break_even_saved": break_even,
         }
+    )
+
+
+def no_success_rate(flag_extract: bool = False) -> str:
+    """Why a campaign is not costed - no positive success rate - and what to set: a rate from
+    the stage-4 pilot or given as ``success_rate``; a churn-flag extract (no dates) cannot hold
+    a pilot, so only a rate measured elsewhere."""
+    if flag_extract:
+        return (
+            "There is no positive success rate: set success_rate to the share of contacted "
+            "leavers the offer keeps (measured by a pilot elsewhere: a churn-flag extract "
+            "cannot hold one)."
+        )
+    return (
+        "There is no positive success rate: set success_rate, or run a pilot that shows one "
+        "(stage 4)."
     )
 
 
