@@ -293,3 +293,20 @@ def test_findings_for_readers_name_columns_in_words():
     assert i18n.translate("keep; mark as returns (net spend subtracts them)") == (
         "保留；标记为退货（净消费额扣除退货）"
     )
+
+
+def test_cleaning_notes_name_columns_in_words(capsys):
+    """The cleaning notes a reader sees name columns in words; the Chinese report reads them."""
+    from crmlab import i18n, quality
+
+    _, notes = clean_tables(planted_tables(), RULES)
+    quality.show_cleaning_notes(notes)
+    shown = capsys.readouterr().out
+    assert "out-of-range value(s) in overall satisfaction (allowed 1 to 5)" in shown
+    assert "whose customer id is not in customers dropped" in shown
+    assert "_" not in shown.replace("drv_", "")  # drv_staff: the fixture's own column name
+    for line in shown.splitlines():
+        if line.startswith("- "):
+            assert i18n.has_cjk(i18n.translate(line[2:], "zh")), line
+    quality.show_cleaning_notes([])
+    assert "No changes were needed." in capsys.readouterr().out

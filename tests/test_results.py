@@ -65,6 +65,9 @@ def test_pass_on_saves_the_tables_and_names_them_in_words(tmp_path):
         "Passed on to the next stages: customer features, the transaction summary for the "
         "KPIs, store visits."
     )
+    assert results.tables_in_words(["train", "cox_months", "pilot"]) == (
+        "customer-months for the Cox model, pilot, the training set"
+    )
     later = crmlab.start_stage("toy", "03_model", run_dir=tmp_path, data_dir=tmp_path)
     assert later.load_frame("features")["x"].tolist() == [7]
     assert later.load_frame("store_visits")["x"].tolist() == [1]

@@ -71,6 +71,7 @@ __all__ = [
     "quality_report",
     "retail_rules",
     "set_out_of_range_to_missing",
+    "show_cleaning_notes",
     "show_findings",
     "to_datetime",
 ]
@@ -604,6 +605,19 @@ def show_findings(report: pd.DataFrame) -> None:
         say(NO_FINDINGS)
     else:
         display(present(findings_for_readers(report)))
+
+
+_IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def show_cleaning_notes(notes: Sequence[str]) -> None:
+    """Say what cleaning changed (the notes of :func:`clean_tables` or the engine's), one item
+    each, column names in words ("out-of-range value(s) in checkout speed", not
+    ``checkout_speed``); "No changes were needed." without any."""
+    from crmlab.narrative import say, value_label
+
+    items = [_IDENTIFIER.sub(lambda m: value_label(m[0]), str(n)) for n in notes]
+    say("\n".join(f"- {n}" for n in items) or "No changes were needed.")
 
 
 def findings_for_readers(report: pd.DataFrame) -> pd.DataFrame:

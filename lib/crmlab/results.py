@@ -83,6 +83,13 @@ FRAME_LABELS: dict[str, str] = {
 """The tables the stages pass on (:meth:`StageContext.pass_on`) in words; others by their name
 with spaces ("complaints")."""
 
+
+def tables_in_words(names) -> str:
+    """The names of tables the stages pass on, sorted, in words (:data:`FRAME_LABELS`; others
+    with spaces for underscores), joined by commas: "customer features, the test set"."""
+    return ", ".join(FRAME_LABELS.get(n, n.replace("_", " ")) for n in sorted(names))
+
+
 RESULTS_SUBDIR = "results"
 ARTIFACTS_SUBDIR = "artifacts"
 
@@ -117,8 +124,7 @@ class StageContext:
         complaints, customer features, the transaction summary for the KPIs, ..."."""
         for name, df in frames.items():
             self.save_frame(df, name)
-        names = [FRAME_LABELS.get(n, n.replace("_", " ")) for n in sorted(frames)]
-        return "Passed on to the next stages: " + ", ".join(names) + "."
+        return f"Passed on to the next stages: {tables_in_words(frames)}."
 
     def load_frame(self, name: str, produced_by: str = "an earlier stage"):
         """Load a DataFrame saved by an earlier stage; a clear error if that stage has not run."""
