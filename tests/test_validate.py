@@ -657,8 +657,9 @@ def test_cli_run_config_rejects_data_dir_and_case_names(client, capsys):
 
 def test_cli_new_then_validate(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("CRMLAB_PSEUDONYM_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # the next commands as typed from here
     assert main(["new", "acme", "--from", "retail_satisfaction", "--dir", str(tmp_path)]) == 0
-    assert "next: crmlab validate --config" in capsys.readouterr().out
+    assert "next: crmlab validate --config acme/config.yaml\n" in capsys.readouterr().out
     cfg = tmp_path / "acme" / "config.yaml"
     # the starter points at files that are not there yet: validate lists each, with the key
     assert main(["validate", "--config", str(cfg)]) == 2

@@ -118,6 +118,7 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_new(args) -> int:
+    from crmlab import paths
     from crmlab.config import write_starter
     from crmlab.privacy import KEY_ENV_VAR
 
@@ -143,9 +144,10 @@ def _cmd_new(args) -> int:
         print(
             f"  (no secret.key: ${KEY_ENV_VAR} is set and is this project's pseudonymization key)"
         )
-    print(f"next: crmlab validate --config {folder / 'config.yaml'}")
+    config = paths.from_cwd(folder / "config.yaml")  # as typed from here: acme/config.yaml
+    print(f"next: crmlab validate --config {config}")
     if example:
-        print(f"then: crmlab run --config {folder / 'config.yaml'}")
+        print(f"then: crmlab run --config {config}")
     return 0
 
 
