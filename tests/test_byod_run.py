@@ -579,6 +579,8 @@ def _flag_run_reads_no_bank_text(run_dir, r, report, actions):
         assert rows[name][-1].startswith("Not used in this run: "), name
     for name in ("test_share", "value_column", "at_risk_prob", "target_relative_change"):
         assert not rows[name][-1].startswith("Not used"), name
+    # the run's input folder as the provenance shows it: no machine-specific prefix
+    assert rows["data_dir"][0].endswith("/input") and not rows["data_dir"][0].startswith("/")
     text = pages["report.html"]
     assert "campaign.n_contacted" not in r and "action_list.n" not in r
     assert "No retention campaign is costed in this run" in text

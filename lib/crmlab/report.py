@@ -647,6 +647,11 @@ def parameter_value(value: Any) -> str:
     return plain_value(value)
 
 
+PATH_PARAMETERS = ("data_dir", "run_dir")
+"""Parameters holding a folder: the appendix shows them as the provenance shows the data folder
+(relative to the config's folder or the project), not with the machine's home folder."""
+
+
 def _parameters(run: Run, lang: str = "en") -> list[tuple[str, dict]]:
     """The run's parameters for the appendix: value as a config writes it, who set it, and what
     it means - in English the help comment of the stage's parameter cell, in Chinese the case
@@ -670,8 +675,11 @@ def _parameters(run: Run, lang: str = "en") -> list[tuple[str, dict]]:
         except CrmlabError:  # a run of a case this installation does not have
             meanings = {}
     rows = []
+    base = _config_folder(run.status)
     for name, p in sorted(run.parameters.items()):
         shown = parameter_value(p["value"])
+        if name in PATH_PARAMETERS and p["value"]:  # no machine-specific prefix
+            shown = _shown_path(Path(p["value"]), base)
         used = name not in use or condition_holds(run.results, use[name])
         row = {"shown": shown, "user": p["user"], "meaning": meanings.get(name), "used": used}
         rows.append((name, row))
