@@ -20,9 +20,8 @@ Who acts, two columns that never contradict each other:
 - ``owner_role`` ("Action owner"): the team accountable for the action - the playbook's owner,
   except that a tier's contact never owns another tier's customer (the playbook's "Relationship
   manager" for a tier B customer, who has none, becomes that customer's contact, the service
-  team), and that the action of a tier (``actions.tier_actions``: "Personal call from the
-  account manager") is owned by the customer's contact, who delivers it. A campaign customer's
-  owner is the one the campaign names, and that owner is also who contacts the customer.
+  team). A campaign customer's owner is the one the campaign names, and that owner is also who
+  contacts the customer.
 
 Money columns (``value``) are in the run's currency (the stages' ``currency`` parameter, recorded
 as the figure ``currency``), else the spec's ``actions.currency``; the Excel headers say it
@@ -216,13 +215,11 @@ def action_table(run: Run) -> pd.DataFrame:
     own &= out["owner_role"] != out["contact"]
     out.loc[own, "owner_role"] = out.loc[own, "contact"]
     # the action as the customer's tier gets it (a voucher by message, not a call, where
-    # marketing automation is the contact): the spec's tier_actions; the customer's contact
-    # delivers it, so the contact owns it (a call from the account manager is not Marketing's)
+    # marketing automation is the contact): the spec's tier_actions
     for seg, by_tier in plans.tier_actions(spec.get("tier_actions")).items():
         for t, action in by_tier.items():
             variant = (out["segment"] == seg) & (out["tier"] == str(t))
             out.loc[variant, "recommended_action"] = action
-            out.loc[variant, "owner_role"] = out.loc[variant, "contact"]
     campaign = _campaign(run, spec)
     in_campaign = pd.Series(float("inf"), index=out.index)
     if campaign is not None:  # its customers get the campaign's action, owner and due date
