@@ -33,7 +33,7 @@ def test_present_labels_formats_and_keeps_whole_text():
     t = present(df, percent=["ci_low"])
     assert list(t.cells.columns) == [
         "Segment",
-        "Customers at risk",
+        "Open at start",
         "Churn rate",
         "CI low",
         "p-value",
@@ -53,7 +53,7 @@ def test_present_labels_formats_and_keeps_whole_text():
     assert "td.col1 {\n  text-align: right;\n  white-space: nowrap;" in html
     assert "td.col0 {\n  text-align: left;\n}" in html
     assert html == present(df, percent=["ci_low"])._repr_html_()  # same table, same page
-    assert "25.7%" in repr(t) and "Customers at risk" in repr(t)
+    assert "25.7%" in repr(t) and "Open at start" in repr(t)
 
 
 def test_present_decimals_follow_digits_and_whole_numbers_lose_them():

@@ -324,11 +324,12 @@ def test_a_missing_required_value_is_a_warning_that_says_the_rows_are_dropped(cl
     assert (p["severity"], p["n_rows"], p["rows"]) == ("warning", 1, [4])
     assert p["hint"] == (
         "rows without amount cannot be used: 02_data drops them (amount is required), which the "
-        "report's data-quality table lists as an error (rows dropped). A warning here, as an "
-        "error here blocks the run: these are under 10% of the rows and the others are used "
-        "(10% or more would block, as a sign of a wrong mapping). Fill in amount in the export "
-        "to keep these rows"
+        "report's data-quality table lists as an error (rows dropped). Here it is only a "
+        "warning, because an error here stops the run and "
+        "these are under 10% of the rows, the others being used (10% or more would stop it, as "
+        "a sign of a wrong mapping). Fill in amount in the export to keep these rows"
     )
+
     tables = prepared.tables
     report = quality.quality_report(tables, sources.case_rules("retail_satisfaction", tables))
     [finding] = report[(report["column"] == "amount") & (report["check"] == "missing")].to_dict(

@@ -61,7 +61,16 @@ def test_check_in_student_mode_talks_and_never_raises(capsys):
         "\u274c Not quite",
     ]
     assert "Hint: use alpha and power" in lines[3]
-    assert "TypeError" in lines[6]
+    # a student reads what kind of answer it was, not a Python error
+    assert "(it is a number, which the check cannot compare)" in lines[6]
+    assert "TypeError" not in lines[6]
+    low_high = lambda ci: ci[1] - ci[0] > 0  # noqa: E731
+    assert workshop.check("ci", {"ci": "about 24-27%"}, test=low_high) is False
+    said = capsys.readouterr().out
+    assert "(it is text: 'about 24-27%', which the check cannot compare)" in said
+    workshop.student_mode(False)  # the instructor notebook's author sees the error itself
+    with pytest.raises(workshop.CheckFailed, match="TypeError"):
+        workshop.check("ci", {"ci": "about 24-27%"}, test=low_high)
 
 
 def test_check_in_instructor_mode_is_silent_when_right_and_raises_when_not(capsys):

@@ -398,6 +398,7 @@ TERMS_ZH: dict[str, str] = {
     "Cumulative gain": "累计增益",
     "Customer (pseudonym)": "客户（假名编号）",
     "Customers at risk": "期初在册客户数",
+    "Open at start": "期初在册客户数",
     "Customers lost": "流失客户数",
     "Events": "事件数",
     "LMG (part of R²)": "LMG（R² 分解）",

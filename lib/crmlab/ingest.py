@@ -2106,9 +2106,9 @@ def _missing_value_hint(name: str, mapping: str) -> Hint:
     share = f"{BLOCKING_SHARE:.0%}"
     return Hint(
         f"{_DROPPED.format(name=name)}, which the report's data-quality table lists as an error "
-        f"(rows dropped). A warning here, as an error here blocks the run: these are under "
-        f"{share} of the rows and the others are used ({share} or more would block, as a sign "
-        f"of a wrong mapping). Fill in {name} in the export to keep these rows",
+        f"(rows dropped). Here it is only a warning, because an error here stops the run and "
+        f"these are under {share} of the rows, the others being used ({share} or more would "
+        f"stop it, as a sign of a wrong mapping). Fill in {name} in the export to keep these rows",
         f"rows without {name} cannot be used; this many blanks mean a column that is mostly "
         f"empty is mapped (check {mapping or 'the mapping under columns:'}), or the export "
         "left it out",

@@ -58,7 +58,7 @@ MISSING = MISSING_MARK
 LABELS: dict[str, str] = {
     "n": "Count",
     "n_rows": "Rows",
-    "n_at_risk": "Customers at risk",
+    "n_at_risk": "Open at start",  # the survival sense; "at risk" is the lifecycle stage
     "n_lost": "Customers lost",
     "n_customers": "Customers",
     "n_churners": "Churners",

@@ -178,7 +178,9 @@ def _judge(name, answer, not_yet, expected, test, tol, hint, what) -> bool:
         ok = bool(test(answer)) if test is not None else _matches(answer, expected, tol)
         detail = ""
     except Exception as e:  # noqa: BLE001 - a malformed answer is "not quite", not a crash
-        ok, detail = False, f" ({type(e).__name__}: {e})"
+        # a student reads what kind of answer it was; the notebook's author the error itself
+        reason = f"it is {_kind(answer)}, which the check cannot compare"
+        ok, detail = False, f" ({reason if _STUDENT else f'{type(e).__name__}: {e}'})"
     if ok:
         if _STUDENT:
             print(WELL_DONE.format(what=what))
@@ -188,6 +190,28 @@ def _judge(name, answer, not_yet, expected, test, tol, hint, what) -> bool:
         print(message)
         return False
     raise CheckFailed(message)
+
+
+def _kind(answer: Any) -> str:
+    """What kind of value ``answer`` is, in words a student reads ("text: 'about 24-27%'",
+    "a list of 3 values", "a number")."""
+    import pandas as pd
+
+    if isinstance(answer, str):
+        return f"text: {answer[:40]!r}"
+    if isinstance(answer, bool):
+        return "yes/no"
+    if isinstance(answer, int | float):
+        return "a number"
+    if isinstance(answer, list | tuple):
+        return f"a list of {len(answer)} value(s)"
+    if isinstance(answer, dict):
+        return f"a mapping of {len(answer)} key(s)"
+    if isinstance(answer, pd.DataFrame):
+        return f"a table of {len(answer)} row(s)"
+    if isinstance(answer, pd.Series):
+        return f"a column of {len(answer)} value(s)"
+    return f"a {type(answer).__name__}"
 
 
 # --------------------------------------------------------------------------------------------
