@@ -217,3 +217,18 @@ def test_a_churn_flag_campaign_calls_with_the_extracts_own_contacts():
         "P-3": "marketing_automation",
     }
     assert list(work["pseudo_id"]) == ["P-1", "P-2", "P-3"]  # by expected loss: 500, 40, 9
+
+
+def test_a_plan_that_starts_after_the_goal_ends_at_its_deadline():
+    """plan_start later than the goal's start leaves fewer months: the plan is fitted into
+    them; too few say why there is no plan."""
+    assert plans.plan_window("2026-10", "2026-10", 6) == (6, None)
+    assert plans.plan_window("2027-01", "2026-10", 6) == (3, None)  # deadline 2027-04
+    plan = plans.implementation_plan("2027-01", 3, ["staff service"], ["S1"], kpi="CSAT")
+    assert plan["month"].max() == "2027-04"
+    months, why = plans.plan_window("2027-03", "2026-10", 6)
+    assert months == 1 and "1 month(s) before the goal's deadline (2027-04)" in why
+    assert plans.plan_window("2027-08", "2026-10", 6)[1].startswith("It would start in 2027-08, 0")
+    assert plans.plan_window("2027-01", "2026-10", 12, minimum=6) == (9, None)
+    assert plans.plan_window(None, "2026-10", 6) == (6, None)
+    assert plans.plan_window("2027-01", None, 6) == (6, None)

@@ -16,7 +16,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from crmlab import runner
+from crmlab import plans, runner
 from crmlab.engine import java_available
 from crmlab.privacy import assert_no_pii
 from crmlab.results import figure_differences
@@ -297,6 +297,11 @@ def test_plan_start_moves_the_plan_and_every_due_date(tmp_path, small_data):
     spend = r["kpi.spend_per_customer"]["actual"]
     assert f"EUR {spend:,.2f}" in pages["05_evaluate.html"]  # the scorecard's spend per customer
     assert "Value (EUR)" in pd.read_excel(res.run_dir / "actions.xlsx", sheet_name=None)["loyal"]
+    # the implementation plan starts in 2027-01 and still ends at the goal's deadline
+    deadline = plans.add_months(r["goal.start"], r["goal.deadline_months"])
+    stage5 = re.sub(r"<[^>]+>", " ", pages["05_evaluate.html"])
+    ends = re.findall(r"(\d{4}-\d{2})\s+Evaluation against the goal", stage5)
+    assert ends == [deadline], (ends, deadline)
     assert r["plan.start"] == "2027-01" and r["goal.start"] < "2027-01"
     listed = pd.read_csv(res.run_dir / "actions.csv")
     # due: the last day of 2027-01 + the playbook's offset (0, 1 or 2 months)

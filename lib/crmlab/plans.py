@@ -322,6 +322,33 @@ def _listed(items: Sequence[str], lang: str) -> str:
     return "、".join(_term(w, lang) for w in words)
 
 
+MIN_PLAN_MONTHS = 3
+"""The shortest implementation plan (:func:`implementation_plan`): prepare, train, evaluate."""
+
+
+def plan_window(
+    start: str | None, goal_start: str | None, deadline_months: int, minimum: int = MIN_PLAN_MONTHS
+) -> tuple[int, str | None]:
+    """Months an implementation plan starting in ``start`` has until the goal's deadline
+    (``goal_start`` + ``deadline_months``), and why there is no plan when they are fewer than
+    :data:`MIN_PLAN_MONTHS` (else None). A plan that starts after the goal (``plan_start``)
+    has that much less time: its milestones end at the deadline, not months after it. Without
+    a ``start`` or a ``goal_start``: ``deadline_months``. ``minimum``: the months the plan
+    needs (:data:`MIN_PLAN_MONTHS`; a retention programme's
+    :data:`crmlab.targeting.RETENTION_PLAN_MIN_MONTHS`)."""
+    if not start or not goal_start:
+        return deadline_months, None
+    deadline = add_months(goal_start, deadline_months)
+    months = (pd.Period(deadline, "M") - pd.Period(start, "M")).n
+    if months >= minimum:
+        return months, None
+    return months, (
+        f"It would start in {start}, {max(months, 0)} month(s) before the goal's deadline "
+        f"({deadline}); a plan needs at least {minimum}: start it earlier (plan_start) "
+        "or set a goal with a later deadline (deadline_months)."
+    )
+
+
 def implementation_plan(
     start: str,
     deadline_months: int,
@@ -338,8 +365,10 @@ def implementation_plan(
     in ``lang`` (:data:`IMPLEMENTATION_MILESTONES`; "zh": Chinese, with ``focus``, ``kpi`` and
     the owner roles translated).
     """
-    if deadline_months < 3:
-        raise ParameterError("An implementation plan needs at least 3 months to the deadline.")
+    if deadline_months < MIN_PLAN_MONTHS:
+        raise ParameterError(
+            f"An implementation plan needs at least {MIN_PLAN_MONTHS} months to the deadline."
+        )
     if lang not in ("en", "zh"):
         raise ParameterError(f"Unknown language {lang!r}: use en or zh.")
     mid = max(2, deadline_months // 2)

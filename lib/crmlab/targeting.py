@@ -760,6 +760,10 @@ def campaign_options(
     return pd.DataFrame(rows)
 
 
+RETENTION_PLAN_MIN_MONTHS = 6
+"""The shortest retention programme plan (:func:`retention_plan`): train, waves, evaluate."""
+
+
 def retention_plan(
     start: str,
     deadline_months: int,
@@ -778,8 +782,11 @@ def retention_plan(
     """
     from crmlab.plans import add_months
 
-    if int(deadline_months) < 6:
-        raise DataError("A retention programme plan needs at least 6 months to the deadline.")
+    if int(deadline_months) < RETENTION_PLAN_MIN_MONTHS:
+        raise DataError(
+            f"A retention programme plan needs at least {RETENTION_PLAN_MIN_MONTHS} months to "
+            "the deadline."
+        )
     if not 0 <= holdout_share < 1:
         raise DataError(f"holdout_share must be in [0, 1), got {holdout_share}.")
     d = int(deadline_months)
