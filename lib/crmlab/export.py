@@ -26,11 +26,16 @@ _HEADING = re.compile(r"^#{1,6}\s+(\S.*?)\s*#*\s*$")
 _NO_ALT = 'alt="No description has been provided for this image"'  # nbconvert's default
 
 
+def headings(markdown: str) -> list[str]:
+    """The texts of the Markdown headings in ``markdown`` (``## Key drivers`` -> "Key
+    drivers"), in order."""
+    return [m[1].strip() for m in map(_HEADING.match, markdown.splitlines()) if m]
+
+
 def last_heading(markdown: str) -> str | None:
-    """The text of the last Markdown heading (``## Key drivers`` -> "Key drivers") in
-    ``markdown``; None without one."""
-    found = [m[1] for m in map(_HEADING.match, markdown.splitlines()) if m]
-    return found[-1].strip() if found else None
+    """The text of the last Markdown heading in ``markdown``; None without one."""
+    found = headings(markdown)
+    return found[-1] if found else None
 
 
 def _chart_alts(cells) -> list[str]:
@@ -74,9 +79,8 @@ def notebook_to_html(notebook_path: str | Path, html_path: str | Path) -> Path:
     exporter = HTMLExporter(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
     )
-    lines = [ln for c in nb.cells if c.cell_type == "markdown" for ln in c.source.splitlines()]
-    headings = [m[1].strip() for m in map(_HEADING.match, lines) if m]
-    title = headings[0] if headings else Path(notebook_path).stem
+    found = [h for c in nb.cells if c.cell_type == "markdown" for h in headings(c.source)]
+    title = found[0] if found else Path(notebook_path).stem
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     for alt in _chart_alts(nb.cells):  # the charts in page order, as nbconvert wrote them
         body = body.replace(_NO_ALT, f'alt="{htmlmod.escape(alt)}"', 1)

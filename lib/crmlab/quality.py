@@ -614,10 +614,17 @@ def show_cleaning_notes(notes: Sequence[str]) -> None:
     """Say what cleaning changed (the notes of :func:`clean_tables` or the engine's), one item
     each, column names in words ("out-of-range value(s) in checkout speed", not
     ``checkout_speed``); "No changes were needed." without any."""
-    from crmlab.narrative import say, value_label
+    from crmlab.narrative import say
 
-    items = [_IDENTIFIER.sub(lambda m: value_label(m[0]), str(n)) for n in notes]
+    items = [_in_words(n) for n in notes]
     say("\n".join(f"- {n}" for n in items) or "No changes were needed.")
+
+
+def _in_words(text) -> str:
+    """``text`` with its identifiers (column names such as ``checkout_speed``) in words."""
+    from crmlab.narrative import value_label
+
+    return _IDENTIFIER.sub(lambda m: value_label(m[0]), str(text))
 
 
 def findings_for_readers(report: pd.DataFrame) -> pd.DataFrame:
@@ -625,13 +632,8 @@ def findings_for_readers(report: pd.DataFrame) -> pd.DataFrame:
     finding's column in words ("5 missing value(s) in overall satisfaction", "refer to a
     customer id that is not in customers") and the returns' action without the flag column's
     name ("keep; mark as returns ..."); the report itself keeps the column names."""
-    from crmlab.narrative import value_label
-
     out = report[FINDING_COLUMNS].copy()
-    out["note"] = [
-        re.sub(rf"\b{re.escape(col)}\b", value_label(col), str(note)) if col != "*" else note
-        for col, note in zip(out["column"], out["note"], strict=True)
-    ]
+    out["note"] = out["note"].map(_in_words)
     out["action"] = out["action"].astype("str").str.replace("flag as is_return", "mark as returns")
     return out
 
