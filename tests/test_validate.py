@@ -229,6 +229,29 @@ def test_bad_dates_in_a_day_first_column_get_no_format_that_would_break_the_othe
     assert ingest.guess_date_format(pd.Series(["13/01/2026", "01/13/2026"])) is None
 
 
+def test_a_time_without_a_date_is_no_date_not_today(client):
+    """'12:00' in a date column: a lenient reader dates it today (the day of the run, a
+    different value every day); it is a value that is not a date, and the hint says why."""
+    assert ingest.parse_dates(pd.Series(["12:00", "9:30 pm", "2026-01-05"])).bad.tolist() == [
+        True,
+        True,
+        False,
+    ]
+    rows = [f"R{i};1001;{d:02d}/01/2026;qualité;oui;1" for i, d in enumerate(range(1, 21))]
+    rows += ["R98;1002;12:00;délai;non;"]
+    (client.parent / "reclamations.csv").write_text(
+        "N° réclamation;Client;Date réception;Catégorie;Résolu;Délai (jours)\n"
+        + "\n".join(rows)
+        + "\n",
+        encoding="utf-8",
+    )
+    _edit(client, "date: Date réception", "date: {column: Date réception, dayfirst: true}")
+    p = _by_rule(_problems(client), "not a date")
+    assert (p["source"], p["n_rows"], p["rows"]) == ("complaints", 1, [22])
+    assert "1 value(s) are times of day without a date (e.g. '12:00')" in p["hint"]
+    assert "not dates at all" not in p["hint"]
+
+
 def test_dates_in_another_format_than_the_one_given(client):
     orders = client.parent / "orders.csv"
     _edit(orders, "A09,1001,S1,20240114", "A09,1001,S1,2024-01-14")

@@ -571,6 +571,8 @@ def parse_numbers(s: pd.Series, decimal: str = ".") -> Parsed:
 
 
 _ZH_DATE_RE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?(.*)$")
+_TIME_ONLY_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s*[ap]\.?\s?m\.?)?$", re.IGNORECASE)
+"""A time of day without a date ('12:00', '9:30 pm'): the lenient reading would date it today."""
 _SLASH_RE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
 
 
@@ -659,6 +661,7 @@ def parse_dates(s: pd.Series, fmt: str | None = None, dayfirst: bool = False) ->
             # one word of digits, perhaps after letters (T000000032, 2024, 123456): an id or a
             # number, which the lenient reading below would take for a date (the year 2032)
             todo &= ~t.str.fullmatch(r"[^\W\d_]*\d+")
+            todo &= ~t.str.match(_TIME_ONLY_RE.pattern, case=False)  # no date: not today's
             if todo.any():
                 rest = t[todo]
                 parts = rest.str.extract(_SLASH_RE).astype("float64")
@@ -1413,12 +1416,15 @@ def _date_hint(
         written = bad_text[other] if not read.any() else pd.concat([read_text, bad_text[other]])
         suggest = guess_date_format(written, dayfirst)
     not_dates = bad_text[~other & ~fixed]
+    times = not_dates[not_dates.str.match(_TIME_ONLY_RE.pattern, case=False)]  # '12:00'
+    not_dates = not_dates[~not_dates.index.isin(times.index)]
     impossible = not_dates[not_dates.str.match(_DATE_LIKE)]  # shaped like dates: 32/13/2024
     not_dates = not_dates[~not_dates.str.match(_DATE_LIKE)]  # text: 'unknown', 'yesterday'
     examples = {
         "eg": list(dict.fromkeys(not_dates))[:2],
         "eg_impossible": list(dict.fromkeys(impossible))[:2],
         "eg_other": list(dict.fromkeys(bad_text[other]))[:2],
+        "eg_times": list(dict.fromkeys(times))[:2],
     }
     warn, err = [], []
     if fmt is not None and other.any():
@@ -1448,6 +1454,8 @@ def _date_hint(
         wrong.append(f"{len(not_dates):,} value(s) are not dates at all{{eg}}")
     if len(impossible):
         wrong.append(f"{len(impossible):,} value(s) are impossible dates{{eg_impossible}}")
+    if len(times):
+        wrong.append(f"{len(times):,} value(s) are times of day without a date{{eg_times}}")
     text = pd.Series(False, index=s.index)
     text[not_dates.index] = True
     wrong_column = _wrong_column(s, text)
