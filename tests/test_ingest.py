@@ -101,7 +101,22 @@ def test_explicit_encoding_wins_and_a_wrong_one_is_a_clear_problem(tmp_path):
     prepared = ingest.load(config.load_config(cfg))
     [p] = prepared.problems
     assert p["severity"] == "error" and p["file"] == "s.csv"
-    assert "cannot be read as utf-8" in p["rule"] and "set the right encoding" in p["hint"]
+    assert (
+        p["rule"] == "cannot be read as utf-8: line 1 ('门店,日期') holds bytes that are not utf-8"
+    )
+    assert p["hint"].startswith("the file reads as GB18030/GBK (Chinese): set encoding: gb18030")
+    # UTF-8 with one line saved in Latin-1: no one encoding reads it; the line is named
+    (tmp_path / "s.csv").write_bytes(
+        "门店,日期\nS1,2024-01-01\n".encode() + "Café,2024-01-02\n".encode("latin-1")
+    )
+    cfg.write_text(cfg.read_text(), encoding="utf-8")
+    [p] = ingest.load(config.load_config(cfg)).problems
+    assert (
+        p["rule"]
+        == "cannot be read as utf-8: line 3 ('Caf\ufffd,2024-01-02') holds bytes that are not utf-8"
+    )
+    assert p["hint"].startswith("the file mixes encodings")
+    (tmp_path / "s.csv").write_bytes("门店,日期\nS1,2024-01-01\n".encode("gbk"))
     cfg.write_text(cfg.read_text().replace("utf-8", "gbk"), encoding="utf-8")
     prepared = ingest.load(config.load_config(cfg))
     assert prepared.ok and prepared.tables["stores"]["store_id"].tolist() == ["S1"]

@@ -300,6 +300,43 @@ def _near_file(name: str, names: Sequence[str]) -> str | None:
     return by_stem[close[0]] if close else None
 
 
+def _encoding_problem(
+    data: bytes, encoding: str, error: UnicodeDecodeError, configured: bool
+) -> tuple[str, str]:
+    """The rule and hint of a file that cannot be decoded: the line (1-based, counting the
+    header) with its text as the file's detected encoding reads it, and that encoding."""
+    readable, how = detect_encoding(data)
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        valid = failing = 0
+        for raw_line in data.splitlines():
+            if not raw_line.isascii():
+                try:
+                    raw_line.decode("utf-8")
+                    valid += 1
+                except UnicodeDecodeError:
+                    failing += 1
+        if valid >= failing:  # as many lines with valid UTF-8 text: a UTF-8 file, mixed
+            readable = encoding
+    line_no = data.count(b"\n", 0, error.start) + 1
+    start = data.rfind(b"\n", 0, error.start) + 1
+    end = data.find(b"\n", error.start)
+    line = data[start : end if end >= 0 else len(data)].decode(readable, "replace").strip()
+    shown = line if len(line) <= 40 else line[:40] + "..."
+    rule = f"cannot be read as {encoding}: line {line_no} ('{shown}') holds bytes that are not "
+    rule += encoding
+    if configured and readable.replace("-sig", "") != encoding.lower().replace("_", "-"):
+        hint = (
+            f"the file reads as {how}: set encoding: {readable} under data: (or remove "
+            "encoding: to have it detected)"
+        )
+    else:  # mixed encodings in one file: no one encoding reads it all
+        hint = (
+            "the file mixes encodings (parts saved from different programs?): export it again "
+            "as UTF-8, or set the right encoding: under data: (e.g. gbk, gb18030, utf-8, latin-1)"
+        )
+    return rule, hint
+
+
 def _read_text(src: SourceConfig) -> tuple[pd.DataFrame, dict]:
     data = src.path.read_bytes()
     if src.encoding:
@@ -310,10 +347,7 @@ def _read_text(src: SourceConfig) -> tuple[pd.DataFrame, dict]:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as e:
-        raise _ReadProblem(
-            f"cannot be read as {encoding}: byte {e.start} is not valid",
-            "set the right encoding: under data: (e.g. gbk, gb18030, utf-8, latin-1)",
-        ) from None
+        raise _ReadProblem(*_encoding_problem(data, encoding, e, bool(src.encoding))) from None
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise _ReadProblem("the file holds no text", "export the table again")
