@@ -222,7 +222,7 @@ def test_large_segments_are_capped_in_excel_but_complete_in_csv(written, tmp_pat
 def test_values_are_written_in_cents(written):
     """The value column is money: at most two decimals in the CSV (no float noise such as
     3875.3599999999997), and the cents of the stage's exact value."""
-    run, _, csv, table = written
+    run, xlsx, csv, table = written
     text = pd.read_csv(csv, dtype={"value": "str"})["value"].dropna()
     assert text.str.fullmatch(r"-?\d+(\.\d{1,2})?").all()
     spec = actions.action_spec(CASE)
@@ -231,6 +231,23 @@ def test_values_are_written_in_cents(written):
     got = table.set_index("customer_id")["value"]
     assert got.notna().sum() > 100
     assert (got - stage.reindex(got.index)).abs().max() <= 0.005 + 1e-9
+    _summary_adds_exact_values(run, xlsx, table, CASE)
+
+
+def _summary_adds_exact_values(run, xlsx, table, case) -> bool:
+    """The Summary sheet's total per segment is the sum of the stage's exact values to the cent
+    (the report's totals), not the sum of the list's rounded values; returns whether the two
+    differ in this run."""
+    spec = actions.action_spec(case)
+    stage = run.artifact(spec["table"])
+    exact = stage[spec["value"]].astype("float64").groupby(stage[spec["segment"]].astype("str"))
+    exact = exact.sum().round(2)
+    summary = pd.read_excel(xlsx, sheet_name="Summary")
+    summary = summary[summary["Customers"].notna()].set_index("Segment")["Total value (CNY)"]
+    names = {s: actions._segment_name(s, "en") for s in table["segment"].unique()}
+    assert {s: summary[n] for s, n in names.items()} == {s: exact[s] for s in names}
+    cents = table.groupby("segment")["value"].sum().round(2)
+    return bool((cents != exact.reindex(cents.index)).any())
 
 
 def test_whole_numbers_and_decimals_are_written_as_a_client_reads_them(written):
@@ -352,6 +369,11 @@ def test_a_work_list_without_a_costed_campaign_is_not_called_a_campaign(finance_
     xlsx_zh, _ = actions.write_action_list(copy, lang="zh")
     summary_zh = pd.read_excel(xlsx_zh, sheet_name="汇总")
     assert summary_zh["列入工作清单的客户数"].sum() == len(work)
+
+
+def test_finance_summary_totals_are_the_exact_values_not_the_sum_of_rounded_ones(finance_written):
+    run, xlsx, _, table = finance_written
+    assert _summary_adds_exact_values(run, xlsx, table, FINANCE)  # rounding would show
 
 
 def test_finance_excel_headers_say_who_acts_and_the_currency(finance_written, tmp_path):

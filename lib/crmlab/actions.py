@@ -140,13 +140,15 @@ def _plan_start(run: Run, spec: dict) -> pd.Period:
     return pd.Period(str(month), freq="M")
 
 
-def action_table(run: Run) -> pd.DataFrame:
+def action_table(run: Run, rounded: bool = True) -> pd.DataFrame:
     """The customers to act on, one row each, sorted by priority (see the module docstring).
 
     Columns: ``priority``, ``customer_id`` (pseudonymous), ``segment``, ``tier``, the score
     (``satisfaction`` or ``churn_risk``), ``value``, ``recommended_action``, ``owner_role`` (the
     action's owner) and ``contact`` (who contacts the customer; see the module docstring for
     how the two agree), ``due_date`` (a date), then the spec's ``extra`` columns.
+    ``rounded``: values as the client reads them (value in cents, see :func:`_rounded`); else
+    exact (for totals, which add the exact values as the report does, not rounded ones).
     """
     from crmlab import plans
 
@@ -196,7 +198,7 @@ def action_table(run: Run) -> pd.DataFrame:
             "segment": segment,
             "tier": tier,
             score_name: score,
-            "value": value.round(2),  # currency: cents (the order below uses the exact value)
+            "value": value,
             "recommended_action": segment.map({k: v[0] for k, v in playbook.items()}),
             "owner_role": segment.map({k: v[1] for k, v in playbook.items()}),
             "contact": tier.map(contacts).fillna("-"),
@@ -249,7 +251,7 @@ def action_table(run: Run) -> pd.DataFrame:
     ).index
     out = out.loc[order].reset_index(drop=True)
     out.insert(0, "priority", range(1, len(out) + 1))
-    return _rounded(out, score_name)
+    return _rounded(out, score_name) if rounded else out
 
 
 def _rank_column(run: Run) -> str:
@@ -739,11 +741,14 @@ def write_action_list(
 
     lang = i18n.check_lang(lang)
     run = Run.open(run_dir)
-    table = action_table(run)
-    check_no_personal_data(table, run, personal)
+    exact = action_table(run, rounded=False)
     spec = run_action_spec(run)
     score_name = "churn_risk" if spec.get("score_kind") == "risk" else "satisfaction"
-    summary = segment_summary(table, score_name, planned_actions(spec), tier_contacts(spec))
+    table = _rounded(exact, score_name)
+    check_no_personal_data(table, run, personal)
+    # totals and means of the exact values (the report's), each then shown to the cent
+    summary = segment_summary(exact, score_name, planned_actions(spec), tier_contacts(spec))
+    summary[["total_value", "mean_value"]] = summary[["total_value", "mean_value"]].round(DECIMALS)
     formats = {
         "priority": "0",
         "value": spec.get("value_format", "#,##0.00"),
