@@ -310,3 +310,50 @@ def test_cleaning_notes_name_columns_in_words(capsys):
             assert i18n.has_cjk(i18n.translate(line[2:], "zh")), line
     quality.show_cleaning_notes([])
     assert "No changes were needed." in capsys.readouterr().out
+
+
+def _finding_row(source, check, severity, n_rows, rows_in_table, note):
+    return {
+        "source": source,
+        "column": "amount",
+        "check": check,
+        "severity": severity,
+        "n_rows": n_rows,
+        "share": n_rows / rows_in_table,
+        "note": note,
+        "action": "drop these rows",
+    }
+
+
+def test_the_stage_answer_calls_faults_few_only_when_they_are():
+    """verdict(): faults are errors and warnings; few = none above 5% of its table's rows."""
+    from crmlab.quality import verdict
+
+    returns = _finding_row("transactions", "negative_amount", "info", 300, 1000, "300 returns.")
+    assert verdict(pd.DataFrame([returns])) == (
+        "No faults were found: every check of the rules passed; what the checks noted is "
+        "expected and kept."
+    )
+    assert verdict(pd.DataFrame([], columns=list(returns))).startswith("No faults were found")
+    few = [
+        returns,
+        _finding_row("transactions", "missing", "error", 7, 1000, "7 missing value(s) in amount."),
+        _finding_row("survey", "out_of_range", "warning", 5, 100, "5 value(s) in price_value."),
+    ]
+    assert verdict(pd.DataFrame(few)) == (
+        "The faults found are few: 2 finding(s), none touching more than 5% of a table's rows - "
+        "the largest: 5 value(s) in price value (5.0% of the survey rows). Each is fixed by the "
+        "stated rule above. 1 of them is an error: 7 row(s) the later stages cannot use as they are."
+    )
+    many = few + [
+        _finding_row("customers", "duplicate_key", "error", 408, 5000, "408 rows share an id.")
+    ]
+    text = verdict(pd.DataFrame(many))
+    assert text.startswith(
+        "The faults are not few: 3 finding(s), the largest: 408 rows share an id (8.2% of the "
+        "customers rows). Each is handled by the stated rule above, but have the client's data "
+        "owner explain the largest"
+    )
+    assert text.endswith(
+        "2 of them are errors: 415 row(s) the later stages cannot use as they are."
+    )

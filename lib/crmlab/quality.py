@@ -74,6 +74,7 @@ __all__ = [
     "show_cleaning_notes",
     "show_findings",
     "to_datetime",
+    "verdict",
 ]
 
 CHECKS = (
@@ -625,6 +626,49 @@ def _in_words(text) -> str:
     from crmlab.narrative import value_label
 
     return _IDENTIFIER.sub(lambda m: value_label(m[0]), str(text))
+
+
+FEW_SHARE = 0.05
+"""A fault touching at most this share of a table's rows is "few" in :func:`verdict`."""
+
+
+def verdict(report: pd.DataFrame) -> str:
+    """The data-quality answer of a stage, in one paragraph, from a :func:`quality_report`.
+
+    Faults are the findings of severity ``error`` (rows that cannot be used as they are) and
+    ``warning`` (fixed by cleaning); ``info`` findings (returns, blanks where they are
+    expected) are no faults. The faults are called few when none touches more than
+    :data:`FEW_SHARE` of its table's rows (``share``); else the largest is named with its share
+    and the reader is asked to have the client's data owner explain it before relying on the
+    results (a fault of that size often means an incomplete or wrongly mapped export)."""
+    from crmlab.narrative import pct
+
+    faults = report[report["severity"].isin(["error", "warning"])]
+    if faults.empty:
+        return "No faults were found: every check of the rules passed" + (
+            "; what the checks noted is expected and kept." if len(report) else "."
+        )
+    worst = faults.loc[faults["share"].idxmax()]
+    largest = f"{_in_words(worst['note']).rstrip('.')} ({pct(worst['share'])} of the {worst['source']} rows)"
+    errors = faults[faults["severity"] == "error"]
+    dropped = (
+        f" {len(errors)} of them {'is an error' if len(errors) == 1 else 'are errors'}: "
+        f"{int(errors['n_rows'].sum()):,} row(s) the later stages cannot use as they are."
+        if len(errors)
+        else ""
+    )
+    if worst["share"] <= FEW_SHARE:
+        return (
+            f"The faults found are few: {len(faults)} finding(s), none touching more than "
+            f"{pct(FEW_SHARE, 0)} of a table's rows - the largest: {largest}. Each is fixed by "
+            f"the stated rule above.{dropped}"
+        )
+    return (
+        f"The faults are not few: {len(faults)} finding(s), the largest: {largest}. Each is "
+        f"handled by the stated rule above, but have the client's data owner explain the "
+        f"largest before relying on the results: a fault of this size often means an incomplete "
+        f"or wrongly mapped export.{dropped}"
+    )
 
 
 def findings_for_readers(report: pd.DataFrame) -> pd.DataFrame:
