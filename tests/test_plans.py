@@ -33,6 +33,30 @@ def test_implementation_plan_milestones():
         plans.implementation_plan("2026-10", 2, [], [], kpi="CSAT")
 
 
+def test_a_plan_after_the_pilot_does_not_train_the_pilot_units_again():
+    """Stage 5 plans the roll-out after the pilot of stage 4: the pilot units' staff were
+    trained for it, so they keep the practice and coach the roll-out (in both languages)."""
+    before = plans.implementation_plan("2026-10", 6, ["staff_service"], ["S1", "S2"], "CSAT")
+    after = plans.implementation_plan(
+        "2026-10", 6, ["staff_service"], ["S1", "S2"], "CSAT", pilot_done=True
+    )
+    changed = before.compare(after)
+    assert list(changed.index) == [2]  # the one milestone, same month and owner
+    assert after.loc[2, "milestone"] == (
+        "Pilot units (2) keep the practice; their staff coach the roll-out"
+    )
+    assert after.loc[2, "check"] == "CSAT of the pilot units holds"
+    assert not after["milestone"].str.contains("Train staff").any()
+    zh = plans.implementation_plan(
+        "2026-10", 6, ["staff_service"], ["S1", "S2"], "CSAT", lang="zh", pilot_done=True
+    )
+    assert zh.loc[2, "milestone"] == "试点单位（2 个）保持新做法；其员工辅导推广"
+    from crmlab import i18n
+
+    assert i18n.translate(after.loc[2, "milestone"], "zh") == zh.loc[2, "milestone"]
+    assert i18n.translate(after.loc[2, "check"], "zh") == zh.loc[2, "check"]
+
+
 def test_projected_path_is_a_linear_ramp():
     path = plans.projected_path(0.80, 0.06, "2026-10", 6, ramp_months=3)
     assert list(path["projected"].round(6)) == [0.80, 0.82, 0.84, 0.86, 0.86, 0.86, 0.86]

@@ -632,6 +632,7 @@ FORMERLY_ENGLISH = [
     "Kick-off",
     "Training material",
     "Train staff",
+    "coach the roll-out",
     "survey wave",
     "Roll-out",
     "Evaluation against",
@@ -688,7 +689,7 @@ def test_zh_report_plans_come_from_their_chinese_variant(reports):
     n_units = len(run.results["pilot.treated_units"])
     for text in (
         "项目启动；明确负责人；冻结基线",
-        f"培训试点单位员工（{n_units} 个）",
+        f"试点单位（{n_units} 个）保持新做法；其员工辅导推广",  # the pilot of stage 4 ran
         "满意度（CSAT）符合目标路径",
         "第二批推广：全部单位；复训",
         "总体满意度（1-5 分）与推荐意愿（0-10 分）",

@@ -198,6 +198,12 @@ def _text(text: Mapping[str, str], lang: str, **fields) -> str:
     return text[lang].format(**fields)
 
 
+#: The milestone that trains the pilot units' staff (before the pilot has run).
+TRAIN_PILOT_UNITS = {
+    "en": "Train staff in pilot units ({n_units})",
+    "zh": "培训试点单位员工（{n_units} 个）",
+}
+
 #: The implementation plan's milestones: (month, milestone, owner role, check). ``month`` is
 #: "start", "start+1", "mid" (half-way), "mid+1" or "deadline"; texts are {en, zh}
 #: ``str.format`` templates with the fields ``kpi``, ``focus`` and ``n_units``. Owner roles are
@@ -217,7 +223,7 @@ IMPLEMENTATION_MILESTONES: tuple[tuple[str, dict[str, str], str, dict[str, str]]
     ),
     (
         "start+1",
-        {"en": "Train staff in pilot units ({n_units})", "zh": "培训试点单位员工（{n_units} 个）"},
+        TRAIN_PILOT_UNITS,
         "Training lead",
         {"en": "attendance 100%", "zh": "出勤率 100%"},
     ),
@@ -248,6 +254,19 @@ IMPLEMENTATION_MILESTONES: tuple[tuple[str, dict[str, str], str, dict[str, str]]
         "Programme lead",
         {"en": "{kpi} target", "zh": "{kpi}目标"},
     ),
+)
+
+#: The pilot units' milestone once the pilot has run (stage 4 read it out): their staff were
+#: trained for the pilot, so they keep the practice and coach the roll-out instead of being
+#: trained again (replaces "Train staff in pilot units" in :func:`implementation_plan`).
+PILOT_DONE_MILESTONE: tuple[str, dict[str, str], str, dict[str, str]] = (
+    "start+1",
+    {
+        "en": "Pilot units ({n_units}) keep the practice; their staff coach the roll-out",
+        "zh": "试点单位（{n_units} 个）保持新做法；其员工辅导推广",
+    },
+    "Training lead",
+    {"en": "{kpi} of the pilot units holds", "zh": "试点单位的{kpi}保持"},
 )
 
 #: What the training covers when no focus is named.
@@ -298,7 +317,7 @@ FEEDBACK_ROWS: tuple[tuple[dict[str, str], dict[str, str], str, str | None], ...
 #: Every {en, zh} text of the plans: :func:`crmlab.i18n.translate` reads an English plan text
 #: (a cell of a notebook's plan table) back into its fields and writes the Chinese template.
 TEXTS: tuple[dict[str, str], ...] = (
-    *(t for row in IMPLEMENTATION_MILESTONES for t in (row[1], row[3])),
+    *(t for row in (*IMPLEMENTATION_MILESTONES, PILOT_DONE_MILESTONE) for t in (row[1], row[3])),
     DEFAULT_FOCUS,
     *(t for row in FEEDBACK_ROWS for t in row[:2]),
     BY_TIER,
@@ -356,6 +375,7 @@ def implementation_plan(
     pilot_units: Sequence[str],
     kpi: str,
     lang: str = "en",
+    pilot_done: bool = False,
 ) -> pd.DataFrame:
     """The implementation and staff-training plan as milestones (seed 000 steps 4-6).
 
@@ -363,7 +383,9 @@ def implementation_plan(
     units' staff, extend the pilot, roll out in waves, review against the ``kpi`` every month, and
     a final evaluation at the deadline. Months are counted from ``start`` ("YYYY-MM"). Texts are
     in ``lang`` (:data:`IMPLEMENTATION_MILESTONES`; "zh": Chinese, with ``focus``, ``kpi`` and
-    the owner roles translated).
+    the owner roles translated). ``pilot_done``: the pilot has run before ``start`` (its units'
+    staff are trained): they keep the practice and coach the roll-out
+    (:data:`PILOT_DONE_MILESTONE`) instead of being trained again.
     """
     if deadline_months < MIN_PLAN_MONTHS:
         raise ParameterError(
@@ -378,9 +400,13 @@ def implementation_plan(
         "n_units": len(pilot_units),
         "kpi": _term(kpi, lang),
     }
+    milestones = [
+        PILOT_DONE_MILESTONE if pilot_done and row[1] is TRAIN_PILOT_UNITS else row
+        for row in IMPLEMENTATION_MILESTONES
+    ]
     rows = [
         (months[m], _text(what, lang, **fields), _term(owner, lang), _text(check, lang, **fields))
-        for m, what, owner, check in IMPLEMENTATION_MILESTONES
+        for m, what, owner, check in milestones
     ]
     plan = pd.DataFrame(rows, columns=["month", "milestone", "owner", "check"])
     plan["month"] = [add_months(start, m) for m in plan["month"]]
