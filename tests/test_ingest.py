@@ -544,6 +544,25 @@ def test_pseudonymized_the_same_way_in_every_source(loaded):
     privacy.assert_no_pii(pd.concat(loaded.tables.values()), members[["姓名", "手机", "邮箱"]])
 
 
+def test_contact_details_in_free_text_are_replaced_on_import(loaded):
+    """A comment column (kept as text, not personal by its name) holding a phone number and an
+    e-mail address: replaced on import and told in the notes; ids are codes, left alone."""
+    cu = loaded.tables["customers"]
+    cu["备注"] = ["请联系 13912345678", "ok", None, "mail wang@example.com"][: len(cu)] + [
+        "ok"
+    ] * max(0, len(cu) - 4)
+    ingest.pseudonymize(loaded, KEY, "test key")
+    cu = loaded.tables["customers"]
+    shown = cu["备注"].head(4)
+    assert shown.isna().tolist() == [False, False, True, False]
+    assert shown.dropna().tolist() == ["请联系 [phone]", "ok", "mail [e-mail]"]
+    assert "备注" not in loaded.pseudonymized["customers"]
+    [note] = [n for n in loaded.notes if "备注" in n]
+    assert note.startswith(
+        "customers.备注: contact details in the text replaced (1 e-mail, 1 phone)"
+    )
+
+
 def test_prepare_needs_a_key_and_stops_on_errors(client, monkeypatch, tmp_path):
     monkeypatch.delenv("CRMLAB_PSEUDONYM_KEY", raising=False)
     cfg = config.load_config(client)

@@ -133,6 +133,45 @@ def test_detect_pii_by_column_name_english_and_chinese():
     assert found["身份证号"] == "name: national id" and found["邮箱"] == "name: e-mail"
 
 
+def test_account_holders_and_staff_are_people_too():
+    """A bank's 户名 (account holder), the 客户经理 serving the customer and their English
+    equivalents are names; store and segment names are not (found by a new-user trial)."""
+    cols = ["户名", "账户户名", "持卡人", "客户经理", "理财经理", "联系方式", "微信号",
+            "account_manager", "relationship_manager_name", "employee_name",
+            "门店名称", "store_name", "manager_level", "advisor"]  # fmt: skip
+    found = detect_pii_columns(pd.DataFrame({c: ["x"] for c in cols}))
+    assert list(found) == cols[:10]
+    assert found["户名"] == "name: person name" and found["客户经理"] == "name: staff name"
+
+
+def test_contact_details_inside_free_text_are_replaced():
+    from crmlab.privacy import redact_contacts
+
+    text = pd.Series(
+        [
+            "联系我 13912345678",
+            "call +86 139-1234-5678 or mail li.na@example.cn",
+            "身份证 11010519491231002X 办卡",
+            "店员张三态度差",  # a name in text: no pattern tells it
+            None,
+            "订单 20240101123456 金额 138.50, 2024-03-01",  # numbers that are no phones
+            "ring +44 20 7946 0958",
+        ],
+        dtype="object",
+    )
+    out, counts = redact_contacts(text)
+    assert out.tolist()[:4] == [
+        "联系我 [phone]",
+        "call [phone] or mail [e-mail]",
+        "身份证 [id] 办卡",
+        "店员张三态度差",
+    ]
+    assert out.isna().tolist()[4] and out.iloc[5] == text.iloc[5]
+    assert out.iloc[6] == "ring [phone]"
+    assert counts == {"e-mail": 1, "id number": 1, "phone": 3}
+    assert redact_contacts(pd.Series(["ok"], dtype="object"))[1] == {}
+
+
 def test_assert_no_pii():
     known = raw_customers()[["name", "email", "phone"]]
     assert_no_pii("segment counts: champions 12, at_risk 3", known)

@@ -2294,8 +2294,28 @@ def pseudonymize(prepared: Prepared, key: bytes, key_source: str = "") -> Prepar
         if cols:
             prepared.tables[name] = privacy.pseudonymize(df, cols, [], key)
             prepared.pseudonymized[name] = cols
+        _redact_free_text(prepared, name, [c for c in texty if c not in cols])
     prepared.key_source = key_source or "given key"
     return prepared
+
+
+def _redact_free_text(prepared: Prepared, name: str, columns: Sequence[str]) -> None:
+    """Contact details written inside the text of ``columns`` (a survey comment "call me on
+    139...") replaced by ``[phone]``, ``[e-mail]``, ``[id]`` (:func:`crmlab.privacy.
+    redact_contacts`), each replacement told in the import notes. Id columns (``*_id``) are
+    codes, not text, and are left alone."""
+    df = prepared.tables[name]
+    for col in columns:
+        if str(col).endswith("_id"):
+            continue
+        text, counts = privacy.redact_contacts(df[col])
+        if counts:
+            df[col] = text
+            found = ", ".join(f"{n:,} {kind}" for kind, n in counts.items())
+            prepared.notes.append(
+                f"{name}.{col}: contact details in the text replaced ({found}): the text keeps "
+                "[phone], [e-mail] or [id] in their place"
+            )
 
 
 def _texty(s: pd.Series) -> bool:

@@ -275,6 +275,13 @@ _NAME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("birth date", re.compile(r"^(birth_?date|date_of_birth|dob|birthday)$")),
     ("bank account", re.compile(r"(^|_)(iban|bank_?account|card_?number|credit_?card)$")),
     ("IP address", re.compile(r"(^|_)ip(_?address)?$")),
+    (
+        "staff name",  # the employee who serves the customer: a person's name too
+        re.compile(
+            r"^(account|relationship|sales|customer|client)_?(manager|rep|representative|advisor"
+            r"|adviser|officer)(_?name)?$|^(employee|staff|agent|advisor|adviser|cashier)_?name$"
+        ),
+    ),
 ]
 
 # Chinese column-name fragments (substring match).
@@ -296,6 +303,19 @@ _ZH_FRAGMENTS: dict[str, str] = {
     "生日": "birth date",
     "银行卡": "bank account",
     "账号": "bank account",
+    "户名": "person name",  # an account's holder (账户户名)
+    "持卡人": "person name",
+    "收件人": "person name",
+    "收货人": "person name",
+    "联系方式": "phone",
+    "微信": "messenger id",
+    "客户经理": "staff name",
+    "理财经理": "staff name",
+    "销售经理": "staff name",
+    "业务员": "staff name",
+    "销售员": "staff name",
+    "营业员": "staff name",
+    "柜员": "staff name",
 }
 
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -349,6 +369,46 @@ def _pii_by_content(values: pd.Series, min_share: float) -> str | None:
         if share >= min_share:
             return f"content: {share:.0%} of sampled values look like {label}"
     return None
+
+
+_IN_TEXT = (
+    ("e-mail", "[e-mail]", re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")),
+    (
+        "id number",
+        "[id]",
+        re.compile(
+            r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}"
+            r"[\dXx](?![0-9])"
+        ),
+    ),
+    (
+        "phone",
+        "[phone]",
+        re.compile(r"(?<![0-9])(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?![0-9])"),
+    ),
+    ("phone", "[phone]", re.compile(r"\+\d{1,3}[ -]?\(?\d{1,4}\)?(?:[ -]?\d{2,4}){2,4}(?![0-9])")),
+)
+"""Contact details inside free text (a survey comment "call me on 13912345678"): e-mail
+addresses, Chinese resident id numbers, Chinese mobile numbers (11 digits from 13-19, optional
++86, spaces or dashes in 3-4-4 groups) and international numbers written with a leading +."""
+
+
+def redact_contacts(s: pd.Series) -> tuple[pd.Series, dict[str, int]]:
+    """Replace the contact details written inside free text (:data:`_IN_TEXT`) with
+    ``[e-mail]``, ``[id]`` and ``[phone]``; returns the text and how many of each were replaced
+    (kinds with none are left out). Missing values stay missing; other text is unchanged.
+    Names written in text ("the clerk Zhang San") are not found: no pattern tells a name."""
+    out = s.copy()
+    text = out.dropna().astype("str")
+    counts: dict[str, int] = {}
+    for kind, mark, pattern in _IN_TEXT:
+        n = int(text.str.count(pattern.pattern).sum())
+        if n:
+            text = text.str.replace(pattern.pattern, mark, regex=True)
+            counts[kind] = counts.get(kind, 0) + n
+    if counts:
+        out.loc[text.index] = text
+    return out, counts
 
 
 def detect_pii_columns(
