@@ -142,6 +142,16 @@ def test_account_holders_and_staff_are_people_too():
     found = detect_pii_columns(pd.DataFrame({c: ["x"] for c in cols}))
     assert list(found) == cols[:10]
     assert found["户名"] == "name: person name" and found["客户经理"] == "name: staff name"
+    # a column saying whether the customer has a relationship manager names no one
+    flags = pd.DataFrame(
+        {
+            "relationship_manager": ["yes", "no", "yes"],
+            "专属客户经理": ["是", "否", "否"],
+            "account_manager": [True, False, True],
+            "客户经理": ["张伟", "李静", "张伟"],
+        }
+    )
+    assert list(detect_pii_columns(flags)) == ["客户经理"]
 
 
 def test_contact_details_inside_free_text_are_replaced():

@@ -411,6 +411,38 @@ def redact_contacts(s: pd.Series) -> tuple[pd.Series, dict[str, int]]:
     return out, counts
 
 
+_FLAG_WORDS = frozenset(
+    {
+        "yes",
+        "no",
+        "y",
+        "n",
+        "true",
+        "false",
+        "t",
+        "f",
+        "1",
+        "0",
+        "是",
+        "否",
+        "有",
+        "无",
+        "none",
+        "-",
+    }
+)
+
+
+def _holds_names(values: pd.Series) -> bool:
+    """Whether a column named like a staff member holds names or codes of people, not yes/no
+    flags, booleans or numbers (``relationship_manager: yes`` means the customer has one)."""
+    if values.empty or pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return False
+    text = values.astype("str").str.strip().str.lower()
+    flags = text.isin(_FLAG_WORDS) | text.str.fullmatch(r"-?\d+(\.\d+)?")
+    return float(flags.mean()) < 0.5
+
+
 def detect_pii_columns(
     df: pd.DataFrame, *, sample_size: int = 500, min_share: float = 0.5
 ) -> dict[str, str]:
@@ -435,6 +467,8 @@ def detect_pii_columns(
     found: dict[str, str] = {}
     for col in df.columns:
         reason = _pii_by_name(col)
+        if reason == "staff name" and not _holds_names(df[col].dropna().head(sample_size)):
+            continue  # "has a relationship manager: yes/no", a staff count: no one's name
         if reason is not None:
             found[col] = f"name: {reason}"
             continue
