@@ -461,3 +461,42 @@ def test_projection_chart_of_the_chinese_report_ends_where_the_run_projects(repo
     assert projected[0] == pytest.approx(r["goal.baseline"])
     assert projected[-1] == pytest.approx(r["plan.projected_end"])
     assert goal[-1] == pytest.approx(r["goal.target"])
+
+
+@pytest.mark.parametrize(
+    "auc, lift, en, zh",
+    [
+        (0.65, 0.75, "The data do not foresee who leaves", "现有数据无法提前识别流失"),
+        (0.58, 1.30, "The data do not foresee who leaves", "现有数据无法提前识别流失"),
+        (0.66, 1.40, "Who leaves can be foreseen only roughly", "流失只能大致识别"),
+        (0.74, 2.10, "Who leaves can be foreseen:", "流失可以提前识别"),
+    ],
+)
+def test_summary_says_what_the_model_achieved(reports, tmp_path, auc, lift, en, zh):
+    """The model finding follows the model's held-out AUC and top-decile lift: a trial's run
+    said "who leaves can be foreseen" of an AUC of 0.65 whose riskiest tenth churned 0.75
+    times as often as average (Hosmer & Lemeshow: 0.7 acceptable; lift 1 = chance)."""
+    run, _, _ = reports
+    copy = tmp_path / "run"
+    shutil.copytree(run.path, copy, ignore=shutil.ignore_patterns("*.parquet"))
+    results = {**run.results, "model.auc_test": auc, "model.top_decile_lift": lift}
+    (copy / "results.json").write_text(json.dumps(results))
+    verdicts = {
+        "en": ("do not foresee who leaves", "foreseen only roughly", "can be foreseen:"),
+        "zh": ("无法提前识别流失", "只能大致识别", "可以提前识别"),
+    }
+    for lang, text in (("en", en), ("zh", zh)):
+        page = report.build_report(copy, lang, out=tmp_path / f"r.{lang}.html")
+        findings = _sentences(page.read_text(encoding="utf-8"))
+        assert text in findings and f"{lift:.2f}" in findings
+        assert sum(v in findings for v in verdicts[lang]) == 1  # one verdict, not two
+
+
+def test_discrimination_by_definition():
+    from crmlab.modeling import discrimination
+
+    assert discrimination(0.5, 1.0) == "none"
+    assert discrimination(0.9, 1.0) == "none"  # the riskiest tenth churns as often as average
+    assert discrimination(0.59, 1.5) == "none"
+    assert discrimination(0.6, 1.01) == "weak"
+    assert discrimination(0.7, 1.01) == "acceptable"

@@ -52,6 +52,8 @@ from crmlab.errors import DataError
 from crmlab.quality import text_isin
 
 __all__ = [
+    "AUC_ACCEPTABLE",
+    "AUC_NONE",
     "BEHAVIOUR_FEATURES",
     "AutoFeatures",
     "ChurnDesign",
@@ -59,11 +61,33 @@ __all__ = [
     "FlagModel",
     "auto_features",
     "churn_design",
+    "discrimination",
     "drop_collinear",
     "feature_influence",
     "fit_flag_model",
     "stratified_split",
 ]
+
+AUC_ACCEPTABLE = 0.7
+"""The AUC from which a model's discrimination is called acceptable (Hosmer & Lemeshow,
+*Applied Logistic Regression*, 2nd ed., 2000, sec. 5.2.4: 0.5 none, 0.7-0.8 acceptable,
+0.8-0.9 excellent)."""
+AUC_NONE = 0.6
+"""Below this AUC (or with a top-decile lift of 1 or less) a model tells leavers from stayers
+hardly better than chance: :func:`discrimination` calls it ``"none"``."""
+
+
+def discrimination(auc: float, top_decile_lift: float) -> str:
+    """How well a churn model tells leavers from stayers on held-out data, in one word:
+    ``"acceptable"`` (AUC at least :data:`AUC_ACCEPTABLE` and the riskiest tenth churning more
+    often than average), ``"weak"`` (AUC from :data:`AUC_NONE`, lift above 1), ``"none"``
+    (AUC below :data:`AUC_NONE`, or the riskiest tenth churning no more often than average:
+    lift <= 1). AUC: area under the ROC curve (0.5 = chance); lift: churn rate of the top 10%
+    by score / the overall churn rate."""
+    if auc < AUC_NONE or top_decile_lift <= 1.0:
+        return "none"
+    return "acceptable" if auc >= AUC_ACCEPTABLE else "weak"
+
 
 YES_TOKENS = frozenset({"yes", "y", "true", "1", "1.0", "是"})
 NO_TOKENS = frozenset({"no", "n", "false", "0", "0.0", "否"})

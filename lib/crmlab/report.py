@@ -392,6 +392,7 @@ def _env():
 
 def _summary_context(spec: dict, run: Run, lang: str) -> dict:
     from crmlab.actions import tier_contacts
+    from crmlab.modeling import discrimination  # how well the churn model foresees leavers
 
     results = run.results
     # the action list's playbook and contacts as they apply to this run (a churn-flag extract
@@ -431,6 +432,7 @@ def _summary_context(spec: dict, run: Run, lang: str) -> dict:
         "kpis": _kpis(results),
         "playbook": _playbook(actions_spec),
         "contacts": tier_contacts(actions_spec) if actions_spec else {},
+        "discrimination": discrimination,
     }
 
 
