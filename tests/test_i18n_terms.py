@@ -202,3 +202,42 @@ def test_a_template_field_never_swallows_another_part_of_a_note():
         "数值；3 个缺失值以中位数 2 填补"
     )
     assert i18n.translate("number; something unknown") == "number; something unknown"
+
+
+def test_a_clients_dummy_column_with_a_chinese_level_reads_chinese():
+    """A client's region levels are Chinese: the model's dummy columns region_江苏 (or region
+    江苏 once underscores are spaces) read 地区：江苏, also inside a list of signals and the
+    training milestone that names them (found by a new-user trial)."""
+    assert i18n.translate("region_江苏") == "地区：江苏"
+    assert i18n.translate("region 江苏") == "地区：江苏"
+    assert i18n.translate("products_held_江苏") == "持有产品数：江苏"
+    assert i18n.translate("products held, salary deposit, region 江苏") == (
+        "持有产品数、工资代发、地区：江苏"
+    )
+    assert (
+        i18n.translate(
+            "Training material: why customers leave (products held, region 江苏); offer rules; "
+            "call scripts"
+        )
+        == "培训材料：客户为何离开（持有产品数、地区：江苏）；优惠规则；通话脚本"
+    )
+    # an unknown column, or a level that is no Chinese word, stays as it is
+    assert i18n.translate("foo_江苏") == "foo_江苏"
+    assert i18n.translate("segment_private_banking") == "segment_private_banking"
+
+
+def test_the_retail_sources_columns_and_the_flag_basis_read_chinese():
+    from crmlab import schemas
+
+    for spec in schemas.CASE_SCHEMAS["retail_satisfaction"].values():
+        for f in spec.fields:
+            assert i18n.has_cjk(i18n.translate(f.name)), f.name
+    assert i18n.translate("21 missing value(s) in signup date.") == "注册日期有 21 个缺失值。"
+    assert i18n.translate("churn within 12 months (period stated in the config)") == (
+        "12 个月内流失（期间由配置说明）"
+    )
+    assert i18n.has_cjk(
+        i18n.translate(
+            "share of the customers in the extract flagged as churned (no period stated)"
+        )
+    )

@@ -402,6 +402,7 @@ TERMS_ZH: dict[str, str] = {
     "Customers lost": "流失客户数",
     "Events": "事件数",
     "LMG (part of R²)": "LMG（R² 分解）",
+    "First date": "最早日期",
     "Last date": "最后日期",
     "Mean recency (days)": "平均距上次购买天数",
     "Median months to closure": "销户前月数中位数",
@@ -595,6 +596,31 @@ TERMS_ZH: dict[str, str] = {
     "zhejiang": "浙江",
     "open date": "开户日期",
     "closure date": "销户日期",
+    # the retail sources' columns, as data-quality notes and import tables name them
+    "signup date": "注册日期",
+    "home store": "常去门店",
+    "age band": "年龄段",
+    "gender": "性别",
+    "channel": "渠道",
+    "loyalty member": "会员",
+    "transaction id": "交易编号",
+    "date": "日期",
+    "items": "件数",
+    "promotion": "促销",
+    "cancelled": "已取消",
+    "response id": "答卷编号",
+    "complaint id": "投诉编号",
+    "category": "类别",
+    "resolved": "已解决",
+    "store name": "门店名称",
+    "opened date": "开店日期",
+    "intervention": "干预措施",
+    "start date": "开始日期",
+    "end date": "结束日期",
+    # the churn basis of a churn-flag extract (crmlab.churn.FlagChurn.period)
+    "share of the customers in the extract flagged as churned (no period stated)": (
+        "提取数据中标记为已流失的客户占比（未说明期间）"
+    ),
     "prediction date": "预测日期",
     "last data month": "最后数据月份",
     "months observed": "观察月数",
@@ -820,6 +846,10 @@ TEMPLATES_ZH: list[tuple[str, str]] = [
         "培训材料：客户为何离开（{focus}）；优惠规则；通话脚本",
     ),
     ("the main churn drivers", "主要流失驱动因素"),
+    (
+        "churn within {months} months (period stated in the config)",
+        "{months} 个月内流失（期间由配置说明）",
+    ),
     ("course and role-play cases ready", "课程与角色扮演案例就绪"),
     (
         "Train relationship managers and the service team (workshop + role-play on real "
@@ -1140,6 +1170,23 @@ def _cut_term(text: str) -> str | None:
     return hits.pop() if len(hits) == 1 else None
 
 
+_DUMMY = re.compile(
+    r"(?P<col>[a-z][a-z0-9]*(?:[_ ][a-z0-9]+)*)[_ ](?P<level>[^\s_]*[\u4e00-\u9fff]\S*)"
+)
+"""A dummy column with a Chinese level: ``region_江苏``, ``region 江苏``, ``branch_type_社区``."""
+
+
+def _dummy(text: str) -> str | None:
+    """A dummy column of a categorical feature with a client's Chinese level (``region_江苏``,
+    or ``region 江苏`` once underscores are shown as spaces) as "地区：江苏" when the column is
+    a known term; else ``None``. (The levels of the shipped data are terms of their own.)"""
+    m = _DUMMY.fullmatch(text.strip())
+    if not m:
+        return None
+    column = _terms_index().get(_term_key(m["col"]))
+    return f"{column}：{m['level']}" if column else None
+
+
 def _term_list(text: str) -> str | None:
     """A comma-separated list of known terms (``"segment_affluent, segment_private"``, possibly
     cut short by pandas: ``"region_beijing, region_hubei,..."``) as a Chinese list (、), or
@@ -1151,9 +1198,10 @@ def _term_list(text: str) -> str | None:
     if len(parts) < 2 and not cut:
         return None
     index = _terms_index()
-    if not parts or not all(_term_key(x) in index for x in parts):
+    shown = [index.get(_term_key(x)) or _dummy(x) for x in parts]
+    if not parts or not all(shown):
         return None
-    return "、".join(index[_term_key(x)] for x in parts) + ("等" if cut else "")
+    return "、".join(shown) + ("等" if cut else "")
 
 
 def translate(text: str, lang: str = "zh") -> str:
@@ -1179,7 +1227,7 @@ def translate(text: str, lang: str = "zh") -> str:
     for pattern, repl in PATTERNS_ZH:
         if pattern.match(s.strip()):
             return pattern.sub(repl, s.strip())
-    for special in (_from_template, _cut_term, _term_list, _parts, _with_unit):
+    for special in (_from_template, _cut_term, _term_list, _parts, _with_unit, _dummy):
         hit = special(s)
         if hit is not None:
             return hit
