@@ -500,3 +500,16 @@ def test_discrimination_by_definition():
     assert discrimination(0.59, 1.5) == "none"
     assert discrimination(0.6, 1.01) == "weak"
     assert discrimination(0.7, 1.01) == "acceptable"
+
+
+def test_the_appendix_says_what_customer_value_is(reports):
+    """'Value' is in the action list and the campaign: the appendix defines it - for dated
+    data the margin on the balance plus the fees, for a flag extract 12 x the monthly amount of
+    value_column (a trial mapped a balance there and read values 12 x the balance)."""
+    _, en, zh = reports
+    assert "Customer value" in section(en, "methods") and "margin_rate x the mean balance" in en
+    assert "客户价值" in section(zh, "methods")
+    spec = casespec.load_spec(CASE)
+    flag = casespec.for_run(spec["appendix"], {"churn.basis": "flag"})
+    [value] = [d for d in flag["definitions"] if d["term"]["en"] == "Customer value"]
+    assert value["text"]["en"].startswith("12 x the monthly amount in the column")
