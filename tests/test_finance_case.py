@@ -404,3 +404,28 @@ def test_the_action_files_start_with_the_campaign_as_the_report_shows_it(default
     assert listed["customer_id"].is_unique and listed["priority"].tolist() == list(
         range(1, len(listed) + 1)
     )
+
+
+def test_a_churned_flag_with_opening_dates_and_snapshots_runs_the_flag_path(tmp_path, small_data):
+    """A bank's extract with opening dates, a churned flag and monthly snapshots but no
+    closure dates (a new-user trial: stage 1 crashed asking for closure_date) runs the flag
+    path: the baseline is the share flagged, and the stages say why the snapshots give no
+    behaviour features and why there is no survival analysis."""
+    data = tmp_path / "flag_with_dates"
+    data.mkdir()
+    shutil.copy(small_data / "snapshots.csv", data)
+    c = pd.read_csv(small_data / "customers.csv", dtype=str)
+    c["churned"] = np.where(c["closure_date"].notna(), "yes", "no")
+    c.drop(columns="closure_date").to_csv(data / "customers.csv", index=False)
+    run_dir, r = _run(tmp_path, data_dir=str(data))
+
+    kept = c.drop_duplicates().drop_duplicates("customer_id")  # 02_data's cleaning
+    assert r["churn.basis"] == "flag" and r["churn.n_at_risk"] == len(kept)
+    assert r["churn.n_lost"] == int((kept["churned"] == "yes").sum())
+    assert r["churn.rate"] == pytest.approx((kept["churned"] == "yes").mean(), abs=1e-12)
+    assert r["model.customer_columns"]["open_date"] == "excluded" and "survival.group" not in r
+    stage2 = (run_dir / "html" / "02_data.html").read_text(encoding="utf-8")
+    assert "Skipped: behaviour features from the monthly snapshots" in stage2
+    assert "map closure_date" in stage2
+    stage3 = (run_dir / "html" / "03_model.html").read_text(encoding="utf-8")
+    assert "Opening dates do not give one" in stage3

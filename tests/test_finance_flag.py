@@ -38,11 +38,19 @@ def planted():
 
 
 def test_mode_follows_the_columns():
-    assert churn.churn_mode(pd.DataFrame({"open_date": [], "churned": []})) == "dates"
+    dated = {"open_date": [], "closure_date": []}
+    assert churn.churn_mode(pd.DataFrame(dated)) == "dates"
+    assert churn.churn_mode(pd.DataFrame({**dated, "churned": []})) == "dates"
     assert churn.churn_mode(pd.DataFrame({"customer_id": [], "churned": []})) == "flag"
+    # opening dates without closure dates: the flag says who left (a bank's list, trial)
+    assert churn.churn_mode(pd.DataFrame({"open_date": [], "churned": []})) == "flag"
     assert churn.churn_mode(None) is None
     with pytest.raises(DataError, match="neither open_date"):
         churn.churn_mode(pd.DataFrame({"customer_id": []}))
+    # opening dates only: nothing says who left - the message says what to map
+    with pytest.raises(DataError, match="neither closure_date nor a churned flag") as err:
+        churn.churn_mode(pd.DataFrame({"customer_id": [], "open_date": []}))
+    assert "map closure_date" in str(err.value) and "or churned" in str(err.value)
 
 
 def test_baseline_is_the_share_flagged_with_its_wilson_interval():
@@ -188,13 +196,19 @@ def test_flag_kpis_compare_the_share_with_its_target():
 def test_the_schema_variant_needs_only_the_flag():
     spec = schemas.case_schema("finance_churn")["customers"]
     assert spec.required_names({"customer_id", "churned"}) == {"customer_id", "churned"}
-    assert spec.required_names({"customer_id", "churned", "open_date"}) >= {"segment", "open_date"}
+    flag = {"customer_id", "churned"}
+    assert spec.required_names({"customer_id", "churned", "open_date"}) == flag
+    assert spec.required_names({"customer_id", "churned", "closure_date"}) == flag
+    both = {"customer_id", "churned", "open_date", "closure_date"}
+    assert spec.required_names(both) >= {"segment", "open_date", "closure_date"}
     assert spec.required_names({"customer_id"}) == {
         "customer_id",
         "open_date",
+        "closure_date",
         "segment",
         "products_held",
     }
+    assert spec.required  # the finance case cannot run without its customers
     rules = sources.case_rules(
         "finance_churn", {"customers": pd.DataFrame(columns=["customer_id", "churned"])}
     )
@@ -222,7 +236,12 @@ def test_validation_of_a_flag_config(tmp_path):
     (tmp_path / "bad.yaml").write_text(text.replace("  churned: 是否流失\n", ""), encoding="utf-8")
     problems = ingest.load(config.load_config(tmp_path / "bad.yaml")).problems
     missing = [p for p in problems if p["rule"] == "required column is missing"]
-    assert {p["column"] for p in missing} == {"open_date", "segment", "products_held"}
+    assert {p["column"] for p in missing} == {
+        "open_date",
+        "closure_date",
+        "segment",
+        "products_held",
+    }
     assert "map churned: YOUR_COLUMN" in missing[0]["hint"]
     # the client's own words (流失 / 在网), not mapped: a yes/no problem, not a broken number
     words = table.assign(
@@ -234,3 +253,103 @@ def test_validation_of_a_flag_config(tmp_path):
     assert p["rule"].startswith("neither 1/0 nor a yes/no word") and p["severity"] == "error"
     assert p["hint"].startswith("add the client's words: values: churned: {true: [...]")
     assert "decimal comma" not in p["hint"]
+
+
+def _bank_list(tmp_path):
+    """A bank's customer list with opening dates and a churned flag, no closure dates (as a
+    new-user trial's export): 6 customers, 2 of them flagged."""
+    rows = [
+        ("C1", "20250301", "大众客户", 1, "是"),  # opened < 1 year before the extract's end
+        ("C2", "20250615", "大众客户", 2, "否"),  # (the latest opening: end 2025-06-30)
+        ("C3", "20230701", "富裕客户", 3, "否"),  # 2-5 years
+        ("C4", "20220101", "富裕客户", 2, "是"),  # 2-5 years
+        ("C5", "20200101", "大众客户", 1, "否"),  # 5-10 years
+        ("C6", "20180101", "私人银行", 4, "否"),  # 5-10 years
+    ]
+    table = pd.DataFrame(
+        rows, columns=["客户编号", "开户日期", "客户等级", "持有产品数", "是否流失"]
+    )
+    table.to_csv(tmp_path / "c.csv", index=False, encoding="utf-8-sig")
+    return (
+        "case: finance_churn\ndata:\n  customers: c.csv\ncolumns:\n  customer_id: 客户编号\n"
+        "  customers:\n    open_date: {column: 开户日期, format: '%Y%m%d'}\n    segment: 客户等级\n"
+        "    products_held: 持有产品数\n"
+        "values:\n  segment: {mass: [大众客户], affluent: [富裕客户], private: [私人银行]}\n"
+    )
+
+
+def test_opening_dates_without_closure_dates_need_a_flag(tmp_path):
+    """Opening dates alone say nothing of who left: validate blocks, naming closure_date and
+    the churned flag as what to map (it used to pass, and stage 1 crashed)."""
+    text = _bank_list(tmp_path)
+    (tmp_path / "dates.yaml").write_text(text, encoding="utf-8")
+    problems = ingest.load(config.load_config(tmp_path / "dates.yaml")).problems
+    [p] = [p for p in problems if p["severity"] == "error"]
+    assert (p["source"], p["file"], p["column"]) == ("customers", "c.csv", "closure_date")
+    assert p["rule"] == "required column is missing"
+    assert "columns: customers: closure_date: YOUR_COLUMN" in p["hint"]
+    assert "map churned: YOUR_COLUMN" in p["hint"] and "是否流失" in p["hint"]
+
+
+def test_opening_dates_with_a_flag_take_the_flag_path(tmp_path):
+    """The same list with its flag mapped: validate passes, the case takes the flag path (the
+    share flagged) and the opening dates group churn by time since opening."""
+    text = _bank_list(tmp_path).replace(
+        "    products_held:", "    churned: 是否流失\n    products_held:"
+    )
+    (tmp_path / "flag.yaml").write_text(text, encoding="utf-8")
+    prepared = ingest.load(config.load_config(tmp_path / "flag.yaml"))
+    assert prepared.ok, prepared.errors
+    customers = prepared.tables["customers"]
+    assert churn.churn_mode(customers) == "flag"
+    rules = sources.case_rules("finance_churn", {"customers": customers})
+    assert rules["customers"]["required"] == ["customer_id", "churned"]
+    assert rules["customers"]["dates"] == ["open_date"]
+    rate = churn.flag_churn_rate(customers)
+    assert (rate.n, rate.n_lost, rate.rate) == (6, 2, pytest.approx(2 / 6))
+    by = churn.flag_churn_tables(customers)["since_opening"].set_index("since_opening")
+    assert by["churn_rate"].to_dict() == pytest.approx(
+        {"< 1 year": 0.5, "2-5 years": 0.5, "5-10 years": 0.0}
+    )
+    assert by["n_at_risk"].to_dict() == {"< 1 year": 2, "2-5 years": 2, "5-10 years": 2}
+    assert "Opening dates do not give one" in churn.no_tenure_reason(customers)
+    assert "Opening dates" not in churn.no_tenure_reason(customers.drop(columns="open_date"))
+
+
+def test_the_finance_case_needs_its_customers(tmp_path):
+    """Without a customer table nothing says who left: validate says the source is required
+    and a missing customer file's hint no longer offers running without it (a new-user trial
+    removed it as told, validate passed and stage 3 failed)."""
+    pd.DataFrame({"customer_no": ["C1", "C2"], "arm": ["offer", "control"]}).assign(
+        offer_date="2025-01-10"
+    ).to_csv(tmp_path / "p.csv", index=False)
+    pilot = "  pilot: p.csv\ncolumns:\n  pilot:\n    customer_id: customer_no\n    group: arm\n"
+    (tmp_path / "none.yaml").write_text(f"case: finance_churn\ndata:\n{pilot}", encoding="utf-8")
+    [p] = ingest.load(config.load_config(tmp_path / "none.yaml")).problems
+    assert (p["severity"], p["source"], p["file"]) == ("error", "customers", "none.yaml")
+    assert p["rule"] == "source customers is required by the finance_churn case"
+    assert "add `customers: exports/YOUR_FILE.csv`" in p["hint"] and "under data:" in p["hint"]
+    # a customer file that is not there: found-not hint without "remove it"; an optional
+    # source's missing file still offers it
+    (tmp_path / "gone.yaml").write_text(
+        f"case: finance_churn\ndata:\n  customers: gone.csv\n  snapshots: s.csv\n{pilot}",
+        encoding="utf-8",
+    )
+    problems = ingest.load(config.load_config(tmp_path / "gone.yaml")).problems
+    hints = {p["source"]: p["hint"] for p in problems if p["rule"] == "file not found"}
+    assert "runs without it" not in hints["customers"] and "remove" not in hints["customers"]
+    assert "Or remove `snapshots:` from data: (the case runs without it)." in hints["snapshots"]
+
+
+def test_a_data_folder_without_customers_stops_before_the_run(tmp_path):
+    """`crmlab run finance_churn -p data_dir=...` on a folder without customers.csv stops before
+    any notebook, naming the folder and the file the case needs."""
+    from crmlab import runner
+
+    pd.DataFrame({"customer_id": ["C1"], "month": ["2025-01"]}).to_csv(
+        tmp_path / "snapshots.csv", index=False
+    )
+    [msg] = runner._missing_required_columns("finance_churn", str(tmp_path))
+    assert msg.startswith(f"{tmp_path}: no customers file (customers.csv or customers.parquet)")
+    assert "cannot run without it" in msg
+    assert runner._missing_required_columns("retail_satisfaction", str(tmp_path)) == []

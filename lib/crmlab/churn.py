@@ -81,6 +81,8 @@ __all__ = [
     "flag_customers",
     "flag_goal_record",
     "flag_kpis",
+    "FLAG_SNAPSHOTS_REASON",
+    "no_tenure_reason",
     "as_of_date",
     "whole_months",
 ]
@@ -1334,9 +1336,11 @@ def pilot_data(
 # churn from a flag: one row per customer with `churned` (and `tenure_months`), no dates
 # ----------------------------------------------------------------------------------------------
 #: Cleaning rules (:mod:`crmlab.quality`) of a finance customer table in the flag shape: the
-#: ``churned`` flag is required (rows without it are dropped), dates are not needed.
+#: ``churned`` flag is required (rows without it are dropped); dates are not needed (an opening
+#: date without closure dates is parsed and kept as an attribute).
 FLAG_CUSTOMER_RULES: dict = {
     "key": "customer_id",
+    "dates": ["open_date", "closure_date"],
     "booleans": ["churned", "salary_deposit", "relationship_manager", "digital_active"],
     "ranges": {"tenure_months": [0, None], "age": [18, 120], "products_held": [0, None]},
     "categories": {"segment": ["mass", "affluent", "private"]},
@@ -1347,21 +1351,53 @@ FLAG_CUSTOMER_RULES: dict = {
 def churn_mode(customers: pd.DataFrame | None) -> str | None:
     """Which churn measure a customer table supports.
 
-    ``"dates"``: it has ``open_date`` (closures are dated: churn over a 12-month period, cohorts,
-    a time split); ``"flag"``: no ``open_date`` but a ``churned`` flag (one row per customer, e.g.
-    a telecom-style extract: churn is the share of the extract that left); None without a table.
-    Raises :class:`DataError` when the table has neither.
+    ``"dates"``: it has ``open_date`` and ``closure_date`` (closures are dated - blank: still
+    open -: churn over a 12-month period, cohorts, a time split); ``"flag"``: a ``churned`` flag
+    without that pair (one row per customer, e.g. a telecom-style extract, or a bank's list with
+    opening dates but no closure dates: churn is the share of the extract that left); None
+    without a table. Raises :class:`DataError` when the table has neither - with opening dates
+    only, nothing says who left.
     """
     if customers is None:
         return None
-    if "open_date" in customers.columns:
+    cols = set(customers.columns)
+    if {"open_date", "closure_date"} <= cols:
         return "dates"
-    if "churned" in customers.columns:
+    if "churned" in cols:
         return "flag"
+    if "open_date" in cols:
+        raise DataError(
+            "The customer table has open_date but neither closure_date nor a churned flag, so "
+            "nothing says who left: map closure_date (the date all accounts closed, blank = still "
+            "open) or churned (a yes/no flag) under columns: customers: in the config."
+        )
     raise DataError(
-        "The customer table has neither open_date (dated accounts) nor a churned flag; map one "
-        "of them under columns: customers: in the config."
+        "The customer table has neither open_date and closure_date (dated accounts) nor a "
+        "churned flag; map one of them under columns: customers: in the config."
     )
+
+
+#: Why a flag extract's monthly snapshots give no behaviour features (02_data says it).
+FLAG_SNAPSHOTS_REASON = (
+    "A churned flag does not say when a customer left, so there is no prediction date before "
+    "which their behaviour could be measured: the snapshots are checked and profiled above, and "
+    "stage 3 models the customer table. The rolling 12-month churn rate, cohorts, the time-split "
+    "model and the Cox model with monthly covariates need closure dates: map closure_date "
+    "(blank = still open) under columns: customers: for them."
+)
+
+
+def no_tenure_reason(customers: pd.DataFrame) -> str:
+    """Why a flag extract has no survival analysis (no ``tenure_months``), in words; with
+    opening dates, also why they cannot stand in for it."""
+    out = "The extract has no tenure_months column."
+    if "open_date" in customers.columns:
+        out += (
+            " Opening dates do not give one: without closure dates it is not known how long the "
+            "customers who left had stayed. Map tenure_months (months to leaving or to the "
+            "extract), or closure_date for the dated analysis."
+        )
+    return out
 
 
 def flag_customers(customers: pd.DataFrame) -> pd.DataFrame:
@@ -1464,7 +1500,7 @@ def flag_goal_record(
     }
 
 
-_FLAG_SKIP = ("customer_id", "churned", "tenure_months")
+_FLAG_SKIP = ("customer_id", "churned", "tenure_months", "open_date", "closure_date")
 
 
 def _quartile_band(s: pd.Series) -> pd.Series:
@@ -1480,7 +1516,10 @@ def flag_churn_tables(
 ) -> dict[str, pd.DataFrame]:
     """Churn by group for every usable column of a flag extract (:func:`churn_by` tables).
 
-    Groups: ``tenure_band`` (from ``tenure_months``, :func:`tenure_band_months`); every other
+    Groups: ``tenure_band`` (from ``tenure_months``, :func:`tenure_band_months`) or, without
+    it, ``since_opening`` (from ``open_date``: the time from opening to the end of the latest
+    opening month, in the same bands - for a churner the age of its opening cohort, not its
+    tenure, as its leaving date is unknown); every other
     column with 2 to ``max_levels`` distinct values (text, yes/no or small counts such as
     ``products_held``) as it is; numbers with more levels in quartile bands. Identifiers (by
     name, as :mod:`crmlab.modeling`), dates, the flag itself and text with many values (e.g.
@@ -1492,6 +1531,14 @@ def flag_churn_tables(
     groups: dict[str, pd.Series] = {}
     if "tenure_months" in df.columns and df["tenure_months"].notna().any():
         groups["tenure_band"] = tenure_band_months(df["tenure_months"])
+    elif (
+        "open_date" in df.columns and pd.to_datetime(df["open_date"], errors="coerce").notna().any()
+    ):
+        # no tenure: the time from opening to the extract's last month (a churner's is not
+        # its tenure - when it left is not known - but the age of its opening cohort)
+        opened = pd.to_datetime(df["open_date"], errors="coerce")
+        end = pd.Period(opened.max(), "M").end_time.normalize() + pd.Timedelta(days=1)
+        groups["since_opening"] = tenure_band(opened, end)
     first = [c for c in ("segment", "products_held") if c in df.columns]
     for c in [*first, *[c for c in df.columns if c not in first]]:
         s = df[c]

@@ -2023,8 +2023,12 @@ def load(cfg: CaseConfig) -> Prepared:
     for name in schema:
         src = cfg.sources.get(name)
         if src is None:
+            if schema[name].required:
+                problems.append(_required_source_problem(cfg, schema[name]))
             continue
-        raw, read_problems = read_source(src, cfg.folder, list(cfg.sources))
+        # a missing file's hint offers running without it only for an optional source
+        others = [] if schema[name].required else list(cfg.sources)
+        raw, read_problems = read_source(src, cfg.folder, others)
         problems += read_problems
         if raw is None:
             sources_info[name] = {"file": src.display, "read": False}
@@ -2074,6 +2078,18 @@ def load(cfg: CaseConfig) -> Prepared:
         survey,
         drivers,
         {n: r.pii for n, r in results.items() if r.pii},
+    )
+
+
+def _required_source_problem(cfg: CaseConfig, spec: SourceSpec) -> dict:
+    """A source the case cannot run without (:attr:`SourceSpec.required`) is not under data:."""
+    return problem(
+        spec.name,
+        cfg.path.name,
+        "*",
+        f"source {spec.name} is required by the {cfg.case} case",
+        f"the case cannot run without it: add `{spec.name}: exports/YOUR_FILE.csv` ({spec.help}) "
+        "under data:; the other sources are optional",
     )
 
 

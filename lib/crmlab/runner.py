@@ -174,6 +174,11 @@ def _missing_required_columns(case: str, data_dir: str) -> list[str]:
     for stem, spec in schemas.CASE_SCHEMAS.get(case, {}).items():
         path = sources.source_path(data_dir, stem)
         if path is None:
+            if spec.required:
+                problems.append(
+                    f"{data_dir}: no {stem} file ({stem}.csv or {stem}.parquet): the {case} "
+                    f"case cannot run without it ({spec.help})."
+                )
             continue
         try:
             columns = _file_columns(path)

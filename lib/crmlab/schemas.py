@@ -104,11 +104,12 @@ class Field:
 
 @dataclass(frozen=True)
 class Variant:
-    """Another shape of a source: when ``trigger`` is present and none of ``unless`` is, the
+    """Another shape of a source: when ``trigger`` is present and not all of ``unless`` are, the
     source's required columns are ``required`` instead of the fields marked ``required``.
 
-    Example: a finance customer table with a ``churned`` flag and no ``open_date`` (one row per
-    customer of a telecom-style extract) needs ``customer_id`` and ``churned`` only.
+    Example: a finance customer table with a ``churned`` flag and not both ``open_date`` and
+    ``closure_date`` (one row per customer of a telecom-style extract, or a bank's list with
+    opening dates but no closure dates) needs ``customer_id`` and ``churned`` only.
     """
 
     name: str
@@ -142,6 +143,9 @@ class SourceSpec:
         One line on what the table is.
     variants : tuple of Variant
         Other shapes of the source with their own required columns (see :class:`Variant`).
+    required : bool
+        The case cannot run without this source (the finance case's customers); other sources
+        are optional.
     """
 
     name: str
@@ -153,12 +157,13 @@ class SourceSpec:
     drivers: bool = False
     help: str = ""
     variants: tuple[Variant, ...] = ()
+    required: bool = False
 
     def variant(self, present) -> Variant | None:
         """The variant that applies to a table with the canonical columns ``present``, if any."""
         present = set(present)
         for v in self.variants:
-            if v.trigger in present and not present & set(v.unless):
+            if v.trigger in present and not (v.unless and set(v.unless) <= present):
                 return v
         return None
 
@@ -315,7 +320,13 @@ CASE_SCHEMAS: dict[str, dict[str, SourceSpec]] = {
             (
                 Field("customer_id", "id", True, help="customer number"),
                 Field("open_date", "date", True, help="date the relationship started"),
-                Field("closure_date", "date", help="date all accounts closed (blank = open)"),
+                Field(
+                    "closure_date",
+                    "date",
+                    True,
+                    missing_ok=True,
+                    help="date all accounts closed (blank = open)",
+                ),
                 Field("age", "integer", range=(18, 120), help="age in years"),
                 Field("region", "text", help="region / province"),
                 Field(
@@ -349,10 +360,11 @@ CASE_SCHEMAS: dict[str, dict[str, SourceSpec]] = {
                     "flag",
                     "churned",
                     ("customer_id", "churned"),
-                    unless=("open_date",),
+                    unless=("open_date", "closure_date"),
                     help="a churned flag (and tenure_months) instead of opening/closure dates",
                 ),
             ),
+            required=True,
         ),
         "snapshots": SourceSpec(
             "snapshots",
