@@ -57,6 +57,19 @@ def test_a_plan_after_the_pilot_does_not_train_the_pilot_units_again():
     assert i18n.translate(after.loc[2, "check"], "zh") == zh.loc[2, "check"]
 
 
+def test_a_plan_without_pilot_units_chooses_them_rather_than_training_none():
+    """No pilot table: the plan does not train "pilot units (0)" (a trial's Chinese report
+    read 培训试点单位员工（0 个）); it chooses them first."""
+    plan = plans.implementation_plan("2026-10", 6, [], [], "CSAT")
+    assert plan.loc[2, "milestone"] == "Choose pilot units and train their staff"
+    assert not plan["milestone"].str.contains(r"\(0\)").any()
+    zh = plans.implementation_plan("2026-10", 6, [], [], "CSAT", lang="zh")
+    assert zh.loc[2, "milestone"] == "选定试点单位并培训其员工"
+    from crmlab import i18n
+
+    assert i18n.translate(plan.loc[2, "milestone"], "zh") == zh.loc[2, "milestone"]
+
+
 def test_projected_path_is_a_linear_ramp():
     path = plans.projected_path(0.80, 0.06, "2026-10", 6, ramp_months=3)
     assert list(path["projected"].round(6)) == [0.80, 0.82, 0.84, 0.86, 0.86, 0.86, 0.86]

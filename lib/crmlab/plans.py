@@ -204,6 +204,14 @@ TRAIN_PILOT_UNITS = {
     "zh": "培训试点单位员工（{n_units} 个）",
 }
 
+#: The same milestone when no pilot units are known (no pilot table): they are chosen first.
+CHOOSE_PILOT_UNITS: tuple[str, dict[str, str], str, dict[str, str]] = (
+    "start+1",
+    {"en": "Choose pilot units and train their staff", "zh": "选定试点单位并培训其员工"},
+    "Training lead",
+    {"en": "attendance 100%", "zh": "出勤率 100%"},
+)
+
 #: The implementation plan's milestones: (month, milestone, owner role, check). ``month`` is
 #: "start", "start+1", "mid" (half-way), "mid+1" or "deadline"; texts are {en, zh}
 #: ``str.format`` templates with the fields ``kpi``, ``focus`` and ``n_units``. Owner roles are
@@ -317,7 +325,11 @@ FEEDBACK_ROWS: tuple[tuple[dict[str, str], dict[str, str], str, str | None], ...
 #: Every {en, zh} text of the plans: :func:`crmlab.i18n.translate` reads an English plan text
 #: (a cell of a notebook's plan table) back into its fields and writes the Chinese template.
 TEXTS: tuple[dict[str, str], ...] = (
-    *(t for row in (*IMPLEMENTATION_MILESTONES, PILOT_DONE_MILESTONE) for t in (row[1], row[3])),
+    *(
+        t
+        for row in (*IMPLEMENTATION_MILESTONES, PILOT_DONE_MILESTONE, CHOOSE_PILOT_UNITS)
+        for t in (row[1], row[3])
+    ),
     DEFAULT_FOCUS,
     *(t for row in FEEDBACK_ROWS for t in row[:2]),
     BY_TIER,
@@ -385,7 +397,8 @@ def implementation_plan(
     in ``lang`` (:data:`IMPLEMENTATION_MILESTONES`; "zh": Chinese, with ``focus``, ``kpi`` and
     the owner roles translated). ``pilot_done``: the pilot has run before ``start`` (its units'
     staff are trained): they keep the practice and coach the roll-out
-    (:data:`PILOT_DONE_MILESTONE`) instead of being trained again.
+    (:data:`PILOT_DONE_MILESTONE`) instead of being trained again. Without ``pilot_units``
+    (no pilot table) the pilot units are chosen first (:data:`CHOOSE_PILOT_UNITS`).
     """
     if deadline_months < MIN_PLAN_MONTHS:
         raise ParameterError(
@@ -400,8 +413,11 @@ def implementation_plan(
         "n_units": len(pilot_units),
         "kpi": _term(kpi, lang),
     }
+    instead = PILOT_DONE_MILESTONE if pilot_done else None
+    if not pilot_units:  # no pilot units known: none trained, none to count
+        instead = CHOOSE_PILOT_UNITS
     milestones = [
-        PILOT_DONE_MILESTONE if pilot_done and row[1] is TRAIN_PILOT_UNITS else row
+        instead if instead and row[1] is TRAIN_PILOT_UNITS else row
         for row in IMPLEMENTATION_MILESTONES
     ]
     rows = [
