@@ -21,6 +21,7 @@ from crmlab.segments import (  # noqa: E402
     DEFAULT_CLASSIFICATION,
     classify_customers,
     lifecycle_stage,
+    needs_note,
     needs_segments,
     pareto_table,
     segment_summary,
@@ -271,3 +272,37 @@ def test_segment_summary_names_the_customers_without_a_label():
     named = segment_summary(feats, "rfm", missing_label="no purchase yet")
     assert named["n_customers"].to_dict() == {"champions": 2, "no purchase yet": 1}
     assert named.loc["champions", "revenue"] == 40.0
+
+
+def test_needs_segments_without_promotion_flags():
+    # the hand-set buyers above without promo_share: baskets 10..80 (q75 62.5, median 45)
+    rows = {
+        "b1": (3, 80, 30, "quality_driven"),  # was price_sensitive: promotions unknown
+        "b2": (3, 70, 30, "quality_driven"),
+        "b3": (3, 60, 7, "mixed"),
+        "b4": (3, 10, 7, "convenience"),
+        "b5": (3, 20, 7, "convenience"),  # was price_sensitive
+        "b6": (3, 40, 14, "convenience"),
+        "b7": (3, 30, 15, "mixed"),
+        "b8": (1, 50, NAN, "mixed"),
+        "n": (0, NAN, NAN, "no_purchase"),
+    }
+    df = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["frequency", "avg_basket", "cadence_days", "exp"]
+    )
+    for feats in (df, df.assign(promo_share=NAN)):  # no column, or a column without values
+        got = needs_segments(feats)
+        assert got.astype(str).to_dict() == df["exp"].to_dict()
+        # no price-sensitive row at all (a 0 would say nobody buys on promotion)
+        assert list(got.cat.categories) == [
+            "quality_driven",
+            "convenience",
+            "mixed",
+            "no_purchase",
+        ]
+        note = needs_note(feats)
+        assert "promotion" in note and "top 25% of buyers" in note
+    assert "top 10%" in needs_note(df, {"quality_basket_quantile": 0.9})
+    with_promo = df.assign(promo_share=0.0)
+    assert needs_note(with_promo) is None
+    assert "price_sensitive" in needs_segments(with_promo).cat.categories

@@ -29,6 +29,7 @@ __all__ = [
     "classify_customers",
     "has_purchases",
     "lifecycle_stage",
+    "needs_note",
     "needs_segments",
     "pareto_table",
     "segment_summary",
@@ -323,13 +324,20 @@ def needs_segments(features: pd.DataFrame, rules: Mapping[str, float] = DEFAULT_
        top-up trips.
     5. ``mixed``: none of the above.
 
+    Without promotion flags (no ``promo_share`` column, or no customer with a value: the
+    transactions had no ``promotion`` column) rule 2 cannot be applied and rule 3 judges the
+    basket alone: the result has no ``price_sensitive`` category (not a count of 0, which would
+    read as "nobody buys on promotion") and ``quality_driven`` means large baskets, whatever
+    their price. :func:`needs_note` says so in a sentence.
+
     These are proxies from purchase behaviour; confirm them with survey answers (e.g. which
     driver ratings matter most per segment) before acting on them.
 
     Returns
     -------
     Series
-        Ordered categorical (categories :data:`NEEDS`) named ``"needs_segment"``.
+        Ordered categorical (categories :data:`NEEDS`, without ``price_sensitive`` when there
+        are no promotion flags) named ``"needs_segment"``.
     """
     r = _rules(rules, DEFAULT_NEEDS, "needs_segments")
     for k in (
@@ -340,21 +348,47 @@ def needs_segments(features: pd.DataFrame, rules: Mapping[str, float] = DEFAULT_
     ):
         if r[k] > 1:
             raise ParameterError(f"needs_segments: {k} is a share/quantile in [0, 1].")
-    _cols(features, ["frequency", "promo_share", "avg_basket", "cadence_days"], "needs_segments")
+    _cols(features, ["frequency", "avg_basket", "cadence_days"], "needs_segments")
     freq = _num(features, "frequency").fillna(0)
-    promo = _num(features, "promo_share")
     basket = _num(features, "avg_basket")
     cad = _num(features, "cadence_days")
     buyer = freq > 0
     q_hi = basket[buyer].quantile(r["quality_basket_quantile"])
     q_lo = basket[buyer].quantile(r["convenience_basket_quantile"])
-    conditions = [
-        ("no_purchase", ~buyer),
-        ("price_sensitive", promo >= r["price_min_promo_share"]),
-        ("quality_driven", (basket >= q_hi) & (promo <= r["quality_max_promo_share"])),
-        ("convenience", (cad <= r["convenience_max_cadence_days"]) & (basket <= q_lo)),
-    ]
-    return _label(conditions, features.index, "mixed", NEEDS).rename("needs_segment")
+    conditions = [("no_purchase", ~buyer)]
+    categories = list(NEEDS)
+    if _has_promotions(features):
+        promo = _num(features, "promo_share")
+        conditions += [
+            ("price_sensitive", promo >= r["price_min_promo_share"]),
+            ("quality_driven", (basket >= q_hi) & (promo <= r["quality_max_promo_share"])),
+        ]
+    else:
+        categories.remove("price_sensitive")
+        conditions.append(("quality_driven", basket >= q_hi))
+    conditions.append(
+        ("convenience", (cad <= r["convenience_max_cadence_days"]) & (basket <= q_lo))
+    )
+    return _label(conditions, features.index, "mixed", categories).rename("needs_segment")
+
+
+def _has_promotions(features: pd.DataFrame) -> bool:
+    return "promo_share" in features.columns and bool(_num(features, "promo_share").notna().any())
+
+
+def needs_note(features: pd.DataFrame, rules: Mapping[str, float] = DEFAULT_NEEDS) -> str | None:
+    """What :func:`needs_segments` could not do on these features, in a sentence for the
+    reader; None when the transactions carry promotion flags."""
+    if _has_promotions(features):
+        return None
+    top = 100 * (1 - _rules(rules, DEFAULT_NEEDS, "needs_note")["quality_basket_quantile"])
+    return (
+        "**No promotion flags:** the transactions have no `promotion` column (map it under "
+        "`columns: transactions:` in the config), so price-sensitive customers - those buying "
+        "mostly on promotion - cannot be told apart and there is no such segment; "
+        f"quality-driven here means the largest baskets (top {top:.0f}% of buyers), whether or not "
+        "they were bought at full price."
+    )
 
 
 # --------------------------------------------------------------------------------------------
