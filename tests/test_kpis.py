@@ -23,7 +23,8 @@ def shop():
                     "2026-07-01",
                     "2026-07-01",
                     "2026-09-30",
-                    "2025-06-01",  # a year earlier: only in the spend baseline
+                    "2025-04-03",  # a year earlier: only in the spend baseline (the data
+                    # start 2 days into those months: they count as covered)
                 ]
             ),
             "amount": [100.0, 50.0, 30.0, 20.0, -10.0, 40.0, 60.0],
@@ -105,6 +106,8 @@ def test_transaction_summary_by_hand(shop):
     ]
     assert s.loc["all", ["n_transactions", "buyers", "net_spend"]].tolist() == [7, 3, 290.0]
     assert s.loc["all", "last_date"] == pd.Timestamp("2026-09-30")
+    assert s.loc["all", "first_date"] == pd.Timestamp("2025-04-03")
+    assert s.loc["recent", "first_date"] == pd.Timestamp("2026-05-03")
     assert kpis.last_purchase_month(s.reset_index()) == "2026-09"
 
 
@@ -149,3 +152,48 @@ def test_nps_and_resolution_time_need_their_columns(shop):
     no_flag = {**shop, "complaints": shop["complaints"].drop(columns="resolved")}
     keys = kpis.retail_kpis(no_flag, TARGETS)["key"].tolist()
     assert "days_to_resolve" not in keys and "nps" in keys
+
+
+def test_one_year_of_transactions_leaves_the_spend_kpi_out_and_says_why(shop):
+    # the year-earlier purchase dropped: transactions 2026-05-03 .. 2026-09-30 only
+    one_year = {**shop, "transactions": shop["transactions"].iloc[:6]}
+    board = kpis.retail_kpis(one_year, TARGETS, spend_growth=0.05)
+    assert "spend_per_customer" not in set(board["key"])
+    # every other KPI as on the full data
+    full = kpis.retail_kpis(shop, TARGETS, spend_growth=0.05)
+    rest = full[full["key"] != "spend_per_customer"]
+    pd.testing.assert_frame_equal(board.reset_index(drop=True), rest.reset_index(drop=True))
+    why = board.attrs["left_out"]["Spend per customer"]
+    assert "CNY 76.67 per buying customer in the last 6 months" in why  # 230 / 3
+    assert "same 6 months a year earlier (2025-04-01 to 2025-09-30) plus 5%" in why
+    assert "start only on 2026-05-03" in why and "from 2025-04-01 on" in why
+    assert full.attrs["left_out"] == {}
+
+
+@pytest.mark.parametrize(
+    ("first", "target"),
+    [("2025-04-08", 60.0 * 1.1), ("2025-04-09", None), ("2025-06-01", None)],
+)
+def test_spend_target_needs_data_covering_the_year_earlier_months(shop, first, target):
+    # the year-earlier months are 2025-04-01 .. 2025-09-30; the data start on `first`
+    tx = shop["transactions"].copy()
+    tx.loc[6, "date"] = pd.Timestamp(first)
+    summary = kpis.transaction_summary(tx, pd.Timestamp("2026-10-01"))
+    got, why = kpis.spend_target(summary, 0.1)
+    if target is None:  # more than 7 days in: part of those months is missing
+        assert got is None and f"start only on {first}" in why
+    else:  # 60 by one buyer, + 10%
+        assert got == pytest.approx(target) and why is None
+
+
+def test_kpis_without_anything_to_measure_are_left_out_with_the_reason(shop):
+    # six months after the last purchase: nobody bought in the window, no complaint either
+    board = kpis.retail_kpis(
+        shop, TARGETS, as_of=pd.Timestamp("2027-04-01"), spend_growth=0.1
+    ).set_index("key")
+    assert list(board.index) == ["csat", "nps", "complaints_per_100_customers"]
+    assert board.loc["complaints_per_100_customers", "actual"] == 0.0
+    left = board.attrs["left_out"]
+    nobody = "nobody bought in the last 6 months (2026-10-01 to 2027-03-31): the transactions end on 2026-09-30."
+    assert left["Repeat-purchase rate"] == nobody and left["Spend per customer"] == nobody
+    assert left["Days to resolve"] == "no complaint received in the last 6 months was resolved."

@@ -251,3 +251,19 @@ def test_kpi_dashboard_labels_each_kpi_in_its_unit():
         f"{card['actual'][2]:.1f} / {card['target'][2]:.1f}",
     ]
     assert labels[0] == "85.0% / 90.0%"
+
+
+def test_kpi_scorecard_error_names_the_kpi_and_what_to_do():
+    kpis = pd.DataFrame(
+        {
+            "kpi": ["CSAT", "Spend per customer", "Days to resolve"],
+            "actual": [0.8, 120.0, -1.0],
+            "target": [0.9, float("nan"), 0.0],
+        }
+    )
+    with pytest.raises(DataError) as err:
+        metrics.kpi_scorecard(kpis)
+    msg = str(err.value)
+    assert "'Spend per customer' has no target" in msg
+    assert "'Days to resolve' has an actual below 0 (-1) and a target not above 0 (0)" in msg
+    assert "CSAT" not in msg and "give it a target" in msg

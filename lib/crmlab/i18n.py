@@ -403,6 +403,7 @@ TERMS_ZH: dict[str, str] = {
     "Events": "事件数",
     "LMG (part of R²)": "LMG（R² 分解）",
     "First date": "最早日期",
+    "First date": "最早日期",
     "Last date": "最后日期",
     "Mean recency (days)": "平均距上次购买天数",
     "Median months to closure": "销户前月数中位数",

@@ -8,6 +8,11 @@ Definitions (retail):
 - Complaint rate: complaints in the window per 100 customers on file.
 - Resolution time: mean days to resolve the complaints resolved in the window.
 
+A KPI that cannot be measured on the data (nobody bought in the window, no resolved complaint) or
+whose target cannot be set from it (the spend target needs the same months a year earlier, so
+about 18 months of transactions with the default six-month window) is left off the dashboard;
+the board's ``attrs["left_out"]`` says why, KPI by KPI, for the reader.
+
 The transaction KPIs need only a tiny *transaction summary* (:func:`transaction_summary`): per
 window, the buying customers, those who bought on 2+ days and the net spend. The case computes it
 where the transactions live (:func:`crmlab.engine.transaction_summary` in DuckDB or Spark, or this
@@ -33,6 +38,9 @@ KPI_UNITS: dict[str, str] = {
 ``currency``: money in the run's currency)."""
 WINDOW_MONTHS = 6
 """Default KPI window: the six months before the analysis date."""
+YEAR_EARLIER_GRACE_DAYS = 7
+"""The transactions cover the year-earlier window of the spend target when they start at most
+this many days after its first day (a chain's export may begin on its first day with a sale)."""
 
 SUMMARY_COLUMNS = [
     "window",
@@ -42,6 +50,7 @@ SUMMARY_COLUMNS = [
     "buyers",
     "repeat_buyers",
     "net_spend",
+    "first_date",
     "last_date",
 ]
 """Columns of :func:`transaction_summary`."""
@@ -87,8 +96,8 @@ def transaction_summary(
     (returns negative). One row per window of :func:`summary_windows`: ``window``, ``start``,
     ``end``, ``n_transactions`` (rows, returns included), ``buyers`` (distinct customers with a
     row in the window), ``repeat_buyers`` (of them, those with rows on 2+ distinct calendar
-    days), ``net_spend`` (sum of amounts, currency) and ``last_date`` (latest row date, NaT if
-    none). :func:`crmlab.engine.transaction_summary` computes the same table in the engine.
+    days), ``net_spend`` (sum of amounts, currency), ``first_date`` and ``last_date``
+    (earliest and latest row date, NaT if none). :func:`crmlab.engine.transaction_summary` computes the same table in the engine.
     """
     rows = []
     for name, (start, end) in summary_windows(as_of, window_months).items():
@@ -106,6 +115,7 @@ def transaction_summary(
                 "buyers": int(t["customer_id"].nunique()),
                 "repeat_buyers": int((per_customer >= 2).sum()),
                 "net_spend": float(t["amount"].sum()),
+                "first_date": t["date"].min() if len(t) else pd.NaT,
                 "last_date": t["date"].max() if len(t) else pd.NaT,
             }
         )
@@ -117,7 +127,7 @@ def summary_frame(rows) -> pd.DataFrame:
     rounded to 1e-6 currency units: a float sum depends in its last bits on the order the rows
     are added in (file format, engine threads), the rounded figure does not."""
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    for c in ("start", "end", "last_date"):
+    for c in ("start", "end", "first_date", "last_date"):
         out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
     for c in ("n_transactions", "buyers", "repeat_buyers"):
         out[c] = out[c].astype("int64")
@@ -153,6 +163,75 @@ def _spend(row: pd.Series) -> float:
     return float(row["net_spend"] / row["buyers"]) if row["buyers"] else float("nan")
 
 
+def _day(ts) -> str:
+    return f"{pd.Timestamp(ts):%Y-%m-%d}"
+
+
+def spend_target(
+    summary: pd.DataFrame, spend_growth: float, window_months: int = WINDOW_MONTHS
+) -> tuple[float | None, str | None]:
+    """The spend-per-customer target from a transaction summary: spend per buying customer in
+    the same months a year earlier x (1 + ``spend_growth``) - spend is seasonal (December peak).
+
+    Returns ``(target, None)``, or ``(None, why)`` when the data cannot set it: the
+    transactions do not cover those months (they start more than
+    :data:`YEAR_EARLIER_GRACE_DAYS` days after the months' first day: fewer months would give
+    a lower spend per customer and an easy target), nobody bought in them, or their net spend
+    is not above 0. ``why`` is a sentence for the reader with what to do.
+    """
+    before = _window_row(summary, "year_earlier")
+    start, end = pd.Timestamp(before["start"]), pd.Timestamp(before["end"])
+    months = (
+        f"the same {window_months} months a year earlier ({_day(start)} to "
+        f"{_day(end - pd.Timedelta(days=1))})"
+    )
+    first = _window_row(summary, "all").get("first_date", pd.NaT)
+    how = f"Give transactions from {_day(start)} on to set it (the other KPIs do not need them)."
+    if not pd.isna(first) and pd.Timestamp(first) > start + pd.Timedelta(
+        days=YEAR_EARLIER_GRACE_DAYS
+    ):
+        return None, (
+            f"its target is the spend per customer of {months} plus "
+            f"{100 * spend_growth:g}%, and the transactions start only on {_day(first)}. " + how
+        )
+    if not before["buyers"]:
+        return None, (
+            f"its target is the spend per customer of {months} plus {100 * spend_growth:g}%, "
+            "and nobody bought in those months. " + how
+        )
+    target = _spend(before) * (1 + spend_growth)
+    if not target > 0:
+        return None, (
+            f"its target would be the spend per customer of {months} plus "
+            f"{100 * spend_growth:g}%, and the net spend of those months is not above 0 "
+            "(returns outweigh purchases)."
+        )
+    return target, None
+
+
+def _unmeasured(kpi: str, summary: pd.DataFrame | None, window_months: int) -> str:
+    """Why a KPI has no value (its actual is missing or below 0), for the reader."""
+    if kpi in ("Repeat-purchase rate", "Spend per customer") and summary is not None:
+        recent, every = _window_row(summary, "recent"), _window_row(summary, "all")
+        if not recent["buyers"]:
+            last = every["last_date"]
+            ends = "" if pd.isna(last) else f": the transactions end on {_day(last)}"
+            return (
+                f"nobody bought in the last {window_months} months ({_day(recent['start'])} to "
+                f"{_day(pd.Timestamp(recent['end']) - pd.Timedelta(days=1))}){ends}."
+            )
+        if kpi == "Spend per customer":
+            return (
+                f"the net spend of the last {window_months} months is below 0 "
+                "(returns outweigh purchases)."
+            )
+    if kpi == "Days to resolve":
+        return f"no complaint received in the last {window_months} months was resolved."
+    if kpi in ("CSAT", "NPS"):
+        return "the latest survey wave has no valid answer to its question."
+    return "it cannot be measured on this data."
+
+
 def last_purchase_month(summary: pd.DataFrame) -> str | None:
     """Month (``"2026-10"``) of the last transaction in a transaction summary, else None."""
     last = _window_row(summary, "all")["last_date"]
@@ -178,12 +257,18 @@ def retail_kpis(
     is given. NPS needs a ``recommend`` column in the survey and the resolution time needs
     ``resolved`` and ``days_to_resolve`` in complaints; without them those KPIs are left out.
     Returns :func:`crmlab.metrics.kpi_scorecard` columns plus ``key`` (identifier) and ``unit``.
+
+    A KPI with a target that cannot be measured (no buyer in the window, no resolved complaint,
+    a negative net spend) or whose spend target the data cannot set (:func:`spend_target`) is
+    left out; ``board.attrs["left_out"]`` maps each such KPI's name to a sentence saying why
+    (empty when none is).
     """
     if as_of is None and tx_summary is not None:
         as_of = _window_row(tx_summary, "recent")["end"]
     if as_of is None:
         as_of = data_as_of(tables)
     rows = []
+    left_out: dict[str, str] = {}
     survey = tables.get("survey")
     if survey is not None:
         latest = survey[survey["wave"] == survey["wave"].max()]
@@ -210,8 +295,18 @@ def retail_kpis(
         rows.append(("Spend per customer", _spend(recent), True))
         if spend_growth is not None and "Spend per customer" not in targets:
             # same months a year earlier: spend is seasonal (December peak)
-            before = _window_row(tx_summary, "year_earlier")
-            targets = {**targets, "Spend per customer": _spend(before) * (1 + spend_growth)}
+            spend, why = spend_target(tx_summary, spend_growth, window_months)
+            if why is None:
+                targets = {**targets, "Spend per customer": spend}
+            elif recent["buyers"]:
+                from crmlab.narrative import currency
+
+                left_out["Spend per customer"] = (
+                    f"it was {currency()} {_spend(recent):,.2f} per buying customer in the last "
+                    f"{window_months} months, but {why}"
+                )
+            else:  # nothing to measure either: said as such below
+                targets = {**targets, "Spend per customer": float("nan")}
     complaints = tables.get("complaints")
     customers = tables.get("customers")
     if complaints is not None and customers is not None:
@@ -225,10 +320,15 @@ def retail_kpis(
     kpis = pd.DataFrame(rows, columns=["kpi", "actual", "higher_is_better"])
     kpis["unit"] = kpis["kpi"].map(KPI_UNITS)
     kpis = kpis[kpis["kpi"].isin(targets)].copy()
+    actual = pd.to_numeric(kpis["actual"], errors="coerce")
+    for kpi in kpis.loc[~(actual >= 0), "kpi"]:
+        left_out[kpi] = _unmeasured(kpi, tx_summary, window_months)
+    kpis = kpis[actual >= 0]
     kpis["target"] = kpis["kpi"].map(targets).astype(float)
     board = metrics.kpi_scorecard(kpis[["kpi", "actual", "target", "higher_is_better"]])
     board["unit"] = kpis["unit"].to_numpy()
     board.insert(0, "key", [kpi_key(k) for k in board["kpi"]])
+    board.attrs["left_out"] = left_out
     return board
 
 

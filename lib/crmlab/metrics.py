@@ -591,8 +591,26 @@ def kpi_scorecard(kpis: pd.DataFrame) -> pd.DataFrame:
     target = pd.to_numeric(out["target"], errors="coerce").astype("float64")
     bad = actual.isna() | target.isna() | (target <= 0) | (actual < 0)
     if bad.any():
+        problems = []
+        for i in out.index[bad][:5]:
+            what = [
+                text
+                for failed, text in [
+                    (pd.isna(actual[i]), "no actual value"),
+                    (actual[i] < 0, f"an actual below 0 ({actual[i]:g})"),
+                    (pd.isna(target[i]), "no target"),
+                    (target[i] <= 0, f"a target not above 0 ({target[i]:g})"),
+                ]
+                if failed
+            ]
+            problems.append(f"{out.at[i, 'kpi']!r} has {' and '.join(what)}")
+        more = int(bad.sum()) - len(problems)
         raise DataError(
-            f"KPI table: {describe_rows(out.index[bad])} need a numeric actual >= 0 and target > 0"
+            "KPI table: "
+            + "; ".join(problems)
+            + (f" (+{more} more)" if more > 0 else "")
+            + ". Each KPI needs a numeric actual >= 0 and a target > 0: give it a target, or "
+            "leave a KPI that cannot be measured on the data out of the table."
         )
     hib = out["higher_is_better"]
     out["gap"] = target - actual

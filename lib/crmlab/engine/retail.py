@@ -583,11 +583,12 @@ def transaction_summary(tx, as_of, window_months: int = 6, id_col: str = "custom
         agg[f"b{i}"] = ibis.cases((g[f"n{i}"] > 0, 1), else_=0).sum()
         agg[f"r{i}"] = ibis.cases((g[f"f{i}"] < g[f"l{i}"], 1), else_=0).sum()
         agg[f"s{i}"] = g[f"s{i}"].sum()
+        agg[f"e{i}"] = g[f"f{i}"].min()
         agg[f"l{i}"] = g[f"l{i}"].max()
     res = g.aggregate(**agg).execute().iloc[0]
     rows = []
     for i, (name, (start, end)) in enumerate(windows.items()):
-        last = res[f"l{i}"]
+        first, last = res[f"e{i}"], res[f"l{i}"]
         rows.append(
             {
                 "window": name,
@@ -597,6 +598,7 @@ def transaction_summary(tx, as_of, window_months: int = 6, id_col: str = "custom
                 "buyers": number(res[f"b{i}"]),
                 "repeat_buyers": number(res[f"r{i}"]),
                 "net_spend": number(res[f"s{i}"], float),
+                "first_date": pd.NaT if first is None or pd.isna(first) else pd.Timestamp(first),
                 "last_date": pd.NaT if last is None or pd.isna(last) else pd.Timestamp(last),
             }
         )
