@@ -631,3 +631,34 @@ def test_retail_without_store_recommend_or_resolution_runs(tmp_path, monkeypatch
     r = json.loads((result.run_dir / "results.json").read_text())
     assert "goal.baseline" in r and "drivers.ranking" in r
     assert "pilot.effect" not in r and "stores.csat_lowest" not in r
+
+
+@pytest.mark.slow
+def test_retail_one_year_of_orders_without_promotion_items_or_store_runs(tmp_path, monkeypatch):
+    """Orders of the last 12 months only, without the optional promotion, items and store
+    columns: the case runs to the end; the needs segments do without promotions and the spend
+    KPI, whose target needs the same months a year earlier, is left out - both saying why."""
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY)
+    canonical = tmp_path / "canonical"
+    generate(CASE, canonical, seed=7, n_customers=400, n_stores=8, responses_per_wave=60)
+    cfg = make_client_export(canonical, tmp_path / "client")
+    orders = pd.read_csv(cfg.parent / "orders.csv", dtype=str, encoding="utf-8-sig")
+    day = pd.to_datetime(orders["OrderDate"], format="%Y%m%d")
+    start = (day.max() + pd.Timedelta(days=1) - pd.DateOffset(years=1)).normalize()
+    orders = orders[day >= start].drop(columns=["Promo", "Qty", "Shop"])
+    orders.to_csv(cfg.parent / "orders.csv", index=False, encoding="utf-8-sig")
+    text = cfg.read_text(encoding="utf-8")
+    for line in ("    store_id: Shop\n", "    items: Qty\n", "    promotion: Promo\n"):
+        assert line in text
+        text = text.replace(line, "")
+    cfg.write_text(text, encoding="utf-8")
+    result = runner.run_config(cfg, out_root=tmp_path / "runs", progress=False)
+    assert result.ok, result.error
+    r = json.loads((result.run_dir / "results.json").read_text())
+    assert "price_sensitive" not in r["needs.counts"] and r["needs.counts"]["quality_driven"] > 0
+    assert "kpi.spend_per_customer" not in r and "kpi.repeat_purchase_rate" in r
+    page = html.unescape(re.sub(r"<[^>]+>", "", (result.run_dir / "report.html").read_text()))
+    assert "No promotion flags: the transactions have no promotion column" in page
+    first = day[day >= start].min()
+    assert "Spend per customer is not on the dashboard:" in page
+    assert f"the transactions start only on {first:%Y-%m-%d}" in page
