@@ -14,6 +14,7 @@ import hashlib
 import html as htmlmod
 import io
 import json
+import pathlib
 import re
 import shutil
 import subprocess
@@ -927,3 +928,47 @@ def test_zh_stage_note_says_charts_were_redrawn_only_where_they_were(reports):
         assert ("以中文重新绘制" in text) == redrawn, stage
         assert f"html/{stage}.html" in text, stage
     assert not casespec.stage_spec(spec, "02_data").get("charts_zh")  # the case has such a stage
+
+
+def test_the_chinese_report_says_what_a_stage_skipped():
+    """The Chinese report leaves out the notebooks' English narrative, but not what a stage
+    could not do: a flag extract's stage 4 showed its pilot introduction and no word that the
+    read-out was skipped (found by a new-user trial)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("skipped(...)")
+    note = "**Skipped: the pilot read-out.** A pilot table and survey answers are both needed."
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": note})]
+    story = nbformat.v4.new_code_cell("say(...)")
+    story.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "Churn is 5%."})]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Stage 4"), cell, story]
+    zh, _ = report.notebook_blocks(nb, "zh")
+    assert [b["kind"] for b in zh] == ["html"]  # the skip, not the narrative
+    assert "已跳过：试点结果解读。" in zh[0]["html"] and "需要试点表和问卷答卷。" in zh[0]["html"]
+    # a reason the glossary lacks (one a notebook composed): the English report says it
+    other = "**Skipped: the churn model.** Only 3 customers have churned."
+    assert report._skipped_note(other, "zh") == "**已跳过：流失模型。** " + i18n.ui(
+        "skipped_reason_in_english", "zh"
+    )
+    en, _ = report.notebook_blocks(nb, "en")
+    assert "Skipped: the pilot read-out." in en[0]["html"] and len(en) == 2
+
+
+def test_every_step_a_notebook_can_skip_has_chinese_words():
+    """Each skipped() call of the notebooks: its step and, where it is written out or one of
+    the library's reasons, its reason read Chinese."""
+    from crmlab import plans, targeting
+
+    steps, reasons = set(), {plans.NO_START_MONTH}
+    reasons |= {targeting.no_success_rate(True), targeting.no_success_rate(False)}
+    cases = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "cases"
+    for path in sorted(cases.glob("*/*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            steps |= set(re.findall(r'skipped\(\s*"([^"]+)"', source))
+            for m in re.finditer(r'skipped\(\s*"[^"]+",\s*((?:\s*"[^"]*"\s*)+)\)', source):
+                reasons.add("".join(re.findall(r'"([^"]*)"', m[1])))
+    assert len(steps) > 20 and len(reasons) > 20
+    assert [s for s in sorted(steps) if not i18n.has_cjk(i18n.translate(s))] == []
+    assert [r for r in sorted(reasons) if not i18n.has_cjk(i18n.translate(r))] == []

@@ -61,6 +61,11 @@ UI: dict[str, dict[str, str]] = {
     "status_failed": {"en": "failed", "zh": "失败"},
     "contents": {"en": "Contents", "zh": "目录"},
     "executive_summary": {"en": "Executive summary", "zh": "执行摘要"},
+    "skipped": {"en": "Skipped", "zh": "已跳过"},
+    "skipped_reason_in_english": {
+        "en": "The English report says why.",
+        "zh": "原因见英文版报告（数据缺少这一步所需的内容）。",
+    },
     "plan_past_due": {
         "en": "Note: the action plan starts in {month}, so its first due dates ({end}) had "
         "already passed when this run was made ({run_date}). For dates from the current month "
@@ -403,7 +408,6 @@ TERMS_ZH: dict[str, str] = {
     "Events": "事件数",
     "LMG (part of R²)": "LMG（R² 分解）",
     "First date": "最早日期",
-    "First date": "最早日期",
     "Last date": "最后日期",
     "Mean recency (days)": "平均距上次购买天数",
     "Median months to closure": "销户前月数中位数",
@@ -597,6 +601,87 @@ TERMS_ZH: dict[str, str] = {
     "zhejiang": "浙江",
     "open date": "开户日期",
     "closure date": "销户日期",
+    # the steps a stage skips when the data lack something (crmlab.narrative.skipped)
+    "CSAT by store": "各门店满意度（CSAT）",
+    "CSAT history": "满意度（CSAT）历史",
+    "balances and value at stake": "余额与面临流失的价值",
+    "behaviour features from the monthly snapshots": "基于月度快照的行为特征",
+    "customer classification": "客户分类",
+    "customer features": "客户特征",
+    "key-driver analysis": "关键驱动因素分析",
+    "lifecycle stages and value tiers": "生命周期阶段与价值层级",
+    "targeting, the campaign and the action list": "目标客户选择、营销活动与行动清单",
+    "the campaign return": "营销活动回报",
+    "the churn baseline": "流失率基线",
+    "the churn model": "流失模型",
+    "the dated action list": "带日期的行动清单",
+    "the follow-up sample size": "后续试验样本量",
+    "the implementation plan": "实施计划",
+    "the lifecycle action plan": "生命周期行动计划",
+    "the modelling data sets": "建模数据集",
+    "the pilot read-out": "试点结果解读",
+    "the profile and everything after it": "客户概况及其后的全部分析",
+    "the projection": "预测",
+    "the roll-out projection": "推广预测",
+    "the segment action plan": "细分行动计划",
+    "the survival analysis": "生存分析",
+    "transaction checks": "交易检查",
+    # why a step was skipped (the notebooks' skipped() reasons)
+    "A pilot table (customer, arm, offer date) and the customer table are both needed.": (
+        "需要试点表（客户、分组、优惠日期）和客户表。"
+    ),
+    "A pilot table and survey answers are both needed.": "需要试点表和问卷答卷。",
+    "It counts closures after the offer date, and a churned flag without dates has none. "
+    "A success rate a pilot measured elsewhere can be given to stage 5 as success_rate.": (
+        "它统计优惠日期之后的销户，而不含日期的流失标记没有这类信息。可将在别处试点测得的成功率"
+        "作为第 5 阶段的参数 success_rate 给出。"
+    ),
+    "It needs the customer classes from stage 3.": "需要第 3 阶段的客户分类。",
+    "It needs the goal baseline (stage 1) and a pilot effect (stage 4).": (
+        "需要目标基线（第 1 阶段）和试点效果（第 4 阶段）。"
+    ),
+    "It needs the goal baseline (stage 1), today's scores (stage 3) and a success rate.": (
+        "需要目标基线（第 1 阶段）、当前评分（第 3 阶段）和成功率。"
+    ),
+    "It needs the goal's baseline from stage 1.": "需要第 1 阶段的目标基线。",
+    "It needs the lifecycle stages of stage 3.": "需要第 3 阶段的生命周期阶段。",
+    "It needs the training and test sets of stage 2 (monthly snapshots).": (
+        "需要第 2 阶段的训练集与检验集（月度快照）。"
+    ),
+    "Monthly snapshots are needed for behaviour features.": "行为特征需要月度快照。",
+    "Neither a customer list nor transactions are available.": "既没有客户名单，也没有交易数据。",
+    "The pilot shows no reduction to confirm.": "试点未显示可供确认的下降。",
+    "The survey answers carry no store (store_id) to compare.": (
+        "问卷答卷没有门店（store_id），无法比较。"
+    ),
+    "The survey answers carry no store (store_id).": "问卷答卷没有门店（store_id）。",
+    "The survey has no driver ratings: map them in the config (columns: survey: drivers:).": (
+        "问卷没有驱动因素评分：请在配置中映射（columns: survey: drivers:）。"
+    ),
+    "There are no monthly snapshots with balances.": "没有含余额的月度快照。",
+    "There are no transactions to classify customers by.": "没有可用于客户分类的交易数据。",
+    "There is no customer table, so closures cannot be counted.": "没有客户表，无法统计销户。",
+    "There is no customer table.": "没有客户表。",
+    "There is no survey source, so satisfaction cannot be measured.": (
+        "没有问卷数据源，无法衡量满意度。"
+    ),
+    "There is no survey source.": "没有问卷数据源。",
+    "There is no transactions source.": "没有交易数据源。",
+    "They need today's churn scores (stage 3).": "需要当前的流失评分（第 3 阶段）。",
+    "They need today's churn scores (the churn model).": "需要当前的流失评分（流失模型）。",
+    "The data has no date to start the plan from: set plan_start (or, for a churn-flag extract, "
+    "extract_month) to a month YYYY-MM. The action list counts its due dates from the month of "
+    "the run meanwhile.": (
+        "数据中没有可作为计划起点的日期：请将 plan_start（流失标记提取数据则为 extract_month）设为"
+        " YYYY-MM 格式的月份。在此之前，行动清单的截止日期从运行当月起算。"
+    ),
+    "There is no positive success rate: set success_rate to the share of contacted leavers the "
+    "offer keeps (measured by a pilot elsewhere: a churn-flag extract cannot hold one).": (
+        "没有为正的成功率：请将 success_rate 设为优惠能留住的被联系流失客户占比（由别处的试点测得："
+        "流失标记提取数据无法提供）。"
+    ),
+    "There is no positive success rate: set success_rate, or run a pilot that shows one "
+    "(stage 4).": "没有为正的成功率：请设置 success_rate，或开展能测得成功率的试点（第 4 阶段）。",
     # the retail sources' columns, as data-quality notes and import tables name them
     "signup date": "注册日期",
     "home store": "常去门店",

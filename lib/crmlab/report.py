@@ -290,7 +290,30 @@ def notebook_blocks(
                 )
             elif "text/markdown" in data and lang == "en":
                 blocks.append({"kind": "html", "html": _markdown_to_html(data["text/markdown"])})
+            elif "text/markdown" in data:
+                note = _skipped_note(data["text/markdown"], lang)
+                if note:  # the narrative stays English-only; what was not done is said
+                    blocks.append({"kind": "html", "html": _markdown_to_html(note)})
     return blocks, images
+
+
+_SKIPPED = re.compile(r"^\*\*Skipped: (?P<step>.+?)\.\*\*\s*(?P<reason>.*)$", re.S)
+
+
+def _skipped_note(markdown, lang: str) -> str | None:
+    """A step a stage skipped (:func:`crmlab.narrative.skipped`: "**Skipped: the pilot
+    read-out.** A pilot table ... are both needed.") in ``lang``: the step in its words, the
+    reason translated, or a pointer to the English report where the glossary lacks it; None
+    for any other Markdown output."""
+    m = _SKIPPED.match("".join(markdown).strip())
+    if not m:
+        return None
+    step = i18n.translate(m["step"], lang)
+    reason = m["reason"].strip()
+    shown = i18n.translate(reason, lang) if reason else ""
+    if shown == reason and reason:
+        shown = i18n.ui("skipped_reason_in_english", lang)
+    return f"**{i18n.ui('skipped', lang)}：{step}。** {shown}".rstrip()
 
 
 def _markdown_zh(text: str, lang: str) -> str:
