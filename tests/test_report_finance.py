@@ -513,3 +513,22 @@ def test_the_appendix_says_what_customer_value_is(reports):
     flag = casespec.for_run(spec["appendix"], {"churn.basis": "flag"})
     [value] = [d for d in flag["definitions"] if d["term"]["en"] == "Customer value"]
     assert value["text"]["en"].startswith("12 x the monthly amount in the column")
+
+
+def test_no_customer_at_risk_is_said_as_such_not_as_zero_at_risk(reports, tmp_path):
+    """A flag extract with a 6.8% churn share: no customer reaches at_risk_prob 0.4. The
+    summary said "0 customers are at risk" and "of the 0 at risk"; it now says that no one
+    reaches the threshold and what lowers it (found by a new-user trial)."""
+    run, _, _ = reports
+    copy = tmp_path / "run"
+    shutil.copytree(run.path, copy, ignore=shutil.ignore_patterns("*.parquet"))
+    results = {**run.results}
+    results["lifecycle.counts"] = {**results["lifecycle.counts"], "at_risk": 0}
+    (copy / "results.json").write_text(json.dumps(results))
+    threshold = run.param("at_risk_prob", 0.4)
+    en = _sentences(report.build_report(copy, "en", out=tmp_path / "r.html").read_text("utf-8"))
+    en = " ".join(en.split())  # the template wraps its lines
+    assert f"none has a churn probability of {100 * threshold:.0f}% or more" in en
+    assert "0 customers are at risk" not in en and "of the 0 at risk" not in en
+    zh = _sentences(report.build_report(copy, "zh", out=tmp_path / "z.html").read_text("utf-8"))
+    assert "目前没有流失风险客户" in zh and "0 名流失风险客户" not in zh
