@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlab import runner
+from crmlab import report, runner
 from crmlab.privacy import assert_no_pii, pseudonym
 from crmlab.synth import client_exports
 from crmlab.synthetic import generate
@@ -660,5 +660,8 @@ def test_retail_one_year_of_orders_without_promotion_items_or_store_runs(tmp_pat
     page = html.unescape(re.sub(r"<[^>]+>", "", (result.run_dir / "report.html").read_text()))
     assert "No promotion flags: the transactions have no promotion column" in page
     first = day[day >= start].min()
-    assert "Spend per customer is not on the dashboard:" in page
+    assert "Skipped: Spend per customer. It is not on the dashboard:" in page
     assert f"the transactions start only on {first:%Y-%m-%d}" in page
+    # the Chinese report, which leaves out the English narrative, says it too
+    zh = report.build_report(result.run_dir, "zh", out=tmp_path / "report.zh.html")
+    assert "已跳过：客均消费。" in html.unescape(re.sub(r"<[^>]+>", "", zh.read_text()))
