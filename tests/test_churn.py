@@ -369,3 +369,16 @@ def test_churn_charts_draw_the_given_data(synth):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_quartile_bands_of_money_read_as_numbers_not_scientific_notation():
+    """A flag extract's balance in quartile bands: '342.3 - 13,610', not '342.3 - 1.361e+04'
+    (found by a new-user trial). Edges are pandas' quartiles to four significant digits."""
+    balances = pd.Series([100.0, 342.3, 5000.0, 13610.2, 50000.0, 84100.4, 900000.0, 3550646.0])
+    bands = churn._quartile_band(balances)
+    labels = list(bands.cat.categories)
+    assert len(labels) == 4 and not any("e+" in x for x in labels)
+    # quartiles of the 8 values (linear interpolation at 0.25, 0.5, 0.75 x 7): 342.3 + 0.75 x
+    # 4,657.7 = 3,835.6; (13,610.2 + 50,000) / 2 = 31,805.1; 84,100.4 + 0.25 x 815,899.6 =
+    # 288,075.3 - to four significant digits
+    assert labels[1:] == ["3,836 - 31,810", "31,810 - 288,100", "288,100 - 3,551,000"]

@@ -1503,11 +1503,17 @@ def flag_goal_record(
 _FLAG_SKIP = ("customer_id", "churned", "tenure_months", "open_date", "closure_date")
 
 
+def _readable(x: float) -> str:
+    """A band edge to four significant digits with thousands separators and never in
+    scientific notation: 342.3, 13,610, 3,551,000 (not 1.361e+04)."""
+    return f"{float(f'{x:.4g}'):,.10g}"
+
+
 def _quartile_band(s: pd.Series) -> pd.Series:
     """Numbers in quartile bands labelled by their range (``"12 - 30"``), ordered."""
     v = pd.to_numeric(s, errors="coerce")
     cut = pd.qcut(v, 4, duplicates="drop")
-    labels = [f"{iv.left:.4g} - {iv.right:.4g}" for iv in cut.cat.categories]
+    labels = [f"{_readable(iv.left)} - {_readable(iv.right)}" for iv in cut.cat.categories]
     return cut.cat.rename_categories(labels)
 
 
