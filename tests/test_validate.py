@@ -365,6 +365,50 @@ def test_a_missing_required_value_is_a_warning_that_says_the_rows_are_dropped(cl
     )
 
 
+def _bank(tmp_path, dates: dict[int, str], n: int = 80, columns: str = "") -> Path:
+    """A bank's customer list of ``n`` customers (C001 ...) opened on mixed-format dates, with
+    the date of customer ``i`` replaced by ``dates[i]``; its config (dated shape) is returned."""
+    shapes = ("2025/3/{d}", "2025年3月{d}日", "2025-03-{d:02d}", "202503{d:02d}")
+    rows = [
+        f"C{i:03d},{dates.get(i, shapes[i % 4].format(d=i % 28 + 1))},,大众客户,{i % 3 + 1}"
+        for i in range(1, n + 1)
+    ]
+    (tmp_path / "bank.csv").write_text(
+        "客户编号,开户日期,销户日期,客户等级,持有产品数\n" + "\n".join(rows) + "\n",
+        encoding="utf-8",
+    )
+    cfg = tmp_path / "bank.yaml"
+    cfg.write_text(
+        "case: finance_churn\ndata:\n  customers: bank.csv\ncolumns:\n  customers:\n"
+        "    customer_id: 客户编号\n    open_date: 开户日期\n    closure_date: 销户日期\n"
+        "    segment: 客户等级\n    products_held: 持有产品数\n"
+        "values:\n  segment: {mass: [大众客户]}\n" + columns,
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_a_missing_required_value_counts_the_words_read_as_missing(tmp_path):
+    """Opening dates left out as 'N/A' or 'null' are as missing in the imported table as blank
+    ones: the warning counts them all, says how they were written and lists their rows; a value
+    that is no date ('abc') is the raw pass's own problem, not counted twice."""
+    cfg = _bank(tmp_path, {3: "", 10: "N/A", 20: " N/A ", 30: "", 40: "null", 50: "N/A", 60: "abc"})
+    prepared = ingest.load(config.load_config(cfg))
+    assert int(prepared.tables["customers"]["open_date"].isna().sum()) == 7
+    p = _by_rule(prepared.problems, "required value open_date is missing")
+    assert (p["column"], p["severity"], p["n_rows"]) == ("开户日期 (open_date)", "warning", 6)
+    assert (
+        p["rule"] == "required value open_date is missing (7.5% of 80): 2 blank, 3 'N/A', 1 'null'"
+    )
+    assert p["rows"] == [4, 11, 21, 31, 41]  # file lines: the header is line 1
+    p = _by_rule(prepared.problems, "not a date")
+    assert (p["n_rows"], p["rows"], p["examples"]) == (1, [61], ["abc"])
+    # blanks only: the rule reads as before, without the breakdown
+    cfg = _bank(tmp_path, {3: "", 30: ""})
+    p = _by_rule(ingest.load(config.load_config(cfg)).problems, "required value open_date")
+    assert (p["rule"], p["n_rows"]) == ("required value open_date is missing (2.5% of 80)", 2)
+
+
 def test_a_column_mapped_to_the_wrong_field_names_the_field_and_the_mapping(client):
     """date mapped to the amount column: not one value is a date. The row names the field
     (Amount (date), as the other rows do) and the hint the config line to check first, with the

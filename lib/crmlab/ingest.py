@@ -515,6 +515,17 @@ def _blank(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return empty, pd.Series(False, index=s.index)
 
 
+def _missing_word(s: pd.Series) -> pd.Series:
+    """Per cell, how a missing value is written: '' for a blank cell, the word as written
+    (trimmed) for a word read as missing (``N/A``, ``null`` ...), NA for a filled value."""
+    empty, na_word = _blank(s)
+    out = pd.Series(pd.NA, index=s.index, dtype="object")
+    out[empty] = ""
+    if na_word.any():
+        out[na_word] = _text(s[na_word]).astype("object")
+    return out
+
+
 @dataclass
 class Parsed:
     """Result of parsing one column: canonical values, rows that could not be read, counts."""
@@ -928,6 +939,8 @@ class SourceResult:
     mappings: dict[str, str] = field(default_factory=dict)  # canonical -> where the config maps it
     unread: dict[str, pd.Series] = field(default_factory=dict)  # required -> values not read
     wrong: set[str] = field(default_factory=set)  # canonical columns probably mapped wrong
+    # required -> per row, how the export leaves the value out: '' blank, or the word ('N/A')
+    missing_as: dict[str, pd.Series] = field(default_factory=dict)
 
 
 def _dropped_if_missing(case: str, spec: SourceSpec, present) -> set[str]:
@@ -1777,12 +1790,18 @@ def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResul
             bundle.rules[key] = replace(rule, column=f"{rule.column} ({owner[key]})")
     problems = extra_problems + run_schema(bundle, df)
     # values of the client's columns that are there but could not be used (reported above):
-    # the canonical pass's 'required value missing' counts the blank ones only
-    unread = {}
+    # the canonical pass's 'required value missing' counts the others - blank cells and words
+    # such as 'N/A', which the import reads as missing
+    unread, missing_as = {}, {}
     for canon in spec.required_names(table.columns) & set(table.columns):
         cells = [df[c] for c in (_find(columns, c) for c in maps[canon].columns) if c is not None]
-        blank = np.logical_and.reduce([_blank(c.loc[table.index])[0] for c in cells])
-        unread[canon] = table[canon].isna() & ~pd.Series(blank, index=table.index)
+        words = [_missing_word(c.loc[table.index]) for c in cells]
+        left_out = pd.concat(words, axis=1).notna().all(axis=1)
+        word = words[0]
+        for w in words[1:]:  # averaged columns: the first word, if any cell holds one
+            word = word.mask(word.eq("").fillna(False), w)
+        unread[canon] = table[canon].isna() & ~left_out
+        missing_as[canon] = word.where(left_out)
     ordered = [f.name for f in fields if f.name in table] + [
         c for c in table if c not in {f.name for f in fields}
     ]
@@ -1808,6 +1827,7 @@ def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResul
         mappings,
         unread,
         {owner[k] for k in suspect if k in owner},
+        missing_as,
     )
 
 
@@ -2174,10 +2194,12 @@ def _missing_value_hint(name: str, mapping: str) -> Hint:
 
 
 def _blank_only(r: SourceResult, bundle, problems: list[dict]) -> list[dict]:
-    """The canonical pass's 'required value missing' counts the rows whose value is blank in the
-    export: values there that could not be read (not a number, not a date, ...) are the raw
-    pass's problem, with their own rows - one cause, one problem; the blank ones stay. None for
-    a column the raw pass found probably mapped wrong (its blanks are not the field's)."""
+    """The canonical pass's 'required value missing' counts the rows whose value the export
+    leaves out - blank, or a word read as missing (``N/A``, ``null`` ...), every row that ends
+    up without the value, said by kind (``21 blank, 15 'N/A'``) when there are such words:
+    values there that could not be read (not a number, not a date, ...) are the raw pass's
+    problem, with their own rows - one cause, one problem. None for a column the raw pass found
+    probably mapped wrong (its blanks are not the field's)."""
     out = []
     for p in problems:
         canon = next(
@@ -2191,16 +2213,38 @@ def _blank_only(r: SourceResult, bundle, problems: list[dict]) -> list[dict]:
         )
         if canon in r.wrong:
             continue
-        if canon is None or canon not in r.unread or not r.unread[canon].any():
-            out.append(p)
-            continue
-        blank = r.table[canon].isna() & ~r.unread[canon]
-        rows = blank[blank].index
-        cases = pd.DataFrame(
-            {"column": canon, "check": "not_nullable", "index": rows, "failure_case": None}
-        )
-        out += problem_table(cases, bundle) if len(rows) else []
+        if canon is not None and canon in r.unread and r.unread[canon].any():
+            blank = r.table[canon].isna() & ~r.unread[canon]
+            rows = blank[blank].index
+            cases = pd.DataFrame(
+                {"column": canon, "check": "not_nullable", "index": rows, "failure_case": None}
+            )
+            if not len(rows):
+                continue
+            [p] = problem_table(cases, bundle)
+        if canon is not None and canon in r.missing_as:
+            missing = r.table[canon].isna()
+            if canon in r.unread:
+                missing &= ~r.unread[canon]
+            kinds = _missing_kinds(r.missing_as[canon][missing])
+            if kinds:
+                p = {**p, "rule": f"{p['rule']}: {kinds}"}
+        out.append(p)
     return out
+
+
+def _missing_kinds(words: pd.Series) -> str:
+    """``21 blank, 15 'N/A'``: how the export leaves out the values of ``words`` (per row ''
+    for a blank cell, else the word read as missing); '' when all are blank (nothing to say)."""
+    words = words.dropna()
+    counts = words[words != ""].value_counts(sort=False)
+    if not len(counts):
+        return ""
+    counts = counts.sort_values(ascending=False, kind="stable")
+    n_blank = int((words == "").sum())
+    parts = [f"{n_blank:,} blank"] if n_blank else []
+    parts += [f"{int(n):,} '{w}'" for w, n in counts.items()]
+    return ", ".join(parts)
 
 
 def _duplicate_problems(r: SourceResult, problems: list[dict]) -> list[dict]:
