@@ -11,6 +11,7 @@ import fcntl
 import html as htmlmod
 import os
 import re
+from collections.abc import Iterable
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -114,12 +115,15 @@ def reader_cells(page: str) -> list[str]:
     return [htmlmod.unescape(re.sub(r"<[^>]+>", "", text)).strip() for _, text in found]
 
 
-def english_left(cells: list[str]) -> list[str]:
+def english_left(cells: list[str], names: Iterable[str] = ()) -> list[str]:
     """The cells holding a Latin word other than :data:`LATIN_OK` (pseudonyms such as
-    ``P-5bddb951e55c`` and store ids such as ``S02`` are not words)."""
+    ``P-5bddb951e55c`` and store ids such as ``S02`` are not words; ``names``, the client's own
+    proper names such as store names "Central Plaza", are shown as the client writes them)."""
     left = []
     for text in cells:
         plain = re.sub(r"\bP-[0-9a-f]{6,}\b", "", text)
+        for name in names:
+            plain = plain.replace(name, "")
         if set(re.findall(r"[A-Za-z]{2,}", plain)) - LATIN_OK:
             left.append(text)
     return left

@@ -267,3 +267,17 @@ def test_kpi_scorecard_error_names_the_kpi_and_what_to_do():
     assert "'Spend per customer' has no target" in msg
     assert "'Days to resolve' has an actual below 0 (-1) and a target not above 0 (0)" in msg
     assert "CSAT" not in msg and "give it a target" in msg
+
+
+def test_stores_are_named_as_readers_know_them():
+    """A client's report said "lowest CSAT: store S12" although its stores table names S12
+    王府井店 (found by a new-user trial)."""
+    from crmlab.metrics import store_labels
+
+    stores = pd.DataFrame(
+        {"store_id": ["S12", "S13", "S14"], "store_name": ["王府井店", None, "x"]}
+    )
+    ids = pd.Series(["S12", "S13", "S99"], index=[5, 6, 7])
+    assert store_labels(ids, stores).to_dict() == {5: "王府井店 (S12)", 6: "S13", 7: "S99"}
+    assert store_labels(ids, None).tolist() == ["S12", "S13", "S99"]
+    assert store_labels(ids, stores[["store_id"]]).tolist() == ["S12", "S13", "S99"]

@@ -47,6 +47,7 @@ __all__ = [
     "proportion_ci",
     "repeat_purchase_rate",
     "scorecard_view",
+    "store_labels",
 ]
 
 CSAT_TABLE: dict = {"percent": ["rate", "low", "high"], "labels": {"rate": "CSAT"}}
@@ -379,6 +380,19 @@ def nps_with_ci(scores, alpha: float = 0.05) -> NpsEstimate:
 # By wave / group
 # --------------------------------------------------------------------------------------------
 _DEFAULT_COLUMN = {"csat": "overall_satisfaction", "nps": "recommend"}
+
+
+def store_labels(store_ids: pd.Series, stores: pd.DataFrame | None) -> pd.Series:
+    """Stores as a reader knows them: "Willow Park (S01)" - the ``store_name`` of the stores
+    table with the id in brackets (the id alone where the table, its name column or the store
+    is missing). Returns text aligned with ``store_ids``."""
+    ids = store_ids.astype("str")
+    if stores is None or not {"store_id", "store_name"} <= set(stores.columns):
+        return ids
+    names = stores.dropna(subset=["store_name"]).drop_duplicates("store_id")
+    names = names.set_index(names["store_id"].astype("str"))["store_name"].astype("str")
+    named = ids.map(names)
+    return (named + " (" + ids + ")").where(named.notna(), ids)
 
 
 def by_group(
