@@ -674,7 +674,53 @@ def test_other_columns_are_typed_automatically_and_reported(tmp_path):
     assert prepared.tables["customers"]["email"][0] == privacy.pseudonym("a@example.com", KEY)
 
 
+def test_an_extra_column_of_dates_in_mixed_formats_is_read_as_the_mapped_one_is(tmp_path):
+    """开户日期 left unmapped under features: auto, written four ways with blanks and 'N/A':
+    a date column, read exactly as the same column mapped to open_date (crmlab.ingest.
+    parse_dates), not text with one value per customer. A few values that are no dates (1 of
+    21) are set to missing with a note; many (3 of 21), a month or an age band stay text."""
+    shapes = ["2025/3/{d}", "2025年3月{d}日", "2025-03-{d:02d}", "202503{d:02d}"]
+    opened = [shapes[i % 4].format(d=i + 1) for i in range(20)] + ["", "N/A"]
+    rows = [f"C{i:02d},{v},{i % 3 + 1}" for i, v in enumerate(opened)]
+    (tmp_path / "c.csv").write_text(
+        "客户编号,开户日期,产品数\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    cfg = _one_source_config(tmp_path, "  customers: c.csv", "columns: {customer_id: 客户编号}\n")
+    prepared = ingest.load(config.load_config(cfg))
+    assert prepared.sources["customers"]["extra_columns"]["开户日期"] == "date"
+    auto = prepared.tables["customers"]["开户日期"]
+    expected = [pd.Timestamp(2025, 3, d) for d in range(1, 21)] + [pd.NaT, pd.NaT]
+    assert auto.tolist() == expected
+    assert auto.equals(ingest.parse_dates(pd.Series(opened, dtype="object")).values)
+    assert "customers: extra column 开户日期: 5 date(s) were written like 2024年5月1日." in (
+        prepared.notes
+    )
+    # one value of 21 that is no date: still a date column, the value set to missing
+    (tmp_path / "c.csv").write_text(
+        "客户编号,开户日期\n" + "\n".join(f"C{i},{v}" for i, v in enumerate(opened[:20] + ["不详"]))
+    )
+    prepared = ingest.load(config.load_config(cfg))
+    assert prepared.sources["customers"]["extra_columns"]["开户日期"] == "date"
+    assert int(prepared.tables["customers"]["开户日期"].isna().sum()) == 1
+    assert (
+        "customers: extra column 开户日期: 1 value(s) that are not dates set to missing."
+        in prepared.notes
+    )
+    # three of 21: text; so are months and bands, which a lenient reading takes for dates
+    for values in (
+        opened[:18] + ["不详", "未知", "?x"],
+        [f"2025-{m:02d}" for m in range(1, 13)],
+        ["18-24", "25-34", "35-44"],
+    ):
+        (tmp_path / "c.csv").write_text(
+            "客户编号,开户日期\n" + "\n".join(f"C{i},{v}" for i, v in enumerate(values))
+        )
+        prepared = ingest.load(config.load_config(cfg))
+        assert prepared.sources["customers"]["extra_columns"]["开户日期"] == "text", values
+
+
 # --------------------------------------------------------------------------------------------
+# the data fingerprint of a run's input# --------------------------------------------------------------------------------------------
 # the data fingerprint of a run's input
 # --------------------------------------------------------------------------------------------
 def test_the_fingerprint_of_a_config_run_includes_the_files_a_query_reads(tmp_path):

@@ -1578,14 +1578,40 @@ def _auto_type(s: pd.Series, decimal: str, label: str, notes: list[str]) -> tupl
     if not p.bad[filled].any():
         _number_notes(p, label, notes)
         return p.values, "number"
-    _, is_num, _ = _split_object(s)
-    text_dates = _text(s[filled & ~is_num]).str.match(r"^\d{4}[-/年]\d{1,2}[-/月]\d{1,2}")
-    if len(text_dates) and text_dates.all():
-        d = parse_dates(s)
-        if not d.bad.any():
-            _date_notes(d, label, notes, None)
-            return d.values, "date"
+    d = parse_dates(s)
+    if _dated(s, d, filled) >= AUTO_DATE_SHARE * int(filled.sum()):
+        _date_notes(d, label, notes, None)
+        return d.values, "date"
     return parse_text(s).values, "text"
+
+
+AUTO_DATE_SHARE = 0.95
+"""An extra column (``features: auto``) becomes a date column when at least this share of its
+filled values are written like dates and read as dates by :func:`parse_dates` - the reading of
+a mapped date column (mixed formats: ``2025/3/1``, ``2025年3月1日``, ``2025-03-01``,
+``20250301``); the others are set to missing, with a note."""
+
+_DATE_SHAPE = re.compile(
+    r"^(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}|\d{8}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|\d{1,2}\s+[a-z]{3,}\.?,?\s+\d{4}|[a-z]{3,}\.?\s+\d{1,2},?\s+\d{4})(?!\d)",
+    re.IGNORECASE,
+)
+"""How a date is written, for the automatic typing of an extra column: year-month-day with
+separators or in Chinese, YYYYMMDD, day and month with a year, or a month's name with a day and
+a year. A month (``2025-03``), a band (``25-34``) or a number is not."""
+
+
+def _dated(s: pd.Series, d: Parsed, filled: pd.Series) -> int:
+    """How many ``filled`` values of ``s`` are dates: read by ``d`` (:func:`parse_dates`) and
+    stored as dates, YYYYMMDD numbers, or text written like a date (:data:`_DATE_SHAPE`) -
+    not Excel serial numbers, which an extra column of amounts or counts would hold too."""
+    is_date, is_num, is_text = _split_object(s)
+    read = d.values.notna() & filled
+    text = read & is_text
+    shaped = _text(s[text]).str.match(_DATE_SHAPE).reindex(s.index, fill_value=False)
+    whole = pd.to_numeric(s.where(read & is_num), errors="coerce")
+    ymd = whole.between(19000101, 21001231) & (whole % 1 == 0)
+    return int((read & is_date).sum() + shaped.astype(bool).sum() + ymd.sum())
 
 
 def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResult:
@@ -1908,7 +1934,7 @@ def _coerce_satisfaction(df, f, m, value_map, spec, opts, notes, checks):
 
 
 _DATE_LIKE = re.compile(
-    r"^(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}|\d{8}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})\b"
+    r"^(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}|\d{8}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?!\d)"
 )
 
 
