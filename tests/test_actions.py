@@ -188,7 +188,8 @@ def test_chinese_action_list_translates_headers_and_actions(written, tmp_path):
     assert (xlsx.name, csv.name) == ("actions.zh.xlsx", "actions.zh.csv")
     assert csv.read_bytes()[:3] == b"\xef\xbb\xbf"  # BOM: Excel on Chinese Windows reads UTF-8
     zh = pd.read_csv(csv)
-    assert list(zh.columns[:4]) == ["优先级", "客户编号（假名）", "细分", "价值等级"]
+    # the list's segment column is the customer class (the report's 客户类别), not 细分
+    assert list(zh.columns[:4]) == ["优先级", "客户编号（假名）", "客户类别", "价值等级"]
     assert zh.iloc[0]["建议行动"] == "两周内由客户经理亲自电话挽回"  # at risk, tier A
     assert set(zh.loc[zh["价值等级"] == "C 级", "建议行动"]) >= {
         "两周内通过邮件或短信发放挽回优惠券"
@@ -202,6 +203,47 @@ def test_chinese_action_list_translates_headers_and_actions(written, tmp_path):
     # the English list beside it is left as it was
     assert pd.read_csv(en_csv).columns[0] == "priority"
     assert load_workbook(tmp_path / "actions.xlsx").sheetnames[0] == "Summary"
+
+
+def _zh_headers(run_dir, tmp_path) -> dict[str, list[str]]:
+    """The headers of a run's Chinese list: the CSV's and each sheet's of the workbook."""
+    xlsx, csv = actions.write_action_list(run_dir, lang="zh", out_dir=tmp_path)
+    sheets = pd.read_excel(xlsx, sheet_name=None, nrows=1)
+    return {"csv": list(pd.read_csv(csv, nrows=1).columns)} | {
+        name: list(df.columns) for name, df in sheets.items()
+    }
+
+
+def test_chinese_headers_say_which_segments_each_column_holds(written, finance_written, tmp_path):
+    """A trial user read 细分 (the finance list's lifecycle stage, 成熟期) beside 客户细分 (the
+    bank's own segments, 私人银行客群) as the same thing: the list's segment column is named by
+    what it holds, as the report names it, and no two headers of a list read the same."""
+    retail = _zh_headers(written[0].path, tmp_path / "retail")
+    finance = _zh_headers(finance_written[0].path, tmp_path / "finance")
+    assert retail["csv"] == [
+        "优先级",
+        "客户编号（假名）",
+        "客户类别",
+        "价值等级",
+        "满意度",
+        "价值（元）",
+        "建议行动",
+        "负责角色",
+        "负责联系的人员",
+        "截止日期",
+        "生命周期阶段",
+        "RFM 细分",
+        "需求细分",
+        "距上次购买天数",
+    ]
+    assert finance["csv"][:4] == ["优先级", "客户编号（假名）", "生命周期阶段", "价值等级"]
+    assert "客户细分" in finance["csv"]
+    for case, headers in {"retail": retail, "finance": finance}.items():
+        assert headers["汇总"][0] == headers["csv"][2], case  # the Summary sheet's too
+        for name, columns in headers.items():
+            assert "细分" not in columns, (case, name)
+            assert len(set(columns)) == len(columns), (case, name)
+    assert finance["成熟期"] == finance["csv"]
 
 
 def test_large_segments_are_capped_in_excel_but_complete_in_csv(written, tmp_path):

@@ -56,7 +56,7 @@ addresses, phone numbers ... found by the same detector) may occur anywhere in i
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -530,6 +530,19 @@ def _header(name: str, lang: str, excel: bool, currency: str | None = None) -> s
     return f"{text} ({unit})" if unit else text
 
 
+def list_headers(spec: Mapping, lang: str) -> dict[str, str]:
+    """Headers of the list that depend on the case: in Chinese the ``segment`` column is named
+    by what the spec's ``segment`` column is - the report's term for it (finance: ``stage``,
+    生命周期阶段; retail: ``customer_class``, 客户类别) - since 细分 alone would read like the
+    client's own segments (finance's ``client_segment``, 客户细分; the report's stage-2 tables).
+    English keeps "Segment" (and the CSV the column name a CRM import expects)."""
+    source = spec.get("segment")
+    if lang == "en" or not source:
+        return {}
+    header = i18n.translate(str(source), lang)
+    return {"segment": header} if header != str(source) else {}
+
+
 def _segment_name(segment: str, lang: str) -> str:
     """A segment as a reader sees it: translated, or in English ``at_risk`` -> "at risk"."""
     from crmlab.narrative import value_label
@@ -538,25 +551,38 @@ def _segment_name(segment: str, lang: str) -> str:
 
 
 def localized(
-    table: pd.DataFrame, lang: str, excel: bool = False, currency: str | None = None
+    table: pd.DataFrame,
+    lang: str,
+    excel: bool = False,
+    currency: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    keep: Collection[str] = (),
 ) -> pd.DataFrame:
-    """The list as written: headers by :func:`_header` (money headers naming ``currency``);
-    segments, action texts and the case's extra text columns translated - or, in the English
-    Excel file, identifiers in words (``loyal_customers`` -> "loyal customers",
-    :func:`crmlab.narrative.value_label`); the English CSV keeps the values a CRM import
-    expects."""
+    """The list as written: headers by :func:`_header` (money headers naming ``currency``),
+    or as ``headers`` gives them (:func:`list_headers`); segments, action texts and the case's
+    extra text columns translated - or, in the English Excel file, identifiers in words
+    (``loyal_customers`` -> "loyal customers", :func:`crmlab.narrative.value_label`); the
+    English CSV keeps the values a CRM import expects. Columns in ``keep`` (the client's own
+    columns of a contact list: names, phone numbers) keep their header and values."""
     if lang == "en" and not excel:
         return table
     from crmlab.narrative import value_label
 
+    headers = headers or {}
     out = table.copy()
-    text = [c for c in out.columns if c != "customer_id" and pd.api.types.is_string_dtype(out[c])]
+    text = [
+        c
+        for c in out.columns
+        if c != "customer_id" and c not in keep and pd.api.types.is_string_dtype(out[c])
+    ]
     for col in text:  # segments, actions, roles and the case's extra text columns
         if lang != "en":
             out[col] = out[col].map(lambda v: v if pd.isna(v) else i18n.translate(str(v), lang))
         else:
             out[col] = out[col].map(lambda v: v if pd.isna(v) else value_label(v))
-    out.columns = [_header(c, lang, excel, currency) for c in out.columns]
+    out.columns = [
+        c if c in keep else headers.get(c) or _header(c, lang, excel, currency) for c in out.columns
+    ]
     return out
 
 
@@ -710,9 +736,9 @@ def _past_due_note(run: Run, lang: str) -> str | None:
     return f"Note: the plan starts in {month}; its first due dates ({end}) had passed on the day of the run ({day})."
 
 
-def _capped_note(n: int, lang: str) -> str:
+def _capped_note(n: int, lang: str, segment: str = "细分") -> str:
     if lang == "zh":
-        return f"每个细分工作表按优先级列出前 {n:,} 位客户；actions.csv 列出全部客户。"
+        return f"每个{segment}的工作表按优先级列出前 {n:,} 位客户；actions.csv 列出全部客户。"
     return f"Each segment sheet lists its first {n:,} customers by priority; actions.csv lists all."
 
 
@@ -765,7 +791,8 @@ def write_action_list(
         "recency_days": "0",
     }
     currency = run_currency(run, spec)
-    formats = {_header(k, lang, True, currency): v for k, v in formats.items()}
+    headers = list_headers(spec, lang)
+    formats = {headers.get(k) or _header(k, lang, True, currency): v for k, v in formats.items()}
     folder = Path(out_dir) if out_dir else run.path
     # another language beside the English files, unless named (a run writes its own language)
     stem = name or ("actions" if lang == "en" else f"actions.{lang}")
@@ -778,18 +805,18 @@ def write_action_list(
             fmt, used = _Formats(wb), set()
             summary_name = _sheet_name("Summary" if lang == "en" else "汇总", used)
             summary_sheet = wb.add_worksheet(summary_name)
-            _write_sheet(summary_sheet, fmt, localized(summary, lang, True, currency), formats)
+            shown = localized(summary, lang, True, currency, headers)
+            _write_sheet(summary_sheet, fmt, shown, formats)
             for segment in summary["segment"]:
                 part = table[table["segment"] == segment].head(max_rows_per_sheet)
                 ws = wb.add_worksheet(_sheet_name(_segment_name(segment, lang), used))
-                _write_sheet(ws, fmt, localized(part, lang, True, currency), formats)
+                _write_sheet(ws, fmt, localized(part, lang, True, currency, headers), formats)
             notes = [_past_due_note(run, lang)]
             if (summary["customers"] > max_rows_per_sheet).any():
-                notes.append(_capped_note(max_rows_per_sheet, lang))
+                notes.append(_capped_note(max_rows_per_sheet, lang, *headers.values()))
             for i, note in enumerate(n for n in notes if n):
                 summary_sheet.write(len(summary) + 2 + i, 0, note)
     # with a byte-order mark: Excel (a Chinese Windows above all) then reads the file as UTF-8
-    atomic.write_text(
-        csv, localized(table, lang, currency=currency).to_csv(index=False), encoding="utf-8-sig"
-    )
+    shown = localized(table, lang, currency=currency, headers=headers)
+    atomic.write_text(csv, shown.to_csv(index=False), encoding="utf-8-sig")
     return xlsx, csv
