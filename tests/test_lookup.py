@@ -7,6 +7,7 @@ with the key, ``crmlab.privacy.pseudonym``), the expected contacts read from the
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -141,3 +142,205 @@ def test_the_list_is_never_written_where_git_would_commit_it(cfg, tmp_path):
     assert config.tracked_by_git(project / "new" / "folder" / "contacts.xlsx")  # not there yet
     assert not config.tracked_by_git(project / "private" / "contacts.xlsx")  # crmlab new ignores it
     assert not config.tracked_by_git(tmp_path / "elsewhere.xlsx")  # not in a work tree
+
+
+# --------------------------------------------------------------------------------------------
+# the contact list in the run's language (a trial user's zh run gave English headers and actions)
+# --------------------------------------------------------------------------------------------
+ZH_HEADERS = [
+    "优先级",
+    "客户编号（假名）",
+    "会员编号",
+    "姓名",
+    "手机",
+    "邮箱",
+    "客户类别",
+    "价值等级",
+    "满意度",
+    "价值（元）",
+    "建议行动",
+    "负责角色",
+    "负责联系的人员",
+    "截止日期",
+    "生命周期阶段",
+    "RFM 细分",
+    "需求细分",
+    "距上次购买天数",
+]
+EN_HEADERS = [
+    "Priority",
+    "Customer (pseudonym)",
+    "会员编号",
+    "姓名",
+    "手机",
+    "邮箱",
+    "Segment",
+    "Value tier",
+    "Satisfaction (1-5)",
+    "Value (CNY)",
+    "Recommended action",
+    "Action owner",
+    "Who contacts the customer",
+    "Due date",
+    "Lifecycle",
+    "RFM segment",
+    "Needs segment",
+    "Recency days",
+]
+
+
+def _retail_run(root: Path) -> Path:
+    """A finished retail run of the fixture's four members (their pseudonyms under KEY): what
+    the action list reads - its segments table, plan start and currency."""
+    run = _fake_run(root)
+    (run / "results.json").write_text(json.dumps({"plan.start": "2026-10", "currency": "CNY"}))
+    ids = [pseudonym(m, KEY) for m in ("1001", "1002", "1003", "1004")]
+    segments = pd.DataFrame(
+        {
+            "customer_class": ["at_risk", "loyal", "churned", "at_risk"],
+            "tier": ["A", "B", "C", "C"],
+            "overall_satisfaction": [2.0, 5.0, 3.0, 1.0],
+            "monetary": [900.0, 500.0, 50.0, 80.0],
+            "lifecycle": ["lapsed", "mature", "churned", "lapsed"],
+            "rfm_segment": ["cant_lose", "champions", "lost", "at_risk"],
+            "needs_segment": ["mixed", "quality_driven", "mixed", "mixed"],
+            "recency_days": [110.0, 5.0, 300.0, 95.0],
+        },
+        index=pd.Index(ids, name="customer_id"),
+    )
+    (run / "artifacts").mkdir()
+    segments.to_parquet(run / "artifacts" / "segments.parquet")
+    return run
+
+
+def _zh_config(cfg) -> Path:
+    """The fixture's config with `report: {lang: zh}` (a run in Chinese)."""
+    text = cfg.path.read_text(encoding="utf-8") + "report: {lang: zh}\n"
+    cfg.path.write_text(text, encoding="utf-8")
+    return cfg.path
+
+
+def _check_people(contacts: pd.DataFrame, members: pd.DataFrame, pseudonym_header: str) -> None:
+    """Each row's member number is the one behind its pseudonym, with that member's contacts;
+    the rows in the list's priority order (at risk first: tier A, then C; loyal; churned)."""
+    assert contacts["会员编号"].tolist() == ["1001", "1004", "1002", "1003"]
+    got = [pseudonym(m, KEY) for m in contacts["会员编号"]]
+    assert got == contacts[pseudonym_header].tolist()
+    expected = members.set_index("会员编号").loc[contacts["会员编号"], ["姓名", "手机", "邮箱"]]
+    pd.testing.assert_frame_equal(
+        contacts[["姓名", "手机", "邮箱"]], expected.reset_index(drop=True)
+    )
+
+
+def test_the_contact_list_of_a_chinese_run_is_in_chinese(cfg, members, tmp_path, monkeypatch):
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY.decode())
+    run = _retail_run(tmp_path / "runs")
+    config_path = _zh_config(cfg)
+    out = tmp_path / "private" / "contacts.xlsx"
+    assert cli.main(["lookup", str(run), "--config", str(config_path), "--out", str(out)]) == 0
+    contacts = pd.read_excel(out, dtype=str)
+    assert list(contacts.columns) == ZH_HEADERS  # as actions.zh.xlsx, plus the client's columns
+    assert not [h for h in contacts.columns if re.search(r"[a-z]{2,}", h)]  # no English header
+    _check_people(contacts, members, "客户编号（假名）")
+    assert contacts["建议行动"].tolist()[:2] == [
+        "两周内由客户经理亲自电话挽回",  # at risk, tier A
+        "两周内通过邮件或短信发放挽回优惠券",  # at risk, tier C: a voucher by message
+    ]
+    assert contacts["客户类别"].tolist()[0] == "流失风险客户"
+    texts = contacts.drop(columns=["会员编号", "姓名", "手机", "邮箱", "客户编号（假名）"])
+    assert not texts.stack().str.contains(r"[a-z]{3,}").any()  # every value in Chinese
+    # the CSV too, as actions.zh.csv (UTF-8 with a byte-order mark)
+    csv = out.with_suffix(".csv")
+    assert cli.main(["lookup", str(run), "--config", str(config_path), "--out", str(csv)]) == 0
+    assert csv.read_bytes()[:3] == b"\xef\xbb\xbf"
+    in_csv = pd.read_csv(csv, dtype=str)
+    assert list(in_csv.columns) == ZH_HEADERS
+    _check_people(in_csv, members, "客户编号（假名）")
+
+
+def test_lang_overrides_the_runs_language(cfg, members, tmp_path, monkeypatch):
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY.decode())
+    run = _retail_run(tmp_path / "runs")
+    plain = str(cfg.path)  # no report lang: English
+    zh = str(_zh_config(config.load_config(shutil.copy(cfg.path, cfg.path.with_name("zh.yaml")))))
+    private = tmp_path / "private"
+
+    def contact_list(config_path: str, name: str, *lang: str) -> pd.DataFrame:
+        out = private / name
+        assert (
+            cli.main(["lookup", str(run), "--config", config_path, "--out", str(out), *lang]) == 0
+        )
+        return (pd.read_excel if out.suffix == ".xlsx" else pd.read_csv)(out, dtype=str)
+
+    english = contact_list(zh, "en.xlsx", "--lang", "en")
+    assert list(english.columns) == EN_HEADERS
+    _check_people(english, members, "Customer (pseudonym)")
+    assert english["Recommended action"].tolist()[0] == (
+        "Personal win-back call from the account manager within 2 weeks"
+    )
+    # the English CSV keeps the column names of actions.csv, for a CRM import
+    names = ["priority", "customer_id", "会员编号", "姓名", "手机", "邮箱", "segment", "tier"]
+    for in_csv in (contact_list(zh, "en.csv", "--lang", "en"), contact_list(plain, "plain.csv")):
+        assert list(in_csv.columns[:8]) == names
+        _check_people(in_csv, members, "customer_id")
+    assert list(contact_list(plain, "zh.csv", "--lang", "zh").columns) == ZH_HEADERS
+
+
+def test_a_client_column_named_like_a_header_of_the_list_says_it_is_the_exports():
+    who = lookup.Identities(
+        pd.DataFrame(
+            {"会员编号": ["1001"], "客户类别": ["金卡"]},
+            index=pd.Index([pseudonym("1001", KEY)], name="customer_id"),
+        ),
+        "会员编号",
+        ["客户类别"],
+    )
+    actions = pd.DataFrame(
+        {"priority": [1], "customer_id": [pseudonym("1001", KEY)], "segment": ["loyal"]}
+    )
+    table, _ = lookup.reidentify(actions, who)
+    added = [c for c in table.columns if c not in actions.columns]
+    spec = {"segment": "customer_class"}
+    shown = lookup._shown(table, added, "zh", True, spec, "CNY")
+    assert list(shown.columns) == [
+        "优先级",
+        "客户编号（假名）",
+        "会员编号",
+        "客户类别（导出）",
+        "客户类别",
+    ]
+    assert shown.iloc[0].tolist()[3:] == ["金卡", "忠诚客户"]
+
+
+def test_a_missing_run_folder_is_said_as_such(cfg, tmp_path, capsys, monkeypatch):
+    """A trial user's typo in the run folder read "--out is for a run folder's whole action
+    list, not for pseudonyms"."""
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY.decode())
+    out = str(tmp_path / "private" / "contacts.xlsx")
+    missing = tmp_path / "runs" / "retail_satisfaction" / "2026-12-06T10-00-0"
+    assert cli.main(["lookup", str(missing), "--config", str(cfg.path), "--out", out]) == 2
+    assert capsys.readouterr().err == (
+        f"crmlab: error: {missing} does not exist. Give a run folder: {cli.RUN_FOLDERS}.\n"
+    )
+    # no finished run yet: latest is not there, and a failed run has no action list
+    failed = _fake_run(tmp_path / "runs")
+    status = {"case": "retail_satisfaction", "status": "failed", "failed_stage": "03_model"}
+    (failed / "status.json").write_text(json.dumps(status))
+    latest = failed.parent / "latest"
+    assert cli.main(["lookup", str(latest), "--config", str(cfg.path), "--out", out]) == 2
+    assert capsys.readouterr().err == (
+        f"crmlab: error: {latest} does not exist: no run in {failed.parent} has finished yet "
+        f"(latest points at the newest run that finished). Its newest run, {failed.name}, "
+        "failed in 03_model: fix what stopped it (its report.html says) and run the case "
+        "again; the action list comes from a run that finished.\n"
+    )
+    assert cli.main(["lookup", str(failed), "--config", str(cfg.path), "--out", out]) == 2
+    assert capsys.readouterr().err == (
+        f"crmlab: error: {failed} is a run that failed in 03_model, so it has no action list "
+        "(its report.html says what went wrong). Give a run that finished, e.g. "
+        f"{latest}.\n"
+    )
+    # a path without --out is a folder too; a customer number is not a pseudonym
+    assert cli.main(["lookup", str(missing), "--config", str(cfg.path)]) == 2
+    assert "does not exist. Give a run folder" in capsys.readouterr().err
+    assert not Path(out).exists()

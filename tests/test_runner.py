@@ -136,6 +136,41 @@ def test_cli_exit_codes_and_messages(toy_project):
     assert unknown.returncode == 2 and "Unknown case 'nocase'" in unknown.stderr
 
 
+def test_report_of_latest_before_any_run_finished_says_what_is_there(toy_project, capsys):
+    """A trial user's `crmlab report runs/<case>/latest` after a failed run read "Give
+    reports/<case>/<run>", though a config's runs live in runs/."""
+    from crmlab import cli
+
+    case_dir = toy_project / "runs" / "toy"
+    latest = case_dir / "latest"
+    assert cli.main(["report", str(latest)]) == 2
+    assert capsys.readouterr().err == (
+        f"crmlab: error: {latest} does not exist: there is no run in {case_dir} yet. Run the "
+        "case first (crmlab run --config CONFIG, or crmlab run CASE).\n"
+    )
+    [res] = runner.run_cases(["toy"], {"fail": "true"}, out_root=case_dir.parent, progress=False)
+    assert not res.ok and not latest.exists()
+    assert cli.main(["report", str(latest)]) == 2
+    assert capsys.readouterr().err == (
+        f"crmlab: error: {latest} does not exist: no run in {case_dir} has finished yet "
+        f"(latest points at the newest run that finished). Its newest run, {res.run_dir.name}, "
+        "failed in 02_second: fix what stopped it (its report.html says) and run the case "
+        f"again. To report on the failed run, give {case_dir / res.run_dir.name}.\n"
+    )
+    assert cli.main(["report", str(case_dir / res.run_dir.name)]) == 0  # which it can
+    capsys.readouterr()
+    assert cli.main(["report", str(case_dir.parent)]) == 2  # the runs folder itself
+    assert capsys.readouterr().err == (
+        f"crmlab: error: {case_dir.parent} is not a run folder (no status.json) but holds runs: "
+        f"give one of them, e.g. {case_dir / res.run_dir.name}.\n"
+    )
+    assert cli.main(["report", str(case_dir / "2026")]) == 2
+    assert capsys.readouterr().err == (
+        f"crmlab: error: {case_dir / '2026'} does not exist. Give a run folder: "
+        f"{cli.RUN_FOLDERS}.\n"
+    )
+
+
 def test_run_names_never_collide():
     names = {runner.new_run_name() for _ in range(200)}
     assert len(names) == 200

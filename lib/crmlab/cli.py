@@ -173,12 +173,80 @@ def _cmd_generate(args) -> int:
     return 0
 
 
-def _run_dir_arg(path: str) -> Path:
+RUN_FOLDERS = (
+    "<runs>/<case>/<run> or <runs>/<case>/latest, where <runs> is the runs/ folder beside the "
+    "config (crmlab run --config) or reports/ (crmlab run CASE)"
+)
+"""What a run folder argument looks like, for the messages of :func:`_not_a_run`."""
+
+
+def _runs_in(folder: Path) -> list[Path]:
+    """The run folders directly in ``folder`` (those with a status.json), oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if p.name != "latest" and (p / "status.json").is_file()]
+    return sorted(found, key=lambda p: p.name)  # run names start with their UTC start time
+
+
+def _status(run: Path) -> dict:
+    import json
+
+    return json.loads((run / "status.json").read_text(encoding="utf-8"))
+
+
+def _not_a_run(run: Path, need_ok: bool = False) -> str:
+    """Why ``run`` is not a run folder, and what to give instead. ``need_ok``: the command
+    needs a successful run (an action list), so a failed run is no alternative."""
+    if run.name == "latest" and not run.exists():
+        case_dir = run.parent
+        runs = _runs_in(case_dir)
+        if not runs:
+            return (
+                f"{run} does not exist: there is no run in {case_dir} yet. Run the case first "
+                "(crmlab run --config CONFIG, or crmlab run CASE)."
+            )
+        finished = [r for r in runs if _status(r).get("status") == "ok"]
+        if finished:  # (a copied folder without its link)
+            return f"{run} does not exist; the newest run in {case_dir} that finished is {finished[-1]}."
+        newest = runs[-1]
+        stage = _status(newest).get("failed_stage")
+        text = (
+            f"{run} does not exist: no run in {case_dir} has finished yet (latest points at "
+            f"the newest run that finished). Its newest run, {newest.name}, failed"
+            f"{f' in {stage}' if stage else ''}: fix what stopped it (its report.html says) "
+            "and run the case again"
+        )
+        if need_ok:
+            return text + "; the action list comes from a run that finished."
+        return text + f". To report on the failed run, give {newest}."
+    if not run.exists():
+        return f"{run} does not exist. Give a run folder: {RUN_FOLDERS}."
+    if not run.is_dir():
+        return f"{run} is a file, not a run folder. Give a run folder: {RUN_FOLDERS}."
+    inside = _runs_in(run) or [r for d in sorted(run.iterdir()) if d.is_dir() for r in _runs_in(d)]
+    if inside:
+        latest = inside[-1].parent / "latest"
+        example = latest if (latest / "status.json").is_file() else inside[-1]
+        return (
+            f"{run} is not a run folder (no status.json) but holds runs: give one of them, "
+            f"e.g. {example}."
+        )
+    return f"{run} is not a run folder (no status.json). Give a run folder: {RUN_FOLDERS}."
+
+
+def _run_dir_arg(path: str, need_ok: bool = False) -> Path:
+    """``path`` as a run folder, or a :class:`CrmlabError` saying what is there and what to
+    give; ``need_ok``: also when the run failed (it wrote no action list)."""
     run = Path(path)
     if not (run / "status.json").is_file():
+        raise CrmlabError(_not_a_run(run, need_ok))
+    status = _status(run)
+    if need_ok and status.get("status") != "ok":
+        stage = status.get("failed_stage")
         raise CrmlabError(
-            f"{run} is not a run directory (no status.json). Give reports/<case>/<run> or "
-            "reports/<case>/latest."
+            f"{run} is a run that {f'failed in {stage}' if stage else 'did not finish'}, so it "
+            "has no action list (its report.html says what went wrong). Give a run that "
+            f"finished, e.g. {run.parent / 'latest'}."
         )
     return run
 
@@ -196,7 +264,7 @@ def _cmd_report(args) -> int:
 def _cmd_actions(args) -> int:
     from crmlab.actions import write_action_list
 
-    xlsx, csv = write_action_list(_run_dir_arg(args.run_dir), lang=args.lang)
+    xlsx, csv = write_action_list(_run_dir_arg(args.run_dir, need_ok=True), lang=args.lang)
     print(f"action list: {xlsx}\n             {csv}")
     return 0
 
@@ -206,13 +274,18 @@ def _cmd_lookup(args) -> int:
     from crmlab.config import load_config
 
     targets = list(args.targets)
-    if len(targets) == 1 and Path(targets[0]).is_dir():
+    one = targets[0] if len(targets) == 1 else None
+    # one target meant as a run folder: an existing folder, a path, or anything given with --out
+    if one and not lookup.PSEUDONYM_PATTERN.match(one):
+        if Path(one).is_dir() or args.out or "/" in one or os.sep in one:
+            _run_dir_arg(one, need_ok=True)
+    if one and Path(one).is_dir():
         if not args.out:
             raise CrmlabError(
                 "Name the file for the contact list with --out (.xlsx or .csv), outside the run "
                 "folder: it holds personal data."
             )
-        out, n, missing = lookup.write_contact_list(targets[0], args.config, args.out)
+        out, n, missing = lookup.write_contact_list(one, args.config, args.out, lang=args.lang)
         print(f"contact list: {out}  ({n} customers)")
         if missing:
             print(
@@ -346,6 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         help="contact list file (.xlsx or .csv) for a run folder, e.g. acme/private/contacts.xlsx",
+    )
+    p.add_argument(
+        "--lang",
+        choices=["en", "zh"],
+        help="language of the contact list's headers and actions (default: the run's, i.e. the "
+        "config's report: {lang: ...}, else en)",
     )
     p.set_defaults(func=_cmd_lookup)
 

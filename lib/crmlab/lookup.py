@@ -11,7 +11,8 @@ normalized exactly as on import (``1001``, ``1001.0`` and ``" 1001 "`` are one c
   contact columns of the export (person name, phone, e-mail, address);
 - :func:`reidentify` - an action table with those columns added after ``customer_id``;
 - :func:`write_contact_list` - a run's action list re-identified, written as .xlsx or .csv
-  outside the run folder (the run folder is the deliverable and stays free of personal data).
+  outside the run folder (the run folder is the deliverable and stays free of personal data),
+  in the run's language (the config's ``report: {lang: zh}``) unless told otherwise.
 
 Personal columns that are not needed to contact a customer (national id numbers, birth dates,
 bank accounts, IP addresses) are never copied into the list.
@@ -161,8 +162,33 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
+def _shown(
+    table: pd.DataFrame, added: list[str], lang: str, excel: bool, spec: dict, currency
+) -> pd.DataFrame:
+    """A contact list as written: as the run's action list is in ``lang`` (``actions.xlsx``,
+    ``actions.zh.xlsx`` / ``.csv``; the English CSV keeps the column names), with the client's
+    columns (``added``) as exported; one of them named like a header of the list says
+    where it came from (``（导出）`` / `` (export)``)."""
+    from crmlab.actions import list_headers, localized
+
+    if lang == "en" and not excel:
+        return table
+    shown = localized(table, lang, excel, currency, list_headers(spec, lang), keep=added)
+    listed = {h for h, c in zip(shown.columns, table.columns, strict=True) if c not in added}
+    mark = "（导出）" if lang == "zh" else " (export)"
+    shown.columns = [
+        f"{h}{mark}" if c in added and h in listed else h
+        for h, c in zip(shown.columns, table.columns, strict=True)
+    ]
+    return shown
+
+
 def write_contact_list(
-    run_dir: str | Path, config_path: str | Path, out: str | Path, key: bytes | None = None
+    run_dir: str | Path,
+    config_path: str | Path,
+    out: str | Path,
+    key: bytes | None = None,
+    lang: str | None = None,
 ) -> tuple[Path, int, int]:
     """Write a run's action list with customer numbers and contact details to ``out``.
 
@@ -170,11 +196,16 @@ def write_contact_list(
     outside the runs folder (which is handed over and must hold no personal data) and not where
     git would commit it (e.g. in the git-ignored ``private/`` of a ``crmlab new`` folder). Columns: those
     of ``actions.csv``, with the customer number and contact columns after ``customer_id``.
+    ``lang`` (en or zh; default: the config's ``report: {lang: ...}``, the run's language):
+    headers and action texts as the run's action list has them in that language
+    (``actions.xlsx`` / ``actions.zh.xlsx``; a .csv in English keeps the column names of
+    ``actions.csv``); the client's columns keep their own names and values.
     Returns the path, the number of rows and the number of rows not found in the exports.
     Raises :class:`DataError` when no row is found (the run was made from other exports or with
     another key), before anything is written.
     """
-    from crmlab.actions import action_table, localized, run_action_spec, run_currency
+    from crmlab import i18n
+    from crmlab.actions import action_table, run_action_spec, run_currency
     from crmlab.rundir import Run
 
     run = Run.open(run_dir)
@@ -195,6 +226,7 @@ def write_contact_list(
             "folder beside the config (`crmlab new` ignores it), or add it to a .gitignore."
         )
     cfg = load_config(config_path)
+    lang = i18n.check_lang(lang or cfg.report_lang)
     if cfg.case != run.case:
         raise ParameterError(
             f"{run.path} is a run of {run.case}, but {cfg.path.name} is a config of {cfg.case}."
@@ -209,13 +241,18 @@ def write_contact_list(
             f"exports of {cfg.path.name} with the key from {source}: the run was made from other "
             "exports or with another key. Use the config and key the run was made with."
         )
+    spec = run_action_spec(run)
+    added = [c for c in table.columns if c not in actions.columns]
+    excel = out.suffix.lower() == ".xlsx"
+    shown = _shown(table, added, lang, excel, spec, run_currency(run, spec))
     with atomic.atomic_path(out, mode=0o600) as tmp:  # personal data: for its owner only
-        if out.suffix.lower() == ".csv":  # the column names, for a CRM import (as actions.csv)
-            table.to_csv(tmp, index=False, encoding="utf-8-sig")
+        if not excel:  # as actions.csv (English: the column names, for a CRM import)
+            shown.to_csv(tmp, index=False, encoding="utf-8-sig")
         else:  # headers and values in words, as actions.xlsx
-            currency = run_currency(run, run_action_spec(run))
-            shown = localized(table, "en", excel=True, currency=currency)
-            with pd.ExcelWriter(tmp, engine="xlsxwriter") as xl:
-                shown.to_excel(xl, sheet_name="contacts", index=False)
-                xl.sheets["contacts"].freeze_panes(1, 0)
+            sheet = "联系名单" if lang == "zh" else "contacts"
+            # as actions.xlsx: an export's text is never turned into a formula or a link
+            options = {"strings_to_formulas": False, "strings_to_urls": False}
+            with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs={"options": options}) as xl:
+                shown.to_excel(xl, sheet_name=sheet, index=False)
+                xl.sheets[sheet].freeze_panes(1, 0)
     return out, len(table), missing
