@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlab import config, ingest, privacy, quality, sources
+from crmlab import config, ingest, privacy, quality, schemas, sources
 from crmlab.errors import ConfigError, DataError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "byod"
@@ -419,6 +419,54 @@ def test_empty_files(tmp_path, content, rule):
         rule,
         "error",
     )
+
+
+def test_an_excel_workbook_saved_with_a_csv_name_is_read_as_excel(tmp_path):
+    """A workbook renamed to .csv: read as the workbook it is (its first sheet), said in the
+    source's line and the import notes, instead of pandas' 'Error tokenizing data' on its
+    bytes; an old .xls workbook or a zip archive under a .csv name gets what to do."""
+    pd.DataFrame({"store_id": ["S1", "S2"], "store_name": ["南京路店", "西湖店"]}).to_excel(
+        tmp_path / "stores.csv", index=False, sheet_name="门店"
+    )
+    prepared = _load_one(tmp_path, "  stores: stores.csv")
+    assert prepared.ok, prepared.problems
+    assert prepared.tables["stores"]["store_name"].tolist() == ["南京路店", "西湖店"]
+    note = "an Excel workbook saved with a .csv name, read as Excel: rename it to .xlsx"
+    assert prepared.sources["stores"]["note"] == note
+    assert f"stores: stores.csv is {note}." in prepared.notes
+    assert f"stores        stores.csv; {note}; sheet 门店; 2 rows read, 2 kept" in (
+        prepared.summary()
+    )
+    (tmp_path / "stores.csv").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    [p] = _load_one(tmp_path, "  stores: stores.csv").problems
+    assert (p["rule"], p["hint"]) == (
+        "this is an old Excel workbook (.xls) saved with a .csv name, which cannot be read",
+        "open it in Excel and save it as .xlsx (Excel Workbook), or export the sheet as CSV; "
+        "then give that file under data:",
+    )
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "stores.csv", "w") as zf:
+        zf.writestr("stores.csv", "store_id\nS1\n")
+    [p] = _load_one(tmp_path, "  stores: stores.csv").problems
+    assert (p["rule"], p["hint"]) == (
+        "this is a zip archive saved with a .csv name, not a table",
+        "unzip it and give the CSV or Excel file inside under data:",
+    )
+
+
+def test_a_row_with_more_fields_than_the_header_is_said_in_words(tmp_path):
+    """An unquoted 1,234.50 on line 3: the rule says which line and how many fields, with no
+    pandas wording and no line break (shown as a literal \\n in the table)."""
+    (tmp_path / "stores.csv").write_text("store_id,area\nS1,80\nS2,1,234.50\n", encoding="utf-8")
+    [p] = _load_one(tmp_path, "  stores: stores.csv").problems
+    assert p["rule"] == "cannot be read as a table: line 3 has 3 fields, the header 2"
+    assert p["hint"] == (
+        "a value holding the separator ',' (a number like 1,234.50, a comma in a name) must be "
+        "in quotes in the export; or the separator or the header row is another one: check "
+        "sep: (the column separator) and header_row: under data:"
+    )
+    assert "\\n" not in schemas.format_problems([p]) and "tokenizing" not in p["rule"]
 
 
 def test_wrong_path_names_the_folder_and_a_near_file(tmp_path):

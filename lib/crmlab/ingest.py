@@ -211,11 +211,19 @@ def read_source(
                     )
                 ]
             suffix = path.suffix.lower()
+            kind = _workbook_kind(path)
+            if kind not in ("", "xlsx"):
+                raise _ReadProblem(*_not_a_table(kind, suffix))
             if suffix == ".parquet":
                 frame, details, offset = pd.read_parquet(path), {"format": "parquet"}, 1
-            elif suffix in (".xlsx", ".xlsm"):
+            elif suffix in (".xlsx", ".xlsm") or kind == "xlsx":
                 frame, details = _read_excel(src)
                 offset = src.header_row + 1
+                if suffix not in (".xlsx", ".xlsm"):
+                    details["note"] = (
+                        f"an Excel workbook saved with a {suffix or 'no'} name, read as "
+                        "Excel: rename it to .xlsx"
+                    )
             else:
                 frame, details = _read_text(src)
                 offset = src.header_row + 1
@@ -243,6 +251,64 @@ def read_source(
     if dup:
         details["renamed_duplicate_headers"] = dup
     return RawTable(name, shown, frame, offset, details), []
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old Excel .xls (and .doc ...)
+
+
+def _workbook_kind(path: Path) -> str:
+    """What the file's first bytes say it is, whatever its name: ``xlsx`` (an Excel workbook,
+    .xlsx/.xlsm), ``xls`` (an old Excel workbook or another Office file), ``zip`` (another zip
+    archive), or '' (anything else: text, Parquet ...)."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head.startswith(_ZIP_MAGIC):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = set(zf.namelist())
+        except (zipfile.BadZipFile, OSError):
+            return "zip"
+        return "xlsx" if "xl/workbook.xml" in names else "zip"
+    return "xls" if head == _OLE2_MAGIC else ""
+
+
+def _not_a_table(kind: str, suffix: str) -> tuple[str, str]:
+    """The rule and hint of a file whose bytes are an old Excel workbook or a zip archive."""
+    named = f" saved with a {suffix} name" if suffix and suffix != f".{kind}" else ""
+    if kind == "xls":
+        return (
+            f"this is an old Excel workbook (.xls){named}, which cannot be read",
+            "open it in Excel and save it as .xlsx (Excel Workbook), or export the sheet as "
+            "CSV; then give that file under data:",
+        )
+    return (
+        f"this is a zip archive{named}, not a table",
+        "unzip it and give the CSV or Excel file inside under data:",
+    )
+
+
+_FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _parser_problem(error: Exception, sep: str) -> tuple[str, str]:
+    """The rule and hint of a text file pandas cannot split into a table, in words (pandas'
+    own message is technical and ends in a line break)."""
+    text = " ".join(str(error).split())
+    hint = "check sep: (the column separator) and header_row: under data:"
+    m = _FIELDS_RE.search(text)
+    if m:
+        header, line, saw = m.groups()
+        shown = {"\t": "tab"}.get(sep, f"'{sep}'")
+        return (
+            f"cannot be read as a table: line {line} has {saw} fields, the header {header}",
+            f"a value holding the separator {shown} (a number like 1,234.50, a comma in a "
+            "name) must be in quotes in the export; or the separator or the header row is "
+            "another one: " + hint,
+        )
+    return f"cannot be read as a table: {text}", hint
 
 
 class _ReadProblem(Exception):
@@ -369,10 +435,7 @@ def _read_text(src: SourceConfig) -> tuple[pd.DataFrame, dict]:
             skip_blank_lines=True,
         )
     except (pd.errors.ParserError, ValueError) as e:
-        raise _ReadProblem(
-            f"cannot be read as a table: {e}",
-            "check sep: (the column separator) and header_row: under data:",
-        ) from None
+        raise _ReadProblem(*_parser_problem(e, sep)) from None
     details = {
         "format": "text",
         "encoding": how,
@@ -2046,6 +2109,7 @@ class Prepared:
         lines = [f"Case {self.cfg.case}" + (f" - {self.cfg.title}" if self.cfg.title else "")]
         for name, info in self.sources.items():
             bits = [info.get("file", "")]
+            bits.append(info.get("note", ""))
             for k in ("encoding", "sheet", "separator"):
                 if info.get(k):
                     bits.append(f"{k} {info[k]}")
@@ -2084,6 +2148,8 @@ def load(cfg: CaseConfig) -> Prepared:
         problems += res.problems
         if raw.details.get("encoding"):
             notes.append(f"{name}: {src.display} read as {raw.details['encoding']}.")
+        if raw.details.get("note"):
+            notes.append(f"{name}: {src.display} is {raw.details['note']}.")
         if raw.details.get("renamed_duplicate_headers"):
             notes.append(
                 f"{name}: repeated column names made unique: "
