@@ -145,6 +145,21 @@ def test_numbers_as_text():
     }
 
 
+def test_the_conversion_examples_show_the_values_as_stored():
+    """'805,536.46元' is stored as 805536.46: the note says so, not '-> 805536' (six digits)."""
+    notes: list[str] = []
+    s = _series("805,536.46元", "1,234,567.891", "33.3%")
+    ingest._number_notes(ingest.parse_numbers(s), "customers: column 余额", notes)
+    assert notes == [
+        "customers: column 余额: 2 value(s) had thousands separators removed "
+        "(e.g. '805,536.46元' -> 805536.46).",
+        "customers: column 余额: 1 value(s) had a currency sign or code removed "
+        "(e.g. '805,536.46元' -> 805536.46).",
+        "customers: column 余额: 1 value(s) were percentages, divided by 100 "
+        "(e.g. '33.3%' -> 0.333).",
+    ]
+
+
 def test_ids_with_spaces_around_them_are_trimmed_and_counted():
     p = ingest.parse_ids(_series(" C001", "C002\t", "C003", "", "N/A", "C 4"))
     assert p.values.tolist()[:3] == ["C001", "C002", "C003"] and p.values.tolist()[5] == "C 4"

@@ -1410,7 +1410,7 @@ def _number_notes(p: Parsed, label: str, notes: list[str]) -> None:
     for k, text in words.items():
         if c.get(k):
             ex = p.example.get(k)
-            eg = f" (e.g. '{ex[0]}' -> {ex[1]:g})" if ex else ""
+            eg = f" (e.g. '{ex[0]}' -> {ex[1]:.15g})" if ex else ""  # as stored: 805536.46
             notes.append(f"{label}: {c[k]:,} value(s) {text}{eg}.")
     if p.bad.any():
         notes.append(f"{label}: {int(p.bad.sum()):,} value(s) that are not numbers set to missing.")
