@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 import crmlab
-from crmlab import results, workshop
+from crmlab import paths, results, workshop
 from crmlab.cases import get_case
 from crmlab.errors import CrmlabError, ParameterError
 from crmlab.params import notebook_parameters
@@ -483,6 +483,28 @@ def test_kit_folder_holds_data_and_notebooks_and_the_trainer_guide_sits_next_to_
     # it says where it is: with the solutions, which are in notebooks/ there
     said = re.sub(r"\s+", " ", guide)
     assert f"not in the kit (`../{kit.name}/`)" in said and "are here, in `notebooks/`" in said
+
+
+def test_a_rebuilt_kit_leaves_no_trainer_folder_of_the_old_build_and_no_absolute_path(
+    tmp_path, kit_data
+):
+    """Rebuilding a kit with, then without solutions (or the other way) leaves one trainer
+    folder, the new build's; the kit's README names the kit folder relative to the project or
+    as PATH/TO/<name> - never the trainer's absolute path (found by a new-user trial)."""
+    kit = tmp_path / "kits" / CASE
+    workshop.build_kit(CASE, kit, data_dir=kit_data, solutions=True)
+    assert workshop.solutions_dir(kit).is_dir()
+    workshop.build_kit(CASE, kit, data_dir=kit_data)
+    assert workshop.trainer_dir(kit).is_dir() and not workshop.solutions_dir(kit).exists()
+    workshop.build_kit(CASE, kit, data_dir=kit_data, solutions=True)
+    assert workshop.solutions_dir(kit).is_dir() and not workshop.trainer_dir(kit).exists()
+    with pytest.raises(CrmlabError, match="exists; remove it or pass overwrite"):
+        workshop.build_kit(CASE, kit, data_dir=kit_data, overwrite=False)
+    readme = (kit / "README.md").read_text(encoding="utf-8")
+    assert f"--notebook-dir=PATH/TO/{CASE}" in readme and str(tmp_path) not in readme
+    assert workshop._kit_path_shown(paths.project_root() / "workshop" / CASE) == (
+        f"workshop/{CASE}"
+    )
 
 
 def _agenda_rows(guide: str) -> list[tuple[str, str, list[str]]]:

@@ -707,6 +707,18 @@ def _cited_in(lang: str, guide: bool, stages: list[str], notebooks: list[str]) -
     return "; ".join(parts)
 
 
+def _kit_path_shown(kit: Path) -> str:
+    """The kit folder as its README names it: relative to the project folder when the kit is
+    inside it (``workshop/retail_satisfaction``), else ``PATH/TO/<kit name>`` - never the
+    trainer's absolute path (a home folder in every student's copy)."""
+    from crmlab.paths import project_root
+
+    try:
+        return kit.resolve().relative_to(project_root().resolve()).as_posix()
+    except ValueError:
+        return f"PATH/TO/{kit.resolve().name}"
+
+
 def solutions_dir(kit_dir: str | Path) -> Path:
     """Where ``build_kit(..., solutions=True)`` writes the solutions of the kit in ``kit_dir``:
     the folder ``<kit name>-solutions`` next to it (never inside the kit, which goes to the
@@ -883,7 +895,9 @@ def build_kit(
     ``data_dir``: the input files to ship (default: the case's synthetic data, generated if
     missing; ``truth.json``-style answer files are left out). An existing kit folder, and the
     trainer's folder next to it, are replaced when ``overwrite`` (the default), else an error is
-    raised. Returns ``out_dir``.
+    raised; so is the trainer's folder of a build the other way (``<out>-solutions/`` when
+    building without solutions, ``<out>-trainer/`` with them), which belongs to the kit replaced.
+    Returns ``out_dir``.
 
     ``install/`` gets a wheel of the running crmlab and the project's pinned versions
     (:func:`write_install`; about 1.5 s), and the README the commands that install them. When
@@ -907,11 +921,14 @@ def build_kit(
         raise CrmlabError(f"No input data for the kit of '{case}': give data_dir (a folder).")
     out = Path(out_dir)
     trainer = trainer_dir(out, solutions)
-    for folder in (out, trainer):
+    other = trainer_dir(out, not solutions)  # the trainer's folder of a build the other way
+    for folder in (out, trainer, other):
         if folder.exists() and not overwrite:
             raise CrmlabError(f"{folder} exists; remove it or pass overwrite=True.")
     if out.exists():
         shutil.rmtree(out)
+    if other.exists():  # its guide and solutions belong to the kit this build replaces
+        shutil.rmtree(other)
     (out / "notebooks").mkdir(parents=True)
     (out / "work").mkdir()
     shutil.copytree(
@@ -942,7 +959,7 @@ def build_kit(
             "audience": casespec.text(ws.get("audience"), guide_lang).rstrip(".。"),
             "n_exercises": sum(len(r["exercises"]) for r in agenda),
             "data_files": sorted(p.name for p in (out / "data").iterdir()),
-            "kit_dir": str(out),
+            "kit_dir": _kit_path_shown(out),
             "kit_name": out.resolve().name,
             "solutions": solutions,
             "install": {**install, "dir": INSTALL_DIR},
