@@ -409,6 +409,51 @@ def test_a_missing_required_value_counts_the_words_read_as_missing(tmp_path):
     assert (p["rule"], p["n_rows"]) == ("required value open_date is missing (2.5% of 80)", 2)
 
 
+def test_a_churn_flag_mapped_to_amounts_says_it_is_probably_the_wrong_column(tmp_path):
+    """churned: 余额 (balances such as '805,536.46元'): one problem, named by the field, whose
+    hint says the column holds amounts, not yes/no values, names the mapping line to check and
+    the file's yes/no columns - not 'counts whole things ... round the values' and a second
+    'outside 0-1' for the same cause. Whole numbers (在网月数) likewise, as numbers; an
+    integer field on amounts says amounts, not 'round them'."""
+    rows = [
+        f'C{i},"{i * 1000 + 0.46:,.2f}元",{"是" if i % 3 else "否"},{i - 1},{"是" if i % 2 else "否"}'
+        for i in range(1, 11)
+    ]
+    (tmp_path / "c.csv").write_text(
+        "客户编号,余额,是否流失,在网月数,代发工资\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "case: finance_churn\ndata:\n  customers: c.csv\ncolumns:\n  customers:\n"
+        "    customer_id: 客户编号\n    churned: 余额\n    tenure_months: 在网月数\n",
+        encoding="utf-8",
+    )
+    problems = _problems(cfg)
+    assert [(p["column"], p["rule"], p["severity"], p["n_rows"]) for p in problems] == [
+        ("余额 (churned)", "a number, not 1/0 or yes/no (100% of 10)", "error", 10)
+    ]
+    assert problems[0]["hint"] == (
+        "余额 holds amounts (e.g. '1,000.46元', '2,000.46元'), not yes/no values: probably the "
+        "wrong column is mapped; check the mapping first: columns: customers: churned: at "
+        "c.yaml line 7 names 余额; the columns of the file that hold yes/no values: 是否流失, 代发工资"
+    )
+    _edit(cfg, "churned: 余额", "churned: 在网月数")
+    [p] = _problems(cfg)
+    assert (p["column"], p["rule"]) == (
+        "在网月数 (churned)",
+        "a number, not 1/0 or yes/no (80% of 10)",
+    )
+    assert p["hint"].startswith("在网月数 holds numbers other than 1/0 (e.g. '2', '3'), not yes/no")
+    _edit(cfg, "churned: 在网月数", "churned: 是否流失\n    products_held: 余额")
+    [p] = _problems(cfg)
+    assert (p["column"], p["rule"]) == ("余额 (products_held)", "not a whole number (100% of 10)")
+    assert p["hint"] == (
+        "余额 holds amounts (e.g. '1,000.46元', '2,000.46元'), not whole numbers: probably the "
+        "wrong column is mapped; check the mapping first: columns: customers: products_held: at "
+        "c.yaml line 8 names 余额; else round the values in the export"
+    )
+
+
 def test_a_column_mapped_to_the_wrong_field_names_the_field_and_the_mapping(client):
     """date mapped to the amount column: not one value is a date. The row names the field
     (Amount (date), as the other rows do) and the hint the config line to check first, with the

@@ -1144,6 +1144,53 @@ def _mapping_path(cfg: CaseConfig, spec: SourceSpec, canon: str, how: str, col: 
     return f"columns: {src}: {canon}:"
 
 
+def _not_a_flag(s: pd.Series, vals: pd.Series) -> pd.Series | None:
+    """The values of a yes/no (flag) column read as numbers other than 1/0, when they are so
+    many (:func:`_wrong_column`) that the column is probably not the flag; None otherwise."""
+    other = vals.notna() & ~vals.isin([0, 1])
+    return other if _wrong_column(s, other) else None
+
+
+def _holds_yes_no(values: pd.Series) -> bool:
+    """Whether a column holds yes/no values (for a hint only): its first 200 filled values are
+    all yes/no words or 1/0."""
+    if pd.api.types.is_bool_dtype(values):
+        return True
+    empty, na_word = _blank(values)
+    head = _tokens(values[~empty & ~na_word]).head(200)
+    return bool(len(head)) and bool(head.isin(YES | NO).all())
+
+
+def _not_a_flag_hint(
+    s: pd.Series,
+    vals: pd.Series,
+    bad: pd.Series,
+    name: str,
+    col: str,
+    mapping: str,
+    raw: pd.DataFrame,
+) -> Hint:
+    """The hint for a yes/no field mapped to a column of amounts or counts: what the column
+    holds, the mapping to check first and the file's columns that hold yes/no values."""
+    frac = bad & (vals % 1 != 0)
+    what = "amounts" if frac.sum() * 2 >= bad.sum() else "numbers other than 1/0"
+    flags = [c for c in raw.columns if c != col and _holds_yes_no(raw[c])]
+    where = (
+        f"the columns of the file that hold yes/no values: {', '.join(flags[:6])}"
+        if flags
+        else "no column of the file holds yes/no values"
+    )
+    wrong = (
+        f"{col} holds {what}{{eg}}, not yes/no values: probably the wrong column is mapped; "
+        f"check the mapping first: {mapping} names {col}; {where}"
+    )
+    return Hint(
+        f"02_data sets them to missing; {wrong}",
+        wrong,
+        {"eg": list(dict.fromkeys(s[bad].astype("str").str.strip()))[:2]},
+    )
+
+
 def _check(name: str, bad: pd.Series, rule: str, hint: str | Hint):
     """A raw-pass check built from a precomputed mask of bad rows."""
     bad = bad.astype(bool)
@@ -1233,22 +1280,34 @@ def _coerce_field(
                 hint = Hint(f"set to missing on import; {how}", error)
             c_checks.append(_check("number", p.bad, what, hint))
             vals = p.values
-            if f.kind in ("integer", "flag"):
+            not_flag = _not_a_flag(s, vals) if f.kind == "flag" else None
+            if not_flag is not None:  # amounts or counts mapped to a yes/no field
+                hint = _not_a_flag_hint(s, vals, not_flag, f.name, col, mapping, raw)
+                c_checks.append(_check("flag", not_flag, "a number, not 1/0 or yes/no", hint))
+                if suspect is not None:
+                    suspect.add((col, "flag"))
+            elif f.kind in ("integer", "flag"):
                 frac = vals.notna() & (vals % 1 != 0)
-                c_checks.append(
-                    _check(
-                        "whole",
-                        frac,
-                        "not a whole number",
-                        Hint(
-                            "kept as they are; check the column",
-                            f"{f.name} counts whole things: check that columns: {src}: {f.name}: "
-                            "names the right column, or round the values in the export",
-                        ),
-                    )
+                hint = Hint(
+                    "kept as they are; check the column",
+                    f"{f.name} counts whole things: check that columns: {src}: {f.name}: "
+                    "names the right column, or round the values in the export",
                 )
+                if _wrong_column(s, frac):
+                    hint = replace(
+                        hint,
+                        error=f"{col} holds amounts{{eg}}, not whole "
+                        f"numbers: probably the wrong column is mapped; check the mapping first: "
+                        f"{mapping} names {col}; else round the values in the export",
+                        examples={"eg": list(dict.fromkeys(s[frac].astype("str").str.strip()))[:2]},
+                    )
+                    if suspect is not None:
+                        suspect.add((col, "whole"))
+                c_checks.append(_check("whole", frac, "not a whole number", hint))
             scale = m.scale
-            if scale is not None:
+            if not_flag is not None:
+                pass  # one cause, one problem: the range 0-1 is the check above
+            elif scale is not None:
                 out = vals.notna() & ~vals.between(*scale)
                 c_checks.append(
                     _check(
