@@ -568,9 +568,49 @@ def test_pii_listed_but_absent_and_global_mapping_absent_are_errors(client):
     _edit(client, "  customer_id: 会员编号\n", "  customer_id: 会员号\n")
     problems = _problems(client)
     p = _by_rule(problems, "column listed under pii: is in none of the files")
-    assert p["column"] == "姓 名" and "would not be pseudonymized" in p["hint"]
+    line = client.read_text(encoding="utf-8").splitlines().index("pii: [姓 名]") + 1
+    assert p["column"] == "姓 名"
+    assert p["hint"] == (
+        f"is it '姓名'? check the spelling under pii: at client.yaml line {line}: a misspelt "
+        "personal column would not be pseudonymized"
+    )
     p = _by_rule(problems, "column mapped to customer_id is in none of the files")
     assert p["column"] == "会员号"
+
+
+def test_a_misspelt_pii_name_gets_the_files_nearest_columns(tmp_path):
+    """pii: [姓名, 手机, email] over a file with 客户姓名 and 手机号码: the near names are
+    offered, as for a wrong column mapping; a name with none near lists the files' columns."""
+    (tmp_path / "c.csv").write_text(
+        "客户编号,客户姓名,手机号码,开户日期\nC1,王伟,13912345678,2024-01-02\n", encoding="utf-8"
+    )
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "case: finance_churn\ndata:\n  customers: c.csv\ncolumns:\n  customer_id: 客户编号\n"
+        "pii:\n  - 姓名\n  - 手机\n  - email\n",
+        encoding="utf-8",
+    )
+    problems = [p for p in _problems(cfg) if "pii:" in p["rule"]]
+    assert [(p["column"], p["severity"], p["hint"]) for p in problems] == [
+        (
+            "姓名",
+            "error",
+            "is it '客户姓名'? check the spelling under pii: at c.yaml line 7: a misspelt "
+            "personal column would not be pseudonymized",
+        ),
+        (
+            "手机",
+            "error",
+            "is it '手机号码'? check the spelling under pii: at c.yaml line 8: a misspelt "
+            "personal column would not be pseudonymized",
+        ),
+        (
+            "email",
+            "error",
+            "check the spelling under pii: at c.yaml line 9: a misspelt personal column would "
+            "not be pseudonymized; the files have: 客户编号, 客户姓名, 手机号码, 开户日期",
+        ),
+    ]
 
 
 def test_every_problem_at_once_across_sources(client):

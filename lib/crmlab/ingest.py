@@ -2284,19 +2284,48 @@ def _global_mapping_problems(cfg: CaseConfig, results: Mapping[str, SourceResult
 
 
 def _pii_listed_problems(cfg: CaseConfig, results: Mapping[str, SourceResult]) -> list[dict]:
+    """A name under ``pii:`` that no file has, with the files' closest column names
+    (:func:`_near_columns`) and the config line, as a wrong column mapping gets."""
     out = []
-    for c in cfg.pii:
-        if results and not any(c in r.raw.frame.columns for r in results.values()):
+    columns = list(dict.fromkeys(str(c) for r in results.values() for c in r.raw.frame.columns))
+    for i, c in enumerate(cfg.pii):
+        if results and c not in columns:
+            near = _near_columns(c, columns)
+            line = cfg.lines.get(("pii", i))
+            where = f"pii: at {cfg.path.name} line {line}" if line else "pii:"
+            if near:
+                ask = "is it " + " or ".join(f"'{n}'" for n in near) + "? "
+                files = ""
+            else:
+                ask = ""
+                files = "; the files have: " + ", ".join(columns[:12])
+                files += " ..." if len(columns) > 12 else ""
             out.append(
                 problem(
                     "*",
                     cfg.path.name,
                     c,
                     "column listed under pii: is in none of the files",
-                    "check the spelling: a misspelt personal column would not be pseudonymized",
+                    f"{ask}check the spelling under {where}: a misspelt personal column would "
+                    f"not be pseudonymized{files}",
                 )
             )
     return out
+
+
+def _near_columns(name: str, columns: Sequence[str], n: int = 3) -> list[str]:
+    """The columns of ``columns`` nearest to ``name``: the same ignoring case and spaces, those
+    holding it or held in it (姓名 -> 客户姓名), then those :mod:`difflib` finds alike."""
+    import difflib
+
+    key = _norm(name)
+    same = [c for c in columns if _norm(c) == key]
+    within = [
+        c for c in columns if key and _norm(c) != key and (key in _norm(c) or _norm(c) in key)
+    ]
+    within = [c for c in within if len(_norm(c)) >= 2]
+    alike = difflib.get_close_matches(name, list(columns), n=n, cutoff=0.5)
+    return list(dict.fromkeys(same + within + alike))[:n]
 
 
 def _canonical_pass(results: Mapping[str, SourceResult]) -> list[dict]:
