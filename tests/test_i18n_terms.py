@@ -132,6 +132,7 @@ def test_the_design_notes_of_the_feature_typing_read_chinese():
             "age": [30.0, None, 50.0, 41.0],
             "flag": [True, False, True, True],
             "yes_no": ["yes", "no", None, "yes"],
+            "answered": ["yes", "no", None, "yes"],
             "as_text": ["1", "2", "3", "4"],
             "city": ["x", "y", "z", "w"],
             "segment": ["m", "m", "a", "p"],
@@ -140,7 +141,12 @@ def test_the_design_notes_of_the_feature_typing_read_chinese():
     design = modeling.auto_features(df, exclude=["skip_me"], max_categories=3)
     notes = dict(zip(design.report["column"], design.report["note"], strict=True))
     assert _all_chinese(design.report, ["kind", "note"]) == []
-    assert i18n.translate(notes["skip_me"]) == "已排除：按设定不纳入模型"
+    assert i18n.translate(notes["skip_me"]) == "已排除：本案例不将其作为模型输入"
+    assert i18n.translate(notes["flag"]) == "是 = 1，否 = 0"
+    assert i18n.translate(notes["answered"]).startswith("是/否文本：是 = 1，否 = 0")
+    # a category's features are its levels but the reference one, as a reader knows them
+    features = dict(zip(design.report["column"], design.report["features"], strict=True))
+    assert features["segment"] == "a, p" and features["age"] == "age"
     assert i18n.translate(notes["age"]) == "数值；1 个缺失值以中位数 41 填补"
     assert i18n.translate(notes["city"]) == "已排除：有 4 个不同的文本值（超过 3 个）"
     assert i18n.translate(notes["segment"]) == "3 个水平；参照水平：m"

@@ -335,7 +335,7 @@ def test_zh_finance_plans_monitoring_and_design_notes_are_chinese(reports):
         "A 级客户的任何投诉：3 天内致电",
         "某一原因占销户的 25% 以上：从源头解决",
         # the design table's note of an excluded column
-        "已排除：按设定不纳入模型",
+        "已排除：本案例不将其作为模型输入",
     ):
         assert text in cells, text
     wave = [c for c in cells if c.startswith("第一批：联系行动清单上的")]
@@ -349,7 +349,7 @@ def test_zh_finance_plans_monitoring_and_design_notes_are_chinese(reports):
     ]
     # the English report keeps its texts
     en_cells = set(reader_cells(en))
-    assert "excluded: named in exclude" in en_cells
+    assert "excluded: not a model input in this case" in en_cells
     assert "closures in the last 12 months / accounts open 12 months ago" in en_cells
 
 

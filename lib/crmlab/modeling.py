@@ -210,7 +210,7 @@ def _encode_all(df: pd.DataFrame, rules: Iterable[_Rule]) -> dict[str, np.ndarra
 
 def _fit_rule(name: str, s: pd.Series, exclude: set, max_categories: int) -> _Rule:
     if name in exclude:
-        return _Rule(name, "excluded", note="excluded: named in exclude")
+        return _Rule(name, "excluded", note="excluded: not a model input in this case")
     if _ID_NAME.search(name.strip().lower()):
         return _Rule(name, "excluded", note="excluded: identifier (by its name)")
     present = s.dropna()
@@ -220,7 +220,7 @@ def _fit_rule(name: str, s: pd.Series, exclude: set, max_categories: int) -> _Ru
         return _Rule(name, "excluded", note="excluded: constant (fewer than two distinct values)")
     n_missing = int(len(s) - len(present))
     if pd.api.types.is_bool_dtype(s.dtype):
-        return _fit_flag(name, s, n_missing, "boolean -> 1 = true")
+        return _fit_flag(name, s, n_missing, "yes = 1, no = 0")
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return _Rule(name, "excluded", note="excluded: date")
     if pd.api.types.is_numeric_dtype(s.dtype):
@@ -229,7 +229,7 @@ def _fit_rule(name: str, s: pd.Series, exclude: set, max_categories: int) -> _Ru
         return _fit_categorical(name, s, max_categories)
     tokens = _text_tokens(present)
     if tokens.isin(YES_TOKENS | NO_TOKENS).all():
-        return _fit_flag(name, s, n_missing, "yes/no text -> 1 = yes")
+        return _fit_flag(name, s, n_missing, "yes/no text: yes = 1, no = 0")
     if _looks_like_dates(present):
         return _Rule(name, "excluded", note="excluded: date (text that parses as dates)")
     if pd.to_numeric(present.astype("str").str.strip(), errors="coerce").notna().all():
@@ -330,7 +330,10 @@ def auto_features(
         {
             "column": [r.column for r in rules],
             "kind": [_KIND_LABEL[r.kind] for r in rules],
-            "features": [", ".join(r.outputs) for r in rules],
+            # what a reader recognizes: a category's levels (each a 0/1 column), else the column
+            "features": [
+                ", ".join(map(str, r.levels)) if r.levels else ", ".join(r.outputs) for r in rules
+            ],
             "note": [r.note for r in rules],
         }
     )
