@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlab import metrics
-from crmlab.narrative import MISSING, describe, label, loaded, present
+from crmlab import i18n, metrics
+from crmlab.narrative import MISSING, describe, label, loaded, present, value_label
 
 
 def _rows(table) -> list[list[str]]:
@@ -207,3 +207,17 @@ def test_money_rows_of_a_table_of_columns_name_the_currency(monkeypatch):
     df = pd.DataFrame({"monetary": [10.5, 20.0], "n_transactions": [1, 2], "balance": [5.0, 7.5]})
     shown = present(describe(df))
     assert [row[0] for row in _rows(shown)] == ["Monetary (HKD)", "Transactions", "Balance (HKD)"]
+
+
+def test_the_cox_models_rolling_covariates_read_in_words():
+    """'fee_rise_6m' read "fee rise 6m" in the tables and the summary; it is a fee rise in the
+    month or the five before (crmlab.engine.finance_case.ROLLING)."""
+    from crmlab import report
+    from crmlab.engine.finance_case import ROLLING
+
+    for column, (months, _) in ROLLING.items():
+        name = f"{column}_{months}m"
+        shown = value_label(name)
+        assert shown == f"{column.replace('_', ' ')} (last {months} months)"
+        assert report._reader_text(name, "en") == shown
+        assert i18n.translate(shown) == i18n.translate(name) and i18n.has_cjk(i18n.translate(shown))

@@ -584,6 +584,8 @@ TERMS_ZH: dict[str, str] = {
     "fees mean": "平均月费用",
     "fee rise 6m": "近 6 个月费用上调",
     "complaints 6m": "近 6 个月投诉",
+    "fee rise (last 6 months)": "近 6 个月费用上调",
+    "complaints (last 6 months)": "近 6 个月投诉",
     "offer": "挽留优惠",
     "age": "年龄",
     "region": "地区",

@@ -221,9 +221,15 @@ def _row_label(value):
     return f"{label(value)} ({currency()})" if value in AMOUNTS else label(value)
 
 
-VALUE_LABELS: dict[str, str] = {"cant_lose": "can't lose"}
+VALUE_LABELS: dict[str, str] = {
+    "cant_lose": "can't lose",
+    "fee_rise_6m": "fee rise (last 6 months)",
+    "complaints_6m": "complaints (last 6 months)",
+}
 """Reader texts of identifier values that underscores-to-spaces would get wrong (the RFM
-segment ``cant_lose``, "Can't Lose Them" in the usual R x F map)."""
+segment ``cant_lose``, "Can't Lose Them" in the usual R x F map; the Cox model's rolling
+covariates ``fee_rise_6m`` - any fee rise in the month or the five before - and
+``complaints_6m``, which would read "fee rise 6m")."""
 
 
 def value_label(value) -> str:

@@ -413,6 +413,17 @@ def _env():
     return env
 
 
+def _reader_text(text: Any, lang: str) -> str:
+    """A name or value a summary sentence quotes (a feature, a stage), as a reader reads it:
+    in English as the tables show it (:func:`crmlab.narrative.value_label`: "fee rise (last 6
+    months)", "at risk"), else translated (:func:`crmlab.i18n.translate`)."""
+    if lang == "en":
+        from crmlab.narrative import value_label
+
+        return value_label(str(text)).replace("_", " ")
+    return i18n.translate(str(text), lang).replace("_", " ")
+
+
 def _summary_context(spec: dict, run: Run, lang: str) -> dict:
     from crmlab.actions import tier_contacts
     from crmlab.modeling import discrimination  # how well the churn model foresees leavers
@@ -438,7 +449,7 @@ def _summary_context(spec: dict, run: Run, lang: str) -> dict:
         return all(casespec.has_figure(results, k) for k in keys)
 
     def tr(text: Any) -> str:
-        return i18n.translate(str(text), lang).replace("_", " ")
+        return _reader_text(text, lang)
 
     return {
         "lang": lang,
@@ -465,7 +476,7 @@ def render_summary(spec: dict, run: Run, lang: str) -> str:
     import jinja2
 
     env = _env()
-    env.filters["tr"] = lambda t: i18n.translate(str(t), lang).replace("_", " ")
+    env.filters["tr"] = lambda t: _reader_text(t, lang)
     context = _summary_context(spec, run, lang)
     name = f"cases/{run.case}.summary.{lang}.html.j2"
     why = None
