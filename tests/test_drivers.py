@@ -233,3 +233,24 @@ def test_driver_charts_render():
     ax = plot_priority_matrix(m)
     assert len(ax.collections[0].get_offsets()) == 4
     assert len(ax.get_lines()) == 2  # the two cut lines
+
+
+def test_priority_matrix_labels_of_neighbouring_drivers_do_not_overlap():
+    """Two drivers of almost the same importance and performance ("checkout speed", "price
+    value" in the shipped data) had their labels drawn over each other."""
+    m = priority_matrix(
+        pd.Series({"checkout_speed": 0.200, "price_value": 0.201, "staff": 0.5, "range": 0.1}),
+        pd.Series({"checkout_speed": 0.700, "price_value": 0.701, "staff": 0.9, "range": 0.4}),
+    )
+    ax = plot_priority_matrix(m)
+    ax.figure.canvas.draw()
+    texts = [
+        t for t in ax.texts if t.get_text() in {"checkout speed", "price value", "staff", "range"}
+    ]
+    assert len(texts) == 4
+    boxes = [t.get_window_extent() for t in texts]
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+    # each label still sits next to its own point: within 30 points below it at most
+    for t in texts:
+        assert t.xyann[0] == 4 and -30 < t.xyann[1] <= 4
+    plt.close(ax.figure)

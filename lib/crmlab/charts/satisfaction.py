@@ -185,7 +185,7 @@ def plot_priority_matrix(matrix: pd.DataFrame, ax=None, title: str = "Driver pri
     }
     c = [colors.get(q, "tab:blue") for q in matrix.get("quadrant", pd.Series(index=matrix.index))]
     ax.scatter(matrix["importance"], matrix["performance"], c=c, s=60, zorder=3)
-    for name, row in matrix.iterrows():
+    labels = [
         ax.annotate(
             str(name).replace("_", " "),
             (row["importance"], row["performance"]),
@@ -193,6 +193,8 @@ def plot_priority_matrix(matrix: pd.DataFrame, ax=None, title: str = "Driver pri
             textcoords="offset points",
             fontsize=8,
         )
+        for name, row in matrix.iterrows()
+    ]
     ax.margins(0.2)
     if matrix["performance"].between(0, 1).all():
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
@@ -209,7 +211,32 @@ def plot_priority_matrix(matrix: pd.DataFrame, ax=None, title: str = "Driver pri
     ax.set_xlabel("Importance")
     ax.set_ylabel("Performance")
     ax.set_title(title)
+    _separate_labels(ax, labels)
     return ax
+
+
+def _separate_labels(ax, labels, gap: float = 1.0, rounds: int = 50) -> None:
+    """Move point labels (annotations in offset points) apart vertically until no two overlap:
+    each label that overlaps one above it goes down by the overlap (in points) plus ``gap``, in
+    the order of their points' heights, so two drivers with nearly the same importance and
+    performance ("checkout speed", "price value") stay readable. Positions are measured on the
+    figure as drawn."""
+    fig = ax.figure
+    to_points = 72.0 / fig.dpi
+    for _ in range(rounds):
+        fig.canvas.draw()
+        boxes = [t.get_window_extent() for t in labels]
+        order = sorted(range(len(labels)), key=lambda i: -boxes[i].y1)
+        moved = False
+        for a_pos, a in enumerate(order):
+            for b in order[a_pos + 1 :]:
+                if boxes[a].overlaps(boxes[b]):
+                    shift = (boxes[b].y1 - boxes[a].y0) * to_points + gap
+                    x, y = labels[b].xyann
+                    labels[b].xyann = (x, y - shift)
+                    moved = True
+        if not moved:
+            return
 
 
 def plot_pilot(
