@@ -357,3 +357,13 @@ def test_the_stage_answer_calls_faults_few_only_when_they_are():
     assert text.endswith(
         "2 of them are errors: 415 row(s) the later stages cannot use as they are."
     )
+
+
+def test_a_single_finding_gets_no_chart():
+    """The finance data's one expected finding (blank closure dates) had a whole bar chart."""
+    from crmlab.quality import worth_charting
+
+    row = _finding_row("customers", "missing", "info", 2506, 5000, "2,506 missing values.")
+    assert not worth_charting(pd.DataFrame([row]))
+    assert not worth_charting(pd.DataFrame([], columns=list(row)))
+    assert worth_charting(pd.DataFrame([row, {**row, "column": "age"}]))

@@ -75,6 +75,7 @@ __all__ = [
     "show_findings",
     "to_datetime",
     "verdict",
+    "worth_charting",
 ]
 
 CHECKS = (
@@ -626,6 +627,13 @@ def _in_words(text) -> str:
     from crmlab.narrative import value_label
 
     return _IDENTIFIER.sub(lambda m: value_label(m[0]), str(text))
+
+
+def worth_charting(report: pd.DataFrame) -> bool:
+    """Whether a :func:`quality_report` deserves its chart
+    (:func:`crmlab.charts.customers.plot_quality_findings`): the chart compares findings, so it
+    needs at least two; one finding, or none, the table says in full."""
+    return len(report) >= 2
 
 
 FEW_SHARE = 0.05
