@@ -136,22 +136,42 @@ def test_detect_pii_by_column_name_english_and_chinese():
 def test_account_holders_and_staff_are_people_too():
     """A bank's 户名 (account holder), the 客户经理 serving the customer and their English
     equivalents are names; store and segment names are not (found by a new-user trial)."""
-    cols = ["户名", "账户户名", "持卡人", "客户经理", "理财经理", "联系方式", "微信号",
+    cols = ["户名", "账户户名", "账户名称", "持卡人", "客户经理", "理财经理", "微信号", "柜员",
             "account_manager", "relationship_manager_name", "employee_name",
-            "门店名称", "store_name", "manager_level", "advisor"]  # fmt: skip
+            "门店名称", "store_name", "manager_level", "advisor", "首选联系方式",
+            "是否绑定微信", "柜员机交易次数"]  # fmt: skip
     found = detect_pii_columns(pd.DataFrame({c: ["x"] for c in cols}))
-    assert list(found) == cols[:10]
+    assert list(found) == cols[:11]
     assert found["户名"] == "name: person name" and found["客户经理"] == "name: staff name"
-    # a column saying whether the customer has a relationship manager names no one
+    assert found["微信号"] == "name: messenger id"
+
+
+def test_a_staff_column_is_personal_unless_it_holds_yes_no_flags():
+    """Named like a staff member: people's names or codes are personal, also when most
+    customers have none (无, blank); yes/no flags are not - and then the content decides, so
+    phone numbers under a staff name are still found (found by a code review)."""
+    n = 10
     flags = pd.DataFrame(
         {
-            "relationship_manager": ["yes", "no", "yes"],
-            "专属客户经理": ["是", "否", "否"],
-            "account_manager": [True, False, True],
-            "客户经理": ["张伟", "李静", "张伟"],
+            "relationship_manager": ["yes", "no", "yes", "no", "yes"] * 2,
+            "专属客户经理": ["是", "否", "否", "是", "否"] * 2,
+            "account_manager": [True, False] * 5,
+            "sales_rep": ["yes", "", "", "yes", ""] * 2,  # blanks: no rep
+            "advisor_name": ["√", "×"] * 5,
         }
     )
-    assert list(detect_pii_columns(flags)) == ["客户经理"]
+    assert detect_pii_columns(flags) == {}
+    people = pd.DataFrame(
+        {
+            "客户经理": ["张伟", "无", "李娜", "无", "无", "无", "张伟", "无", "-", ""],
+            "relationship_manager": ["Li Na", "none", "", "", "", "", "", "", "Wang Wei", ""],
+            "account_manager": [100231, 100232] * 5,  # staff codes
+            "sales_rep": ["13912345678"] * n,
+        }
+    )
+    found = detect_pii_columns(people)
+    assert list(found) == list(people.columns)
+    assert {r for r in found.values()} == {"name: staff name"}
 
 
 def test_contact_details_inside_free_text_are_replaced():
@@ -166,6 +186,12 @@ def test_contact_details_inside_free_text_are_replaced():
             None,
             "订单 20240101123456 金额 138.50, 2024-03-01",  # numbers that are no phones
             "ring +44 20 7946 0958",
+            "tel 010-62345678",  # a Beijing landline
+            "微信：zhangwei_88",
+            "张伟@qq.com 请回复",
+            "price +15 20 30",  # no valid number
+            "卡号 4111 1111 1111 1111",  # passes the Luhn test
+            "单号 4111 1111 1111 1112",  # does not
         ],
         dtype="object",
     )
@@ -177,8 +203,22 @@ def test_contact_details_inside_free_text_are_replaced():
         "店员张三态度差",
     ]
     assert out.isna().tolist()[4] and out.iloc[5] == text.iloc[5]
-    assert out.iloc[6] == "ring [phone]"
-    assert counts == {"e-mail": 1, "id number": 1, "phone": 3}
+    assert out.tolist()[6:] == [
+        "ring [phone]",
+        "tel [phone]",
+        "[messenger]",
+        "[e-mail] 请回复",
+        "price +15 20 30",
+        "卡号 [card]",
+        "单号 4111 1111 1111 1112",
+    ]
+    assert counts == {
+        "e-mail": 2,
+        "id number": 1,
+        "messenger id": 1,
+        "card number": 1,
+        "phone": 4,
+    }
     assert redact_contacts(pd.Series(["ok"], dtype="object"))[1] == {}
 
 

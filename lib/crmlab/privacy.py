@@ -303,19 +303,15 @@ _ZH_FRAGMENTS: dict[str, str] = {
     "生日": "birth date",
     "银行卡": "bank account",
     "账号": "bank account",
-    "户名": "person name",  # an account's holder (账户户名)
     "持卡人": "person name",
     "收件人": "person name",
     "收货人": "person name",
-    "联系方式": "phone",
-    "微信": "messenger id",
     "客户经理": "staff name",
     "理财经理": "staff name",
     "销售经理": "staff name",
     "业务员": "staff name",
     "销售员": "staff name",
     "营业员": "staff name",
-    "柜员": "staff name",
 }
 
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -331,6 +327,17 @@ def _normalize_colname(col: object) -> str:
     return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "_", str(col).strip().lower()).strip("_")
 
 
+# Chinese names matched as patterns: a bare fragment would over-match flags and numbers
+# (是否绑定微信 is a yes/no flag, 微信支付金额 an amount, 柜员机 an ATM).
+_ZH_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    # 户名, 账户户名, 账户名称: an account's holder (a merchant's 商户名称 too: a name column
+    # costs the analysis nothing, as a text of many values is no model input)
+    ("person name", re.compile(r"户名")),
+    ("messenger id", re.compile(r"微信(号|id|账号)|(qq|QQ)号", re.IGNORECASE)),
+    ("staff name", re.compile(r"柜员(?!机)")),
+]
+
+
 def _pii_by_name(col: object) -> str | None:
     name = _normalize_colname(col)
     for label, pattern in _NAME_PATTERNS:
@@ -338,6 +345,9 @@ def _pii_by_name(col: object) -> str | None:
             return label
     for fragment, label in _ZH_FRAGMENTS.items():
         if fragment in str(col):
+            return label
+    for label, pattern in _ZH_PATTERNS:
+        if pattern.search(str(col).strip()):
             return label
     return None
 
@@ -371,76 +381,111 @@ def _pii_by_content(values: pd.Series, min_share: float) -> str | None:
     return None
 
 
-_IN_TEXT = (
-    ("e-mail", "[e-mail]", re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")),
-    (
-        "id number",
-        "[id]",
-        re.compile(
-            r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}"
-            r"[\dXx](?![0-9])"
-        ),
-    ),
-    (
-        "phone",
-        "[phone]",
-        re.compile(r"(?<![0-9])(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?![0-9])"),
-    ),
-    ("phone", "[phone]", re.compile(r"\+\d{1,3}[ -]?\(?\d{1,4}\)?(?:[ -]?\d{2,4}){2,4}(?![0-9])")),
+_EMAIL_IN_TEXT = re.compile(r"[\w.%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_CN_ID_IN_TEXT = re.compile(
+    r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+    r"(?![0-9])"
 )
-"""Contact details inside free text (a survey comment "call me on 13912345678"): e-mail
-addresses, Chinese resident id numbers, Chinese mobile numbers (11 digits from 13-19, optional
-+86, spaces or dashes in 3-4-4 groups) and international numbers written with a leading +."""
+_MESSENGER_IN_TEXT = re.compile(
+    r"(?i)(?:wechat|weixin|微信|vx|qq)(?:号|id|账号)?\s*[:：]?\s*[A-Za-z0-9][-_A-Za-z0-9]{4,19}"
+)
+_CARD_IN_TEXT = re.compile(r"(?<![0-9])(?:\d[ -]?){15,18}\d(?![0-9])")
+
+
+def _luhn_ok(digits: str) -> bool:
+    """The Luhn check digit test every payment card number passes (ISO/IEC 7812-1)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _redact_cards(text: str) -> tuple[str, int]:
+    """Payment card numbers (16-19 digits, spaces or dashes allowed, passing the Luhn test) in
+    a text replaced by ``[card]``."""
+    n = 0
+
+    def card(m: re.Match) -> str:
+        nonlocal n
+        if _luhn_ok(re.sub(r"\D", "", m[0])):
+            n += 1
+            return "[card]"
+        return m[0]
+
+    return _CARD_IN_TEXT.sub(card, text), n
+
+
+_MANY_DIGITS = r"\d(?:[^\d\n]{0,2}\d){6,}"
+"""Seven or more digits with at most two other characters between them: where a phone number
+could be (the phone matcher, slow, looks only at these texts)."""
+
+
+def _redact_phones(text: str) -> tuple[str, int]:
+    """Phone numbers in a text replaced by ``[phone]``: every number ``phonenumbers`` finds as
+    a valid number for China (mobiles, landlines with area code such as 010-62345678, +86) or,
+    written with +, for any country."""
+    import phonenumbers
+
+    found = list(phonenumbers.PhoneNumberMatcher(text, "CN"))
+    for m in reversed(found):
+        text = text[: m.start] + "[phone]" + text[m.end :]
+    return text, len(found)
 
 
 def redact_contacts(s: pd.Series) -> tuple[pd.Series, dict[str, int]]:
-    """Replace the contact details written inside free text (:data:`_IN_TEXT`) with
-    ``[e-mail]``, ``[id]`` and ``[phone]``; returns the text and how many of each were replaced
-    (kinds with none are left out). Missing values stay missing; other text is unchanged.
-    Names written in text ("the clerk Zhang San") are not found: no pattern tells a name."""
+    """Replace the contact details written inside free text (a survey comment "请联系
+    13912345678") with ``[e-mail]``, ``[id]``, ``[messenger]``, ``[card]`` and ``[phone]``; returns the
+    text and how many of each were replaced (kinds with none are left out). Found: e-mail
+    addresses (any letters before the @), Chinese resident id numbers, WeChat/QQ handles after
+    their label ("微信：zhangwei_88"), payment card numbers (``[card]``: 16-19 digits passing
+    the Luhn test), and phone numbers as the ``phonenumbers`` library reads
+    them for China (mobiles, landlines with area code, +86) or with a leading + for any country.
+    Missing values stay missing; other text is unchanged. Names written in text ("the clerk
+    Zhang San") are not found: no pattern tells a name."""
     out = s.copy()
     text = out.dropna().astype("str")
     counts: dict[str, int] = {}
-    for kind, mark, pattern in _IN_TEXT:
+    for kind, mark, pattern in (
+        ("e-mail", "[e-mail]", _EMAIL_IN_TEXT),
+        ("id number", "[id]", _CN_ID_IN_TEXT),
+        ("messenger id", "[messenger]", _MESSENGER_IN_TEXT),
+    ):
         n = int(text.str.count(pattern.pattern).sum())
         if n:
             text = text.str.replace(pattern.pattern, mark, regex=True)
-            counts[kind] = counts.get(kind, 0) + n
+            counts[kind] = n
+    for kind, redact in (("card number", _redact_cards), ("phone", _redact_phones)):
+        digits = text[text.str.contains(_MANY_DIGITS, regex=True)]
+        redacted = digits.map(redact)
+        n = int(sum(k for _, k in redacted))
+        if n:
+            text.loc[digits.index] = [t for t, _ in redacted]
+            counts[kind] = n
     if counts:
         out.loc[text.index] = text
     return out, counts
 
 
-_FLAG_WORDS = frozenset(
-    {
-        "yes",
-        "no",
-        "y",
-        "n",
-        "true",
-        "false",
-        "t",
-        "f",
-        "1",
-        "0",
-        "是",
-        "否",
-        "有",
-        "无",
-        "none",
-        "-",
-    }
-)
+_NONE_WORDS = frozenset({"", "-", "无", "没有", "暂无", "none", "n/a", "na", "null", "nan"})
+"""Entries of a staff column that name no one: the customer has no such contact."""
 
 
 def _holds_names(values: pd.Series) -> bool:
-    """Whether a column named like a staff member holds names or codes of people, not yes/no
-    flags, booleans or numbers (``relationship_manager: yes`` means the customer has one)."""
-    if values.empty or pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+    """Whether a column named like a staff member (:data:`_NAME_PATTERNS`' "staff name")
+    holds names or codes of people rather than yes/no flags ("relationship_manager: yes" means
+    the customer has one). Judged on the filled entries (blanks and "无"/"none" name no one):
+    people when at least half of them are neither yes/no words (:data:`crmlab.ingest.YES`,
+    :data:`crmlab.ingest.NO`) nor booleans; numbers other than 0/1 are staff codes."""
+    from crmlab.ingest import NO, YES
+
+    if values.empty or pd.api.types.is_bool_dtype(values):
         return False
     text = values.astype("str").str.strip().str.lower()
-    flags = text.isin(_FLAG_WORDS) | text.str.fullmatch(r"-?\d+(\.\d+)?")
-    return float(flags.mean()) < 0.5
+    filled = text[~text.isin(_NONE_WORDS)]
+    if filled.empty:
+        return False
+    return float((~filled.isin(YES | NO)).mean()) >= 0.5
 
 
 def detect_pii_columns(
@@ -449,9 +494,13 @@ def detect_pii_columns(
     """Find columns that hold personal data, by column name and by content.
 
     By name (case-insensitive, English and Chinese): person names (``name``, ``first_name``,
-    ``姓名``, ``联系人``), e-mail (``email``, ``邮箱``), phone (``phone``, ``mobile``, ``电话``,
-    ``手机``), national id (``ssn``, ``national_id``, ``身份证``, ``证件号``), address, birth date,
-    bank account, IP address. ``store_name`` or ``product_name`` are *not* flagged.
+    ``姓名``, ``联系人``, an account's holder ``户名``, ``持卡人``), e-mail (``email``, ``邮箱``),
+    phone (``phone``, ``mobile``, ``电话``, ``手机``), national id (``ssn``, ``national_id``,
+    ``身份证``, ``证件号``), address, birth date, bank account, IP address, messenger ids
+    (``微信号``), and the staff serving the customer (``account_manager``, ``客户经理``, ``柜员``)
+    when the column holds names or codes of people, not yes/no flags (:func:`_holds_names`; a
+    flag column is judged by its content like any other). ``store_name``, ``product_name``,
+    ``商户名称`` or ``是否绑定微信`` are *not* flagged.
 
     By content (first ``sample_size`` non-missing values): at least ``min_share`` of them are
     e-mail addresses, phone numbers (Chinese mobile ``1[3-9]`` + 9 digits, optionally ``+86``;
@@ -468,7 +517,7 @@ def detect_pii_columns(
     for col in df.columns:
         reason = _pii_by_name(col)
         if reason == "staff name" and not _holds_names(df[col].dropna().head(sample_size)):
-            continue  # "has a relationship manager: yes/no", a staff count: no one's name
+            reason = None  # "has a relationship manager: yes/no": its content decides
         if reason is not None:
             found[col] = f"name: {reason}"
             continue
