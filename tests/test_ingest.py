@@ -101,8 +101,8 @@ def test_explicit_encoding_wins_and_a_wrong_one_is_a_clear_problem(tmp_path):
     prepared = ingest.load(config.load_config(cfg))
     [p] = prepared.problems
     assert p["severity"] == "error" and p["file"] == "s.csv"
-    assert (
-        p["rule"] == "cannot be read as utf-8: line 1 ('门店,日期') holds bytes that are not utf-8"
+    assert p["rule"] == (
+        "cannot be read as utf-8: line 1, the header, holds bytes that are not utf-8 (0xC3)"
     )
     assert p["hint"].startswith("the file reads as GB18030/GBK (Chinese): set encoding: gb18030")
     # UTF-8 with one line saved in Latin-1: no one encoding reads it; the line is named
@@ -111,9 +111,9 @@ def test_explicit_encoding_wins_and_a_wrong_one_is_a_clear_problem(tmp_path):
     )
     cfg.write_text(cfg.read_text(), encoding="utf-8")
     [p] = ingest.load(config.load_config(cfg)).problems
-    assert (
-        p["rule"]
-        == "cannot be read as utf-8: line 3 ('Caf\ufffd,2024-01-02') holds bytes that are not utf-8"
+    # the column the bytes are in, never the line's values (a customer's name or phone)
+    assert p["rule"] == (
+        "cannot be read as utf-8: line 3, column '门店', holds bytes that are not utf-8 (0xE9)"
     )
     assert p["hint"].startswith("the file mixes encodings")
     (tmp_path / "s.csv").write_bytes("门店,日期\nS1,2024-01-01\n".encode("gbk"))

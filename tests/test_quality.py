@@ -343,7 +343,8 @@ def test_the_stage_answer_calls_faults_few_only_when_they_are():
     assert verdict(pd.DataFrame(few)) == (
         "The faults found are few: 2 finding(s), none touching more than 5% of a table's rows - "
         "the largest: 5 value(s) in price value (5.0% of the survey rows). Each is fixed by the "
-        "stated rule above. 1 of them is an error: 7 row(s) the later stages cannot use as they are."
+        "stated rule above. 1 of them is an error: 7 row(s) that cannot be used as they are, so "
+        "the rule drops them."
     )
     many = few + [
         _finding_row("customers", "duplicate_key", "error", 408, 5000, "408 rows share an id.")
@@ -355,7 +356,13 @@ def test_the_stage_answer_calls_faults_few_only_when_they_are():
         "owner explain the largest"
     )
     assert text.endswith(
-        "2 of them are errors: 415 row(s) the later stages cannot use as they are."
+        "2 of them are errors: 415 row(s) that cannot be used as they are, so the rule drops them."
+    )
+    # a finding of an empty table has no share: said without one, and not called large
+    empty = {**few[1], "share": float("nan")}
+    assert verdict(pd.DataFrame([empty])).startswith(
+        "The faults found are few: 1 finding(s), none touching more than 5% of a table's rows - "
+        "the largest: 7 missing value(s) in amount. Each"
     )
 
 

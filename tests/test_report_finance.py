@@ -500,6 +500,8 @@ def test_discrimination_by_definition():
     assert discrimination(0.59, 1.5) == "none"
     assert discrimination(0.6, 1.01) == "weak"
     assert discrimination(0.7, 1.01) == "acceptable"
+    assert discrimination(float("nan"), 2.0) == "none"  # not measured: nothing foreseen
+    assert discrimination(0.8, float("nan")) == "none"
 
 
 def test_the_appendix_says_what_customer_value_is(reports):

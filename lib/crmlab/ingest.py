@@ -370,7 +370,9 @@ def _encoding_problem(
     data: bytes, encoding: str, error: UnicodeDecodeError, configured: bool
 ) -> tuple[str, str]:
     """The rule and hint of a file that cannot be decoded: the line (1-based, counting the
-    header) with its text as the file's detected encoding reads it, and that encoding."""
+    header), the column the bad bytes are in (named by the header line, which names columns,
+    not people) and the bytes themselves - never the line's values, which may be a customer's
+    name or phone number - and the encoding the file reads as."""
     readable, how = detect_encoding(data)
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         valid = failing = 0
@@ -385,11 +387,16 @@ def _encoding_problem(
             readable = encoding
     line_no = data.count(b"\n", 0, error.start) + 1
     start = data.rfind(b"\n", 0, error.start) + 1
-    end = data.find(b"\n", error.start)
-    line = data[start : end if end >= 0 else len(data)].decode(readable, "replace").strip()
-    shown = line if len(line) <= 40 else line[:40] + "..."
-    rule = f"cannot be read as {encoding}: line {line_no} ('{shown}') holds bytes that are not "
-    rule += encoding
+    header = data.split(b"\n", 1)[0].decode(readable, "replace").strip().lstrip("\ufeff")
+    sep = _sniff_sep(header)
+    before = data[start : error.start].decode(readable, "replace")
+    names = header.split(sep)
+    field = before.count(sep)
+    where = f"column '{names[field].strip()}'" if line_no > 1 and field < len(names) else ""
+    where = where or ("the header" if line_no == 1 else f"field {field + 1}")
+    bad = " ".join(f"0x{b:02X}" for b in data[error.start : error.end])
+    rule = f"cannot be read as {encoding}: line {line_no}, {where}, holds bytes that are not "
+    rule += f"{encoding} ({bad})"
     if configured and readable.replace("-sig", "") != encoding.lower().replace("_", "-"):
         hint = (
             f"the file reads as {how}: set encoding: {readable} under data: (or remove "
@@ -1700,11 +1707,23 @@ def _auto_type(s: pd.Series, decimal: str, label: str, notes: list[str]) -> tupl
     if not p.bad[filled].any():
         _number_notes(p, label, notes)
         return p.values, "number"
-    d = parse_dates(s)
-    if _dated(s, d, filled) >= AUTO_DATE_SHARE * int(filled.sum()):
-        _date_notes(d, label, notes, None)
-        return d.values, "date"
+    if _may_be_dates(s[filled]):  # parse_dates reads value by value: only where it may pay
+        d = parse_dates(s)
+        if _dated(s, d, filled) >= AUTO_DATE_SHARE * int(filled.sum()):
+            _date_notes(d, label, notes, None)
+            return d.values, "date"
     return parse_text(s).values, "text"
+
+
+def _may_be_dates(filled: pd.Series, sample: int = 200) -> bool:
+    """Whether a column's filled values could reach :data:`AUTO_DATE_SHARE` of dates: at
+    least that share of the first ``sample`` are stored as dates, are numbers, or are text
+    written like a date (:data:`_DATE_SHAPE`) - a cheap look before :func:`parse_dates`, which
+    on a column of free-text comments would cost seconds for nothing."""
+    head = filled.head(sample)
+    is_date, is_num, is_text = _split_object(head)
+    shaped = _text(head[is_text]).str.match(_DATE_SHAPE).reindex(head.index, fill_value=False)
+    return bool((is_date | is_num | shaped.astype(bool)).mean() >= AUTO_DATE_SHARE)
 
 
 AUTO_DATE_SHARE = 0.95

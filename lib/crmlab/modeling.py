@@ -40,6 +40,7 @@ whatever their units (a count of products, a 0/1 flag, a balance in CNY).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -82,8 +83,10 @@ def discrimination(auc: float, top_decile_lift: float) -> str:
     ``"acceptable"`` (AUC at least :data:`AUC_ACCEPTABLE` and the riskiest tenth churning more
     often than average), ``"weak"`` (AUC from :data:`AUC_NONE`, lift above 1), ``"none"``
     (AUC below :data:`AUC_NONE`, or the riskiest tenth churning no more often than average:
-    lift <= 1). AUC: area under the ROC curve (0.5 = chance); lift: churn rate of the top 10%
-    by score / the overall churn rate."""
+    lift <= 1, or either not a number). AUC: area under the ROC curve (0.5 = chance); lift:
+    churn rate of the top 10% by score / the overall churn rate."""
+    if not (math.isfinite(auc) and math.isfinite(top_decile_lift)):
+        return "none"  # not measured (too few leavers in the test set): nothing foreseen
     if auc < AUC_NONE or top_decile_lift <= 1.0:
         return "none"
     return "acceptable" if auc >= AUC_ACCEPTABLE else "weak"

@@ -656,16 +656,19 @@ def verdict(report: pd.DataFrame) -> str:
         return "No faults were found: every check of the rules passed" + (
             "; what the checks noted is expected and kept." if len(report) else "."
         )
-    worst = faults.loc[faults["share"].idxmax()]
-    largest = f"{_in_words(worst['note']).rstrip('.')} ({pct(worst['share'])} of the {worst['source']} rows)"
+    worst = faults.loc[faults["share"].fillna(0.0).idxmax()]  # no share: an empty table
+    largest = _in_words(worst["note"]).rstrip(".")
+    if pd.notna(worst["share"]):
+        largest += f" ({pct(worst['share'])} of the {worst['source']} rows)"
     errors = faults[faults["severity"] == "error"]
     dropped = (
         f" {len(errors)} of them {'is an error' if len(errors) == 1 else 'are errors'}: "
-        f"{int(errors['n_rows'].sum()):,} row(s) the later stages cannot use as they are."
+        f"{int(errors['n_rows'].sum()):,} row(s) that cannot be used as they are, so the rule "
+        "drops them."
         if len(errors)
         else ""
     )
-    if worst["share"] <= FEW_SHARE:
+    if not worst["share"] > FEW_SHARE:  # also when no share is known
         return (
             f"The faults found are few: {len(faults)} finding(s), none touching more than "
             f"{pct(FEW_SHARE, 0)} of a table's rows - the largest: {largest}. Each is fixed by "
