@@ -216,6 +216,7 @@ def test_a_clients_dummy_column_with_a_chinese_level_reads_chinese():
     training milestone that names them (found by a new-user trial)."""
     assert i18n.translate("region_江苏") == "地区：江苏"
     assert i18n.translate("region 江苏") == "地区：江苏"
+    assert i18n.translate("Region_江苏") == "地区：江苏"
     assert i18n.translate("products_held_江苏") == "持有产品数：江苏"
     assert i18n.translate("products held, salary deposit, region 江苏") == (
         "持有产品数、工资代发、地区：江苏"

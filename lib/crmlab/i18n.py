@@ -1259,9 +1259,11 @@ def _cut_term(text: str) -> str | None:
 
 
 _DUMMY = re.compile(
-    r"(?P<col>[a-z][a-z0-9]*(?:[_ ][a-z0-9]+)*)[_ ](?P<level>[^\s_]*[\u4e00-\u9fff]\S*)"
+    r"(?P<col>[a-z][a-z0-9]*(?:[_ ][a-z0-9]+)*)[_ ](?P<level>[^\s_]*[\u4e00-\u9fff]\S*)",
+    re.IGNORECASE,
 )
-"""A dummy column with a Chinese level: ``region_江苏``, ``region 江苏``, ``branch_type_社区``."""
+"""A dummy column with a Chinese level: ``region_江苏``, ``Region 江苏`` (a known column's name
+and the level; other columns are left as they are)."""
 
 
 def _dummy(text: str) -> str | None:
