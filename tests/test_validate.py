@@ -193,21 +193,28 @@ def test_error_hints_never_say_the_values_will_be_set_to_missing(client):
     assert p["hint"].startswith("add the client's words: values: cancelled:")
 
 
+def _day_first_complaints(client, extra: list[str]) -> None:
+    """The client's complaints export: 20 complaints dated 01/01/2026 to 20/01/2026 (day
+    first, mapped with dayfirst: true), then the ``extra`` rows (lines 22 on)."""
+    rows = [f"R{i};1001;{d:02d}/01/2026;qualité;oui;1" for i, d in enumerate(range(1, 21))]
+    (client.parent / "reclamations.csv").write_text(
+        "N° réclamation;Client;Date réception;Catégorie;Résolu;Délai (jours)\n"
+        + "\n".join(rows + extra)
+        + "\n",
+        encoding="utf-8",
+    )
+    _edit(client, "date: Date réception", "date: {column: Date réception, dayfirst: true}")
+
+
 def test_bad_dates_in_a_day_first_column_get_no_format_that_would_break_the_others(
     client, tmp_path
 ):
     """Two bad dates among day-first dates with slashes: no format is suggested (the one
     suggested before, '%d.%m.%Y', would have broken every date); a suggested format is derived
     from the dates that were read."""
-    rows = [f"R{i};1001;{d:02d}/01/2026;qualité;oui;1" for i, d in enumerate(range(1, 21))]
-    rows += ["R98;1002;yesterday;délai;non;", "R99;1003;32/13/2024;délai;non;"]
-    (client.parent / "reclamations.csv").write_text(
-        "N° réclamation;Client;Date réception;Catégorie;Résolu;Délai (jours)\n"
-        + "\n".join(rows)
-        + "\n",
-        encoding="utf-8",
+    _day_first_complaints(
+        client, ["R98;1002;yesterday;délai;non;", "R99;1003;32/13/2024;délai;non;"]
     )
-    _edit(client, "date: Date réception", "date: {column: Date réception, dayfirst: true}")
     p = _by_rule(_problems(client), "not a date")
     assert (p["source"], p["n_rows"], p["rows"]) == ("complaints", 2, [22, 23])
     assert "format" not in p["hint"] and "%" not in p["hint"]
@@ -237,15 +244,7 @@ def test_a_time_without_a_date_is_no_date_not_today(client):
         True,
         False,
     ]
-    rows = [f"R{i};1001;{d:02d}/01/2026;qualité;oui;1" for i, d in enumerate(range(1, 21))]
-    rows += ["R98;1002;12:00;délai;non;"]
-    (client.parent / "reclamations.csv").write_text(
-        "N° réclamation;Client;Date réception;Catégorie;Résolu;Délai (jours)\n"
-        + "\n".join(rows)
-        + "\n",
-        encoding="utf-8",
-    )
-    _edit(client, "date: Date réception", "date: {column: Date réception, dayfirst: true}")
+    _day_first_complaints(client, ["R98;1002;12:00;délai;non;"])
     p = _by_rule(_problems(client), "not a date")
     assert (p["source"], p["n_rows"], p["rows"]) == ("complaints", 1, [22])
     assert "1 value(s) are times of day without a date (e.g. '12:00')" in p["hint"]
