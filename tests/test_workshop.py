@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 import crmlab
@@ -1094,3 +1095,19 @@ def test_finance_solutions_run_on_the_kit_data(finance_kit):
     results = workshop.execute_kit(sol, {})
     assert set(results) == set(get_case(FINANCE).stages)
     assert any((sol / "work").iterdir())
+
+
+def test_a_check_accepts_a_number_only_as_a_number(capsys):
+    """True passed for any number (bool(True) == bool(683)) and the text "683" for 683; the
+    recorded text later broke stage 5 (found by a trainer's trial). Both are the wrong kind
+    of answer, and the student reads which kind is expected."""
+    workshop.student_mode(True)
+    assert workshop.check("n", {"n": True}, 683, tol=1) is False
+    assert "(it is yes/no; the answer is a number)" in capsys.readouterr().out
+    assert workshop.check("n", {"n": "683"}, 683, tol=1) is False
+    assert "(it is text: '683'; the answer is a number)" in capsys.readouterr().out
+    assert workshop.check("n", {"n": np.int64(683)}, 683, tol=1) is True
+    assert workshop.check("n", {"n": 683.4}, 683, tol=1) is True
+    assert workshop.check("met", {"met": np.bool_(True)}, True) is True
+    assert workshop.check("met", {"met": 1}, True) is False
+    assert "(it is a number; the answer is yes/no)" in capsys.readouterr().out

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import ast
 import math
+import numbers
 import os
 import re
 import shutil
@@ -100,11 +101,26 @@ def _blank(value: Any) -> bool:
     return value is None or value is Ellipsis
 
 
+def _is_yes_no(x: Any) -> bool:
+    """True/False, also numpy's (a comparison's result)."""
+    return isinstance(x, bool) or (getattr(x, "dtype", None) is not None and x.dtype.kind == "b")
+
+
+def _is_number(x: Any) -> bool:
+    """A number an answer can be compared as: int, float, numpy numbers - not a yes/no (True
+    would otherwise pass for 1) and not text ("683" is not the number 683)."""
+    return isinstance(x, numbers.Real) and not _is_yes_no(x)
+
+
 def _matches(answer: Any, expected: Any, tol: float) -> bool:
+    """Whether ``answer`` is ``expected``: a yes/no only as a yes/no, a number only as a
+    number (within ``tol``) - True for 683, or the text "683", is the wrong kind of answer."""
     try:
-        if isinstance(expected, bool) or isinstance(answer, bool):
-            return bool(answer) == bool(expected)
-        if isinstance(expected, int | float) and not isinstance(expected, bool):
+        if _is_yes_no(expected) or _is_yes_no(answer):
+            return _is_yes_no(expected) and _is_yes_no(answer) and bool(answer) == bool(expected)
+        if _is_number(expected):
+            if not _is_number(answer):
+                return False
             return math.isclose(float(answer), float(expected), rel_tol=0.0, abs_tol=tol)
         if isinstance(expected, set | frozenset):
             return set(answer) == expected
@@ -177,6 +193,8 @@ def _judge(name, answer, not_yet, expected, test, tol, hint, what) -> bool:
     try:
         ok = bool(test(answer)) if test is not None else _matches(answer, expected, tol)
         detail = ""
+        if not ok and test is None:
+            detail = _wrong_kind(answer, expected)
     except Exception as e:  # noqa: BLE001 - a malformed answer is "not quite", not a crash
         # a student reads what kind of answer it was; the notebook's author the error itself
         reason = f"it is {_kind(answer)}, which the check cannot compare"
@@ -192,6 +210,15 @@ def _judge(name, answer, not_yet, expected, test, tol, hint, what) -> bool:
     raise CheckFailed(message)
 
 
+def _wrong_kind(answer: Any, expected: Any) -> str:
+    """ " (it is text: '683'; the answer is a number)" when ``answer`` is not the kind of value
+    ``expected`` is (a number, a yes/no), else ""."""
+    for is_kind, words in ((_is_number, "a number"), (_is_yes_no, "yes/no")):
+        if is_kind(expected) and not is_kind(answer):
+            return f" (it is {_kind(answer)}; the answer is {words})"
+    return ""
+
+
 def _kind(answer: Any) -> str:
     """What kind of value ``answer`` is, in words a student reads ("text: 'about 24-27%'",
     "a list of 3 values", "a number")."""
@@ -199,9 +226,9 @@ def _kind(answer: Any) -> str:
 
     if isinstance(answer, str):
         return f"text: {answer[:40]!r}"
-    if isinstance(answer, bool):
+    if _is_yes_no(answer):
         return "yes/no"
-    if isinstance(answer, int | float):
+    if _is_number(answer):
         return "a number"
     if isinstance(answer, list | tuple):
         return f"a list of {len(answer)} value(s)"
