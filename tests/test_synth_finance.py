@@ -80,7 +80,9 @@ def test_customer_table_structure(data):
     ]  # fmt: skip
     assert len(c) == 5000 and c["customer_id"].is_unique
     assert c["customer_id"].str.fullmatch(r"F\d{6}").all()
-    assert c["phone"].str.fullmatch(r"1[358]\d{9}").all()
+    # fictional: no Chinese mobile number starts with 100 (10x are service numbers)
+    assert c["phone"].str.fullmatch(r"100\d{8}").all()
+    assert c["email"].str.fullmatch(r"[a-z]+\.[a-z]+\d+@(mail\.)?example\.(com|net|org)").all()
     assert c["email"].str.fullmatch(r"[a-z]+\.[a-z]+\d+@[a-z.]+").all()
     assert set(c["segment"]) == {"mass", "affluent", "private"}
     for col in ("salary_deposit", "relationship_manager", "digital_active"):
@@ -95,14 +97,16 @@ def test_customer_table_structure(data):
     assert (c["open_date"] <= end).all()
 
 
-def test_national_ids_have_valid_check_characters(data):
+def test_national_ids_are_shaped_like_ids_but_fail_their_check_character(data):
+    """Fictional ids: region code and birth date as in a resident id, but a check character the
+    standard rejects, so none is a real person's (a trainer's trial found valid ones)."""
     ids = data["customers"]["national_id"]
     assert ids.str.fullmatch(r"\d{17}[\dX]").all()
     # GB 11643 / ISO 7064 MOD 11-2, written out independently of the generator
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     for nid in ids.iloc[:300]:
         total = sum(int(ch) * w for ch, w in zip(nid[:17], weights, strict=True))
-        assert nid[17] == "10X98765432"[total % 11]
+        assert nid[17] != "10X98765432"[total % 11]
     # known example from the standard: 11010519491231002X
     digits = np.array([[int(ch) for ch in "11010519491231002"]])
     assert national_id_check_char(digits)[0] == "X"

@@ -196,7 +196,7 @@ def test_columns_and_value_formats(default_data):
     assert customers["customer_id"].tolist()[:2] == ["C000001", "C000002"]
     assert customers["customer_id"].is_unique and customers["email"].is_unique
     assert customers["email"].str.fullmatch(r"[a-z0-9._]+@[a-z.]*example\.(com|net|org)").all()
-    phone = r"\+86 1\d{2} \d{4} \d{4}|\(555\) [2-9]\d{2}-\d{4}"
+    phone = r"\+86 100 \d{4} \d{4}|\(555\) [2-9]\d{2}-\d{4}"  # fictional: 100, 555
     assert customers["phone"].str.fullmatch(phone).all()
     chinese = customers["name"].str.contains(r"[\u4e00-\u9fff]")
     assert 0.4 < chinese.mean() < 0.6
@@ -524,7 +524,7 @@ def test_fake_people():
     assert 0.45 < zh.mean() < 0.55
     assert pd.Series(people["email"].astype(object)).is_unique
     phones = pd.Series(people["phone"].astype(object))
-    assert phones[zh].str.fullmatch(r"\+86 1\d{2} \d{4} \d{4}").all()
+    assert phones[zh].str.fullmatch(r"\+86 100 \d{4} \d{4}").all()  # no mobile starts 100
     assert phones[~zh].str.fullmatch(r"\(555\) [2-9]\d{2}-\d{4}").all()
     # Same generator state -> same people.
     again = fake_people(np.random.default_rng(3), len(gender), gender=gender, zh_share=0.5)

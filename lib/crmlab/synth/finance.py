@@ -42,8 +42,10 @@ enter the hazard.
 Files (``fmt="csv"`` or ``"parquet"``; written chunk by chunk, temp file then ``os.replace``)
 -----------------------------------------------------------------------------------------------
 ``customers``
-    customer_id ("F000001"), name, email, phone, national_id (18-character Chinese-style resident
-    id with a valid ISO 7064 MOD 11-2 check character), open_date, closure_date (blank = still open
+    customer_id ("F000001"), name, email (reserved example domains), phone (11 digits starting
+    with :data:`crmlab.synth.names.FICTIONAL_MOBILE_PREFIX`, which no mobile number does),
+    national_id (18-character Chinese-style resident id - region code, birth date - whose check
+    character is deliberately wrong under ISO 7064 MOD 11-2, so it is no one's), open_date, closure_date (blank = still open
     at ``end_date``, i.e. censored), age, region, segment (mass/affluent/private), products_held,
     salary_deposit, relationship_manager, digital_active (yes/no).
 ``snapshots``
@@ -81,6 +83,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from crmlab.errors import DataError, ParameterError
+from crmlab.synth.names import FICTIONAL_MOBILE_PREFIX
 
 __all__ = [
     "CHUNK_SIZE",
@@ -137,8 +140,12 @@ GIVEN = np.array(
     "Hui Xin Yu Hao Bo Lin Rui Ting Kai Jian Dan Hong Xia Qing Yun Peng Yi Fei Zihan Haoran Yuxuan "
     "Xinyi Zimo Yichen Mengyao Shuang Bin Long Kun".split()
 )
-DOMAINS = np.array(["example.com", "example.net", "example.org", "mail.example.cn"])
-MOBILE_PREFIX = np.array([130, 131, 132, 135, 136, 137, 138, 139, 150, 151, 158, 159, 186, 188])
+DOMAINS = np.array(["example.com", "example.net", "example.org", "mail.example.com"])
+"""Reserved (RFC 2606) domains: a generated address can never reach a real mailbox."""
+MOBILE_PREFIX = np.full(14, int(FICTIONAL_MOBILE_PREFIX))
+"""The first three digits of a generated phone number: :data:`crmlab.synth.names.
+FICTIONAL_MOBILE_PREFIX` (no Chinese mobile number starts with it, so none is a real
+person's); fourteen entries, as the draw that picks one has always had."""
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 ID_CHECK = np.array(list("10X98765432"))
 
@@ -221,7 +228,8 @@ def _national_ids(rng, region_idx, birth):
     seq = rng.integers(1, 1000, len(region_idx)).astype(np.int64)
     first17 = area * 10**11 + ymd * 10**3 + seq
     digits = (first17[:, None] // 10 ** np.arange(16, -1, -1)) % 10
-    check = national_id_check_char(digits)
+    # a wrong check character: shaped like a resident id, but no one's (GB 11643 rejects it)
+    check = ID_CHECK[((digits @ ID_WEIGHTS) % 11 + 1) % 11]
     return pd.Series(first17).astype("str").str.zfill(17) + pd.Series(check, dtype="str")
 
 

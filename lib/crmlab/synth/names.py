@@ -69,11 +69,12 @@ _ZH_GIVEN_FEMALE = (
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org", "mail.example.com")
 """Reserved (RFC 2606) domains: generated addresses can never reach a real mailbox."""
 
-_ZH_MOBILE_PREFIXES = (
-    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152",
-    "155", "156", "157", "158", "159", "166", "176", "177", "180", "181", "182", "186",
-    "187", "188", "189", "199",
-)  # fmt: skip
+FICTIONAL_MOBILE_PREFIX = "100"
+"""The first digits of every generated Chinese phone number: numbers starting with 10 are the
+carriers' service numbers (10086), so no mobile number - no real person's - starts with 100;
+the Chinese counterpart of the (555) numbers of the other locale."""
+
+_ZH_MOBILE_PREFIXES = (FICTIONAL_MOBILE_PREFIX,) * 28  # as many as the draw has always picked from
 
 _STR = np.dtypes.StringDType()
 
@@ -206,7 +207,8 @@ def emails(rng: np.random.Generator, given_latin, family_latin) -> np.ndarray:
 
 
 def phones(rng: np.random.Generator, locale) -> np.ndarray:
-    """Fake phone numbers: "+86 138 1234 5678" for ``locale == "zh"``, else "(555) 234-5678"."""
+    """Fake phone numbers: "+86 100 1234 5678" for ``locale == "zh"``
+    (:data:`FICTIONAL_MOBILE_PREFIX`), else "(555) 234-5678" - none a real person's."""
     locale = np.asarray(locale).astype(str)
     n = len(locale)
     add = np.strings.add
