@@ -331,7 +331,8 @@ def _kpi_board():
         }
     )
     board = kpis.retail_kpis({"survey": survey}, {"CSAT": 0.9, "NPS": 45.0})
-    names = {"tables": {"survey": survey}, "target": 0.9, "board": board}
+    names = {"tables": {"survey": survey}, "target": 0.9, "board": board, "kpis": kpis}
+    names["tx_summary"] = None  # no transactions: the dashboard has CSAT and NPS only
     right = {"kpi.csat": {"actual": 0.6, "target": 0.9, "met": False}, "nps": 40.0}
     wrong = {"kpi.csat": {"actual": 0.6, "target": 0.9, "met": True}, "nps": 60.0}
     return names, right, wrong
@@ -1111,3 +1112,16 @@ def test_a_check_accepts_a_number_only_as_a_number(capsys):
     assert workshop.check("met", {"met": np.bool_(True)}, True) is True
     assert workshop.check("met", {"met": 1}, True) is False
     assert "(it is a number; the answer is yes/no)" in capsys.readouterr().out
+
+
+def test_the_dashboard_check_wants_every_kpi_the_data_measure(running_stage, capsys):
+    """Exercise 5.1 asks for every KPI: a dashboard of CSAT alone (right as it is) passed
+    (found by a trainer's trial)."""
+    names, right, _ = _kpi_board()
+    _, cell = _exercise_and_check(CASE, "05_evaluate", "5.1")
+    workshop.student_mode()
+    lines = _run_check(cell, names, right, capsys)
+    assert lines[0] == "\u2705 Well done: the dashboard is right."
+    only_csat = names["board"][names["board"]["kpi"] == "CSAT"]
+    lines = _run_check(cell, {**names, "board": only_csat}, right, capsys)
+    assert lines[0].startswith("\u274c Not quite: the dashboard") and "every KPI" in lines[0]
