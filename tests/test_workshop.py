@@ -540,7 +540,7 @@ def test_trainer_guide_in_chinese_has_the_same_agenda_and_no_english_left(kit):
         ("1:20", "50"),
         ("2:10", "40"),
         ("2:50", "35"),
-        ("", "15"),
+        ("3:25", "15"),  # the wrap-up starts when the last stage ends
     ]
     assert rows_zh == rows_en  # same timings and the same exercises (1.1, 3.1, 3.2, ...)
     assert sum(len(r[2]) for r in rows_zh) == 6
@@ -1125,3 +1125,18 @@ def test_the_dashboard_check_wants_every_kpi_the_data_measure(running_stage, cap
     only_csat = names["board"][names["board"]["kpi"] == "CSAT"]
     lines = _run_check(cell, {**names, "board": only_csat}, right, capsys)
     assert lines[0].startswith("\u274c Not quite: the dashboard") and "every KPI" in lines[0]
+
+
+def test_an_agenda_title_drops_an_aside_rather_than_cut_the_sentence():
+    """Finance 3.1 read "Turn the model's coefficients (log-odds per unit of each feature)..."
+    in the agenda (a trainer's trial)."""
+    prompt = (
+        "Turn the model's coefficients (log-odds per unit of each feature) into odds ratios "
+        "with 95% intervals: `odds_ratios` (by feature) and `or_ci`."
+    )
+    assert workshop.short_title(prompt) == (
+        "Turn the model's coefficients into odds ratios with 95% intervals"
+    )
+    assert workshop.short_title("Size the survey (answers per wave).") == (
+        "Size the survey (answers per wave)"
+    )

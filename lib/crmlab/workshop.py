@@ -367,9 +367,16 @@ def _comment(text: str, width: int = 96) -> list[str]:
     return textwrap.wrap(text, width, initial_indent="# ", subsequent_indent="#   ")
 
 
+def _clock(minutes: int) -> str:
+    """Minutes from the start of the day as the agenda's clock: 205 -> "3:25"."""
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
 def short_title(prompt: str, limit: int = 72) -> str:
     """The first clause of an exercise prompt, cut at a word boundary to ``limit`` characters."""
     first = re.split(r"(?<=[?.:])\s", prompt.strip(), maxsplit=1)[0].rstrip(".:")
+    if len(first) > limit:  # an aside in brackets goes first: "coefficients (log-odds ...)"
+        first = re.sub(r"\s*\([^()]*\)", "", first)
     if len(first) <= limit:
         return first
     return first[: limit - 3].rsplit(" ", 1)[0] + "..."
@@ -563,7 +570,7 @@ def _agenda(case, spec: dict, instructor_nbs: dict, lang: str = "en") -> list[di
                 "stage": stage,
                 "number": number,
                 "title": casespec.text(s.get("title"), lang) or stage,
-                "start": f"{clock // 60}:{clock % 60:02d}",
+                "start": _clock(clock),
                 "minutes": minutes,
                 "learning_goals": [casespec.text(g, lang) for g in s.get("learning_goals") or []],
                 "questions": [casespec.text(q, lang) for q in s.get("questions") or []],
@@ -983,6 +990,9 @@ def build_kit(
             "total_minutes": int(ws.get("setup_minutes", 15))
             + sum(r["minutes"] for r in agenda)
             + int(ws.get("wrap_up_minutes", 15)),
+            "wrap_up_start": _clock(
+                int(ws.get("setup_minutes", 15)) + sum(r["minutes"] for r in agenda)
+            ),
             "audience": casespec.text(ws.get("audience"), guide_lang).rstrip(".。"),
             "n_exercises": sum(len(r["exercises"]) for r in agenda),
             "data_files": sorted(p.name for p in (out / "data").iterdir()),
