@@ -1140,3 +1140,16 @@ def test_an_agenda_title_drops_an_aside_rather_than_cut_the_sentence():
     assert workshop.short_title("Size the survey (answers per wave).") == (
         "Size the survey (answers per wave)"
     )
+
+
+def test_a_table_without_the_column_the_check_needs_is_named(capsys):
+    """A table with `Quadrant` for `quadrant` read only "a table of 7 row(s), which the check
+    cannot compare" (a trainer's trial): the student reads which column is missing."""
+    import pandas as pd
+
+    workshop.student_mode()
+    table = pd.DataFrame({"driver": ["a", "b"], "Quadrant": ["fix first", "keep up"]})
+    right = lambda m: (m["quadrant"] == ["fix first", "keep up"]).all()  # noqa: E731
+    assert workshop.check("matrix", {"matrix": table}, test=right) is False
+    said = capsys.readouterr().out
+    assert "(it is a table of 2 row(s) without 'quadrant' (its columns: driver, Quadrant))" in said

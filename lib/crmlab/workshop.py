@@ -198,6 +198,9 @@ def _judge(name, answer, not_yet, expected, test, tol, hint, what) -> bool:
     except Exception as e:  # noqa: BLE001 - a malformed answer is "not quite", not a crash
         # a student reads what kind of answer it was; the notebook's author the error itself
         reason = f"it is {_kind(answer)}, which the check cannot compare"
+        if isinstance(e, KeyError) and hasattr(answer, "columns") and e.args:
+            has = ", ".join(map(str, list(answer.columns)[:6]))  # a table without the column
+            reason = f"it is {_kind(answer)} without {e.args[0]!r} (its columns: {has})"
         ok, detail = False, f" ({reason if _STUDENT else f'{type(e).__name__}: {e}'})"
     if ok:
         if _STUDENT:
