@@ -44,8 +44,9 @@ class Run:
         path = Path(run_dir).resolve()
         if not (path / "status.json").is_file():
             raise CrmlabError(
-                f"{path} is not a run directory (no status.json). Give a folder under "
-                "reports/<case>/ written by `crmlab run`, e.g. reports/retail_satisfaction/latest."
+                f"{path} is not a run directory (no status.json). Give a folder `crmlab run` "
+                "wrote: reports/<case>/<run> (e.g. reports/retail_satisfaction/latest), or for "
+                "a config run <config folder>/runs/<case>/<run>."
             )
         return cls(path)
 
