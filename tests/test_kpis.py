@@ -197,3 +197,22 @@ def test_kpis_without_anything_to_measure_are_left_out_with_the_reason(shop):
     nobody = "nobody bought in the last 6 months (2026-10-01 to 2027-03-31): the transactions end on 2026-09-30."
     assert left["Repeat-purchase rate"] == nobody and left["Spend per customer"] == nobody
     assert left["Days to resolve"] == "no complaint received in the last 6 months was resolved."
+
+
+def test_the_kpis_a_dashboard_of_the_data_must_show():
+    """Survey answers alone measure CSAT and NPS, nothing else (exercise 5.1's check asks a
+    student's dashboard for exactly these)."""
+    import numpy as np
+
+    from crmlab.kpis import measurable_kpis
+
+    survey = pd.DataFrame(
+        {
+            "wave": ["2024-01"] * 3 + ["2024-02"] * 3,
+            "date": pd.to_datetime(["2024-01-05"] * 3 + ["2024-02-05"] * 3),
+            "overall_satisfaction": [5, 4, 3, 5, 2, np.nan],
+            "recommend": [10, 9, 3, 10, 6, np.nan],
+        }
+    )
+    assert measurable_kpis({"survey": survey}, spend_growth=0.05) == ["CSAT", "NPS"]
+    assert measurable_kpis({"survey": survey.drop(columns="recommend")}) == ["CSAT"]

@@ -332,7 +332,7 @@ def _kpi_board():
     )
     board = kpis.retail_kpis({"survey": survey}, {"CSAT": 0.9, "NPS": 45.0})
     names = {"tables": {"survey": survey}, "target": 0.9, "board": board, "kpis": kpis}
-    names["tx_summary"] = None  # no transactions: the dashboard has CSAT and NPS only
+    names |= {"tx_summary": None, "spend_growth_target": 0.05}  # no transactions: CSAT, NPS
     right = {"kpi.csat": {"actual": 0.6, "target": 0.9, "met": False}, "nps": 40.0}
     wrong = {"kpi.csat": {"actual": 0.6, "target": 0.9, "met": True}, "nps": 60.0}
     return names, right, wrong

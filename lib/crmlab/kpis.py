@@ -238,6 +238,18 @@ def last_purchase_month(summary: pd.DataFrame) -> str | None:
     return None if pd.isna(last) else str(pd.Timestamp(last).to_period("M"))
 
 
+def measurable_kpis(
+    tables: dict, spend_growth: float | None = None, tx_summary: pd.DataFrame | None = None
+) -> list[str]:
+    """The KPIs :func:`retail_kpis` puts on the dashboard for these ``tables`` (and
+    ``tx_summary``) when every target is given: each one the data measure, with "Spend per
+    customer" only where its target can be set from last year (``spend_growth``) - what a
+    dashboard of these data must show (the workshop's check of exercise 5.1)."""
+    given = dict.fromkeys([k for k in KPI_UNITS if k != "Spend per customer"], 1.0)
+    board = retail_kpis(tables, given, spend_growth=spend_growth, tx_summary=tx_summary)
+    return list(board["kpi"])
+
+
 def retail_kpis(
     tables: dict,
     targets: dict,
