@@ -102,8 +102,10 @@ def _blank(value: Any) -> bool:
 
 
 def _is_yes_no(x: Any) -> bool:
-    """True/False, also numpy's (a comparison's result)."""
-    return isinstance(x, bool) or (getattr(x, "dtype", None) is not None and x.dtype.kind == "b")
+    """True/False, also numpy's (a comparison's result) - a single value, not a column."""
+    if isinstance(x, bool):
+        return True
+    return getattr(x, "dtype", None) is not None and x.dtype.kind == "b" and x.ndim == 0
 
 
 def _is_number(x: Any) -> bool:
