@@ -388,8 +388,8 @@ def test_past_due_dates_are_noted_in_the_report_and_the_action_list(reports, tmp
         status["finished"] = f"{day}T10:00:00+00:00"
         (copy / "status.json").write_text(json.dumps(status))
         for lang, text in (
-            ("en", f"({last}) had already passed"),
-            ("zh", f"（{last}）在本次运行时"),
+            ("en", f"(by {last}) had already passed"),
+            ("zh", f"（{last} 前）在本次运行时"),
         ):
             page = report.build_report(copy, lang, out=copy / f"r.{lang}.html").read_text()
             assert (text in section(page, "summary")) is noted, (day, lang)

@@ -732,8 +732,8 @@ def _past_due_note(run: Run, lang: str) -> str | None:
         return None
     month, end, day = past
     if lang == "zh":
-        return f"注意：计划从 {month} 开始，首批截止日期（{end}）在运行当天（{day}）已经过去。"
-    return f"Note: the plan starts in {month}; its first due dates ({end}) had passed on the day of the run ({day})."
+        return f"注意：计划从 {month} 开始，首批截止日期（{end} 前）在运行当天（{day}）已经过去。"
+    return f"Note: the plan starts in {month}; its first due dates (by {end}) had passed on the day of the run ({day})."
 
 
 def _capped_note(n: int, lang: str, segment: str = "细分") -> str:

@@ -494,7 +494,7 @@ def past_plan_note(results_file: Path, today: dt.date) -> str | None:
     month, end = past
     return (
         f"the action plan starts in {month}, so its first due dates "
-        f"({end:%Y-%m-%d}) are already past; to start it this month run again with "
+        f"(by {end:%Y-%m-%d}) are already past; to start it this month run again with "
         f"-p plan_start={today:%Y-%m} (in a config: plan_start under params:)."
     )
 
