@@ -986,18 +986,15 @@ def build_kit(
     guides, agendas, contexts = {}, {}, {}
     for guide_lang in LANGUAGES:
         agenda = _agenda(c, spec, instructors, guide_lang)
+        wrap_up = int(ws.get("setup_minutes", 15)) + sum(r["minutes"] for r in agenda)  # starts
         context = {
             "case": c,
             "title": casespec.text(spec.get("title"), guide_lang) or c.title,
             "agenda": agenda,
             "setup_minutes": int(ws.get("setup_minutes", 15)),
             "wrap_up_minutes": int(ws.get("wrap_up_minutes", 15)),
-            "total_minutes": int(ws.get("setup_minutes", 15))
-            + sum(r["minutes"] for r in agenda)
-            + int(ws.get("wrap_up_minutes", 15)),
-            "wrap_up_start": _clock(
-                int(ws.get("setup_minutes", 15)) + sum(r["minutes"] for r in agenda)
-            ),
+            "total_minutes": wrap_up + int(ws.get("wrap_up_minutes", 15)),
+            "wrap_up_start": _clock(wrap_up),
             "audience": casespec.text(ws.get("audience"), guide_lang).rstrip(".。"),
             "n_exercises": sum(len(r["exercises"]) for r in agenda),
             "data_files": sorted(p.name for p in (out / "data").iterdir()),
