@@ -44,8 +44,19 @@ def loaded(shapes: dict) -> str:
 
 
 def skipped(step: str, reason: str) -> None:
-    """Say that a step was skipped and why (partial data): the narrative never pretends."""
+    """Say that a step was skipped and why (partial data): the narrative never pretends.
+    Written "**Skipped: {step}.** {reason}", which :func:`read_skipped` reads back."""
     say(f"**Skipped: {step}.** {reason}")
+
+
+_SKIPPED = re.compile(r"^\*\*Skipped: (?P<step>.+?)\.\*\*\s*(?P<reason>.*)$", re.S)
+
+
+def read_skipped(markdown: str) -> tuple[str, str] | None:
+    """``(step, reason)`` of a Markdown output :func:`skipped` wrote (the Chinese report says
+    it in Chinese); None for any other text."""
+    m = _SKIPPED.match(markdown.strip())
+    return (m["step"], m["reason"].strip()) if m else None
 
 
 # --------------------------------------------------------------------------------------------

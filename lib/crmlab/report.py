@@ -297,19 +297,17 @@ def notebook_blocks(
     return blocks, images
 
 
-_SKIPPED = re.compile(r"^\*\*Skipped: (?P<step>.+?)\.\*\*\s*(?P<reason>.*)$", re.S)
-
-
 def _skipped_note(markdown, lang: str) -> str | None:
     """A step a stage skipped (:func:`crmlab.narrative.skipped`: "**Skipped: the pilot
     read-out.** A pilot table ... are both needed.") in ``lang``: the step in its words, the
     reason translated, or a pointer to the English report where the glossary lacks it; None
     for any other Markdown output."""
-    m = _SKIPPED.match("".join(markdown).strip())
-    if not m:
+    from crmlab.narrative import read_skipped
+
+    found = read_skipped("".join(markdown))
+    if found is None:
         return None
-    step = i18n.translate(m["step"], lang)
-    reason = m["reason"].strip()
+    step, reason = i18n.translate(found[0], lang), found[1]
     shown = i18n.translate(reason, lang) if reason else ""
     if shown == reason and reason:
         shown = i18n.ui("skipped_reason_in_english", lang)
