@@ -208,7 +208,8 @@ their header ("Revenue (CNY)") - or, as the row of a table of columns
 
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?( \d{2}:\d{2})?$")
 _NUMBER_TEXT = re.compile(r"^(?:[A-Z]{3} )?[<>]?\s*[+\-\u2212]?[\d,]*\.?\d+\s*(%| pts)?$")
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+_IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+"""A column or category name written as an identifier (``checkout_speed``, ``at_risk``)."""
 
 
 def label(name) -> str:
@@ -249,7 +250,13 @@ def value_label(value) -> str:
     text = str(value)
     if text in VALUE_LABELS:
         return VALUE_LABELS[text]
-    return text.replace("_", " ") if _IDENTIFIER.match(text) else text
+    return text.replace("_", " ") if _IDENTIFIER.fullmatch(text) else text
+
+
+def in_words(text) -> str:
+    """``text`` with every identifier in it (a column name such as ``checkout_speed``) as
+    :func:`value_label` reads it: "5 missing value(s) in checkout speed"."""
+    return _IDENTIFIER.sub(lambda m: value_label(m[0]), str(text))
 
 
 def _p_value(p: float) -> str:

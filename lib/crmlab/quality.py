@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -53,6 +52,7 @@ import pandas as pd
 
 from crmlab import canonical
 from crmlab.errors import ConfigError, DataError
+from crmlab.narrative import in_words
 from crmlab.privacy import _normalize_ids, detect_pii_columns
 
 __all__ = [
@@ -609,24 +609,14 @@ def show_findings(report: pd.DataFrame) -> None:
         display(present(findings_for_readers(report)))
 
 
-_IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
-
-
 def show_cleaning_notes(notes: Sequence[str]) -> None:
     """Say what cleaning changed (the notes of :func:`clean_tables` or the engine's), one item
     each, column names in words ("out-of-range value(s) in checkout speed", not
     ``checkout_speed``); "No changes were needed." without any."""
     from crmlab.narrative import say
 
-    items = [_in_words(n) for n in notes]
+    items = [in_words(n) for n in notes]
     say("\n".join(f"- {n}" for n in items) or "No changes were needed.")
-
-
-def _in_words(text) -> str:
-    """``text`` with its identifiers (column names such as ``checkout_speed``) in words."""
-    from crmlab.narrative import value_label
-
-    return _IDENTIFIER.sub(lambda m: value_label(m[0]), str(text))
 
 
 def worth_charting(report: pd.DataFrame) -> bool:
@@ -657,7 +647,7 @@ def verdict(report: pd.DataFrame) -> str:
             "; what the checks noted is expected and kept." if len(report) else "."
         )
     worst = faults.loc[faults["share"].fillna(0.0).idxmax()]  # no share: an empty table
-    largest = _in_words(worst["note"]).rstrip(".")
+    largest = in_words(worst["note"]).rstrip(".")
     if pd.notna(worst["share"]):
         largest += f" ({pct(worst['share'])} of the {worst['source']} rows)"
     errors = faults[faults["severity"] == "error"]
@@ -688,7 +678,7 @@ def findings_for_readers(report: pd.DataFrame) -> pd.DataFrame:
     customer id that is not in customers") and the returns' action without the flag column's
     name ("keep; mark as returns ..."); the report itself keeps the column names."""
     out = report[FINDING_COLUMNS].copy()
-    out["note"] = out["note"].map(_in_words)
+    out["note"] = out["note"].map(in_words)
     out["action"] = out["action"].astype("str").str.replace("flag as is_return", "mark as returns")
     return out
 
