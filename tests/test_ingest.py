@@ -16,6 +16,12 @@ import pytest
 
 from crmlab import config, ingest, privacy, quality, schemas, sources
 from crmlab.errors import ConfigError, DataError
+from tests.fixtures.office_files import (
+    ENCRYPTED_XLSX,
+    PASSWORD_HINT,
+    PASSWORD_RULE,
+    compound_file,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "byod"
 KEY = b"test-key-for-pseudonyms-0123"
@@ -467,6 +473,84 @@ def test_an_excel_workbook_saved_with_a_csv_name_is_read_as_excel(tmp_path):
     assert (p["rule"], p["hint"]) == (
         "this is a zip archive saved with a .csv name, not a table",
         "unzip it and give the CSV or Excel file inside under data:",
+    )
+
+
+@pytest.mark.parametrize("name", ["members.xlsx", "members.csv"])
+def test_a_password_protected_workbook_is_said_to_be_one(tmp_path, name):
+    """An .xlsx with a password to open is an encrypted package in an OLE2 container, the
+    container of an old .xls: it is told to remove the password (whatever its name), not to
+    save an old .xls again as .xlsx."""
+    (tmp_path / name).write_bytes(compound_file(ENCRYPTED_XLSX))
+    assert ingest._ole2_names(tmp_path / name) == {"Root Entry", *ENCRYPTED_XLSX}
+    [p] = _load_one(tmp_path, f"  customers: {name}").problems
+    assert (p["source"], p["file"], p["column"], p["severity"]) == (
+        "customers",
+        name,
+        "*",
+        "error",
+    )
+    assert (p["rule"], p["hint"]) == (PASSWORD_RULE, PASSWORD_HINT)
+
+
+@pytest.mark.parametrize(
+    "names, rule",
+    [
+        (
+            ["Workbook", "SummaryInformation"],
+            "this is an old Excel workbook (.xls) saved with a .xlsx name, which cannot be read",
+        ),
+        (
+            ["Book"],
+            "this is an old Excel workbook (.xls) saved with a .xlsx name, which cannot be read",
+        ),
+        (
+            ["WordDocument", "1Table"],
+            "this is a Word document (.doc) saved with a .xlsx name, not a table",
+        ),
+        (
+            ["Contents"],
+            "this is an Office file that is not an Excel workbook, which cannot be read",
+        ),
+    ],
+)
+def test_other_ole2_files_are_told_apart_by_their_streams(tmp_path, names, rule):
+    (tmp_path / "stores.xlsx").write_bytes(compound_file(names))
+    [p] = _load_one(tmp_path, "  stores: stores.xlsx").problems
+    assert p["rule"] == rule
+
+
+def test_an_ole2_file_whose_directory_cannot_be_read_is_an_old_xls(tmp_path):
+    """A truncated container (the directory sector missing): the first bytes say OLE2, nothing
+    more - said as before, an old .xls."""
+    data = compound_file(ENCRYPTED_XLSX)
+    (tmp_path / "stores.xlsx").write_bytes(data[:1024])  # header and FAT, no directory
+    assert ingest._ole2_names(tmp_path / "stores.xlsx") is None
+    [p] = _load_one(tmp_path, "  stores: stores.xlsx").problems
+    assert p["rule"].startswith("this is an old Excel workbook (.xls)")
+
+
+def test_an_excel_binary_workbook_is_told_to_be_saved_as_xlsx(tmp_path):
+    """An .xlsb is a zip like an .xlsx but with xl/workbook.bin: renamed .xlsx (the config
+    takes no .xlsb name) it is said to be an .xlsb, not 'a zip archive: unzip it'."""
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "stores.xlsx", "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.bin", b"\x83\x01\x00")
+        zf.writestr("xl/worksheets/sheet1.bin", b"\x81\x01\x00")
+    [p] = _load_one(tmp_path, "  stores: stores.xlsx").problems
+    assert (p["rule"], p["hint"]) == (
+        "this is an Excel binary workbook (.xlsb) saved with a .xlsx name, which cannot be read",
+        "open it in Excel and save it as .xlsx (File > Save As > Excel Workbook) or .csv; then "
+        "give that file under data:",
+    )
+    with zipfile.ZipFile(tmp_path / "stores.xlsx", "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("content.xml", "<office:document-content/>")
+    [p] = _load_one(tmp_path, "  stores: stores.xlsx").problems
+    assert p["rule"] == (
+        "this is an OpenDocument spreadsheet (.ods) saved with a .xlsx name, which cannot be read"
     )
 
 

@@ -860,3 +860,44 @@ def test_config_runs_go_beside_the_config_by_default(client, monkeypatch):
     assert seen["out"] == (client.parent / "runs").resolve()
     runner.run_config(client, out_root=client.parent / "elsewhere", progress=False)
     assert seen["out"] == (client.parent / "elsewhere").resolve()
+
+
+def _validate_process(cfg: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crmlab", "validate", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_validate_says_what_to_do_with_a_locked_or_binary_workbook(client):
+    """End to end: a password-protected members.xlsx and an orders.xlsb each get one message
+    a consultant can act on (remove the password; save as .xlsx or .csv), exit 2, no
+    traceback - not 'an old .xls' or 'a zip archive'."""
+    from tests.fixtures.office_files import (
+        ENCRYPTED_XLSX,
+        PASSWORD_HINT,
+        PASSWORD_RULE,
+        compound_file,
+    )
+
+    (client.parent / "members.xlsx").write_bytes(compound_file(ENCRYPTED_XLSX))
+    _edit(client, "customers: members.csv", "customers: members.xlsx")
+    proc = _validate_process(client)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
+    assert "1 error(s) block the run" in proc.stdout
+    [line] = [x for x in proc.stdout.splitlines() if " ERROR " in x]
+    assert "customers members.xlsx" in line and PASSWORD_RULE in line
+    assert f"1. {PASSWORD_HINT}" in proc.stdout
+    assert ".xls" not in proc.stdout.replace(".xlsx", "") and "zip" not in proc.stdout
+
+    _edit(client, "customers: members.xlsx", "customers: members.csv")
+    _edit(client, "transactions: orders.csv", "transactions: orders.xlsb")
+    proc = _validate_process(client)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
+    assert "1 problem(s) in the config:" in proc.stderr
+    assert (
+        "data.transactions.path: 'orders.xlsb': .xlsb (Excel binary workbook): save it as .xlsx "
+        "or .csv in Excel; use one of .csv, .tsv, .txt, .parquet, .xlsx, .xlsm." in proc.stderr
+    )

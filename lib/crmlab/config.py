@@ -88,6 +88,13 @@ COLUMN_KEYS = {
     "satisfied_at": "lowest rating that counts as satisfied (on the client's scale)",
 }
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".xlsm")
+SAVE_AS = {
+    ".xlsb": ".xlsb (Excel binary workbook): save it as .xlsx or .csv in Excel",
+    ".xls": ".xls (old Excel workbook): save it as .xlsx or .csv in Excel",
+    ".ods": ".ods (OpenDocument spreadsheet): save it as .xlsx or .csv",
+    ".numbers": ".numbers (Apple Numbers): export it as .xlsx or .csv",
+}
+"""What to do with a spreadsheet file type crmlab does not read (the path: problem says it)."""
 RUNNER_SET = ("data_dir", "run_dir")
 
 
@@ -437,9 +444,10 @@ def _sources(data, folder: Path, schema: dict[str, SourceSpec], problems) -> dic
         if path is not None:
             resolved = folder / path
             if resolved.suffix.lower() not in FILE_SUFFIXES:
+                what = SAVE_AS.get(resolved.suffix.lower(), "unsupported file type")
                 problems.add(
                     (*kp, "path"),
-                    f"'{path}': unsupported file type; use one of {', '.join(FILE_SUFFIXES)}.",
+                    f"'{path}': {what}; use one of {', '.join(FILE_SUFFIXES)}.",
                 )
                 continue
             out[name] = SourceConfig(

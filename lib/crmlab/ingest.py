@@ -254,13 +254,73 @@ def read_source(
 
 
 _ZIP_MAGIC = b"PK\x03\x04"
-_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old Excel .xls (and .doc ...)
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File: old .xls, .doc, encrypted .xlsx
+
+_ENCRYPTED_STREAMS = frozenset({"EncryptionInfo", "EncryptedPackage"})
+"""Streams of an Office file encrypted with a password to open (ECMA-376 agile or standard
+encryption): the .xlsx is then the encrypted package inside a Compound File."""
+_OLE2_WORKBOOK_STREAMS = frozenset({"Workbook", "Book"})
+"""The stream of an old Excel workbook (.xls, Excel 97-2003 and Excel 5/95)."""
+_OLE2_OTHER_FILES = {
+    "WordDocument": "a Word document (.doc)",
+    "PowerPoint Document": "a PowerPoint presentation (.ppt)",
+}
+
+
+def _ole2_names(path: Path, limit: int = 4096) -> set[str] | None:
+    """The names of the storages and streams in a Compound File Binary (OLE2) file, read from
+    its directory (MS-CFB: the header's sector size and first directory sector, the FAT
+    sectors listed in the header, the directory chain followed through the FAT); at most
+    ``limit`` directory sectors. None when the directory cannot be read (a damaged or truncated
+    file): the caller then says what the first bytes alone say."""
+    import struct
+
+    try:
+        data = path.read_bytes()
+        if len(data) < 512 or not data.startswith(_OLE2_MAGIC):
+            return None
+        shift = struct.unpack_from("<H", data, 30)[0]
+        if shift not in (9, 12):
+            return None
+        size = 1 << shift
+        n_fat, first_dir = struct.unpack_from("<II", data, 44)
+        fat_sectors = [x for x in struct.unpack_from("<109I", data, 76) if x < 0xFFFFFFFA]
+        fat_sectors = fat_sectors[:n_fat]  # more than 109 FAT sectors (a >7 MB directory): rare
+
+        def sector(i: int) -> bytes:
+            start = (i + 1) * size
+            chunk = data[start : start + size]
+            if len(chunk) < size:
+                raise ValueError("sector beyond the end of the file")
+            return chunk
+
+        fat = b"".join(sector(i) for i in fat_sectors)
+        n_entries = len(fat) // 4
+        names: set[str] = set()
+        current, seen = first_dir, set()
+        while current < 0xFFFFFFFA and current not in seen and len(seen) < limit:
+            seen.add(current)
+            block = sector(current)
+            for off in range(0, size, 128):
+                length, kind = struct.unpack_from("<HB", block, off + 64)
+                if kind in (1, 2, 5) and 2 <= length <= 64:  # storage, stream, root
+                    names.add(block[off : off + length - 2].decode("utf-16-le", "replace"))
+            if current >= n_entries:
+                break
+            current = struct.unpack_from("<I", fat, current * 4)[0]
+        return names
+    except (OSError, ValueError, struct.error):
+        return None
 
 
 def _workbook_kind(path: Path) -> str:
-    """What the file's first bytes say it is, whatever its name: ``xlsx`` (an Excel workbook,
-    .xlsx/.xlsm), ``xls`` (an old Excel workbook or another Office file), ``zip`` (another zip
-    archive), or '' (anything else: text, Parquet ...)."""
+    """What the file's bytes say it is, whatever its name: ``xlsx`` (an Excel workbook,
+    .xlsx/.xlsm), ``xlsb`` (an Excel binary workbook: a zip with ``xl/workbook.bin``), ``ods``
+    (an OpenDocument spreadsheet), ``zip`` (another zip archive), ``encrypted`` (an Office file
+    with a password to open: a Compound File holding ``EncryptionInfo``), ``xls`` (an old Excel
+    workbook, or a Compound File whose directory cannot be read), ``doc``/``ppt`` (a Word or
+    PowerPoint file), ``ole`` (another Compound File), or '' (anything else: text, Parquet ...).
+    """
     with path.open("rb") as fh:
         head = fh.read(8)
     if head.startswith(_ZIP_MAGIC):
@@ -269,20 +329,73 @@ def _workbook_kind(path: Path) -> str:
         try:
             with zipfile.ZipFile(path) as zf:
                 names = set(zf.namelist())
-        except (zipfile.BadZipFile, OSError):
+                mimetype = zf.read("mimetype")[:100] if "mimetype" in names else b""
+        except (zipfile.BadZipFile, OSError, KeyError):
             return "zip"
-        return "xlsx" if "xl/workbook.xml" in names else "zip"
-    return "xls" if head == _OLE2_MAGIC else ""
+        if "xl/workbook.xml" in names:
+            return "xlsx"
+        if "xl/workbook.bin" in names:
+            return "xlsb"
+        if b"opendocument.spreadsheet" in mimetype:
+            return "ods"
+        return "zip"
+    if head != _OLE2_MAGIC:
+        return ""
+    names = _ole2_names(path)
+    if names is None or names & _OLE2_WORKBOOK_STREAMS:
+        return "xls"
+    if names & _ENCRYPTED_STREAMS:
+        return "encrypted"
+    if "WordDocument" in names:
+        return "doc"
+    if "PowerPoint Document" in names:
+        return "ppt"
+    return "ole"
+
+
+_SAVE_AS = (
+    "open it in Excel and save it as .xlsx (Excel Workbook), or export the sheet as CSV; then "
+    "give that file under data:"
+)
 
 
 def _not_a_table(kind: str, suffix: str) -> tuple[str, str]:
-    """The rule and hint of a file whose bytes are an old Excel workbook or a zip archive."""
-    named = f" saved with a {suffix} name" if suffix and suffix != f".{kind}" else ""
-    if kind == "xls":
+    """The rule and hint of a file crmlab cannot read, by what its bytes say it is
+    (:func:`_workbook_kind`): what it is, and what to do in the program that made it."""
+    usual = {"xls": ".xls", "xlsb": ".xlsb", "ods": ".ods", "doc": ".doc", "ppt": ".ppt"}
+    named = f" saved with a {suffix} name" if suffix and suffix != usual.get(kind, ".zip") else ""
+    if kind == "encrypted":  # any name: .xlsx, .xls, .csv ... the password is what to fix
         return (
-            f"this is an old Excel workbook (.xls){named}, which cannot be read",
-            "open it in Excel and save it as .xlsx (Excel Workbook), or export the sheet as "
-            "CSV; then give that file under data:",
+            "the workbook is password-protected (encrypted), which cannot be read",
+            "remove the password in Excel (File > Info > Protect Workbook > Encrypt with "
+            "Password: clear it) or save a copy without it; then give that file under data:",
+        )
+    if kind == "xls":
+        return f"this is an old Excel workbook (.xls){named}, which cannot be read", _SAVE_AS
+    if kind == "xlsb":
+        return (
+            f"this is an Excel binary workbook (.xlsb){named}, which cannot be read",
+            "open it in Excel and save it as .xlsx (File > Save As > Excel Workbook) or .csv; "
+            "then give that file under data:",
+        )
+    if kind == "ods":
+        return (
+            f"this is an OpenDocument spreadsheet (.ods){named}, which cannot be read",
+            "save it as .xlsx (Excel 2007-365) or .csv in LibreOffice or Excel; then give that "
+            "file under data:",
+        )
+    if kind in ("doc", "ppt"):
+        what = _OLE2_OTHER_FILES["WordDocument" if kind == "doc" else "PowerPoint Document"]
+        return (
+            f"this is {what}{named}, not a table",
+            "give the client's export itself (a CSV or Excel file) under data:; a table pasted "
+            "into a document must be copied into Excel and saved as .xlsx or .csv first",
+        )
+    if kind == "ole":
+        return (
+            "this is an Office file that is not an Excel workbook, which cannot be read",
+            "open it in the program that made it and export the table as .xlsx or .csv; then "
+            "give that file under data:",
         )
     return (
         f"this is a zip archive{named}, not a table",
