@@ -6,6 +6,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from pathlib import Path  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -14,8 +16,10 @@ from crmlab.charts.customers import plot_quality_findings  # noqa: E402
 from crmlab.errors import ConfigError, DataError  # noqa: E402
 from crmlab.privacy import assert_no_pii  # noqa: E402
 from crmlab.quality import (  # noqa: E402
+    RETAIL_RULES,
     clean_tables,
     drop_exact_duplicates,
+    duplicate_ids,
     flag_returns,
     quality_report,
     retail_rules,
@@ -374,3 +378,38 @@ def test_a_single_finding_gets_no_chart():
     assert not worth_charting(pd.DataFrame([row]))
     assert not worth_charting(pd.DataFrame([], columns=list(row)))
     assert worth_charting(pd.DataFrame([row, {**row, "column": "age"}]))
+
+
+DUPLICATES = Path(__file__).parent / "fixtures" / "duplicates" / "customers.csv"
+"""13 customers rows, counted by hand in tests/fixtures/duplicates/README.md."""
+
+
+def test_duplicated_ids_have_one_definition_counted_by_hand():
+    """Lines 4, 8, 10, 13 (rows 2, 6, 8, 11) copy an earlier row; C02, C03, C04, C06 are on 10
+    rows; C03 and C04 differ in contents, on 4 rows once the copies are dropped (lines 5, 6, 7,
+    9); C02 and C06 repeat only as copies. The report says those numbers, and cleaning keeps
+    one row per customer."""
+    df = pd.read_csv(DUPLICATES, dtype=str, keep_default_na=False)
+    d = duplicate_ids(df, "customer_id")
+    assert (d.ids, d.rows, d.differing_ids, d.differing_rows, d.n_copies) == (4, 10, 2, 4, 4)
+    assert d.copies[d.copies].index.tolist() == [2, 6, 8, 11]
+    assert d.differing[d.differing].index.tolist() == [3, 4, 5, 7]
+    report = quality_report({"customers": df}, {"customers": RETAIL_RULES["customers"]})
+    found = {r.check: r for r in report.itertuples() if r.check.startswith("duplicate")}
+    assert (found["duplicate_rows"].n_rows, found["duplicate_rows"].example_rows) == (
+        4,
+        [2, 6, 8, 11],
+    )
+    key = found["duplicate_key"]
+    assert (key.n_rows, key.example_rows) == (4, [3, 4, 5, 7])
+    assert key.note == "2 customer_id value(s) appear on more than one row with different contents."
+    clean, notes = clean_tables({"customers": df}, {"customers": RETAIL_RULES["customers"]})
+    assert clean["customers"]["customer_id"].tolist() == [f"C0{i}" for i in range(1, 8)]
+    assert notes[:2] == [
+        "customers: 4 exact duplicate row(s) dropped (first copy kept).",
+        "customers: 2 row(s) with an already-seen customer_id dropped (first row of each key "
+        "kept).",
+    ]
+    # without a key: only the copies
+    d = duplicate_ids(df, None)
+    assert (d.ids, d.differing_ids, d.n_copies, int(d.differing.sum())) == (0, 0, 4, 0)

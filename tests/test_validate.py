@@ -78,7 +78,9 @@ def test_documented_column_tables_list_every_canonical_column():
 def test_clean_fixture_has_warnings_only(client):
     problems = _problems(client)
     assert {p["severity"] for p in problems} == {"warning"}
-    assert len(problems) == 4  # missing amount, duplicate key, orphan id, duplicate row
+    # missing amount, orphan id, duplicate row (A05 twice: an exact copy, not a key with
+    # differing contents - counted once, as the report's data-quality table counts it)
+    assert len(problems) == 3
 
 
 def test_missing_required_column_names_what_to_map(client):
@@ -282,12 +284,9 @@ def test_rows_that_become_exact_copies_once_values_are_mapped(client):
         "that become the same on import (client values mapped to one canonical value under "
         "values:"
     )
-    key = _by_rule(problems, "key transaction_id is not unique")
-    assert key["n_rows"] == 1 and key["hint"].endswith(
-        "; all 1 rows that repeat a key are exact copies of an earlier row once values are "
-        "mapped: 02_data drops them as exact duplicates"
-    )
-    # the same rows with a different amount are no copies: the key message stays as it was
+    # the repeated key is an exact copy once mapped: counted as a copy only, not as a key
+    assert not [p for p in problems if p["rule"].startswith("key transaction_id")]
+    # the same rows with a different amount are no copies: a key with differing contents
     _edit(
         orders,
         "A05,1004,S2,20240110,-¥20.00,1,否,已完成",
@@ -296,7 +295,12 @@ def test_rows_that_become_exact_copies_once_values_are_mapped(client):
     problems = _problems(client)
     assert not [p for p in problems if p["rule"].startswith("exact duplicate")]
     key = _by_rule(problems, "key transaction_id is not unique")
-    assert "exact copies" not in key["hint"]
+    # both rows of A05 count (as in the report): 2 of 13, over the blocking share
+    assert (key["n_rows"], key["rows"], key["severity"]) == (2, [6, 7], "error")
+    assert key["hint"].startswith(
+        "1 transaction_id value(s) on 2 rows with differing contents (exact copies counted "
+        "once, as in the report's data-quality table); this many repeated keys mean"
+    )
 
 
 def test_exact_copies_that_get_their_own_generated_key_are_kept_and_said_so(client):
@@ -684,7 +688,7 @@ def test_personal_values_are_redacted_in_the_table(client):
 def test_cli_validate_ok_and_failing(client, capsys):
     assert main(["validate", "--config", str(client)]) == 0
     out = capsys.readouterr().out
-    assert "0 error(s) block the run, 4 warning(s)" in out and "OK: `crmlab run --config" in out
+    assert "0 error(s) block the run, 3 warning(s)" in out and "OK: `crmlab run --config" in out
     assert "Pseudonym key: from environment variable $CRMLAB_PSEUDONYM_KEY" in out
     _edit(client, 'format: "%Y%m%d"}\n    amount', 'format: "%d%m%Y"}\n    amount')
     assert main(["validate", "--config", str(client), "-v"]) == 2
@@ -901,3 +905,46 @@ def test_cli_validate_says_what_to_do_with_a_locked_or_binary_workbook(client):
         "data.transactions.path: 'orders.xlsb': .xlsb (Excel binary workbook): save it as .xlsx "
         "or .csv in Excel; use one of .csv, .tsv, .txt, .parquet, .xlsx, .xlsm." in proc.stderr
     )
+
+
+def test_validate_and_the_report_count_duplicated_ids_alike(tmp_path, monkeypatch, capsys):
+    """The hand-counted customers of tests/fixtures/duplicates (README there): exact copies on
+    lines 4, 8, 10, 13; C03 and C04 with differing contents on lines 5, 6, 7, 9; C02 and C06
+    repeated only as copies. `crmlab validate` and the report's data-quality table (on the
+    table the run writes, pseudonymized) say 4 copies and 4 rows of 2 ids, on the same rows -
+    not 6 'repeated keys' (lines 4, 6, 8, 9, 10, 13) in one and 4 in the other."""
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY)
+    shutil.copy(FIXTURES.parent / "duplicates" / "customers.csv", tmp_path / "customers.csv")
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(
+        "case: retail_satisfaction\ndata:\n  customers: customers.csv\n", encoding="utf-8"
+    )
+    problems = _problems(cfg_path)
+    copies = _by_rule(problems, "exact duplicate rows")
+    assert (copies["n_rows"], copies["rows"]) == (4, [4, 8, 10, 13])
+    key = _by_rule(problems, "key customer_id is not unique")
+    assert (key["n_rows"], key["rows"], key["severity"]) == (4, [5, 6, 7, 9], "error")
+    assert key["rule"] == "key customer_id is not unique (31% of 13)"  # 4 of 13 ids
+    assert key["hint"].startswith(
+        "2 customer_id value(s) on 4 rows with differing contents (exact copies counted once, "
+        "as in the report's data-quality table); 2 more repeat only as exact copies (counted "
+        "under exact duplicate rows); this many repeated keys mean customer_id is probably "
+        "mapped to the wrong column"
+    )
+    assert len(problems) == 2
+
+    prepared = ingest.pseudonymize(ingest.load(config.load_config(cfg_path)), KEY.encode())
+    ingest.write(prepared, tmp_path / "input")
+    table = pd.read_parquet(tmp_path / "input" / "customers.parquet")
+    report = quality.quality_report({"customers": table}, quality.RETAIL_RULES)
+    found = {r.check: r for r in report.itertuples() if r.check.startswith("duplicate")}
+    offset = 2  # row label 0 is line 2
+    assert found["duplicate_rows"].n_rows == copies["n_rows"]
+    assert [i + offset for i in found["duplicate_rows"].example_rows] == copies["rows"]
+    assert found["duplicate_key"].n_rows == key["n_rows"]
+    assert [i + offset for i in found["duplicate_key"].example_rows] == key["rows"]
+    assert found["duplicate_key"].note.startswith("2 customer_id value(s) appear on more than")
+
+    assert main(["validate", "--config", str(cfg_path)]) == 2
+    out = capsys.readouterr().out
+    assert "1 error(s) block the run, 1 warning(s)" in out

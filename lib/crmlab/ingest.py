@@ -2561,44 +2561,24 @@ def _missing_kinds(words: pd.Series) -> str:
 
 def _duplicate_problems(r: SourceResult, problems: list[dict]) -> list[dict]:
     """The canonical pass's problems of one source plus its exact duplicate rows, counted as
-    ``02_data`` drops them: on the imported table. Rows that differ in the export only in
+    ``02_data`` drops them and as the report's data-quality table counts them: on the imported
+    table, by :func:`crmlab.quality.duplicate_ids` (the key problem, from
+    :func:`crmlab.schemas.canonical_schema`, counts only ids with differing contents; an id
+    repeated by exact copies alone is counted here). Rows that differ in the export only in
     values mapped to the same canonical value (``done`` and ``已完成`` both ``cancelled: false``)
     become exact copies there: the message says how many are copies in the export and how many
-    become copies once values are mapped, and the repeated-key message how many of its rows are
-    such copies. Copies in an export without a key column each get their own generated key, so
-    ``02_data`` keeps them: a warning says so."""
+    become copies once values are mapped. Copies in an export without a key column each get
+    their own generated key, so ``02_data`` keeps them: a warning says so."""
+    from crmlab.quality import duplicate_ids
+
     table, raw = r.table, r.raw.frame.loc[r.table.index]
     offset = r.raw.row_offset
-    dup = table.duplicated(keep="first")
+    dup = duplicate_ids(table, None).copies
     raw_dup = raw.duplicated(keep="first")
     n_dup, n_raw = int(dup.sum()), int((dup & raw_dup).sum())
     key = r.spec.key
     generated = key is not None and str(r.used.get(key, "")).startswith("generated")
-    out = []
-    for p in problems:
-        if key and p["rule"].startswith(f"key {key} is not unique") and n_dup:
-            repeats = table[key].notna() & table[key].duplicated(keep="first")
-            copies, n_repeats = int((repeats & dup).sum()), int(repeats.sum())
-            already = int((repeats & dup & raw_dup).sum())
-            if copies:
-                which = (
-                    f"all {n_repeats:,}"
-                    if copies == n_repeats
-                    else f"{copies:,} of the {n_repeats:,}"
-                )
-                p = {
-                    **p,
-                    "hint": p["hint"]
-                    + f"; {which} rows that repeat a key are exact copies of an earlier row once "
-                    "values are mapped"
-                    + (f" ({already:,} already in the export)" if already else "")
-                    + (
-                        ": the export holds these rows more than once"
-                        if p["severity"] == "error"
-                        else ": 02_data drops them as exact duplicates"
-                    ),
-                }
-        out.append(p)
+    out = list(problems)
     if n_dup:
         mapped = n_dup - n_raw
         hint = "02_data drops the copies (keeps the first)"

@@ -32,7 +32,9 @@ Checks (``check`` column of the report)
 --------------------------------------
 missing            missing or blank values in a column
 duplicate_rows     exact duplicate rows (counted: the extra copies)
-duplicate_key      rows that share a key value but differ elsewhere (after removing exact copies)
+duplicate_key      rows that share a key value but differ elsewhere (after removing exact copies);
+                   the one definition of duplicated ids, :func:`duplicate_ids`, that
+                   ``crmlab validate`` counts with too
 out_of_range       numeric values outside the allowed range, or not numbers at all
 invalid_category   values outside the allowed set (categories, yes/no columns)
 orphan_key         foreign-key values with no match in the parent table
@@ -46,6 +48,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -60,8 +63,10 @@ __all__ = [
     "FINANCE_RULES",
     "RETAIL_DRIVERS",
     "RETAIL_RULES",
+    "DuplicateIds",
     "clean_tables",
     "drop_duplicate_keys",
+    "duplicate_ids",
     "drop_exact_duplicates",
     "drop_missing",
     "drop_orphans",
@@ -406,47 +411,39 @@ def _table_findings(
             }
         )
 
-    # exact duplicate rows
-    dup = df.duplicated(keep="first")
-    if dup.any():
+    # exact duplicate rows, and duplicate keys among distinct rows (:func:`duplicate_ids`)
+    key = r.get("key")
+    d = duplicate_ids(df, key if key in cols else None)
+    if d.n_copies:
         out.append(
             _finding(
                 name,
                 "*",
                 "duplicate_rows",
                 "warning",
-                dup,
+                d.copies,
                 df,
-                f"{int(dup.sum()):,} rows are exact copies of an earlier row.",
+                f"{d.n_copies:,} rows are exact copies of an earlier row.",
                 "drop the copies (keep the first)",
                 redact,
                 values=[],
             )
         )
-
-    # duplicate keys among distinct rows
-    key = r.get("key")
-    if key in cols:
-        dedup = df[~dup]
-        k = _ids(dedup[key])
-        shared = k.notna() & k.duplicated(keep=False)
-        if shared.any():
-            mask = pd.Series(False, index=df.index)
-            mask[dedup.index[shared]] = True
-            n_keys = k[shared].nunique()
-            out.append(
-                _finding(
-                    name,
-                    key,
-                    "duplicate_key",
-                    "error",
-                    mask,
-                    df,
-                    f"{n_keys:,} {key} value(s) appear on more than one row with different contents.",
-                    "keep the first row of each key",
-                    redact,
-                )
+    if d.differing_ids:
+        out.append(
+            _finding(
+                name,
+                key,
+                "duplicate_key",
+                "error",
+                d.differing,
+                df,
+                f"{d.differing_ids:,} {key} value(s) appear on more than one row with different "
+                "contents.",
+                "keep the first row of each key",
+                redact,
             )
+        )
 
     # missing values
     required = set(r.get("required", []))
@@ -720,6 +717,69 @@ def quality_report(
     report["n_rows"] = report["n_rows"].astype("int64")
     report["share"] = report["share"].astype("float64")
     return report.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class DuplicateIds:
+    """Duplicated ids of one table (:func:`duplicate_ids`); the masks are aligned on its rows.
+
+    ``ids`` ids occur on more than one row, ``rows`` rows in all; of them ``differing_ids`` ids
+    with differing contents, on ``differing_rows`` rows (exact copies counted once: the rows
+    left once the copies are dropped). The other ``ids - differing_ids`` ids repeat only as
+    exact copies. ``n_copies`` rows of the whole table are exact copies of an earlier row.
+    """
+
+    key: str | None
+    ids: int
+    rows: int
+    differing_ids: int
+    differing_rows: int
+    n_copies: int
+    copies: pd.Series
+    """True on each row that is an exact copy of an earlier row (the first is not marked)."""
+    differing: pd.Series
+    """True on the ``differing_rows`` rows: the rows, copies dropped, of ids with differing
+    contents (the first row of each such id included)."""
+
+
+def duplicate_ids(df: pd.DataFrame, key: str | None) -> DuplicateIds:
+    """Count duplicated ids and exact copies - the one definition used by the report's
+    data-quality table (:func:`quality_report`: ``duplicate_rows`` counts ``n_copies``,
+    ``duplicate_key`` counts ``differing_rows`` rows of ``differing_ids`` ids) and by
+    ``crmlab validate`` (:func:`crmlab.schemas.canonical_schema`: 'exact duplicate rows' and
+    'key ... is not unique', the same numbers), on the same table.
+
+    * an *exact copy* is a row equal to an earlier row in every column;
+    * an id *occurs more than once* when it is on more than one row (ids compared as text,
+      1001 = 1001.0 = '1001'; rows without an id are not counted): ``ids`` ids, ``rows`` rows;
+    * of them, an id *with differing contents* is one still on more than one row once exact
+      copies are dropped: ``differing_ids`` ids on ``differing_rows`` rows. An id repeated only
+      by exact copies is counted once, as copies (``02_data`` drops the copies first, then the
+      rows after the first of each id: ``n_copies + differing_rows - differing_ids`` rows).
+
+    E.g. ids A (one row), B (a row and its copy), C (two different rows and a copy of one):
+    ids 2, rows 5; differing_ids 1 (C), differing_rows 2; n_copies 2.
+    """
+    copies = df.duplicated(keep="first")
+    none = pd.Series(False, index=df.index)
+    if key is None:
+        return DuplicateIds(None, 0, 0, 0, 0, int(copies.sum()), copies, none)
+    k = _ids(df[key])
+    repeated = k.notna() & k.duplicated(keep=False)
+    distinct = k[~copies]
+    shared = distinct.notna() & distinct.duplicated(keep=False)
+    differing = none.copy()
+    differing[distinct.index[shared]] = True
+    return DuplicateIds(
+        key,
+        int(k[repeated].nunique()),
+        int(repeated.sum()),
+        int(distinct[shared].nunique()),
+        int(shared.sum()),
+        int(copies.sum()),
+        copies,
+        differing,
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ import pandas as pd
 
 from crmlab.canonical import RETAIL_DRIVERS
 from crmlab.errors import ConfigError
+from crmlab.quality import duplicate_ids
 
 __all__ = [
     "BLOCKING_SHARE",
@@ -555,7 +556,10 @@ def canonical_schema(
 ) -> SchemaBundle:
     """The canonical-pass schema of one coerced source table.
 
-    Checks required values present (``not_nullable``), the key unique, the ``unique`` columns
+    Checks required values present (``not_nullable``), the key unique (failing: the rows of
+    ids on more than one row with differing contents, exact copies counted once - the
+    definition and numbers of the report's data-quality table, :func:`crmlab.quality.duplicate_ids`;
+    the copies themselves are the import's 'exact duplicate rows'), the ``unique`` columns
     unique together, and each foreign key among ``parents[parent source]`` (the parent's key
     values, normalized text). ``labels`` maps canonical column -> how the user knows it
     (``"交易日期 (date)"``).
@@ -572,17 +576,19 @@ def canonical_schema(
         label = labels.get(f.name, f.name)
         checks = []
         if spec.key == f.name:
-            checks.append(make_check(_first_occurrence, "unique_key"))
+            dup = duplicate_ids(df, f.name)
+            checks.append(make_check(_not_in(dup.differing), "unique_key"))
+            counts = _duplicate_ids_words(dup)
             rules[(f.name, "unique_key")] = Rule(
                 spec.name,
                 label,
                 f"key {f.name} is not unique",
                 Hint(
-                    "02_data keeps the first row of each key; if many rows repeat, the key is "
-                    "probably mapped to the wrong column",
-                    f"this many repeated keys mean {f.name} is probably mapped to the wrong "
-                    f"column (check columns: {spec.name}: {f.name}:), or the export holds rows "
-                    "more than once",
+                    f"{counts}; 02_data keeps the first row of each key; if many rows repeat, "
+                    "the key is probably mapped to the wrong column",
+                    f"{counts}; this many repeated keys mean {f.name} is probably mapped to the "
+                    f"wrong column (check columns: {spec.name}: {f.name}:), or the export holds "
+                    "several versions of a record",
                 ),
                 file,
                 redact=f.name in redact,
@@ -656,8 +662,26 @@ def canonical_schema(
     )
 
 
-def _first_occurrence(s: pd.Series) -> pd.Series:
-    return ~s.duplicated(keep="first")
+def _not_in(mask: pd.Series) -> Callable[[pd.Series], pd.Series]:
+    """A check function: valid where ``mask`` (aligned on the table's rows) is False."""
+    return lambda s: ~mask.reindex(s.index, fill_value=False)
+
+
+def _duplicate_ids_words(d) -> str:
+    """The counts of :func:`crmlab.quality.duplicate_ids` in words, as the key problem's hint
+    starts: the rows counted are those of ids with differing contents (exact copies counted
+    once), the number the report's data-quality table gives as ``duplicate_key``."""
+    words = (
+        f"{d.differing_ids:,} {d.key} value(s) on {d.differing_rows:,} rows with differing "
+        "contents (exact copies counted once, as in the report's data-quality table)"
+    )
+    only_copies = d.ids - d.differing_ids
+    if only_copies:
+        words += (
+            f"; {only_copies:,} more repeat only as exact copies (counted under exact duplicate "
+            "rows)"
+        )
+    return words
 
 
 # --------------------------------------------------------------------------------------------
