@@ -932,3 +932,32 @@ def test_the_fingerprint_of_a_synthetic_folder_leaves_out_the_planted_truth(tmp_
         "customers.csv",
         "truth_customers.csv",
     ]
+
+
+def test_an_extra_text_column_is_normalized_once(monkeypatch):
+    """A free-text extra column: each value goes through the text normalization (NFKC, trim)
+    once - not about six times as yes/no, number, date and text readers each redid it - plus
+    the first 200 for the look at dates; the result is the text as before."""
+    comments = pd.Series(
+        [f"服务很好 ＯＫ {i}" if i % 7 else (" " if i % 2 else "N/A") for i in range(1000)],
+        dtype="str",
+    )
+    seen = []
+    text = ingest._text
+    monkeypatch.setattr(ingest, "_text", lambda s, *a: seen.append(len(s)) or text(s, *a))
+    notes = []
+    values, kind = ingest._auto_type(comments, ".", "customers: extra column 备注", notes)
+    assert kind == "text" and notes == []
+    assert sum(seen) <= len(comments) + 200, seen
+    assert values[1] == "服务很好 ＯＫ 1" and values[0] == "N/A" and pd.isna(values[7])
+
+
+@pytest.mark.parametrize(
+    "values, kind",
+    [
+        (["1,234.50"] * 300 + ["see note"], "text"),  # a word after the first 200 numbers
+        (["1,234.50", "(3.00)", "12%", "", "n/a"] * 60, "number"),
+    ],
+)
+def test_an_extra_column_is_a_number_column_only_when_every_value_is_a_number(values, kind):
+    assert ingest._auto_type(pd.Series(values, dtype="str"), ".", "x", [])[1] == kind

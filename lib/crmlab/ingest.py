@@ -673,12 +673,17 @@ def _read_query(query: str, folder: Path) -> tuple[pd.DataFrame, dict]:
 # --------------------------------------------------------------------------------------------
 # parsing values: each returns (values, bad, counts)
 # --------------------------------------------------------------------------------------------
-def _text(s: pd.Series) -> pd.Series:
-    """Values as trimmed text (NFKC: full-width digits and signs become ASCII); missing stays NA."""
+def _plain(s: pd.Series) -> pd.Series:
+    """Values as text, ids written alike (1001.0 -> '1001'), not yet NFKC-normalized."""
     if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
-        t = s.astype("str")
-    else:
-        t = privacy._normalize_ids(s).astype("str")
+        return s.astype("str")
+    return privacy._normalize_ids(s).astype("str")
+
+
+def _text(s: pd.Series, plain: pd.Series | None = None) -> pd.Series:
+    """Values as trimmed text (NFKC: full-width digits and signs become ASCII); missing stays NA.
+    ``plain``: :func:`_plain` of ``s`` when already computed."""
+    t = _plain(s) if plain is None else plain
     wide = t.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
     if wide.any():  # NFKC only changes non-ASCII text; skip the slow per-value call otherwise
         t = t.copy()
@@ -686,11 +691,32 @@ def _text(s: pd.Series) -> pd.Series:
     return t.str.strip()
 
 
-def _blank(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(blank mask, NA-word mask): empty cells, and words like ``N/A`` read as missing."""
-    if pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s):
-        t = _text(s)
-        lower = t.str.lower()
+@dataclass
+class _Texts:
+    """One column's values normalized once, for the readers that each used to normalize them
+    again (:func:`_auto_type` tries yes/no, numbers, dates and text on the same column): the
+    forms are element-wise, so a subset of rows is the same subset of these."""
+
+    plain: pd.Series  # :func:`_plain`
+    text: pd.Series  # :func:`_text`
+    lower: pd.Series  # ``text`` in lower case
+
+    @classmethod
+    def of(cls, s: pd.Series) -> _Texts:
+        plain = _plain(s)
+        text = _text(s, plain)
+        return cls(plain, text, text.str.lower())
+
+    def take(self, positions) -> _Texts:
+        """The forms of the rows at ``positions`` (as ``s.iloc[positions]``)."""
+        return _Texts(*(x.iloc[positions] for x in (self.plain, self.text, self.lower)))
+
+
+def _blank(s: pd.Series, texts: _Texts | None = None) -> tuple[pd.Series, pd.Series]:
+    """(blank mask, NA-word mask): empty cells, and words like ``N/A`` read as missing.
+    ``texts``: the column's :class:`_Texts` when already computed."""
+    if _texty(s):
+        lower = _text(s).str.lower() if texts is None else texts.lower
         empty = s.isna() | (lower == "").fillna(True)
         na_word = ~empty & lower.isin(NA_TOKENS - {""}).fillna(False)
         return empty.astype(bool), na_word.astype(bool)
@@ -741,11 +767,12 @@ def _split_object(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     return (kinds == "d").fillna(False), (kinds == "n").fillna(False), (kinds == "t").fillna(False)
 
 
-def parse_numbers(s: pd.Series, decimal: str = ".") -> Parsed:
+def parse_numbers(s: pd.Series, decimal: str = ".", texts: _Texts | None = None) -> Parsed:
     """Read numbers stored as numbers or as text (see the module docstring); float64.
 
     Counts: ``blank`` (empty cells), ``na_word`` (``N/A`` ...), ``thousands``, ``currency``,
     ``percent`` (divided by 100), ``parentheses`` (accounting negatives), ``decimal_comma``.
+    ``texts``: the column's normalized text (:class:`_Texts`) when already computed.
     """
     out = pd.Series(np.nan, index=s.index, dtype="float64")
     counts: dict[str, int] = {}
@@ -755,12 +782,13 @@ def parse_numbers(s: pd.Series, decimal: str = ".") -> Parsed:
         vals = pd.to_numeric(s, errors="coerce").astype("float64")
         counts["blank"] = int(vals.isna().sum())
         return Parsed(vals, pd.Series(False, index=s.index), counts)
-    empty, na_word = _blank(s)
+    empty, na_word = _blank(s, texts)
     _, is_num, _ = _split_object(s)
     if is_num.any():
         out[is_num] = pd.to_numeric(s[is_num], errors="coerce").astype("float64")
     todo = ~empty & ~na_word & ~is_num
-    t = _text(s[todo]).str.replace(r"[\s']", "", regex=True)
+    t = _text(s[todo]) if texts is None else texts.text[todo]
+    t = t.str.replace(r"[\s']", "", regex=True)
     pct = t.str.endswith("%")
     t = t.str.rstrip("%")
     paren = t.str.fullmatch(r"\(.*\)")
@@ -1000,11 +1028,14 @@ def parse_ids(s: pd.Series) -> Parsed:
     return Parsed(ids, pd.Series(False, index=s.index), {k: v for k, v in counts.items() if v})
 
 
-def parse_text(s: pd.Series) -> Parsed:
-    """Text, trimmed; empty cells missing."""
-    empty, _ = _blank(s)
+def parse_text(s: pd.Series, texts: _Texts | None = None) -> Parsed:
+    """Text, trimmed; empty cells missing. ``texts``: the column's :class:`_Texts` when
+    already computed."""
+    empty, _ = _blank(s, texts)
     if pd.api.types.is_datetime64_any_dtype(s):
         t = s.dt.strftime("%Y-%m-%d").astype("str")
+    elif texts is not None:
+        t = texts.plain.str.strip()
     else:
         t = privacy._normalize_ids(s).astype("str").str.strip()
     t = t.where(~empty)
@@ -1806,26 +1837,41 @@ def _auto_type(s: pd.Series, decimal: str, label: str, notes: list[str]) -> tupl
         return s, "date"
     if pd.api.types.is_numeric_dtype(s):
         return s, "number"
-    empty, na_word = _blank(s)
+    # every reader below needs the values as normalized text: computed once (:class:`_Texts`)
+    texts = _Texts.of(s) if _texty(s) else None
+    empty, na_word = _blank(s, texts)
     filled = ~empty & ~na_word
     if not filled.any():
-        return parse_text(s).values, "text (empty)"
-    tok = _tokens(s[filled])
+        return parse_text(s, texts).values, "text (empty)"
+    tok = _tokens(s[filled]) if texts is None else texts.lower[filled]
     words = tok[~tok.str.fullmatch(r"[+-]?\d+(\.\d+)?")]
     if len(words) and tok.isin(YES | NO).all():
         p = parse_bools(s)
         _bool_notes(p, label, notes)
         return p.values, "yes/no"
-    p = parse_numbers(s, decimal)
-    if not p.bad[filled].any():
-        _number_notes(p, label, notes)
-        return p.values, "number"
+    if _may_be_numbers(s, filled, decimal, texts):
+        p = parse_numbers(s, decimal, texts)
+        if not p.bad[filled].any():
+            _number_notes(p, label, notes)
+            return p.values, "number"
     if _may_be_dates(s[filled]):  # parse_dates reads value by value: only where it may pay
         d = parse_dates(s)
         if _dated(s, d, filled) >= AUTO_DATE_SHARE * int(filled.sum()):
             _date_notes(d, label, notes, None)
             return d.values, "date"
-    return parse_text(s).values, "text"
+    return parse_text(s, texts).values, "text"
+
+
+def _may_be_numbers(
+    s: pd.Series, filled: pd.Series, decimal: str, texts: _Texts | None, sample: int = 200
+) -> bool:
+    """Whether every ``filled`` value of ``s`` may read as a number: the first ``sample`` do
+    (:func:`parse_numbers` reads each value on its own, so one that fails there fails in the
+    whole column: a column of free-text comments is known to be no number column from its first
+    values, without the regular expressions on all of them)."""
+    positions = np.flatnonzero(filled.to_numpy())[:sample]
+    head = parse_numbers(s.iloc[positions], decimal, texts.take(positions) if texts else None)
+    return not bool(head.bad.any())
 
 
 def _may_be_dates(filled: pd.Series, sample: int = 200) -> bool:
