@@ -284,36 +284,6 @@ _NAME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 
-# Chinese column-name fragments (substring match).
-_ZH_FRAGMENTS: dict[str, str] = {
-    "姓名": "person name",
-    "名字": "person name",
-    "联系人": "person name",
-    "电话": "phone",
-    "手机": "phone",
-    "座机": "phone",
-    "邮箱": "e-mail",
-    "邮件": "e-mail",
-    "身份证": "national id",
-    "证件号": "national id",
-    "护照": "national id",
-    "地址": "address",
-    "住址": "address",
-    "出生日期": "birth date",
-    "生日": "birth date",
-    "银行卡": "bank account",
-    "账号": "bank account",
-    "持卡人": "person name",
-    "收件人": "person name",
-    "收货人": "person name",
-    "客户经理": "staff name",
-    "理财经理": "staff name",
-    "销售经理": "staff name",
-    "业务员": "staff name",
-    "销售员": "staff name",
-    "营业员": "staff name",
-}
-
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _CN_MOBILE_RE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
 _PHONE_RE = re.compile(r"^\+?[\d\s().\-]{7,}\d(\s*(x|ext\.?)\s*\d{1,5})?$", re.IGNORECASE)
@@ -327,14 +297,20 @@ def _normalize_colname(col: object) -> str:
     return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "_", str(col).strip().lower()).strip("_")
 
 
-# Chinese names matched as patterns: a bare fragment would over-match flags and numbers
-# (是否绑定微信 is a yes/no flag, 微信支付金额 an amount, 柜员机 an ATM).
-_ZH_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    # 户名, 账户户名, 账户名称: an account's holder (a merchant's 商户名称 too: a name column
-    # costs the analysis nothing, as a text of many values is no model input)
-    ("person name", re.compile(r"户名")),
+# Chinese column names, searched anywhere in the name (账户户名 holds 户名). Alternatives that
+# would over-match are patterns, not bare fragments: 是否绑定微信 is a yes/no flag, 微信支付金额
+# an amount, 柜员机 an ATM. 户名 is an account's holder (a merchant's 商户名称 too: a name
+# column costs the analysis nothing, as a text of many values is no model input).
+_ZH_NAMES: list[tuple[str, re.Pattern[str]]] = [
+    ("person name", re.compile(r"姓名|名字|联系人|持卡人|收件人|收货人|户名")),
+    ("phone", re.compile(r"电话|手机|座机")),
+    ("e-mail", re.compile(r"邮箱|邮件")),
+    ("national id", re.compile(r"身份证|证件号|护照")),
+    ("address", re.compile(r"地址|住址")),
+    ("birth date", re.compile(r"出生日期|生日")),
+    ("bank account", re.compile(r"银行卡|账号")),
+    ("staff name", re.compile(r"客户经理|理财经理|销售经理|业务员|销售员|营业员|柜员(?!机)")),
     ("messenger id", re.compile(r"微信(号|id|账号)|(qq|QQ)号", re.IGNORECASE)),
-    ("staff name", re.compile(r"柜员(?!机)")),
 ]
 
 
@@ -343,11 +319,8 @@ def _pii_by_name(col: object) -> str | None:
     for label, pattern in _NAME_PATTERNS:
         if pattern.search(name):
             return label
-    for fragment, label in _ZH_FRAGMENTS.items():
-        if fragment in str(col):
-            return label
-    for label, pattern in _ZH_PATTERNS:
-        if pattern.search(str(col).strip()):
+    for label, pattern in _ZH_NAMES:
+        if pattern.search(str(col)):
             return label
     return None
 
