@@ -8,7 +8,7 @@ SEED   ?= 42
 JOBS   ?= 2
 WORKSHOP_LANG ?= en
 
-.PHONY: run test data lab workshop lab-workshop refresh-notebooks lint format bench bench-runner bench-features bench-features-10m bench-case clean setup help
+.PHONY: run test data lab workshop lab-workshop refresh-notebooks lint format bench bench-runner bench-features bench-features-10m bench-case bench-import clean setup help
 
 help:
 	@echo "make run                run every case on the default synthetic data, write reports/"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-features     feature build: DuckDB vs plain pandas at 100k and 1M customers"
 	@echo "make bench-features-10m the feature build at 100k, 1M and 10M (about 3 GB of data)"
 	@echo "make bench-case         each case end to end: DuckDB vs pandas path at 100k and 1M"
+	@echo "make bench-import       import of a 200k-row export with free-text comments vs pandas.read_csv"
 
 setup: $(STAMP)
 
@@ -68,13 +69,16 @@ format: $(STAMP)
 	$(BIN)/ruff format lib tests bench notebooks
 	$(BIN)/ruff check --fix lib tests notebooks bench
 
-bench: bench-runner bench-features bench-case
+bench: bench-runner bench-features bench-case bench-import
 
 bench-runner: $(STAMP)
 	$(BIN)/python bench/bench_runner.py
 
 bench-features: $(STAMP)
 	$(BIN)/python bench/bench_features.py
+
+bench-import: $(STAMP)
+	$(BIN)/python bench/bench_import.py
 
 bench-features-10m: $(STAMP)
 	$(BIN)/python bench/bench_features.py --ten-million
