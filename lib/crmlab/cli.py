@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from crmlab.errors import CrmlabError
+from crmlab.rundir import Run, runs_in
 
 
 def _cmd_list(args) -> int:
@@ -180,36 +181,25 @@ RUN_FOLDERS = (
 """What a run folder argument looks like, for the messages of :func:`_not_a_run`."""
 
 
-def _runs_in(folder: Path) -> list[Path]:
-    """The run folders directly in ``folder`` (those with a status.json), oldest first."""
-    if not folder.is_dir():
-        return []
-    found = [p for p in folder.iterdir() if p.name != "latest" and (p / "status.json").is_file()]
-    return sorted(found, key=lambda p: p.name)  # run names start with their UTC start time
-
-
-def _status(run: Path) -> dict:
-    import json
-
-    return json.loads((run / "status.json").read_text(encoding="utf-8"))
-
-
 def _not_a_run(run: Path, need_ok: bool = False) -> str:
     """Why ``run`` is not a run folder, and what to give instead. ``need_ok``: the command
     needs a successful run (an action list), so a failed run is no alternative."""
     if run.name == "latest" and not run.exists():
         case_dir = run.parent
-        runs = _runs_in(case_dir)
+        runs = runs_in(case_dir)
         if not runs:
             return (
                 f"{run} does not exist: there is no run in {case_dir} yet. Run the case first "
                 "(crmlab run --config CONFIG, or crmlab run CASE)."
             )
-        finished = [r for r in runs if _status(r).get("status") == "ok"]
+        finished = [r for r in runs if r.ok]
         if finished:  # (a copied folder without its link)
-            return f"{run} does not exist; the newest run in {case_dir} that finished is {finished[-1]}."
+            return (
+                f"{run} does not exist; the newest run in {case_dir} that finished is "
+                f"{case_dir / finished[-1].name}."
+            )
         newest = runs[-1]
-        stage = _status(newest).get("failed_stage")
+        stage = newest.failed_stage
         text = (
             f"{run} does not exist: no run in {case_dir} has finished yet (latest points at "
             f"the newest run that finished). Its newest run, {newest.name}, failed"
@@ -218,15 +208,17 @@ def _not_a_run(run: Path, need_ok: bool = False) -> str:
         )
         if need_ok:
             return text + "; the action list comes from a run that finished."
-        return text + f". To report on the failed run, give {newest}."
+        return text + f". To report on the failed run, give {case_dir / newest.name}."
     if not run.exists():
         return f"{run} does not exist. Give a run folder: {RUN_FOLDERS}."
     if not run.is_dir():
         return f"{run} is a file, not a run folder. Give a run folder: {RUN_FOLDERS}."
-    inside = _runs_in(run) or [r for d in sorted(run.iterdir()) if d.is_dir() for r in _runs_in(d)]
-    if inside:
-        latest = inside[-1].parent / "latest"
-        example = latest if (latest / "status.json").is_file() else inside[-1]
+    cases = [run] if runs_in(run) else [d for d in sorted(run.iterdir()) if runs_in(d)]
+    if cases:
+        case_dir = cases[-1]
+        latest = case_dir / "latest"
+        newest = case_dir / runs_in(case_dir)[-1].name
+        example = latest if (latest / "status.json").is_file() else newest
         return (
             f"{run} is not a run folder (no status.json) but holds runs: give one of them, "
             f"e.g. {example}."
@@ -240,9 +232,9 @@ def _run_dir_arg(path: str, need_ok: bool = False) -> Path:
     run = Path(path)
     if not (run / "status.json").is_file():
         raise CrmlabError(_not_a_run(run, need_ok))
-    status = _status(run)
-    if need_ok and status.get("status") != "ok":
-        stage = status.get("failed_stage")
+    found = Run(run)
+    if need_ok and not found.ok:
+        stage = found.failed_stage
         raise CrmlabError(
             f"{run} is a run that {f'failed in {stage}' if stage else 'did not finish'}, so it "
             "has no action list (its report.html says what went wrong). Give a run that "

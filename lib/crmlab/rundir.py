@@ -147,6 +147,24 @@ class Run:
         return pd.read_parquet(f)
 
 
+def runs_in(folder: str | Path) -> list[Run]:
+    """The runs directly in ``folder`` (a case's folder of runs: the folders holding a
+    status.json), oldest first - run names start with their UTC start time. The ``latest`` link
+    and hidden folders (a run being written) are not runs of their own."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [
+        p
+        for p in folder.iterdir()
+        if not p.is_symlink()
+        and p.name != "latest"
+        and not p.name.startswith(".")
+        and (p / "status.json").is_file()
+    ]
+    return [Run(p.resolve()) for p in sorted(found, key=lambda p: p.name)]
+
+
 def input_folder(case: str, data_dir: str | Path | None) -> Path:
     """A case's input folder: ``data_dir`` if given, else the case's synthetic data."""
     from crmlab import paths
