@@ -233,6 +233,32 @@ def test_a_clients_dummy_column_with_a_chinese_level_reads_chinese():
     assert i18n.translate("segment_private_banking") == "segment_private_banking"
 
 
+def test_a_dummy_of_a_clients_own_chinese_column_reads_column_and_level():
+    """A telecom's own column 合约类型 with the level 两年: its dummy 合约类型_两年 (or 合约类型
+    两年 in a table, underscores shown as spaces) reads 合约类型：两年 as 地区：江苏 does - in a
+    cell, a list of signals, the training milestone and a note (found by a consultant)."""
+    assert i18n.translate("合约类型_两年") == "合约类型：两年"
+    assert i18n.translate("合约类型 两年") == "合约类型：两年"
+    assert i18n.translate("合约_类型_两年") == "合约_类型：两年"  # the level after the last _
+    assert (
+        i18n.translate("合约类型 两年, 月费, 合约类型 一年")
+        == "合约类型：两年、月费、合约类型：一年"
+    )
+    assert (
+        i18n.translate(
+            "Training material: why customers leave (合约类型 两年, 月费, 合约类型 一年); offer "
+            "rules; call scripts"
+        )
+        == "培训材料：客户为何离开（合约类型：两年、月费、合约类型：一年）；优惠规则；通话脚本"
+    )
+    assert i18n.note("Strongest signals: 合约类型_两年, 合约类型_一年, 月费.") == (
+        "最强的信号：合约类型：两年、合约类型：一年、月费。"
+    )
+    # a Chinese text that is no dummy stays as it is
+    for text in ("不满 1 年", "近 6 个月投诉", "RFM 细分", "月费", "5-10 年"):
+        assert i18n.translate(text) == text
+
+
 def test_the_retail_sources_columns_and_the_flag_basis_read_chinese():
     from crmlab import schemas
 

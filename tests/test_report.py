@@ -576,13 +576,25 @@ def test_report_tables_are_for_readers(reports):
     assert not re.search(r'<table[^>]*class="dataframe"[^>]*>', en.replace("dataframe reader", ""))
     cells = [htmlmod.unescape(c).strip() for c in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", en)]
     assert not [c for c in cells if c.endswith("...")]
-    quality = next(t for t in tables if ">Severity</th>" in t)
-    headers = re.findall(r"<th[^>]*>([^<]*)</th>", quality)
-    assert headers == ["Source", "Column", "Check", "Severity", "Rows", "Share", "Note", "Action"]
-    rows = [
-        [htmlmod.unescape(c) for c in re.findall(r"<td[^>]*>([^<]*)</td>", row)]
-        for row in re.findall(r"<tr>(.*?)</tr>", quality, re.S)[1:]
-    ]
+    # the findings, in one table or more (one held back until an exercise asked about it)
+    findings = [t for t in tables if ">Severity</th>" in t]
+    rows = []
+    for quality in findings:
+        headers = re.findall(r"<th[^>]*>([^<]*)</th>", quality)
+        assert headers == [
+            "Source",
+            "Column",
+            "Check",
+            "Severity",
+            "Rows",
+            "Share",
+            "Note",
+            "Action",
+        ]
+        rows += [
+            [htmlmod.unescape(c) for c in re.findall(r"<td[^>]*>([^<]*)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", quality, re.S)[1:]
+        ]
     assert len(rows) == run.results["data.quality_findings"]
     for *_, n_rows, share, note, _ in rows:
         assert re.fullmatch(r"\d[\d,]*", n_rows) and re.fullmatch(r"(< )?\d+\.\d%", share), share
@@ -935,9 +947,9 @@ def test_zh_stage_note_says_charts_were_redrawn_only_where_they_were(reports):
 
 
 def test_the_chinese_report_says_what_a_stage_skipped():
-    """The Chinese report leaves out the notebooks' English narrative, but not what a stage
-    could not do: a flag extract's stage 4 showed its pilot introduction and no word that the
-    read-out was skipped (found by a new-user trial)."""
+    """The Chinese report says what a stage could not do: a flag extract's stage 4 showed its
+    pilot introduction and no word that the read-out was skipped (found by a new-user trial).
+    A note without Chinese words is not dropped: it stays in English, marked as such."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
@@ -948,8 +960,9 @@ def test_the_chinese_report_says_what_a_stage_skipped():
     story.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "Churn is 5%."})]
     nb.cells = [nbformat.v4.new_markdown_cell("# Stage 4"), cell, story]
     zh, _ = report.notebook_blocks(nb, "zh")
-    assert [b["kind"] for b in zh] == ["html"]  # the skip, not the narrative
+    assert [(b["kind"], b["english"]) for b in zh] == [("html", False), ("html", True)]
     assert "已跳过：试点结果解读。" in zh[0]["html"] and "需要试点表和问卷答卷。" in zh[0]["html"]
+    assert "Churn is 5%." in zh[1]["html"] and i18n.ui("note_in_english", "zh") in zh[1]["html"]
     # a reason the glossary lacks (one a notebook composed): the English report says it
     other = "**Skipped: the churn model.** Only 3 customers have churned."
     assert report._skipped_note(other, "zh") == "**已跳过：流失模型。** " + i18n.ui(
@@ -976,3 +989,135 @@ def test_every_step_a_notebook_can_skip_has_chinese_words():
     assert len(steps) > 20 and len(reasons) > 20
     assert [s for s in sorted(steps) if not i18n.has_cjk(i18n.translate(s))] == []
     assert [r for r in sorted(reasons) if not i18n.has_cjk(i18n.translate(r))] == []
+
+
+# --------------------------------------------------------------------------------------------
+# every note of the English report has a Chinese counterpart
+# --------------------------------------------------------------------------------------------
+_NOTE_DIV = re.compile(r'(?s)<div class="narrative finding"([^>]*)>(.*?)</div>')
+
+
+def report_notes(page: str, stage: str) -> list[tuple[str, bool]]:
+    """The notes a stage's section shows (its Markdown outputs: ``div.narrative.finding``), as
+    (plain text, marked untranslated)."""
+    return [
+        (htmlmod.unescape(re.sub(r"<[^>]+>", "", body)).strip(), "data-untranslated" in attrs)
+        for attrs, body in _NOTE_DIV.findall(section(page, f"stage-{stage}"))
+    ]
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers written in a text ("2,612", "25.7", "2026")."""
+    return set(re.findall(r"\d+(?:[.,]\d+)*", text))
+
+
+def assert_notes_have_chinese_counterparts(run_dir) -> int:
+    """Both reports of a run: per stage the same number of notes, each Chinese note in Chinese
+    (none left in English) and holding every number of its English note. Returns the number
+    of notes compared."""
+    run = Run.open(run_dir)
+    pages = {
+        lang: report.build_report(run.path, lang, out=run.path / f"notes.{lang}.html").read_text(
+            encoding="utf-8"
+        )
+        for lang in ("en", "zh")
+    }
+    compared = 0
+    for stage in run.stages:
+        en, zh = report_notes(pages["en"], stage), report_notes(pages["zh"], stage)
+        assert len(en) == len(zh), (stage, [t for t, _ in en], [t for t, _ in zh])
+        for (en_text, _), (zh_text, untranslated) in zip(en, zh, strict=True):
+            assert not untranslated and i18n.has_cjk(zh_text), (stage, en_text)
+            assert numbers(en_text) <= numbers(zh_text), (stage, en_text, zh_text)
+            compared += 1
+    return compared
+
+
+def test_a_note_is_said_in_chinese_sentence_by_sentence():
+    """Known answers: a note of several sentences, a list of parts, a month, money in
+    millions; a sentence no template wrote gives None (the report then keeps the English)."""
+    text = (
+        "**5,000 customers** from November 2023 to October 2026; 2,494 closed their account in "
+        "the window (49.9%), the others were still open at the end. 97,863 monthly snapshots."
+    )
+    assert i18n.note(text) == (
+        "**5,000 名客户**，时间范围 2023 年 11 月 至 2026 年 10 月；其中 2,494 名在此期间销户"
+        "（49.9%），其余客户在期末仍在网。月度快照 97,863 条。"
+    )
+    hazards = "**Hazard ratios:** segment private x0.43 (0.29 to 0.63); 合约类型_两年 x0.22 (0.18 to 0.26)."
+    assert (
+        i18n.note(hazards)
+        == "**风险比：**私人银行客群 ×0.43（0.29 至 0.63）；合约类型：两年 ×0.22（0.18 至 0.26）。"
+    )
+    money = (
+        "Last year's churners held CNY 200,175 on average, so the goal means keeping about "
+        "**CNY 25.8 million of balances**."
+    )
+    assert (
+        i18n.note(money)
+        == "去年流失的客户平均持有 200,175 元，因此实现目标意味着约留住 **25.8 百万元的余额**。"
+    )
+    # the flag extract's pilot size says how many customers the extract has (found by a trial)
+    pilot = (
+        "A randomized pilot that tells 32.8% from 26.2% needs **4,901 customers per arm** (5% "
+        "significance, 80% power), followed up as long as the flag's period. The extract has "
+        "2,000 customers."
+    )
+    assert i18n.note(pilot).endswith("提取数据共有 2,000 名客户。")
+    assert "**4,901 名客户**" in i18n.note(pilot)
+    assert i18n.note("Churn is 5%.") is None  # no template: the English stays, marked
+    assert i18n.note("Sources loaded: customers. Churn is 5%.") is None  # one sentence unknown
+    assert i18n.note("Churn is 5%.", "en") == "Churn is 5%."
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["retail_satisfaction", "finance_churn"])
+def test_every_english_note_has_a_chinese_counterpart(tmp_path_factory, case):
+    """The canonical runs: every note (a sentence the notebook wrote from its numbers) of the
+    English report is in the Chinese one, in Chinese, with the same numbers."""
+    assert assert_notes_have_chinese_counterparts(canonical_run(tmp_path_factory, case)) > 10
+
+
+def _example_run(tmp_path, monkeypatch, example: str, edit=None):
+    from crmlab.synth import client_exports
+
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", "notes-test-key-0123456789abcdef")
+    folder = tmp_path / example
+    sizes = {"flag": {"n_customers": 2000}, "retail_satisfaction": {"n_customers": 800}}
+    client_exports.write_example_exports(example, folder / "exports", seed=5, **sizes[example])
+    text = client_exports.example_config(example)
+    if edit:
+        text = edit(folder, text)
+    (folder / "config.yaml").write_text(text, encoding="utf-8")
+    result = runner.run_config(folder / "config.yaml", out_root=tmp_path / "runs", progress=False)
+    assert result.ok, result.error
+    return result.run_dir
+
+
+@pytest.mark.slow
+def test_a_flag_extracts_notes_have_chinese_counterparts(tmp_path, monkeypatch):
+    """The churn-flag example (a telecom's extract with the client's Chinese columns)."""
+    run_dir = _example_run(tmp_path, monkeypatch, "flag")
+    assert assert_notes_have_chinese_counterparts(run_dir) > 10
+    zh = htmlmod.unescape((run_dir / "notes.zh.html").read_text(encoding="utf-8"))
+    assert "提取数据共有 2,000 名客户。" in zh
+    assert "合约类型：两年" in zh and "合约类型_两年" not in zh and "合约类型 两年" not in zh
+
+
+@pytest.mark.slow
+def test_a_retail_run_without_promotions_has_chinese_counterparts(tmp_path, monkeypatch):
+    """A retail export without the promotion column: the needs-segment note says so in both
+    languages."""
+
+    def without_promotion(folder, text):
+        orders = folder / "exports" / "orders.csv"
+        table = pd.read_csv(orders, dtype=str, encoding="utf-8-sig").drop(columns=["Promo"])
+        table.to_csv(orders, index=False, encoding="utf-8-sig")
+        lines = [x for x in text.splitlines(keepends=True) if "Promo" not in x]
+        return "".join(x for x in lines if not x.strip().startswith("promotion: {1:"))
+
+    run_dir = _example_run(tmp_path, monkeypatch, "retail_satisfaction", without_promotion)
+    assert assert_notes_have_chinese_counterparts(run_dir) > 10
+    en = htmlmod.unescape((run_dir / "notes.en.html").read_text(encoding="utf-8"))
+    zh = htmlmod.unescape((run_dir / "notes.zh.html").read_text(encoding="utf-8"))
+    assert "No promotion flags:" in en and "没有促销标记：" in zh

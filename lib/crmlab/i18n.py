@@ -62,6 +62,10 @@ UI: dict[str, dict[str, str]] = {
     "contents": {"en": "Contents", "zh": "目录"},
     "executive_summary": {"en": "Executive summary", "zh": "执行摘要"},
     "skipped": {"en": "Skipped", "zh": "已跳过"},
+    "note_in_english": {
+        "en": "(This note is in English only.)",
+        "zh": "（以下说明暂无中文版本，保留英文原文。）",
+    },
     "skipped_reason_in_english": {
         "en": "The English report says why.",
         "zh": "原因见英文版报告（数据缺少这一步所需的内容）。",
@@ -547,6 +551,7 @@ TERMS_ZH: dict[str, str] = {
     "realistic": "现实可行",
     "ambitious, needs intervention": "目标偏高，需要干预措施",
     "stretch, well beyond history": "极具挑战，远超历史表现",
+    "staff service training": "员工服务培训",
     "no precedent, needs intervention": "史无前例，需要干预措施",
     "reaches the target even at the pessimistic end of the effect's interval": (
         "即使按效果区间的悲观端估计也能达到目标"
@@ -1266,21 +1271,34 @@ _DUMMY = re.compile(
 and the level; other columns are left as they are)."""
 
 
+_CJK_DUMMY = re.compile(r"(?P<col>\S*[\u4e00-\u9fff]\S*?)[_ ](?P<level>[^_\s]+)")
+"""A dummy column of a client's own Chinese column: ``合约类型_两年`` or ``合约类型 两年`` (the
+column, then the level after the last underscore or space)."""
+
+
 def _dummy(text: str) -> str | None:
     """A dummy column of a categorical feature with a client's Chinese level (``region_江苏``,
     or ``region 江苏`` once underscores are shown as spaces) as "地区：江苏" when the column is
-    a known term; else ``None``. (The levels of the shipped data are terms of their own.)"""
+    a known term, and of a client's own Chinese column (``合约类型_两年``, ``合约类型 两年``) as
+    "合约类型：两年"; else ``None``. (The levels of the shipped data are terms of their own.)"""
     m = _DUMMY.fullmatch(text.strip())
-    if not m:
-        return None
-    column = _terms_index().get(_term_key(m["col"]))
-    return f"{column}：{m['level']}" if column else None
+    if m:
+        column = _terms_index().get(_term_key(m["col"]))
+        return f"{column}：{m['level']}" if column else None
+    own = _CJK_DUMMY.fullmatch(text.strip())  # a client's own Chinese column: 合约类型_两年
+    return f"{own['col']}：{own['level']}" if own else None
+
+
+def _own_name(text: str) -> bool:
+    """A client's own Chinese column name (``月费``): Chinese, no space, no English word."""
+    return has_cjk(text) and not re.search(r"\s|[A-Za-z]{2,}", text)
 
 
 def _term_list(text: str) -> str | None:
     """A comma-separated list of known terms (``"segment_affluent, segment_private"``, possibly
     cut short by pandas: ``"region_beijing, region_hubei,..."``) as a Chinese list (、), or
-    ``None`` unless every listed item is a known term."""
+    ``None`` unless every listed item is a known term, a dummy (:func:`_dummy`) or a client's
+    own Chinese column name."""
     body = text.strip()
     cut = body.endswith("...")
     body = body.removesuffix("...").rstrip(", ")
@@ -1288,7 +1306,8 @@ def _term_list(text: str) -> str | None:
     if len(parts) < 2 and not cut:
         return None
     index = _terms_index()
-    shown = [index.get(_term_key(x)) or _dummy(x) for x in parts]
+    # a client's own Chinese column (月费) is its own name
+    shown = [index.get(_term_key(x)) or _dummy(x) or (x if _own_name(x) else None) for x in parts]
     if not parts or not all(shown):
         return None
     return "、".join(shown) + ("等" if cut else "")
@@ -1324,6 +1343,814 @@ def translate(text: str, lang: str = "zh") -> str:
     if "\n" in s:
         return "\n".join(translate(line, lang) for line in s.split("\n"))
     return s
+
+
+# --------------------------------------------------------------------------------------------
+# the notebooks' notes: sentences written from the numbers
+# --------------------------------------------------------------------------------------------
+_MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+
+_RANKINGS_ZH = {"risk alone": "仅按风险", "risk x value": "风险 × 价值"}
+_RATE_SOURCES_ZH = {
+    "measured in the stage-4 pilot": "第 4 阶段试点实测",
+    "set as a parameter": "由参数设定",
+}
+_SETS_ZH = {"train": "训练集", "test": "测试集", "score": "评分集"}
+_FRAMES_ZH = {
+    "customer features": "客户特征",
+    "the transaction summary for the KPIs": "KPI 所需的交易汇总",
+    "customer-months for the Cox model": "Cox 模型的客户月度数据",
+    "monthly snapshot totals": "月度快照汇总",
+    "today's customers to score": "待评分的当前客户",
+    "the training set": "训练集",
+    "the test set": "测试集",
+}
+_CAUSES_ZH = {"complaints": "投诉", "fee rises": "费用上调"}
+
+
+def _month_zh(text: str) -> str:
+    """ "November 2023" -> "2023 年 11 月" (other text as it is)."""
+    m = re.fullmatch(r"([A-Z][a-z]+) (\d{4})", text.strip())
+    if not m or m[1] not in _MONTHS:
+        return text
+    return f"{m[2]} 年 {_MONTHS.index(m[1]) + 1} 月"
+
+
+def _feature_zh(name: str) -> str:
+    """A feature, covariate or column a note names (``balance change``, ``segment private``,
+    ``合约类型_两年``) in Chinese; unknown names as they are."""
+    text = name.strip()
+    shown = translate(text)
+    if shown == text and "_" in text:
+        shown = _dummy(text) or _dummy(text.replace("_", " ")) or translate(text.replace("_", " "))
+    return shown
+
+
+def _frames_zh(text: str) -> str:
+    """Tables a stage passes on, in words joined by commas (:func:`crmlab.results.
+    tables_in_words`): each as a source table or a named table."""
+    items = [t.strip() for t in text.split(", ")]
+    return "、".join(SOURCES_ZH.get(t) or _FRAMES_ZH.get(t) or translate(t) for t in items if t)
+
+
+def _pts_zh(text: str) -> str:
+    return text.replace(" pts", " 个百分点")
+
+
+def _note_value(name: str, value: str) -> str:
+    """A field of a note template in Chinese, by the field's name: ``month*`` a month
+    ("November 2023"), ``cur`` a currency code, ``frames`` tables in words, ``feat*`` a feature,
+    ``rank*`` a ranking, ``rsrc`` where a success rate comes from, ``qnote`` a data-quality note,
+    ``src`` a source table, ``set`` a modelling set; a number stays as it is ("+7.1 pts" in
+    points); any other field is translated (:func:`translate`; ``raw*``: the client's own text,
+    such as a pilot's intervention, may stay as written)."""
+    if name.startswith("month"):
+        return _month_zh(value)
+    if name == "cur":
+        return CURRENCIES_ZH.get(value, value)
+    if name == "frames":
+        return _frames_zh(value)
+    if name.startswith("feat"):
+        return "、".join(_feature_zh(v) for v in value.split(", "))
+    if name.startswith("rank"):
+        return _RANKINGS_ZH.get(value, value)
+    if name == "rsrc":
+        return _RATE_SOURCES_ZH.get(value, value)
+    if name == "qnote":
+        return translate(value.rstrip(".") + ".").rstrip("。.")
+    if name == "src":
+        return source(value)
+    if name == "set":
+        return _SETS_ZH.get(value, translate(value))
+    if _NUMBER_FIELD.fullmatch(value.strip()):
+        return _pts_zh(value)  # a number ("25%" is no quartile)
+    return _pts_zh(translate(value))
+
+
+_NUMBER_FIELD = re.compile(r"[<>]?\s*[-+]?[\d,]*\.?\d+(?:%| pts)?")
+
+
+#: Sentences the case notebooks write from their numbers (``say``), as (English template,
+#: Chinese template) in ``str.format`` syntax: a note is read sentence by sentence, each matched
+#: as a whole against the English templates (a field matches any text; a field used twice must
+#: be the same text) and written with the Chinese template, each field in Chinese by its name
+#: (:func:`_note_value`). Notes made of a list of parts are in :data:`NOTE_LISTS_ZH`.
+NOTES_ZH: list[tuple[str, str]] = [
+    # finance stage 1
+    (
+        "The data run from {month_a} to {month_b}: {n} complete 12-month periods, the last one "
+        "from {a} to {b} (the table of the latest periods follows the baseline).",
+        "数据覆盖 {month_a} 至 {month_b}：共 {n} 个完整的 12 个月期间，最近一个为 {a} 至 {b}"
+        "（最近各期的表格列在基线之后）。",
+    ),
+    (
+        "The data run from {month_a} to {month_b}: {n} complete 12-month periods, the last one "
+        "from {a} to {b}.",
+        "数据覆盖 {month_a} 至 {month_b}：共 {n} 个完整的 12 个月期间，最近一个为 {a} 至 {b}。",
+    ),
+    (
+        "**Baseline** ({a} to {b}): {k} of {n} customers closed their account, a churn rate of "
+        "**{r}** (95% CI {lo} to {hi}).",
+        "**基线**（{a} 至 {b}）：{n} 名客户中有 {k} 名销户，流失率为 **{r}**"
+        "（95% 置信区间 {lo} 至 {hi}）。",
+    ),
+    (
+        "**Target:** {t} by {d} ({rel} lower), a cut of {g} points, {m} points a month on a "
+        "straight line.",
+        "**目标：**到 {d} 降至 {t}（降低 {rel}），即下降 {g} 个百分点，按直线路径每月下降 {m} 个百分点。",
+    ),
+    (
+        "Of the **{n} accounts open today**, about {a} will close within a year at today's "
+        "rate; the target allows {b}.",
+        "在**目前在网的 {n} 个账户**中，按当前流失率约有 {a} 个会在一年内销户；目标只允许 {b} 个。",
+    ),
+    (
+        "The bank must keep **{n} customers a year** who would otherwise leave.",
+        "银行每年必须多留住 **{n} 名**本会流失的客户。",
+    ),
+    (
+        "Last year's churners held {cur} {x} on average, so the goal means keeping about "
+        "**{cur} {y} million of balances**.",
+        "去年流失的客户平均持有 {x} {cur}，因此实现目标意味着约留住 **{y} 百万{cur}的余额**。",
+    ),
+    (
+        "**Value at stake:** churn at today's rate costs about **{cur} {a} million of yearly "
+        "margin** ({cur} {b} per lost customer at a {m} margin on balances, plus fees); reaching "
+        "the goal keeps {cur} {c} million of it.",
+        "**涉及的价值：**按当前流失率，流失每年约损失 **{a} 百万{cur}的收益**（每流失一名客户 "
+        "{b} {cur}：余额的 {m} 净息差加手续费）；实现目标可保住其中的 {c} 百万{cur}。",
+    ),
+    (
+        "Detecting {a} -> {b} needs **{n} customers per arm** ({m} in all), at a {alpha} "
+        "significance level and {power} power: {share} of today's open book.",
+        "要检测出 {a} → {b} 的变化，每组需要 **{n} 名客户**（共 {m} 名；显著性水平 {alpha}，"
+        "检验功效 {power}）：占目前在网客户的 {share}。",
+    ),
+    (
+        "A pilot with a shorter follow-up, in which fewer customers close, needs more.",
+        "随访期更短的试点（期间销户的客户更少）需要更多客户。",
+    ),
+    (
+        "A bank of this size can hardly prove a cut of this size with a separate pilot; run it "
+        "on customers at high risk, where more of them close and an offer makes a bigger "
+        "difference, and keep a random holdout when the offer is rolled out.",
+        "这一规模的银行很难用单独的试点证明这一幅度的下降；应在高风险客户中开展试点（他们销户更多，"
+        "优惠的作用也更大），并在推广优惠时保留随机对照组。",
+    ),
+    ("The goal {realism}.", "目标{realism}。"),
+    # ... a churn-flag extract
+    (
+        "**Baseline:** {k} of the {n} customers in the extract are flagged as churned: **{r}** "
+        "(95% CI {lo} to {hi}) - the {period}.",
+        "**基线：**提取数据的 {n} 名客户中有 {k} 名被标记为已流失：**{r}**"
+        "（95% 置信区间 {lo} 至 {hi}）——{period}。",
+    ),
+    (
+        "**Target:** {t} ({rel} lower) within {m} months, by {d}.",
+        "**目标：**{m} 个月内（到 {d}）降至 {t}（降低 {rel}）。",
+    ),
+    (
+        "**Target:** {t} ({rel} lower) within {m} months.",
+        "**目标：**{m} 个月内降至 {t}（降低 {rel}）。",
+    ),
+    (
+        "A randomized pilot that tells {a} from {b} needs **{n} customers per arm** ({alpha} "
+        "significance, {power} power), followed up as long as the flag's period.",
+        "要区分 {a} 与 {b}，随机试点每组需要 **{n} 名客户**（显著性水平 {alpha}，检验功效 {power}），"
+        "随访时长与流失标记覆盖的期间相同。",
+    ),
+    ("The extract has {n} customers.", "提取数据共有 {n} 名客户。"),
+    # finance stage 2
+    ("Sources loaded: {frames}.", "已读取的数据源：{frames}。"),
+    ("No source tables were found.", "未找到任何数据源表。"),
+    (
+        "**{n} customers** from {month_a} to {month_b}; {k} closed their account in the window "
+        "({r}), the others were still open at the end.",
+        "**{n} 名客户**，时间范围 {month_a} 至 {month_b}；其中 {k} 名在此期间销户（{r}），"
+        "其余客户在期末仍在网。",
+    ),
+    ("{n} monthly snapshots.", "月度快照 {n} 条。"),
+    ("No monthly snapshots.", "没有月度快照。"),
+    (
+        "The **{seg}** segment loses the most customers: {r} (95% CI {lo} to {hi}, {n} customers "
+        "open at the start).",
+        "流失客户最多的客户细分是**{seg}**：{r}（95% 置信区间 {lo} 至 {hi}，期初在网客户 {n} 名）。",
+    ),
+    (
+        "Churn ranges from **{a} in the {seg_a} segment** to {b} in the {seg_b} segment, and from "
+        "{c} among customers with a tenure of {t_a} to {d} at {t_b}.",
+        "按客户细分，流失率从**{seg_a}的 {a}** 到{seg_b}的 {b}；按在网时长，"
+        "从{t_a}客户的 {c} 到{t_b}客户的 {d}。",
+    ),
+    (
+        "Customers with one product churned at {a}, those with three or more at {b}: every extra "
+        "product ties a customer closer to the bank.",
+        "持有一个产品的客户流失率为 {a}，持有三个及以上产品的为 {b}：每多一个产品，客户与银行的联系就更紧密。",
+    ),
+    (
+        "Customers with one product churned at {a}, those with three or more at {b}.",
+        "持有一个产品的客户流失率为 {a}，持有三个及以上产品的为 {b}。",
+    ),
+    (
+        "A year after the opening quarter, on average **{r}** of a cohort is still open ({n} "
+        "cohorts observed that long; from {a} to {b}).",
+        "开户季度一年后，每个开户批次平均仍有 **{r}** 在网（观察到一年的批次共 {n} 个；"
+        "从 {a} 到 {b}）。",
+    ),
+    (
+        "**{set}**: {n} customers open on {d}; behaviour features from the {k} months up to "
+        "{m}, churn in the next 12 months {r}",
+        "**{set}**：{d} 在网的 {n} 名客户；行为特征取自截至 {m} 的 {k} 个月，其后 12 个月的流失率为 {r}",
+    ),
+    (
+        "**{set}**: {n} customers open on {d}; behaviour features from the {k} months up to {m}",
+        "**{set}**：{d} 在网的 {n} 名客户；行为特征取自截至 {m} 的 {k} 个月",
+    ),
+    (
+        "Leakage guard: **passed** - no feature uses data from on or after its prediction date.",
+        "防数据泄漏检查：**通过**——没有任何特征使用预测日当天或之后的数据。",
+    ),
+    (
+        "The Cox model uses a random sample of {p} of the customers ({n}, {m} customer-months).",
+        "Cox 模型使用随机抽取的 {p} 客户（{n} 名，{m} 个客户月）。",
+    ),
+    ("Passed on to the next stages: {frames}.", "传给后续阶段的数据表：{frames}。"),
+    (
+        "No faults were found: every check of the rules passed; what the checks noted is "
+        "expected and kept.",
+        "未发现问题：各项规则检查均已通过；检查记录的情况属正常，予以保留。",
+    ),
+    (
+        "No faults were found: every check of the rules passed.",
+        "未发现问题：各项规则检查均已通过。",
+    ),
+    (
+        "The faults found are few: {n} finding(s), none touching more than {p} of a table's rows "
+        "- the largest: {qnote} ({s} of the {src} rows).",
+        "发现的问题不多：共 {n} 项，没有一项涉及超过 {p} 的表行——最大的一项：{qnote}"
+        "（占{src}行数的 {s}）。",
+    ),
+    (
+        "The faults found are few: {n} finding(s), none touching more than {p} of a table's rows "
+        "- the largest: {qnote}.",
+        "发现的问题不多：共 {n} 项，没有一项涉及超过 {p} 的表行——最大的一项：{qnote}。",
+    ),
+    (
+        "The faults are not few: {n} finding(s), the largest: {qnote} ({s} of the {src} rows).",
+        "发现的问题不少：共 {n} 项，最大的一项：{qnote}（占{src}行数的 {s}）。",
+    ),
+    (
+        "The faults are not few: {n} finding(s), the largest: {qnote}.",
+        "发现的问题不少：共 {n} 项，最大的一项：{qnote}。",
+    ),
+    ("Each is fixed by the stated rule above.", "每一项均已按上述规则处理。"),
+    (
+        "Each is handled by the stated rule above, but have the client's data owner explain the "
+        "largest before relying on the results: a fault of this size often means an incomplete "
+        "or wrongly mapped export.",
+        "每一项均已按上述规则处理，但在依赖分析结果之前，请客户的数据负责人解释最大的一项："
+        "这种规模的问题往往意味着导出数据不完整或映射有误。",
+    ),
+    (
+        "{n} of them is an error: {k} row(s) that cannot be used as they are, so the rule drops "
+        "them.",
+        "其中 {n} 项为错误：{k} 行无法直接使用，因此按规则删除。",
+    ),
+    (
+        "{n} of them are errors: {k} row(s) that cannot be used as they are, so the rule drops "
+        "them.",
+        "其中 {n} 项为错误：{k} 行无法直接使用，因此按规则删除。",
+    ),
+    # ... a churn-flag extract
+    (
+        "**{n} customers**, {k} of them flagged as churned ({r}); tenure from {a} to {b} months "
+        "(median {m}).",
+        "**{n} 名客户**，其中 {k} 名被标记为已流失（{r}）；在网时长从 {a} 到 {b} 个月（中位数 {m}）。",
+    ),
+    (
+        "**{n} customers**, {k} of them flagged as churned ({r}); no tenure column, so stage 3 "
+        "has no survival analysis.",
+        "**{n} 名客户**，其中 {k} 名被标记为已流失（{r}）；没有在网时长列，因此第 3 阶段不做生存分析。",
+    ),
+    (
+        "Differences between groups are not effects: stage 3 weighs them together.",
+        "组间差异并非因果效应：第 3 阶段将各因素放在一起综合衡量。",
+    ),
+    # finance stage 3
+    ("From stage 2: {frames}.", "来自第 2 阶段的数据表：{frames}。"),
+    (
+        "Out of time, on {n} customers of whom {r} left: **AUC {auc}** (Brier score {b}).",
+        "时间外验证：在 {n} 名客户（其中 {r} 流失）上，**AUC 为 {auc}**（Brier 分数 {b}）。",
+    ),
+    (
+        "The top 10% of scores hold **{a} of the leavers** (lift {l}: their churn rate is {r}); "
+        "the top 30% hold {b}.",
+        "评分最高的 10% 客户涵盖了 **{a} 的流失客户**（提升度 {l}：其流失率为 {r}）；"
+        "评分最高的 30% 涵盖 {b}。",
+    ),
+    (
+        "Predicted churn averages {a} against {b} observed; the chart shows it decile by decile.",
+        "预测流失率平均为 {a}，实际为 {b}；图表按十分位逐一对比。",
+    ),
+    (
+        "The segments differ by more than chance (log-rank chi-square {c}, {d} df, {p}).",
+        "各客户细分之间的差异超出偶然范围（log-rank 卡方 {c}，自由度 {d}，{p}）。",
+    ),
+    (
+        "Without monthly snapshots the model holds the static attributes only.",
+        "没有月度快照，模型只包含静态属性。",
+    ),
+    (
+        "The proportional-hazards check flags {feats} (p < {a}): the effect seems to change with "
+        "tenure, so read that ratio as an average over the customer's life.",
+        "比例风险检验标记了{feats}（p < {a}）：其作用似乎随在网时长变化，应将该风险比理解为客户整个生命周期的平均值。",
+    ),
+    ("No covariate violates proportional hazards.", "没有协变量违反比例风险假设。"),
+    (
+        "**{n} customers are at risk** ({p} of the open book), holding {cur} {v} million of "
+        "yearly value; {k} of them are tier-A customers.",
+        "**{n} 名客户处于流失风险中**（占在网客户的 {p}），每年价值合计 {v} 百万{cur}；"
+        "其中 {k} 名为 A 级客户。",
+    ),
+    (
+        "Tier A is {a} of the customers and {b} of the value.",
+        "A 级客户占客户数的 {a}、价值的 {b}。",
+    ),
+    (
+        "On the {n} held-out customers ({r} left): **AUC {auc}**; the top 10% of scores hold {c} "
+        "of the leavers (lift {l}).",
+        "在留出的 {n} 名客户（其中 {r} 流失）上：**AUC 为 {auc}**；评分最高的 10% 客户涵盖了 {c} "
+        "的流失客户（提升度 {l}）。",
+    ),
+    ("Strongest signals: {feats}.", "最强的信号：{feats}。"),
+    (
+        "Half of the customers have left after **{m} months**",
+        "在网 **{m} 个月**后，一半的客户已经流失。",
+    ),
+    (
+        "More than half of the customers are still there at the longest tenure.",
+        "在最长的在网时长上，仍有一半以上的客户在网。",
+    ),
+    # finance stage 4
+    (
+        "**Design:** {n} at-risk customers on {d}, {a} randomized to the '{arm}' arm and {b} to "
+        "control; follow-up {m} months, to {e}.",
+        "**设计：**{d} 选取 {n} 名流失风险客户，随机分配 {a} 名到“{arm}”组、{b} 名到对照组；"
+        "随访 {m} 个月，至 {e}。",
+    ),
+    (
+        "Churn within {m} months: **{a}** with the offer (n = {na}) vs **{b}** without (n = "
+        "{nb}): a difference of **{d}** (95% CI {lo} to {hi}), z = {z}, p = {p}.",
+        "{m} 个月内的流失率：获得优惠 **{a}**（n = {na}），未获优惠 **{b}**（n = {nb}）："
+        "差异 **{d}**（95% 置信区间 {lo} 至 {hi}），z = {z}，p = {p}。",
+    ),
+    (
+        "The offer cut churn, and the difference is larger than chance explains.",
+        "优惠降低了流失率，且差异超出偶然所能解释的范围。",
+    ),
+    (
+        "The interval includes zero: the pilot is too small to rule out chance, although the "
+        "estimate points to fewer closures with the offer.",
+        "置信区间包含零：试点规模太小，无法排除偶然因素，尽管估计值表明优惠减少了销户。",
+    ),
+    ("The pilot gives no sign that the offer cuts churn.", "试点没有显示优惠能降低流失率。"),
+    (
+        "The offer removed **{a} of the churn** (95% CI {lo} to {hi}).",
+        "优惠消除了 **{a} 的流失**（95% 置信区间 {lo} 至 {hi}）。",
+    ),
+    *[
+        (
+            "At {cur} {c} per offered customer, one saved customer costs about **{cur} {s}** "
+            "(from {cur} {lo}" + en_high + en_tail,
+            "每位获得优惠的客户成本为 {c} {cur}，挽留一名客户的成本约为 **{s} {cur}**（从 {lo} {cur}"
+            + zh_high
+            + zh_tail,
+        )
+        for en_high, zh_high in (
+            (" to {cur} {hi})", " 到 {hi} {cur}）"),
+            (
+                ", with no upper bound: the interval includes no effect)",
+                " 起，没有上限：置信区间包含无效果）",
+            ),
+        )
+        for en_tail, zh_tail in (
+            (
+                "; a lost customer costs {cur} {v} of yearly margin (stage 1), so a saved "
+                "customer pays the offer back in about {y} years.",
+                "；流失一名客户每年损失 {v} {cur}的收益（第 1 阶段），因此挽留一名客户约 {y} 年即可收回优惠成本。",
+            ),
+            (".", "。"),
+        )
+    ],
+    (
+        "The offer did not lower churn in the pilot (relative change {a}, 95% CI {lo} to {hi}): "
+        "there is no cost per saved customer to report.",
+        "试点中优惠没有降低流失率（相对变化 {a}，95% 置信区间 {lo} 至 {hi}）：因此无法给出每挽留一名客户的成本。",
+    ),
+    (
+        "The target group holds **{a} of the churn**.",
+        "目标客户群占全部流失的 **{a}**。",
+    ),
+    (
+        "Offering to all of it would take the 12-month churn rate from {b} to about **{c}** "
+        "(range {lo} to {hi}) against the target {t}: it **{verdict}**.",
+        "向整个目标客户群提供优惠，可使 12 个月流失率从 {b} 降至约 **{c}**（范围 {lo} 至 {hi}），"
+        "目标为 {t}：**{verdict}**。",
+    ),
+    (
+        "Confirming {a} -> {b} needs **{n} customers per arm** (the pilot had {x} and {y}); a cut "
+        "of the goal's size ({a} -> {g}) needs {m} per arm.",
+        "要确认 {a} → {b} 的变化，每组需要 **{n} 名客户**（本次试点为 {x} 名和 {y} 名）；"
+        "要确认目标幅度的下降（{a} → {g}），每组需要 {m} 名。",
+    ),
+    # finance stage 5
+    (
+        "Top 10% by risk alone: lift **{a}**; by risk x value: lift **{b}** (1 would be no better "
+        "than a random tenth of the customers).",
+        "前 10%：仅按风险排序的提升度为 **{a}**；按风险 × 价值排序为 **{b}**（1 表示不比随机抽取的十分之一客户更好）。",
+    ),
+    (
+        "Contacting the top 10%: ranking by **risk alone** reaches {a} of the leavers (lift {l}) "
+        "and {b} of the value they took; ranking by **risk x value** reaches {c} of the leavers "
+        "(lift {l2}) but {d} of the value.",
+        "联系前 10% 的客户：**仅按风险**排序可覆盖 {a} 的流失客户（提升度 {l}）及其带走价值的 {b}；"
+        "按**风险 × 价值**排序覆盖 {c} 的流失客户（提升度 {l2}），但覆盖 {d} 的价值。",
+    ),
+    (
+        "So **{rank_a}** finds more leavers and **{rank_b}** protects more value: the two goals "
+        "pull apart.",
+        "因此，**{rank_a}**找到的流失客户更多，**{rank_b}**保护的价值更多：两个目标相互背离。",
+    ),
+    (
+        "So **{rank_a}** finds more leavers and protects more value.",
+        "因此，**{rank_a}**找到的流失客户更多，保护的价值也更多。",
+    ),
+    (
+        "High-value customers leave less often, so a value-weighted list is full of wealthy "
+        "customers at moderate risk.",
+        "高价值客户流失较少，因此按价值加权的名单中多为风险中等的富裕客户。",
+    ),
+    (
+        "The churn-rate goal counts customers, the P&L counts value: the plan below uses risk x "
+        "value for the personal action list (relationship managers and the service team) and "
+        "reports what risk alone would add to the churn goal.",
+        "流失率目标计的是客户数，损益计的是价值：下面的计划以风险 × 价值排序制定人工跟进的行动清单"
+        "（客户经理与服务团队），并说明仅按风险排序对流失率目标会有多少额外贡献。",
+    ),
+    (
+        "With a success rate of {a} ({rsrc}), contacting the top {s} ({n} customers) by risk x "
+        "value reaches about {r} would-be leavers and keeps about **{k} customers** and {cur} {v} "
+        "of yearly value for {cur} {c}: **ROI {roi}** (net {cur} {net}).",
+        "按 {a} 的成功率（{rsrc}），按风险 × 价值联系前 {s} 的客户（{n} 名），约可覆盖 {r} 名可能流失的客户，"
+        "留住约 **{k} 名客户**及每年 {v} {cur}的价值，成本 {c} {cur}：**ROI {roi}**（净值 {net} {cur}）。",
+    ),
+    (
+        "By risk alone it would keep {k} customers (ROI {roi}).",
+        "仅按风险排序可留住 {k} 名客户（ROI {roi}）。",
+    ),
+    (
+        "The goal needs {n} customers kept a year: the campaign covers {a} of it by risk x value "
+        "and {b} by risk alone.",
+        "目标要求每年留住 {n} 名客户：按风险 × 价值，本次活动可完成其中的 {a}；仅按风险可完成 {b}。",
+    ),
+    (
+        "The net value peaks when the top **{s}** are contacted ({cur} {v}); beyond it each extra "
+        "contact costs more than it saves.",
+        "联系前 **{s}** 的客户时净价值最高（{v} {cur}）；超过这一比例，每多联系一名客户的成本都高于其挽回的价值。",
+    ),
+    (
+        "The {n} customers of the work list carry {cur} {v} of expected yearly loss; {k} are tier "
+        "A.",
+        "工作清单上的 {n} 名客户的预期年损失合计 {v} {cur}；其中 {k} 名为 A 级客户。",
+    ),
+    (
+        "The table shows the first {m}; actions.xlsx and actions.csv list all of them first, "
+        "with the same action, owner and due date, then every other open customer with the "
+        "action of their lifecycle stage.",
+        "表中列出前 {m} 名；actions.xlsx 和 actions.csv 先列出全部这些客户（行动、负责人和截止日期相同），"
+        "再列出其他所有在网客户及其生命周期阶段对应的行动。",
+    ),
+    (
+        "Projected 12-month churn at {mo}: **{p}** against the target {t} ({r} if the same "
+        "budget went to the highest risks instead) - on track.",
+        "预计 {mo} 的 12 个月流失率：**{p}**，目标为 {t}（若同样的预算改用于风险最高的客户则为 {r}）——进度达标。",
+    ),
+    (
+        "Projected 12-month churn at {mo}: **{p}** against the target {t} ({r} if the same "
+        "budget went to the highest risks instead) - short by about {g} customers a year.",
+        "预计 {mo} 的 12 个月流失率：**{p}**，目标为 {t}（若同样的预算改用于风险最高的客户则为 {r}）"
+        "——每年约差 {g} 名客户。",
+    ),
+    ("The offer alone does not close the gap.", "仅靠优惠无法弥补这一差距。"),
+    (
+        "Fewer fee rises for customers at risk and complaints fixed at the source, together with "
+        "winning salary deposits and second products (the ties that keep customers), are the "
+        "levers of the plan below.",
+        "减少对流失风险客户的费用上调、从源头解决投诉，再加上争取工资代发和第二个产品（留住客户的纽带），"
+        "就是下面计划的抓手。",
+    ),
+    # retail stage 1
+    (
+        "**Baseline** (wave {w}, n = {n}): {r} satisfied (95% CI {lo} to {hi}).",
+        "**基线**（{w} 轮调查，n = {n}）：满意率 {r}（95% 置信区间 {lo} 至 {hi}）。",
+    ),
+    (
+        "**Target:** {t} by {d}, a gap of **{g} points**, {m} points a month.",
+        "**目标：**到 {d} 达到 {t}，差距 **{g} 个百分点**，每月需提升 {m} 个百分点。",
+    ),
+    (
+        "Detecting {a} -> {b} needs **{n} answers per wave (or per pilot arm)**; a +/-3-point "
+        "estimate at {t} needs **{m}**.",
+        "要检测出 {a} → {b} 的变化，每轮调查（或每个试点组）需要 **{n} 份答卷**；"
+        "要在 {t} 处达到 ±3 个百分点的精度，需要 **{m} 份**。",
+    ),
+    (
+        "Waves so far have a median of {k} answers: enough.",
+        "以往各轮调查的答卷数中位数为 {k}：足够。",
+    ),
+    (
+        "Waves so far have a median of {k} answers: the survey must grow.",
+        "以往各轮调查的答卷数中位数为 {k}：调查规模需要扩大。",
+    ),
+    # retail stage 2
+    (
+        "The transactions the KPIs of stage 5 need, by window (start included, end excluded; the "
+        "last date is the last purchase in it):",
+        "第 5 阶段 KPI 所需的交易，按时间窗口（含起始日、不含结束日；最后日期为窗口内最后一次购买）：",
+    ),
+    (
+        "{n} transactions from {k} customers; {p} are returns (negative amounts), kept so that "
+        "spend is net of them.",
+        "{k} 名客户的 {n} 笔交易；其中 {p} 为退货（负金额），予以保留，使消费额为扣除退货后的净额。",
+    ),
+    (
+        "There is no customer list: customers are taken from the transactions.",
+        "没有客户名单：客户取自交易记录。",
+    ),
+    # retail stage 3
+    (
+        "**No promotion flags:** the transactions have no `promotion` column (map it under "
+        "`columns: transactions:` in the config), so price-sensitive customers - those buying "
+        "mostly on promotion - cannot be told apart and there is no such segment; quality-driven "
+        "here means the largest baskets (top {p} of buyers), whether or not they were bought at "
+        "full price.",
+        "**没有促销标记：**交易中没有 `promotion` 列（可在配置的 `columns: transactions:` 下映射），"
+        "因此无法区分价格敏感型客户（主要在促销时购买的客户），也就没有这一细分；此处的品质导向型"
+        "指客单最大的客户（前 {p} 的购买者），无论是否按原价购买。",
+    ),
+    ("OLS on {n} answers: R-squared {r}.", "基于 {n} 份答卷的 OLS：R² = {r}。"),
+    (
+        "The 5 stores with the lowest CSAT of the {n} (last three waves):",
+        "{n} 家门店中 CSAT 最低的 5 家（最近三轮调查）：",
+    ),
+    # retail stage 4
+    (
+        "Intervention: **{raw_x}** in {n} stores ({raw_stores}), {m} control stores; pilot months "
+        "{a} to {b}, compared with {c} to {d} before.",
+        "干预措施：在 {n} 家门店（{raw_stores}）开展**{raw_x}**，{m} 家对照门店；试点月份 {a} 至 {b}，"
+        "与此前的 {c} 至 {d} 对比。",
+    ),
+    (
+        "Satisfied: **{a}** in pilot stores (n = {na}) vs **{b}** in control stores (n = {nb}): "
+        "a difference of **{d}** (95% CI {lo} to {hi}), z = {z}, p = {p}.",
+        "满意率：试点门店 **{a}**（n = {na}），对照门店 **{b}**（n = {nb}）：差异 **{d}**"
+        "（95% 置信区间 {lo} 至 {hi}），z = {z}，p = {p}。",
+    ),
+    (
+        "Detecting {a} -> {b} needs **{n} answers per arm** (the pilot had {x} and {y}).",
+        "要检测出 {a} → {b} 的变化，每组需要 **{n} 份答卷**（本次试点为 {x} 份和 {y} 份）。",
+    ),
+    # retail stage 5
+    (
+        "Projected CSAT at {mo}: **{p}** against the target {t} - on track.",
+        "预计 {mo} 的 CSAT：**{p}**，目标为 {t}——进度达标。",
+    ),
+    (
+        "Projected CSAT at {mo}: **{p}** against the target {t} - short by {g} points: the plan "
+        "must add interventions on the next drivers (see the priority matrix) and re-test.",
+        "预计 {mo} 的 CSAT：**{p}**，目标为 {t}——差 {g} 个百分点：计划必须针对下一批驱动因素"
+        "增加干预措施（见优先级矩阵）并重新检验。",
+    ),
+]
+
+
+def _list_note(head: str, item: str, join: str = "；"):
+    """A handler of :data:`NOTE_LISTS_ZH`: ``head`` (Chinese, with ``{items}``) with each
+    "; "-joined part of the English list written by ``item`` (a function of the part's
+    match); None when a part does not match."""
+
+    def handle(m: re.Match, part: re.Pattern, write) -> str | None:
+        shown = []
+        for p in m["items"].split("; "):
+            pm = part.fullmatch(p.strip())
+            if pm is None:
+                return None
+            shown.append(write(pm))
+        return head.format(**{**m.groupdict(), "items": join.join(shown)})
+
+    return handle
+
+
+_NUM = r"[-+]?[\d,]*\.?\d+%?"
+
+#: Notes made of a list of parts: (pattern of the whole sentence with a group ``items``, pattern
+#: of one "; "-joined part, the Chinese of a part, the Chinese of the whole with ``{items}``).
+NOTE_LISTS_ZH: list[tuple[str, str, Callable[[re.Match[str]], str], str]] = [
+    (
+        r"Loaded: (?P<items>.+)\.",
+        rf"(?P<src>\S+) \((?P<rows>{_NUM}) rows, (?P<cols>{_NUM}) columns\)",
+        lambda p: f"{source(p['src'])}（{p['rows']} 行，{p['cols']} 列）",
+        "已读取：{items}。",
+    ),
+    (
+        r"\*\*What gives leavers away\*\* \(largest effect of a one-standard-deviation increase "
+        rf"first, among the effects the data clearly support at the (?P<a>{_NUM}) level\): "
+        r"(?P<items>.+)\.",
+        rf"(?P<f>.+?) - odds x(?P<x>{_NUM}) per standard deviation",
+        lambda p: f"{_feature_zh(p['f'])}（每增加一个标准差，流失几率 ×{p['x']}）",
+        "**流失客户的先兆**（数据在 {a} 水平上明确支持的效应中，按每增加一个标准差的效应大小排序）：{items}。",
+    ),
+    (
+        r"Half of all accounts are closed after \*\*(?P<m>\d+) months\*\* of tenure "
+        r"\((?P<items>.+)\)\.",
+        r"(?P<g>.+?): (?:(?P<m>\d+) months|(?P<open>more than half still open))",
+        lambda p: (
+            f"{translate(p['g'])}：{p['m']} 个月"
+            if p["m"]
+            else f"{translate(p['g'])}：一半以上仍在网"
+        ),
+        "在网 **{m} 个月**后，一半的账户已经销户（{items}）。",
+    ),
+    (
+        r"\*\*Hazard ratios:\*\* (?P<items>.+)\.",
+        rf"(?P<f>.+?) x(?P<x>{_NUM}) \((?P<lo>{_NUM}) to (?P<hi>{_NUM})\)",
+        lambda p: f"{_feature_zh(p['f'])} ×{p['x']}（{p['lo']} 至 {p['hi']}）",
+        "**风险比：**{items}。",
+    ),
+    (
+        r"\*\*Hazard ratios\*\* \(tenure as the time scale, the flag as the event\): "
+        r"(?P<items>.+)\.",
+        rf"(?P<f>.+?) x(?P<x>{_NUM}) \((?P<lo>{_NUM}) to (?P<hi>{_NUM})\)",
+        lambda p: f"{_feature_zh(p['f'])} ×{p['x']}（{p['lo']} 至 {p['hi']}）",
+        "**风险比**（以在网时长为时间尺度，以流失标记为事件）：{items}。",
+    ),
+    (
+        r"\*\*Closures the bank causes itself:\*\* (?P<items>.+) - the share that would not have "
+        r"happened without them, if the hazard ratios are causal\.",
+        rf"(?P<p>{_NUM}) of the closures are attributable to (?P<c>.+?) in the six months before",
+        lambda p: f"{p['p']} 的销户归因于此前六个月内的{_CAUSES_ZH.get(p['c'], p['c'])}",
+        "**银行自身造成的销户：**{items}——假如风险比反映因果关系，这部分销户本不会发生。",
+    ),
+    (
+        r"The rest has to come from the causes the bank controls \(stage 3\): (?P<items>.+)\.",
+        rf"(?P<c>.+?) are behind (?P<p>{_NUM}) of the closures, about (?P<n>{_NUM}) a year",
+        lambda p: f"{_CAUSES_ZH.get(p['c'], p['c'])}造成了 {p['p']} 的销户，每年约 {p['n']} 户",
+        "其余部分必须来自银行可控的原因（第 3 阶段）：{items}。",
+    ),
+    (
+        r"Churn differs most by (?P<items>.+)\.",
+        rf"\*\*(?P<f>.+?)\*\* \((?P<lo>{_NUM}) to (?P<hi>{_NUM})\)",
+        lambda p: f"**{_feature_zh(p['f'])}**（{p['lo']} 至 {p['hi']}）",
+        "流失率差异最大的分组依据：{items}。",
+    ),
+]
+
+
+def _note_pattern(template: str) -> re.Pattern[str]:
+    """A regular expression matching what ``template.format(...)`` writes (a field: any text;
+    a field used twice: the same text)."""
+    parts, pos, seen = [], 0, set()
+    for m in _FIELD.finditer(template):
+        parts.append(re.escape(template[pos : m.start()]))
+        parts.append(f"(?P={m[1]})" if m[1] in seen else f"(?P<{m[1]}>.+?)")
+        seen.add(m[1])
+        pos = m.end()
+    parts.append(re.escape(template[pos:]))
+    return re.compile("".join(parts), re.S)
+
+
+@functools.cache
+def _note_templates() -> tuple[tuple[re.Pattern[str], str], ...]:
+    return tuple((_note_pattern(en), zh) for en, zh in NOTES_ZH)
+
+
+@functools.cache
+def _note_lists() -> tuple:
+    return tuple(
+        (re.compile(whole, re.S), re.compile(part), write, head)
+        for whole, part, write, head in NOTE_LISTS_ZH
+    )
+
+
+_SENTENCE_END = re.compile(r"(?<=\.)\s+(?=\*\*[A-Z0-9]|[A-Z0-9])")
+
+
+def _personal_removed(text: str) -> str | None:
+    m = re.fullmatch(r"Personal columns removed: (.+)\.", text)
+    if not m:
+        return None
+    if m[1] == "none found":
+        return "已删除的个人信息列：未发现。"
+    tables = re.split(r"(?:; |, )(?=\w+: )", m[1])
+    shown = []
+    for part in tables:
+        name, _, columns = part.partition(": ")
+        named = "、".join(translate(c.strip()) for c in columns.split(", "))
+        shown.append(f"{source(name)}：{named}")
+    return f"已删除的个人信息列：{'；'.join(shown)}。"
+
+
+def _did(text: str) -> str | None:
+    """The pilot's difference-in-differences sentence, with the estimator's note if any."""
+    m = re.fullmatch(
+        rf"DiD estimate: \*\*(?P<d>{_NUM} pts)\*\* \(95% CI (?P<lo>{_NUM} pts) to "
+        rf"(?P<hi>{_NUM} pts), p = (?P<p>{_NUM}), (?P<n>\d+) stores\)\.\s*(?P<note>.*)",
+        text,
+        re.S,
+    )
+    if not m:
+        return None
+    out = (
+        f"双重差分估计：**{_pts_zh(m['d'])}**（95% 置信区间 {_pts_zh(m['lo'])} 至 "
+        f"{_pts_zh(m['hi'])}，p = {m['p']}，{m['n']} 家门店）。"
+    )
+    note = m["note"].strip()
+    if not note:
+        return out
+    cl = re.fullmatch(
+        r"only (\d+) treated and (\d+) control clusters: cluster-robust standard errors are "
+        r"unreliable with fewer than (\d+) per arm; treat the interval as indicative",
+        note,
+    )
+    if not cl:
+        return None
+    return out + (
+        f"只有 {cl[1]} 个试点组和 {cl[2]} 个对照组聚类：每组少于 {cl[3]} 个聚类时，聚类稳健标准误"
+        "并不可靠；置信区间仅供参考。"
+    )
+
+
+def _note_sentence(text: str) -> str | None:
+    """One sentence (or a list line) of a note in Chinese; None if no template wrote it."""
+    s = text.strip()
+    for special in (_personal_removed, _did):
+        hit = special(s)
+        if hit is not None:
+            return hit
+    for whole, part, write, head in _note_lists():
+        m = whole.fullmatch(s)
+        if m:
+            hit = _list_note(head, "")(m, part, write)
+            if hit is not None:
+                return hit
+    for pattern, zh in _note_templates():
+        m = pattern.fullmatch(s)
+        if m and not any(_SENTENCE_END.search(v) for v in m.groupdict().values()):
+            fields = {k: _note_value(k, v) for k, v in m.groupdict().items()}
+            checked = [v for k, v in fields.items() if not k.startswith("raw")]
+            if not any(_LEFT_ENGLISH.search(v) for v in checked):  # else: not this template
+                return zh.format(**fields)
+    # a sentence the library writes (a realism check, a roll-out verdict, a cleaning note)
+    shown = translate(s)
+    return shown if shown != s and has_cjk(shown) and not _LEFT_ENGLISH.search(shown) else None
+
+
+_LEFT_ENGLISH = re.compile(r"[A-Za-z]{3,} [A-Za-z]{3,}")
+"""Two English words in a row: a text only partly translated."""
+
+
+def note(text: str, lang: str = "zh") -> str | None:
+    """A note a case notebook wrote from its numbers (Markdown: "**1,053 customers per arm**
+    ..."), in ``lang``: the whole note, else line by line and sentence by sentence through
+    :data:`NOTES_ZH`, :data:`NOTE_LISTS_ZH` and the library's own templates
+    (:func:`translate`). None when any sentence has no Chinese (the report then shows the
+    English note, marked as such: a note is never dropped). English: the text itself."""
+    check_lang(lang)
+    if lang == "en":
+        return text
+    whole = _note_sentence(text)
+    if whole is not None:
+        return whole
+    lines = []
+    for line in text.strip().split("\n"):
+        if not line.strip():
+            lines.append("")
+            continue
+        item = re.match(r"^(\s*[-*]\s+)(.*)$", line)
+        if item:  # a list item: its text
+            body = _note_sentence(item[2])
+            shown = None if body is None else item[1] + body
+        else:
+            shown = _note_sentence(line)
+        if shown is None:
+            parts = [_note_sentence(p) for p in _SENTENCE_END.split(line.strip())]
+            if any(p is None for p in parts):
+                return None
+            shown = "".join(parts)
+        lines.append(shown)
+    return "\n".join(lines)
 
 
 def has_cjk(text: str) -> bool:

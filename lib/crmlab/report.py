@@ -13,9 +13,11 @@ offline and travels as one e-mail attachment. Its parts:
   generic summary (headline figures) with a note saying why.
 - **One section per stage**: the stage's key figures, then its narrative, tables and charts taken
   from the executed notebook's *outputs* - never code, and not the parameters cells. In Chinese
-  the narrative (written in English in the notebooks) is left out: each stage gets the spec's
-  Chinese introduction, tables with translated headers, and its key charts re-drawn with Chinese
-  labels (:mod:`crmlab.charts.from_run`); the notebook's own charts follow in a collapsed block.
+  the notebooks' method text (their Markdown cells, written in English) is left out: each stage
+  gets the spec's Chinese introduction, every note the stage wrote from its numbers (its Markdown
+  outputs, :func:`crmlab.i18n.note`; one without Chinese words stays, in English and marked so),
+  tables with translated headers, and its key charts re-drawn with Chinese labels
+  (:mod:`crmlab.charts.from_run`); the notebook's own charts follow in a collapsed block.
 - **Methods appendix**: definitions, models, assumptions, data-quality notes, the run's
   effective parameters with what each sets (in Chinese from the case spec's
   ``parameter_help_zh:``), crmlab versions, a SHA-256 fingerprint of the input files, and every
@@ -235,8 +237,9 @@ def notebook_blocks(
 ) -> tuple[list[dict], list[dict]]:
     """Reader-facing content of an executed notebook, in order, without any code.
 
-    Returns ``(blocks, images)``. Blocks: ``{"kind": "html"}`` (rendered markdown cells and
-    Markdown outputs - English only), ``{"kind": "table"}`` (HTML tables, with the ``heading``
+    Returns ``(blocks, images)``. Blocks: ``{"kind": "html"}`` (rendered markdown cells -
+    English only - and the notes of Markdown outputs, in every language, marked ``finding``:
+    :func:`_note_block`), ``{"kind": "table"}`` (HTML tables, with the ``heading``
     they sit under and their column ``headers`` in English), ``{"kind": "image"}``
     (PNG charts - English only; in other languages they go to ``images``) and ``{"kind":
     "error"}`` (the error a failed cell raised, without traceback). Plain-text results (object
@@ -288,13 +291,24 @@ def notebook_blocks(
                         "title": "",
                     }
                 )
-            elif "text/markdown" in data and lang == "en":
-                blocks.append({"kind": "html", "html": _markdown_to_html(data["text/markdown"])})
-            elif "text/markdown" in data:
-                note = _skipped_note(data["text/markdown"], lang)
-                if note:  # the narrative stays English-only; what was not done is said
-                    blocks.append({"kind": "html", "html": _markdown_to_html(note)})
+            elif "text/markdown" in data:  # a note written from the numbers: in every language
+                blocks.append(_note_block("".join(data["text/markdown"]), lang))
     return blocks, images
+
+
+def _note_block(markdown: str, lang: str) -> dict:
+    """A note a stage wrote from its numbers (a Markdown output), as an html block marked
+    ``finding``: in English as written; in another language a step it skipped
+    (:func:`_skipped_note`), else the note in that language (:func:`crmlab.i18n.note`), else -
+    never dropped - the English note, marked ``english`` (the page says it is in English)."""
+    block = {"kind": "html", "finding": True, "english": False}
+    if lang == "en":
+        return {**block, "html": _markdown_to_html(markdown)}
+    shown = _skipped_note(markdown, lang) or i18n.note(markdown, lang)
+    if shown is None:
+        shown = f"{i18n.ui('note_in_english', lang)}\n\n{markdown}"
+        block["english"] = True
+    return {**block, "html": _markdown_to_html(shown)}
 
 
 def _skipped_note(markdown, lang: str) -> str | None:
