@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from crmlab import actions, plans
+from crmlab import actions, casespec, i18n, plans
 from crmlab.privacy import PiiLeakError, assert_no_pii
 from crmlab.rundir import Run
 from tests.deliverables_support import canonical_run
@@ -79,7 +79,7 @@ def test_each_tier_gets_the_action_its_contact_can_deliver(written):
     assert set(churned.loc[~a, "recommended_action"]) == {plans.RETAIL_PLAYBOOK["churned"][0]}
     assert (churned.loc[a, "contact"] == "dedicated account manager").all()
     # the summary sheet names the segment's planned action, which covers every tier's variant
-    summary = pd.read_excel(xlsx, sheet_name="Summary", nrows=5).set_index("Segment")
+    summary = pd.read_excel(xlsx, sheet_name="Summary", nrows=5).set_index("Customer class")
     assert summary.loc["at risk", "Recommended action"] == plans.RETAIL_PLAYBOOK["at_risk"][0]
     assert summary.loc["churned", "Recommended action"] == plans.RETAIL_PLAYBOOK["churned"][0]
 
@@ -118,8 +118,8 @@ def test_excel_has_a_summary_and_a_formatted_sheet_per_segment(written):
     summary = pd.read_excel(xlsx, sheet_name="Summary", nrows=len(counts))  # notes below it
     # money in the run's currency (stage 3's currency parameter, default CNY)
     assert run.results["currency"] == "CNY"
-    assert list(summary.columns[:3]) == ["Segment", "Customers", "Total value (CNY)"]
-    assert summary.set_index("Segment")["Customers"].to_dict() == {
+    assert list(summary.columns[:3]) == ["Customer class", "Customers", "Total value (CNY)"]
+    assert summary.set_index("Customer class")["Customers"].to_dict() == {
         name: counts[segment] for name, segment in shown.items()
     }
     assert summary["Total value (CNY)"].sum() == pytest.approx(table["value"].sum())
@@ -129,12 +129,12 @@ def test_excel_has_a_summary_and_a_formatted_sheet_per_segment(written):
         assert ws.freeze_panes == "A2"
         assert ws.max_row == n + 1  # header + one row per customer
         header = [c.value for c in ws[1]]
-        assert header[:4] == ["Priority", "Customer (pseudonym)", "Segment", "Value tier"]
+        assert header[:4] == ["Priority", "Customer (pseudonym)", "Customer class", "Value tier"]
         col = {h: i + 1 for i, h in enumerate(header)}
         assert ws.cell(2, col["Value (CNY)"]).number_format == "#,##0.00"
         assert ws.cell(2, col["Due date"]).number_format == "yyyy-mm-dd"
         assert ws.cell(2, col["Satisfaction (1-5)"]).number_format == "0.0"
-        assert ws.cell(2, col["Segment"]).value == name
+        assert ws.cell(2, col["Customer class"]).value == name
         letter = ws.cell(1, col["Recommended action"]).column_letter
         assert ws.column_dimensions[letter].width >= 30  # wide enough for the action text
         ids = [ws.cell(r, col["Customer (pseudonym)"]).value for r in range(2, min(n, 20) + 2)]
@@ -246,6 +246,31 @@ def test_chinese_headers_say_which_segments_each_column_holds(written, finance_w
     assert finance["成熟期"] == finance["csv"]
 
 
+def test_english_headers_say_which_segment_each_column_holds(written, finance_written):
+    """ "Segment" (the finance list's lifecycle stage) stood beside "Client segment" (the bank's
+    own segments): each segment column is named by what it holds, as the report's tables name
+    it (case spec ``table_headers``); the English CSV keeps the column names of a CRM import."""
+    sheets = {
+        case: pd.read_excel(run[1], sheet_name=None, nrows=1)
+        for case, run in {"retail": written, "finance": finance_written}.items()
+    }
+    first = {case: list(next(iter(s.values())).columns) for case, s in sheets.items()}
+    assert first["retail"][0] == "Customer class" and first["finance"][0] == "Lifecycle stage"
+    for case, named in {"retail": "Customer class", "finance": "Lifecycle stage"}.items():
+        for name, df in list(sheets[case].items())[1:]:
+            columns = list(df.columns)
+            assert columns[2] == named and "Segment" not in columns, (case, name)
+            assert len(set(columns)) == len(columns), (case, name)
+    finance_sheet = list(sheets["finance"].values())[1]
+    assert "Client segment" in finance_sheet.columns
+    assert pd.read_csv(finance_written[2], nrows=1).columns[2] == "segment"
+    # the report's stage-2 tables name the bank's segment as the list does, in both languages
+    spec = casespec.load_spec("finance_churn")
+    assert casespec.stage_spec(spec, "02_data")["table_headers"] == {"Segment": "Client segment"}
+    assert i18n.translate("Client segment") == i18n.translate("client_segment") == "客户细分"
+    assert i18n.translate("Lifecycle stage") == i18n.translate("stage") == "生命周期阶段"
+
+
 def test_large_segments_are_capped_in_excel_but_complete_in_csv(written, tmp_path):
     run, _, _, full = written
     xlsx, csv = actions.write_action_list(run.path, out_dir=tmp_path, max_rows_per_sheet=3)
@@ -285,7 +310,8 @@ def _summary_adds_exact_values(run, xlsx, table, case) -> bool:
     exact = stage[spec["value"]].astype("float64").groupby(stage[spec["segment"]].astype("str"))
     exact = exact.sum().round(2)
     summary = pd.read_excel(xlsx, sheet_name="Summary")
-    summary = summary[summary["Customers"].notna()].set_index("Segment")["Total value (CNY)"]
+    summary = summary[summary["Customers"].notna()]
+    summary = summary.set_index(summary.columns[0])["Total value (CNY)"]  # the segment column
     names = {s: actions._segment_name(s, "en") for s in table["segment"].unique()}
     assert {s: summary[n] for s, n in names.items()} == {s: exact[s] for s in names}
     cents = table.groupby("segment")["value"].sum().round(2)

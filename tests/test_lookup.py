@@ -174,7 +174,7 @@ EN_HEADERS = [
     "姓名",
     "手机",
     "邮箱",
-    "Segment",
+    "Customer class",
     "Value tier",
     "Satisfaction (1-5)",
     "Value (CNY)",

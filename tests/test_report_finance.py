@@ -534,3 +534,32 @@ def test_no_customer_at_risk_is_said_as_such_not_as_zero_at_risk(reports, tmp_pa
     assert "0 customers are at risk" not in en and "of the 0 at risk" not in en
     zh = _sentences(report.build_report(copy, "zh", out=tmp_path / "z.html").read_text("utf-8"))
     assert "目前没有流失风险客户" in zh and "0 名流失风险客户" not in zh
+
+
+def _headers(page: str, stage: str) -> set[str]:
+    return {
+        html.unescape(h).strip()
+        for h in re.findall(r"<th[^>]*>([^<]*)</th>", section(page, f"stage-{stage}"))
+    }
+
+
+def test_each_segment_column_says_which_segment_as_the_action_list_does(reports):
+    """The bank's own segments (mass, affluent, private) and the lifecycle stages were both
+    "Segment" / 细分 in the report, while the action list says "Client segment" / 客户细分 and
+    names its segment column by the lifecycle stage: the report's headers now use the list's
+    words in both languages."""
+    _, en, zh = reports
+    assert "Client segment" in _headers(en, "02_data") and "Segment" not in _headers(en, "02_data")
+    assert "客户细分" in _headers(zh, "02_data") and "细分" not in _headers(zh, "02_data")
+    for stage in ("03_model", "05_evaluate"):
+        assert "Lifecycle stage" in _headers(en, stage), stage
+        assert not {"Segment", "Stage"} & _headers(en, stage), stage
+        assert "生命周期阶段" in _headers(zh, stage) and "细分" not in _headers(zh, stage), stage
+    # the same words as the action list's headers
+    from crmlab import actions
+
+    spec = actions.action_spec(CASE)
+    assert actions.list_headers(spec, "en") == {"segment": "Lifecycle stage"}
+    assert actions.list_headers(spec, "zh") == {"segment": "生命周期阶段"}
+    assert actions._header("client_segment", "en", True) == "Client segment"
+    assert actions._header("client_segment", "zh", True) == "客户细分"

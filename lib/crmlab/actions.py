@@ -530,15 +530,25 @@ def _header(name: str, lang: str, excel: bool, currency: str | None = None) -> s
     return f"{text} ({unit})" if unit else text
 
 
+SEGMENT_HEADERS = {"stage": "Lifecycle stage"}
+"""English headers of the list's ``segment`` column by the spec column it holds, where
+:func:`crmlab.narrative.label` would not say which segment (``stage`` -> "Stage")."""
+
+
 def list_headers(spec: Mapping, lang: str) -> dict[str, str]:
-    """Headers of the list that depend on the case: in Chinese the ``segment`` column is named
-    by what the spec's ``segment`` column is - the report's term for it (finance: ``stage``,
-    生命周期阶段; retail: ``customer_class``, 客户类别) - since 细分 alone would read like the
-    client's own segments (finance's ``client_segment``, 客户细分; the report's stage-2 tables).
-    English keeps "Segment" (and the CSV the column name a CRM import expects)."""
+    """Headers of the list that depend on the case: the ``segment`` column is named by what the
+    spec's ``segment`` column is - the report's term for it (finance: ``stage``, "Lifecycle
+    stage", 生命周期阶段; retail: ``customer_class``, "Customer class", 客户类别) - since
+    "Segment" / 细分 alone would read like the client's own segments (finance's
+    ``client_segment``: "Client segment", 客户细分, as the report's stage-2 tables say). The
+    English CSV keeps the column name a CRM import expects (:func:`localized`)."""
+    from crmlab.narrative import label
+
     source = spec.get("segment")
-    if lang == "en" or not source:
+    if not source:
         return {}
+    if lang == "en":
+        return {"segment": SEGMENT_HEADERS.get(str(source)) or label(source)}
     header = i18n.translate(str(source), lang)
     return {"segment": header} if header != str(source) else {}
 

@@ -274,6 +274,7 @@ TERMS_ZH: dict[str, str] = {
     "customer id": "客户编号（假名）",
     "customer class": "客户类别",
     "lifecycle": "生命周期阶段",
+    "lifecycle stage": "生命周期阶段",
     "rfm segment": "RFM 细分",
     "tier": "价值等级",
     "needs segment": "需求细分",

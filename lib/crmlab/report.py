@@ -163,12 +163,19 @@ def _demote(markdown: str, drop_title: bool) -> tuple[str, str | None]:
     return "\n".join(lines), last
 
 
-def _clean_table_html(fragment: str, lang: str) -> str:
+def _clean_table_html(fragment: str, lang: str, headers: dict | None = None) -> str:
     """A pandas HTML table without its scoped style block, missing values shown as a dash
-    (:func:`crmlab.export.dash_missing_cells`); headers/terms translated for ``lang``. A reader
-    table (:func:`crmlab.narrative.present`) keeps its style block: it only aligns the table's
-    own columns (scoped to the table's id)."""
+    (:func:`crmlab.export.dash_missing_cells`); column headers renamed by ``headers`` (the stage
+    spec's ``table_headers``: which segment a "Segment" column holds); headers/terms translated
+    for ``lang``. A reader table (:func:`crmlab.narrative.present`) keeps its style block: it
+    only aligns the table's own columns (scoped to the table's id)."""
     out = fragment
+    for old, new in (headers or {}).items():
+        out = re.sub(
+            rf"(<th[^>]*>)\s*{re.escape(html.escape(str(old), quote=False))}\s*(</th>)",
+            lambda m, new=new: m[1] + html.escape(str(new), quote=False) + m[2],
+            out,
+        )
     if 'class="dataframe reader"' not in fragment:
         out = re.sub(r"<style[^>]*>.*?</style>", "", fragment, flags=re.S)
     out = out.strip()
@@ -233,7 +240,7 @@ def _cell_tags(cell) -> set[str]:
 
 
 def notebook_blocks(
-    nb, lang: str = "en", results: dict | None = None
+    nb, lang: str = "en", results: dict | None = None, headers: dict | None = None
 ) -> tuple[list[dict], list[dict]]:
     """Reader-facing content of an executed notebook, in order, without any code.
 
@@ -244,7 +251,8 @@ def notebook_blocks(
     (PNG charts - English only; in other languages they go to ``images``) and ``{"kind":
     "error"}`` (the error a failed cell raised, without traceback). Plain-text results (object
     reprs), streams, the parameters/check cells and cells that do not apply to the run's
-    ``results`` (:func:`crmlab.results.cell_applies`) are left out.
+    ``results`` (:func:`crmlab.results.cell_applies`) are left out. ``headers`` renames
+    table columns (:func:`_clean_table_html`); a block's ``headers`` are the notebook's.
     """
     blocks: list[dict] = []
     images: list[dict] = []
@@ -285,7 +293,7 @@ def notebook_blocks(
                 blocks.append(
                     {
                         "kind": "table",
-                        "html": _clean_table_html(raw, lang),
+                        "html": _clean_table_html(raw, lang, headers),
                         "heading": heading,
                         "headers": _column_headers(raw),
                         "title": "",
@@ -608,7 +616,7 @@ def _stage_sections(run: Run, spec: dict, lang: str) -> list[dict]:
             "note": "",
         }
         if ran:
-            blocks, images = notebook_blocks(nb, lang, run.results)
+            blocks, images = notebook_blocks(nb, lang, run.results, sspec.get("table_headers"))
             if lang != "en":
                 titles = sspec.get("table_titles_zh")
                 for b in blocks:
