@@ -344,3 +344,48 @@ def test_a_missing_run_folder_is_said_as_such(cfg, tmp_path, capsys, monkeypatch
     assert cli.main(["lookup", str(missing), "--config", str(cfg.path)]) == 2
     assert "does not exist. Give a run folder" in capsys.readouterr().err
     assert not Path(out).exists()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_contact_lists_workbook_has_the_action_lists_formats(cfg, tmp_path, monkeypatch, lang):
+    """The .xlsx as actions.xlsx writes its sheets: value and score numbers with the list's
+    formats (retail: "#,##0.00" and "0.0"), the due date a date, priority and recency whole
+    numbers, the member number and phone as text, the header row frozen, bold, with a filter,
+    and each column at least as wide as its header (a client found every number as General
+    in a narrow column)."""
+    import datetime as dt
+
+    import openpyxl
+
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY.decode())
+    run = _retail_run(tmp_path / "runs")
+    out = tmp_path / "private" / f"contacts.{lang}.xlsx"
+    lookup.write_contact_list(run, cfg.path, out, lang=lang)
+    ws = openpyxl.load_workbook(out).active
+    headers = [c.value for c in ws[1]]
+    assert headers == (EN_HEADERS if lang == "en" else ZH_HEADERS)
+    col = {h: i + 1 for i, h in enumerate(headers)}
+    value, score, due = (
+        ("Value (CNY)", "Satisfaction (1-5)", "Due date")
+        if lang == "en"
+        else ("价值（元）", "满意度", "截止日期")
+    )
+    first = {h: ws.cell(row=2, column=col[h]) for h in headers}
+    # the first row is member 1001: at risk, tier A, satisfaction 2, value 900
+    assert first["会员编号"].value == "1001" and first["会员编号"].data_type == "s"
+    assert first["手机"].data_type == "s"
+    assert first[value].value == 900 and first[value].number_format == "#,##0.00"
+    assert first[score].value == 2 and first[score].number_format == "0.0"
+    assert first[due].is_date and first[due].number_format == "yyyy-mm-dd"
+    assert first[due].value.date() == dt.date(2026, 10, 31)  # at risk: the plan's first month
+    assert first[headers[0]].value == 1 and first[headers[0]].number_format == "0"
+    recency = "Recency days" if lang == "en" else "距上次购买天数"
+    assert first[recency].value == 110 and first[recency].number_format == "0"
+    assert (
+        ws.freeze_panes == "A2"
+        and ws.auto_filter.ref == f"A1:{ws.cell(1, len(headers)).column_letter}5"
+    )
+    assert all(c.font.bold for c in ws[1])
+    for h, i in col.items():
+        width = ws.column_dimensions[openpyxl.utils.get_column_letter(i)].width
+        assert width >= min(max(len(h), 8), 60), h

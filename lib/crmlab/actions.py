@@ -649,6 +649,46 @@ def _column_writer(ws, s: pd.Series):
     return ws.write
 
 
+def sheet_formats(
+    spec: Mapping, lang: str, currency: str | None, headers: Mapping[str, str]
+) -> dict[str, str]:
+    """Excel number formats of the list's columns, by the header they have in ``lang``
+    (:func:`localized` with ``headers``, :func:`list_headers`): the value (the spec's
+    ``value_format``, thousands separators) and score (``score_format``: a risk as a percent),
+    due dates as dates, counts with thousands separators; the other columns as Excel shows
+    them."""
+    score_name = "churn_risk" if spec.get("score_kind") == "risk" else "satisfaction"
+    money = spec.get("value_format", "#,##0.00")
+    score = spec.get("score_format", "0.00")
+    formats = {
+        "priority": "0",
+        "value": money,
+        "total_value": money,
+        "mean_value": money,
+        score_name: score,
+        f"mean_{score_name}": score,
+        "due_date": "yyyy-mm-dd",
+        "first_due_date": "yyyy-mm-dd",
+        "customers": "#,##0",
+        "first_priority": "0",
+        "in_campaign": "#,##0",
+        "on_work_list": "#,##0",
+        "campaign_rank": "#,##0",
+        "work_list_rank": "#,##0",
+        "recency_days": "0",
+    }
+    return {headers.get(k) or _header(k, lang, True, currency): v for k, v in formats.items()}
+
+
+def write_sheet(wb, name: str, df: pd.DataFrame, formats: Mapping[str, str]):
+    """Add a sheet ``name`` to the xlsxwriter workbook ``wb`` written as the action list's are
+    (:func:`_write_sheet`: frozen bold header with a filter, ``formats`` by header, widths to
+    fit); returns the worksheet."""
+    ws = wb.add_worksheet(name)
+    _write_sheet(ws, _Formats(wb), df, dict(formats))
+    return ws
+
+
 def _write_sheet(ws, fmt: _Formats, df: pd.DataFrame, formats: dict[str, str]) -> None:
     """One sheet: a bold header row (frozen, with a filter), the rows, each column's number
     format on its cells and a width fitting the first 500 values (8 to 60 characters)."""
@@ -785,24 +825,9 @@ def write_action_list(
     # totals and means of the exact values (the report's), each then shown to the cent
     summary = segment_summary(exact, score_name, planned_actions(spec), tier_contacts(spec))
     summary[["total_value", "mean_value"]] = summary[["total_value", "mean_value"]].round(DECIMALS)
-    formats = {
-        "priority": "0",
-        "value": spec.get("value_format", "#,##0.00"),
-        "total_value": spec.get("value_format", "#,##0.00"),
-        "mean_value": spec.get("value_format", "#,##0.00"),
-        score_name: spec.get("score_format", "0.00"),
-        f"mean_{score_name}": spec.get("score_format", "0.00"),
-        "due_date": "yyyy-mm-dd",
-        "first_due_date": "yyyy-mm-dd",
-        "customers": "#,##0",
-        "first_priority": "0",
-        "in_campaign": "#,##0",
-        "on_work_list": "#,##0",
-        "recency_days": "0",
-    }
     currency = run_currency(run, spec)
     headers = list_headers(spec, lang)
-    formats = {headers.get(k) or _header(k, lang, True, currency): v for k, v in formats.items()}
+    formats = sheet_formats(spec, lang, currency, headers)
     folder = Path(out_dir) if out_dir else run.path
     # another language beside the English files, unless named (a run writes its own language)
     stem = name or ("actions" if lang == "en" else f"actions.{lang}")

@@ -199,7 +199,11 @@ def write_contact_list(
     ``lang`` (en or zh; default: the config's ``report: {lang: ...}``, the run's language):
     headers and action texts as the run's action list has them in that language
     (``actions.xlsx`` / ``actions.zh.xlsx``; a .csv in English keeps the column names of
-    ``actions.csv``); the client's columns keep their own names and values.
+    ``actions.csv``); the client's columns keep their own names and values. The .xlsx is
+    written as the action list's sheets are (:func:`crmlab.actions.write_sheet`): value and
+    score as numbers with the list's formats (thousands separators; a churn risk as a percent),
+    due dates as dates, columns wide enough for their values, the header frozen with a filter;
+    the client's columns (customer numbers, phones) as text.
     Returns the path, the number of rows and the number of rows not found in the exports.
     Raises :class:`DataError` when no row is found (the run was made from other exports or with
     another key), before anything is written.
@@ -244,15 +248,20 @@ def write_contact_list(
     spec = run_action_spec(run)
     added = [c for c in table.columns if c not in actions.columns]
     excel = out.suffix.lower() == ".xlsx"
-    shown = _shown(table, added, lang, excel, spec, run_currency(run, spec))
+    currency = run_currency(run, spec)
+    shown = _shown(table, added, lang, excel, spec, currency)
     with atomic.atomic_path(out, mode=0o600) as tmp:  # personal data: for its owner only
         if not excel:  # as actions.csv (English: the column names, for a CRM import)
             shown.to_csv(tmp, index=False, encoding="utf-8-sig")
-        else:  # headers and values in words, as actions.xlsx
+        else:  # headers, values, number formats and widths as actions.xlsx
+            import xlsxwriter
+
+            from crmlab.actions import list_headers, sheet_formats, write_sheet
+
             sheet = "联系名单" if lang == "zh" else "contacts"
+            formats = sheet_formats(spec, lang, currency, list_headers(spec, lang))
             # as actions.xlsx: an export's text is never turned into a formula or a link
             options = {"strings_to_formulas": False, "strings_to_urls": False}
-            with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs={"options": options}) as xl:
-                shown.to_excel(xl, sheet_name=sheet, index=False)
-                xl.sheets[sheet].freeze_panes(1, 0)
+            with xlsxwriter.Workbook(str(tmp), options) as wb:
+                write_sheet(wb, sheet, shown, formats)
     return out, len(table), missing
