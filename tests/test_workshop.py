@@ -810,8 +810,20 @@ def _messages(results):
     return {stage: workshop.check_messages(nb) for stage, nb in results.items()}
 
 
-def test_blank_exercises_run_through_and_say_not_yet(kit):
-    results = workshop.execute_kit(kit, {"n_boot": 20})
+@pytest.fixture(scope="module")
+def kit_blank(kit):
+    """The retail kit's student notebooks executed with their exercises left blank."""
+    return workshop.execute_kit(kit, {"n_boot": 20})
+
+
+@pytest.fixture(scope="module")
+def finance_kit_blank(finance_kit):
+    """The finance kit's student notebooks executed with their exercises left blank."""
+    return workshop.execute_kit(finance_kit, {}, case=FINANCE)
+
+
+def test_blank_exercises_run_through_and_say_not_yet(kit_blank):
+    results = kit_blank
     messages = _messages(results)
     assert set(messages) == set(get_case(CASE).stages)
     for stage, lines in messages.items():
@@ -854,11 +866,11 @@ def _check_calls(case: str) -> dict[str, int]:
     return calls
 
 
-def test_finance_kit_runs_blank_and_passes_with_solutions(finance_kit):
+def test_finance_kit_runs_blank_and_passes_with_solutions(finance_kit, finance_kit_blank):
     calls = _check_calls(FINANCE)
     # two checks in each stage; stage 3 also tests the two recorded figures of its exercise
     assert calls == {"01_goals": 2, "02_data": 2, "03_model": 4, "04_pilot": 2, "05_evaluate": 2}
-    blank = _messages(workshop.execute_kit(finance_kit, {}, case=FINANCE))
+    blank = _messages(finance_kit_blank)
     assert set(blank) == set(get_case(FINANCE).stages)
     # one "Not yet" per blank answer: stage 2 checks its one answer's intervals only once its
     # rates are right (two "segment_churn is not defined" lines before)
@@ -1153,3 +1165,121 @@ def test_a_table_without_the_column_the_check_needs_is_named(capsys):
     assert workshop.check("matrix", {"matrix": table}, test=right) is False
     said = capsys.readouterr().out
     assert "(it is a table of 2 row(s) without 'quadrant' (its columns: driver, Quadrant))" in said
+
+
+# --------------------------------------------------------------------------------------------
+# no exercise shows its answer above it
+# --------------------------------------------------------------------------------------------
+def _numbers(value, label=None):
+    """(row label or None, number) of each number in an answer (plain data, as
+    :func:`workshop.trial_run` reads it): a mapping's numbers are labelled by their innermost key
+    (a table's row, an odds ratio's feature)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int | float):
+        if np.isfinite(value):
+            yield label, value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _numbers(v, label)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _numbers(v, label if isinstance(v, dict) else k)
+
+
+def _forms(x: float) -> set[str]:
+    """How the notebooks print a number: a share as a percent with one decimal ("25.7%") or in
+    points ("+8.0 pts"), a decimal with 2 or 3 places ("2.16", "0.465"), a count with or without
+    thousands separators ("1,053") - other than percents and points, only forms with at least 3
+    significant digits ("0.02" or "12" say too little to give an answer away)."""
+    forms = {f"{x:.1%}", f"{100 * x:+.1f} pts"} if -1 <= x <= 1 else set()
+    if float(x).is_integer():
+        forms |= {f"{int(x):,}", str(int(x))}
+    else:
+        forms |= {f"{x:.2f}", f"{x:.3f}", f"{x:,.2f}"}
+    return {
+        f for f in forms if f.endswith(("%", "pts")) or len(re.sub(r"\D", "", f).lstrip("0")) >= 3
+    }
+
+
+def _read(cell) -> list[str]:
+    """What a student reads of a cell: a markdown cell's text, a code cell's printed and shown
+    output (as text)."""
+    if cell.cell_type == "markdown":
+        return cell.source.splitlines()
+    lines = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            lines += out.get("text", "").splitlines()
+        for kind in ("text/plain", "text/markdown"):
+            lines += str(out.get("data", {}).get(kind, "")).splitlines()
+    return lines
+
+
+def _above(student_nb, label: str) -> list[str]:
+    """The lines a student has read before exercise ``label`` of an executed student notebook."""
+    lines = []
+    for cell in student_nb.cells:
+        if cell.metadata.get("crmlab", {}).get("exercise") == label:
+            return lines
+        lines += _read(cell)
+    raise AssertionError(f"no exercise {label}")
+
+
+def _checked_numbers(answer: dict) -> list:
+    """The numbers an exercise's checks test: its recorded figures when it records any (what the
+    report shows), else the names it defines."""
+    values = answer["figures"] if answer["figures"] else answer["names"]
+    return [found for value in values.values() for found in _numbers(value)]
+
+
+def _shown_answers(answer: dict, lines: list[str]) -> list[tuple]:
+    """(label, number as printed, line) for each checked number of ``answer`` that ``lines``
+    print - a labelled one (a table's row, a feature) on a line that also names its label. A
+    table or mapping counts as shown when two or more of its numbers are (one near 1 can match
+    another column of its row by chance: an odds ratio of 0.999 and its per-SD odds); the
+    result is then empty when the answer is not shown."""
+    found = []
+    for label, x in _checked_numbers(answer):
+        for form in _forms(x):
+            pattern = rf"(?<![\d.,]){re.escape(form)}(?!\d)"
+            for line in lines:
+                named = label is None or str(label).lower().replace("_", " ") in (
+                    line.lower().replace("_", " ")
+                )
+                if named and re.search(pattern, line):
+                    found.append((label, form, line.strip()))
+    labelled = {(label, form) for label, form, _ in found if label is not None}
+    if len(labelled) < 2:
+        found = [f for f in found if f[0] is None]
+    return found
+
+
+@pytest.mark.parametrize(("which", "case"), [("kit", CASE), ("finance_kit", FINANCE)])
+def test_no_exercise_shows_its_answer_above_it(which, case, request):
+    """A trainer's trial: finance 1.1, 2.1, 3.1 and 5.1 and retail 2.1 printed the answer in a
+    table or sentence above the exercise, so a student could copy it and pass the check. For
+    every exercise of the executed student notebooks (blank), no number its checks test on the
+    kit's data (the instructor notebooks' answers there, :func:`workshop.trial_run`) is printed,
+    as the notebooks print numbers, in a markdown cell or an output above it."""
+    kit_dir = request.getfixturevalue(which)
+    blank = request.getfixturevalue(f"{which}_blank")
+    answers = workshop.trial_run(case, kit_dir / "data")["answers"]
+    n_exercises = sum(
+        len(workshop.exercises(nbformat.read(str(p), as_version=4)))
+        for p in get_case(case).notebooks
+    )
+    assert len(answers) == n_exercises >= 5
+    tested = 0
+    for answer in answers:
+        lines = _above(blank[answer["stage"]], answer["label"])
+        assert lines, answer["label"]
+        tested += bool(_checked_numbers(answer))
+        assert not _shown_answers(answer, lines), (answer["label"], _shown_answers(answer, lines))
+    assert tested >= n_exercises - 1  # retail 3.2's answer is a list of drivers (no number)
+    # the search finds an answer that is there: the finance table that gave 1.1 away
+    if case == FINANCE:
+        first = answers[0]
+        rate, (low, high) = first["names"]["baseline_rate"], first["names"]["baseline_ci"]
+        row = f"2025-11 2026-10   2,612   672   {rate:.1%}  {low:.1%}  {high:.1%}"
+        assert len(_shown_answers(first, ["Sources loaded.", row])) == 3

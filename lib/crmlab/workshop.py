@@ -1053,33 +1053,46 @@ def execute_kit(
     ``case``'s instructor notebooks. The kernel's namespace is cleared between notebooks.
     """
     import nbformat
-    import papermill
 
     from crmlab.cases import get_case
-    from crmlab.params import notebook_parameters
-    from crmlab.runner import KERNEL_NAME, start_kernel
 
     folder = Path(kit_dir) / "notebooks"
     paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     instructor = {p.stem: p for p in get_case(case).notebooks} if solutions else {}
+    notebooks = {}
+    for path in paths:
+        nb = nbformat.read(str(path), as_version=4)
+        if solutions:
+            nb = with_solutions(nb, nbformat.read(str(instructor[path.stem]), as_version=4))
+        notebooks[path.stem] = nb
+    return _execute(folder, notebooks, parameters)
+
+
+def _execute(
+    folder: Path, notebooks: Mapping[str, Any], parameters: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run ``notebooks`` (stage -> notebook, in that order) in one kernel started in ``folder``,
+    each written there as a hidden file first (its relative paths then read as the notebook's
+    own would), with the namespace cleared between them; returns stage -> executed notebook.
+    ``parameters`` go to each notebook that declares them. Raises on the first cell error."""
+    import nbformat
+    import papermill
+
+    from crmlab.params import notebook_parameters
+    from crmlab.runner import KERNEL_NAME, start_kernel
+
     km, sockets = start_kernel(folder)
     results: dict[str, Any] = {}
     try:
-        for i, path in enumerate(paths):
+        for i, (stage, nb) in enumerate(notebooks.items()):
             if i:
                 _reset_kernel(km)
-            source = path
-            if solutions:
-                nb = with_solutions(
-                    nbformat.read(str(path), as_version=4),
-                    nbformat.read(str(instructor[path.stem]), as_version=4),
-                )
-                source = folder / f".{path.stem}.solutions.ipynb"
-                nbformat.write(nb, str(source))
-            declared = notebook_parameters(source)
-            params = {k: v for k, v in (parameters or {}).items() if k in declared}
-            out = folder / f".{path.stem}.executed.ipynb"
+            source = folder / f".{stage}.source.ipynb"
+            out = folder / f".{stage}.executed.ipynb"
+            nbformat.write(nb, str(source))
             try:
+                declared = notebook_parameters(source)
+                params = {k: v for k, v in (parameters or {}).items() if k in declared}
                 papermill.execute_notebook(
                     str(source),
                     str(out),
@@ -1089,11 +1102,10 @@ def execute_kit(
                     progress_bar=False,
                     cwd=str(folder),
                 )
-                results[path.stem] = nbformat.read(str(out), as_version=4)
+                results[stage] = nbformat.read(str(out), as_version=4)
             finally:
                 out.unlink(missing_ok=True)
-                if source != path:
-                    source.unlink(missing_ok=True)
+                source.unlink(missing_ok=True)
     finally:
         km.shutdown_kernel(now=True)
         shutil.rmtree(sockets, ignore_errors=True)
@@ -1136,3 +1148,208 @@ def _jinja():
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# the trial run: the instructor notebooks on the kit's data
+# --------------------------------------------------------------------------------------------
+#: The tag of the cells a trial run adds after each exercise's checks; their output, one line
+#: starting with :data:`ANSWER_MARK`, holds the exercise's answers as JSON.
+ANSWER_PROBE = "answer-probe"
+ANSWER_MARK = "crmlab-answers: "
+
+
+def plain(value: Any) -> Any:
+    """An answer as JSON data: numbers, text, yes/no, lists and dicts as
+    :func:`crmlab.results.to_jsonable` records them (a table: column -> row -> value, NaN ->
+    None); a result object as a dict of its ``table`` (a fitted model's coefficients) or, for a
+    dataclass, its fields that are plain data, with :data:`OBJECT` naming its type; else
+    ``"<TypeName>"``."""
+    import dataclasses
+
+    from crmlab.results import to_jsonable
+
+    try:
+        return to_jsonable(value)
+    except CrmlabError:
+        pass
+    kind = {OBJECT: type(value).__name__}  # a result object's fields, marked as such
+    table = getattr(value, "table", None)
+    if table is not None and hasattr(table, "columns"):
+        return {**kind, "table": plain(table)}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            try:
+                kind[f.name] = to_jsonable(getattr(value, f.name))
+            except CrmlabError:
+                continue
+        return kind
+    return f"<{type(value).__name__}>"
+
+
+#: The key that marks a result object's fields in :func:`plain` data (its type's name).
+OBJECT = "__object__"
+
+
+def print_answers(label: str, namespace: Mapping[str, Any], names, figures) -> None:
+    """Print the answers of exercise ``label`` (a trial run's probe cell calls it right after the
+    exercise's checks, which passed): each checked name in ``namespace`` and each checked figure
+    of the running stage, as :func:`plain` data on one line after :data:`ANSWER_MARK`. A name or
+    figure the notebook did not define (an exercise its data skip) is None."""
+    import json
+
+    from crmlab.results import recorded
+
+    figures_now = recorded()
+    found = {
+        "exercise": label,
+        "names": {n: plain(namespace.get(n)) for n in names},
+        "figures": {f: plain(figures_now.get(f)) for f in figures},
+    }
+    print(ANSWER_MARK + json.dumps(found, ensure_ascii=False))
+
+
+def exercises(nb, stage_number: str = "") -> list[dict]:
+    """The exercises of an instructor notebook, in order: ``label`` ("2.1", as the student
+    notebook numbers them), ``cell`` (the solution cell's index), ``title`` (:func:`short_title`
+    of its prompt), ``prompt``, ``code`` (the solution without its comment), ``names`` and
+    ``figures`` (what its checks test) and ``last_check`` (the index of its last check cell)."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "solution" not in _tags(cell):
+            continue
+        prompt, _, code = parse_exercise(cell.source)
+        last = i
+        while last + 1 < len(nb.cells) and "check" in _tags(nb.cells[last + 1]):
+            last += 1
+        n = len(found) + 1
+        found.append(
+            {
+                "label": f"{stage_number}.{n}" if stage_number else str(n),
+                "cell": i,
+                "title": short_title(prompt) if prompt else "exercise",
+                "prompt": prompt,
+                "code": code.strip("\n"),
+                "names": _checked_names(nb, i),
+                "figures": _checked_names(nb, i, "check_recorded"),
+                "last_check": last,
+            }
+        )
+    return found
+
+
+def _stage_number(stage: str) -> str:
+    return str(int(stage[:2])) if stage[:2].isdigit() else ""
+
+
+def with_answer_probes(nb, stage_number: str = ""):
+    """A copy of an instructor notebook with a probe cell (tagged :data:`ANSWER_PROBE`) after
+    each exercise's checks, printing its answers (:func:`print_answers`)."""
+    import copy
+
+    import nbformat
+
+    out = copy.deepcopy(nb)
+    for ex in reversed(exercises(nb, stage_number)):
+        probe = nbformat.v4.new_code_cell(
+            "from crmlab import workshop as _workshop\n\n"
+            f"_workshop.print_answers({ex['label']!r}, globals(), {ex['names']!r}, "
+            f"{ex['figures']!r})"
+        )
+        probe.metadata["tags"] = [ANSWER_PROBE]
+        probe.id = f"answer-probe-{ex['label'].replace('.', '-')}"
+        out.cells.insert(ex["last_check"] + 1, probe)
+    return out
+
+
+def read_answers(executed_nb) -> dict[str, dict]:
+    """Exercise label -> ``{"names": ..., "figures": ...}`` from the probe cells of an executed
+    notebook (:func:`with_answer_probes`)."""
+    import json
+
+    found = {}
+    for cell in executed_nb.cells:
+        if cell.cell_type != "code" or ANSWER_PROBE not in _tags(cell):
+            continue
+        for out in cell.get("outputs", []):
+            for line in out.get("text", "").splitlines():
+                if line.startswith(ANSWER_MARK):
+                    data = json.loads(line[len(ANSWER_MARK) :])
+                    found[data.pop("exercise")] = data
+    return found
+
+
+#: Trial runs already made in this process, by case, the data files' names, sizes and dates and
+#: the notebooks' (a kit rebuilt on the same data, as the tests do, reuses its trial run).
+_TRIALS: dict[tuple, dict] = {}
+
+
+def _fingerprint(folder: Path) -> tuple:
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    return tuple((p.relative_to(folder).as_posix(), *_stat(p)) for p in files)
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def trial_run(case: str, data_dir: str | Path) -> dict:
+    """Run the instructor notebooks of ``case`` on the kit's data in ``data_dir`` (default
+    parameters, a temporary run folder), as the trainer's solutions would run: returns
+    ``{"results": the figures the run recorded (flat, as results.json), "answers": [...]}``,
+    one entry per exercise, with its ``stage``, ``label``, ``title``, ``code`` and the values
+    of the names and figures its checks test (``names``, ``figures``; :func:`plain` data). The
+    instructor checks raise on a wrong answer, so each value is the one its check computes on
+    these data.
+
+    Raises :class:`~crmlab.errors.CrmlabError` when a notebook fails on the data (e.g. a check
+    whose exercise these data break). About as long as ``crmlab run`` of the case; a kit rebuilt
+    on the same data in the same process reuses the run."""
+    import nbformat
+
+    from crmlab.cases import get_case
+    from crmlab.results import collect_results
+
+    c = get_case(case)
+    data = Path(data_dir).resolve()
+    key = (case, _fingerprint(data), tuple(_stat(p) for p in c.notebooks))
+    if key in _TRIALS:
+        return _TRIALS[key]
+    notebooks, found = {}, {}
+    for path in c.notebooks:
+        nb = nbformat.read(str(path), as_version=4)
+        number = _stage_number(path.stem)
+        notebooks[path.stem] = with_answer_probes(nb, number)
+        found[path.stem] = exercises(nb, number)
+    with tempfile.TemporaryDirectory(prefix="crmlab-trial-") as tmp:
+        folder, run = Path(tmp) / "notebooks", Path(tmp) / "work"
+        folder.mkdir()
+        try:
+            executed = _execute(folder, notebooks, {"data_dir": str(data), "run_dir": str(run)})
+        except Exception as e:  # papermill's error names the cell and the exception
+            lines = [ln for ln in str(e).splitlines() if ln.strip()]
+            raise CrmlabError(
+                f"The instructor notebooks of '{case}' fail on the kit's data ({data}): "
+                + " | ".join(lines[-3:])
+                + " - the kit's exercises would not work on these data; check the data files "
+                "(crmlab validate) or build the kit on the case's synthetic data."
+            ) from None
+        results = collect_results(run, c.stages)
+    answers = []
+    for stage, nb in executed.items():
+        values = read_answers(nb)
+        for ex in found[stage]:
+            got = values.get(ex["label"], {})
+            answers.append(
+                {
+                    "stage": stage,
+                    "label": ex["label"],
+                    "title": ex["title"],
+                    "code": ex["code"],
+                    "names": got.get("names", dict.fromkeys(ex["names"])),
+                    "figures": got.get("figures", dict.fromkeys(ex["figures"])),
+                }
+            )
+    _TRIALS[key] = {"results": results, "answers": answers}
+    return _TRIALS[key]
