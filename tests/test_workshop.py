@@ -1283,3 +1283,37 @@ def test_no_exercise_shows_its_answer_above_it(which, case, request):
         rate, (low, high) = first["names"]["baseline_rate"], first["names"]["baseline_ci"]
         row = f"2025-11 2026-10   2,612   672   {rate:.1%}  {low:.1%}  {high:.1%}"
         assert len(_shown_answers(first, ["Sources loaded.", row])) == 3
+
+
+# --------------------------------------------------------------------------------------------
+# only the sections that apply to the kit's data
+# --------------------------------------------------------------------------------------------
+def _condition_tags(nb) -> list[str]:
+    return [
+        t for c in nb.cells for t in c.metadata.get("tags", []) if t.startswith(("only-", "unl"))
+    ]
+
+
+def test_finance_student_notebooks_hold_only_the_sections_of_the_kit_data(finance_kit):
+    """The finance kit's data are dated (the trial run records no ``churn.basis``): its student
+    notebooks leave out the markdown of the churn-flag path (``only-if:churn.basis=flag``, 5
+    cells in the instructor notebooks) and keep the dated path's (``unless:churn.basis=flag``,
+    29). A run on a flag extract (``churn.basis`` recorded as "flag") reads the other way; code
+    cells and notes for analysts stay in either."""
+    assert workshop.trial_run(FINANCE, finance_kit / "data")["results"].get("churn.basis") is None
+    kept = {"only-if:churn.basis=flag": 0, "unless:churn.basis=flag": 0}
+    for path in get_case(FINANCE).notebooks:
+        student = nbformat.read(str(finance_kit / "notebooks" / path.name), as_version=4)
+        for tag in _condition_tags(student):
+            kept[tag] += 1
+    assert kept == {"only-if:churn.basis=flag": 0, "unless:churn.basis=flag": 29}
+    nb = nbformat.read(str(get_case(FINANCE).notebooks[0]), as_version=4)
+    assert _condition_tags(nb).count("only-if:churn.basis=flag") == 1
+    flag = workshop.make_student_notebook(nb, "1", results={"churn.basis": "flag"})
+    assert _condition_tags(flag) == ["only-if:churn.basis=flag"]
+    dated = workshop.make_student_notebook(nb, "1", results={})
+    assert "only-if:churn.basis=flag" not in _condition_tags(dated)
+    assert _condition_tags(dated).count("unless:churn.basis=flag") == 6
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for made in (flag, dated, workshop.make_student_notebook(nb, "1")):
+        assert sum(c.cell_type == "code" for c in made.cells) == len(code) + 1  # the set-up

@@ -44,6 +44,10 @@ Without solutions, ``<out>-trainer/``::
 With ``solutions=True``, ``<out>-solutions/`` (:func:`solutions_dir`, :func:`write_solutions`):
 the same two guides, the instructor notebooks with their canonical outputs in ``notebooks/``
 (they write to their own ``work/``) and a README - one folder holds all the trainer's files.
+
+Before writing the student notebooks, :func:`build_kit` runs the instructor notebooks on the kit's
+data (:func:`trial_run`): its recorded figures decide which markdown applies to the data (the
+``only-if:`` / ``unless:`` tags, as in the report).
 """
 
 from __future__ import annotations
@@ -462,16 +466,38 @@ SETUP_SOURCE = (
 )
 
 
+def applies(cell, results: Mapping[str, Any] | None) -> bool:
+    """Whether a markdown cell belongs in a student notebook whose data recorded ``results``:
+    its ``only-if:`` / ``unless:`` tags read as the canonical run reads them
+    (:func:`crmlab.results.condition_holds`, as :func:`crmlab.results.cell_applies` does for
+    the report) - a finance kit on dated data leaves out the sections of the churn-flag path.
+    Code cells always apply (they run on any data and say nothing when they do not apply), and
+    so do ``notebook-only`` notes, which the report leaves out but a notebook keeps.
+    ``results`` None: every cell applies."""
+    from crmlab.results import ONLY_IF, UNLESS, condition_holds
+
+    if results is None or cell.cell_type != "markdown":
+        return True
+    conditions = [t for t in _tags(cell) if t.startswith((ONLY_IF, UNLESS))]
+    return all(condition_holds(dict(results), t) for t in conditions)
+
+
 def make_student_notebook(
-    nb, stage_number: str = "", data_dir: str = "../data", run_dir: str = "../work"
+    nb,
+    stage_number: str = "",
+    data_dir: str = "../data",
+    run_dir: str = "../work",
+    results: Mapping[str, Any] | None = None,
 ):
     """A student copy of an instructor notebook (the input is not modified).
 
     Solution cells become exercise cells (prompt, hint, the names the checks test, no code);
     check cells say in words what they test and their code is hidden (:func:`student_check_cell`);
     a set-up cell switching :func:`check` to student mode comes first; outputs are cleared; the
-    ``data_dir`` and ``run_dir`` parameter defaults point into the kit. Raises
-    :class:`~crmlab.errors.CrmlabError` if a solution cell is not a leaf.
+    ``data_dir`` and ``run_dir`` parameter defaults point into the kit. ``results``, the figures
+    a run on the kit's data records (:func:`trial_run`), leave out the markdown written for
+    another shape of data (:func:`applies`). Raises :class:`~crmlab.errors.CrmlabError` if a
+    solution cell is not a leaf.
     """
     import copy
 
@@ -498,7 +524,7 @@ def make_student_notebook(
             cell.execution_count = None
             for key in ("execution", "papermill"):
                 cell.metadata.pop(key, None)
-        if "injected-parameters" in tags:
+        if "injected-parameters" in tags or not applies(cell, results):
             continue
         if "parameters" in tags:
             for name, value in (("data_dir", data_dir), ("run_dir", run_dir)):
@@ -938,6 +964,11 @@ def build_kit(
     building without solutions, ``<out>-trainer/`` with them), which belongs to the kit replaced.
     Returns ``out_dir``.
 
+    The instructor notebooks are first run on the kit's data (:func:`trial_run`, about as long
+    as ``crmlab run``; it fails when the exercises would not work on the data): the student
+    notebooks leave out the markdown of another shape of data (a finance kit on dated data has
+    no sections of the churn-flag path, :func:`applies`).
+
     ``install/`` gets a wheel of the running crmlab and the project's pinned versions
     (:func:`write_install`; about 1.5 s), and the README the commands that install them. When
     crmlab runs without its project sources, the kit has no ``install/`` and its README says so.
@@ -974,11 +1005,12 @@ def build_kit(
         source, out / "data", ignore=shutil.ignore_patterns(".*", "truth*", "__pycache__")
     )
     install = write_install(out)
+    trial = trial_run(case, out / "data")  # which sections apply to the kit's data
     instructors, students = {}, {}
     for path in c.notebooks:
         nb = nbformat.read(str(path), as_version=4)
         number = str(int(path.stem[:2])) if path.stem[:2].isdigit() else ""
-        students[path.stem] = make_student_notebook(nb, number)
+        students[path.stem] = make_student_notebook(nb, number, results=trial["results"])
         nbformat.write(students[path.stem], str(out / "notebooks" / path.name))
         instructors[path.stem] = nb
     env = _jinja()
@@ -1301,7 +1333,8 @@ def trial_run(case: str, data_dir: str | Path) -> dict:
     one entry per exercise, with its ``stage``, ``label``, ``title``, ``code`` and the values
     of the names and figures its checks test (``names``, ``figures``; :func:`plain` data). The
     instructor checks raise on a wrong answer, so each value is the one its check computes on
-    these data.
+    these data. The kit builder takes from it which markdown applies to the kit's data
+    (:func:`make_student_notebook`'s ``results``).
 
     Raises :class:`~crmlab.errors.CrmlabError` when a notebook fails on the data (e.g. a check
     whose exercise these data break). About as long as ``crmlab run`` of the case; a kit rebuilt
