@@ -532,19 +532,23 @@ def _latin_words(text: str) -> set[str]:
 def test_trainer_guide_in_chinese_has_the_same_agenda_and_no_english_left(kit):
     en, zh = _guide(kit), _guide(kit, "zh")
     rows_en, rows_zh = _agenda_rows(en), _agenda_rows(zh)
-    # set-up, five stages, wrap-up; 15 min set-up then 35, 30, 50, 40, 35 (the case spec)
+    # set-up, five stages, wrap-up; 15 min set-up then 35, 30, 50, 40, 35 (the case spec), with
+    # a 15-minute break before a stage that would end more than 90 minutes after the last one
     assert [r[:2] for r in rows_en] == [
         ("0:00", "15"),
         ("0:15", "35"),
         ("0:50", "30"),
-        ("1:20", "50"),
-        ("2:10", "40"),
-        ("2:50", "35"),
-        ("3:25", "15"),  # the wrap-up starts when the last stage ends
+        ("1:20", "15"),  # break: stage 3 would end at 2:10, 130 minutes in
+        ("1:35", "50"),
+        ("2:25", "40"),  # ends 90 minutes after the break: no break yet
+        ("3:05", "15"),  # break
+        ("3:20", "35"),
+        ("3:55", "15"),  # the wrap-up starts when the last stage ends
     ]
     assert rows_zh == rows_en  # same timings and the same exercises (1.1, 3.1, 3.2, ...)
     assert sum(len(r[2]) for r in rows_zh) == 6
-    assert "220 分钟" in zh  # 15 + 190 + 15
+    assert "250 分钟" in zh and "休息 2 次、每次 15 分钟" in zh  # 15 + 190 + 2 x 15 + 15
+    assert "**Length:** 250 minutes" in en and "2 breaks of 15" in en
     headings = [ln for ln in zh.splitlines() if ln.startswith("#") or ln.startswith("**阶段")]
     assert len(headings) == 4 + 5 and headings[0].startswith("# 培训师指南：零售客户满意度")
     for line in headings:
@@ -1317,3 +1321,31 @@ def test_finance_student_notebooks_hold_only_the_sections_of_the_kit_data(financ
     code = [c for c in nb.cells if c.cell_type == "code"]
     for made in (flag, dated, workshop.make_student_notebook(nb, "1")):
         assert sum(c.cell_type == "code" for c in made.cells) == len(code) + 1  # the set-up
+
+
+@pytest.mark.parametrize("which", ["kit", "finance_kit"])
+def test_agenda_breaks_fall_between_stages_every_90_minutes_or_so(which, request):
+    """A trainer's trial: the agenda ran about 220 minutes without a break. Each row starts when
+    the one before ends; a 15-minute break row sits between two stages (never first, never
+    inside a stage), and no stretch without a break runs past 90 minutes (unless one stage alone
+    is longer); the length the guide states is the wrap-up's end."""
+    guide = _guide(request.getfixturevalue(which))
+    titles = [ln.split("|")[2].strip() for ln in guide.splitlines() if re.match(r"\| \d:\d\d", ln)]
+    rows = _agenda_rows(guide)
+    assert len(titles) == len(rows) and titles[0].startswith("Set-up")
+    minutes = lambda clock: int(clock.split(":")[0]) * 60 + int(clock.split(":")[1])  # noqa: E731
+    for (start, length, _), (after, _, _) in zip(rows, rows[1:], strict=False):
+        assert minutes(start) + int(length) == minutes(after), (start, after)
+    breaks = [i for i, t in enumerate(titles) if t == "Break"]
+    assert breaks, "no break"
+    since = 0
+    for i, (title, (_, length, _)) in enumerate(zip(titles, rows, strict=True)):
+        if title == "Break":
+            assert length == "15" and 1 < i < len(rows) - 1
+            assert titles[i - 1] != "Break" and titles[i + 1].startswith("0")  # a stage after
+            since = 0
+            continue
+        since += int(length)
+        assert since <= 90 or since == int(length), (title, since)
+    end = minutes(rows[-1][0]) + int(rows[-1][1])
+    assert f"**Length:** {end} minutes" in guide

@@ -581,15 +581,22 @@ def _exercises_of(instructor_nb) -> list[tuple[str, str]]:
 
 def _agenda(case, spec: dict, instructor_nbs: dict, lang: str = "en") -> list[dict]:
     """One row per stage: start time, minutes, title, learning goals, questions and exercises in
-    ``lang``. Exercise titles come from the solution cells (English); for another language the
-    stage spec's ``exercises: {<first checked name>: {zh: ...}}`` gives them (English if not)."""
+    ``lang``, and ``break_before``: None, or the start and minutes of a break before the stage
+    (:data:`BREAK_EVERY`). Exercise titles come from the solution cells (English); for another
+    language the stage spec's ``exercises: {<first checked name>: {zh: ...}}`` gives them
+    (English if not)."""
     from crmlab import casespec
 
     rows = []
     clock = int((spec.get("workshop") or {}).get("setup_minutes", 15))
+    since = clock  # minutes since the start or the last break
     for stage in case.stages:
         s = casespec.stage_spec(spec, stage)
         minutes = int(s.get("minutes", 30))
+        pause = None  # a break between stages, never inside one
+        if rows and since + minutes > BREAK_EVERY:
+            pause = {"start": _clock(clock), "minutes": BREAK_MINUTES}
+            clock, since = clock + BREAK_MINUTES, 0
         number = str(int(stage[:2])) if stage[:2].isdigit() else stage
         titles = s.get("exercises") or {}
         exercises = [
@@ -606,10 +613,24 @@ def _agenda(case, spec: dict, instructor_nbs: dict, lang: str = "en") -> list[di
                 "learning_goals": [casespec.text(g, lang) for g in s.get("learning_goals") or []],
                 "questions": [casespec.text(q, lang) for q in s.get("questions") or []],
                 "exercises": exercises,
+                "break_before": pause,
             }
         )
-        clock += minutes
+        clock, since = clock + minutes, since + minutes
     return rows
+
+
+#: The agenda's breaks: :data:`BREAK_MINUTES` long, before a stage that would otherwise end more
+#: than :data:`BREAK_EVERY` minutes after the start or the last break (between stages, never
+#: inside one: a 220-minute workshop gets two).
+BREAK_MINUTES = 15
+BREAK_EVERY = 90
+
+
+def _wrap_up_start(setup_minutes: int, agenda: list[dict]) -> int:
+    """Minutes from the start to the wrap-up: the set-up, every stage and every break."""
+    breaks = sum(r["break_before"]["minutes"] for r in agenda if r["break_before"])
+    return setup_minutes + sum(r["minutes"] for r in agenda) + breaks
 
 
 #: The trainer guide's files by language (the English one keeps its historic name), written
@@ -1018,7 +1039,7 @@ def build_kit(
     guides, agendas, contexts = {}, {}, {}
     for guide_lang in LANGUAGES:
         agenda = _agenda(c, spec, instructors, guide_lang)
-        wrap_up = int(ws.get("setup_minutes", 15)) + sum(r["minutes"] for r in agenda)  # starts
+        wrap_up = _wrap_up_start(int(ws.get("setup_minutes", 15)), agenda)
         context = {
             "case": c,
             "title": casespec.text(spec.get("title"), guide_lang) or c.title,
@@ -1027,6 +1048,8 @@ def build_kit(
             "wrap_up_minutes": int(ws.get("wrap_up_minutes", 15)),
             "total_minutes": wrap_up + int(ws.get("wrap_up_minutes", 15)),
             "wrap_up_start": _clock(wrap_up),
+            "n_breaks": sum(1 for r in agenda if r["break_before"]),
+            "break_minutes": BREAK_MINUTES,
             "audience": casespec.text(ws.get("audience"), guide_lang).rstrip(".。"),
             "n_exercises": sum(len(r["exercises"]) for r in agenda),
             "data_files": sorted(p.name for p in (out / "data").iterdir()),
