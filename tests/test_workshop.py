@@ -1349,3 +1349,105 @@ def test_agenda_breaks_fall_between_stages_every_90_minutes_or_so(which, request
         assert since <= 90 or since == int(length), (title, since)
     end = minutes(rows[-1][0]) + int(rows[-1][1])
     assert f"**Length:** {end} minutes" in guide
+
+
+# --------------------------------------------------------------------------------------------
+# the answer key
+# --------------------------------------------------------------------------------------------
+def _with_answers(student_nb, answers: list[dict]):
+    """A student notebook whose exercise cells set the names and record the figures of
+    ``answers`` (as ``answers.json`` holds them) instead of a student's code."""
+    import copy
+    import json
+
+    out = copy.deepcopy(student_nb)
+    by_label = {a["label"]: a for a in answers}
+    for i, cell in enumerate(out.cells):
+        label = cell.metadata.get("crmlab", {}).get("exercise")
+        if label in by_label:
+            data = json.dumps({k: by_label[label][k] for k in ("names", "figures")})
+            out.cells[i] = nbformat.v4.new_code_cell(
+                "import json\n\nimport crmlab\nfrom crmlab import workshop as _w\n\n"
+                f"_answer = json.loads({data!r})\n"
+                "for _k, _v in _answer['names'].items():\n"
+                "    if _v is not None:\n"
+                "        globals()[_k] = _w.revive(_v)\n"
+                "for _k, _v in _answer['figures'].items():\n"
+                "    if _v is not None:\n"
+                "        crmlab.record(_k, _v)"
+            )
+    return out
+
+
+def _listed(key: str, label: str, marker: str) -> dict[str, str]:
+    """Name -> what the answer key lists after ``- `name`: `` under exercise ``label``."""
+    section = key.split(f"{marker}{label}", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"^- `([^`]+)`: ?(.*)$", section, flags=re.M))
+
+
+@pytest.mark.parametrize(("which", "case"), [("kit", CASE), ("finance_kit", FINANCE)])
+def test_answer_key_lists_the_answers_the_checks_compute_on_the_kit_data(which, case, request):
+    """A trainer's trial: --solutions gave no answer key. ANSWER_KEY.md and .zh.md in the
+    solutions folder list every exercise with its number, title and solution code and each
+    answer as computed on the kit's data; put back into the student notebooks as the students'
+    answers (answers.json, every digit), the checks, which compute their own values on the kit's
+    data, all say "Well done"; and each number the key lists is that answer, rounded."""
+    import json
+
+    kit_dir = request.getfixturevalue(which)
+    sol = workshop.solutions_dir(kit_dir)
+    en = (sol / "ANSWER_KEY.md").read_text(encoding="utf-8")
+    zh = (sol / "ANSWER_KEY.zh.md").read_text(encoding="utf-8")
+    answers = json.loads((sol / workshop.ANSWERS_JSON).read_text(encoding="utf-8"))
+    readme = (sol / "README.md").read_text(encoding="utf-8")
+    assert "`ANSWER_KEY.md`" in readme and "`ANSWER_KEY.zh.md`" in readme
+    assert "`ANSWER_KEY.md`" in _guide(kit_dir) and "`ANSWER_KEY.zh.md`" in _guide(kit_dir, "zh")
+    assert len(answers) == sum(len(lines) for lines in _exercise_labels(case).values())
+    assert [a["label"] for a in answers] == [
+        label for labels in _exercise_labels(case).values() for label in labels
+    ]
+    numbers = 0
+    for a in answers:
+        assert f"\n## {a['label']}: {a['title']}\n" in en
+        assert f"\n## 练习 {a['label']}：" in zh
+        for line in a["code"].splitlines():
+            assert line in en and line in zh
+        listed = _listed(en, a["label"], "\n## ")
+        assert set(a["names"]) <= set(listed) and set(a["figures"]) <= set(listed)
+        for name, value in {**a["names"], **a["figures"]}.items():
+            assert value is not None, (a["label"], name)  # every check ran on the kit data
+            same = re.fullmatch(r"recorded, the same as `(\w+)`", listed[name])
+            if same:  # a recorded figure that is a name's value again
+                assert value == a["names"][same.group(1)], (a["label"], name)
+            elif isinstance(value, float):
+                numbers += 1
+                assert float(listed[name].replace(",", "")) == pytest.approx(value, rel=1e-3)
+    assert numbers >= 3
+    assert "(not computed on these data)" not in en  # no answer left out
+    # the answers as listed pass every check on the kit's data
+    folder = kit_dir / "notebooks"
+    blank = {
+        p.stem: nbformat.read(str(p), as_version=4)
+        for p in sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    }
+    students = {stage: _with_answers(nb, answers) for stage, nb in blank.items()}
+    messages = _messages(workshop._execute(folder, students))
+    lines = [line for stage_lines in messages.values() for line in stage_lines]
+    assert len(lines) == sum(_check_calls(case).values())
+    assert all(line.startswith("\u2705 Well done") for line in lines), messages
+    # and a wrong listed answer would not: the first number off by 1%
+    wrong = json.loads(json.dumps(answers))
+    name, value = next((n, v) for n, v in wrong[0]["names"].items() if isinstance(v, float | int))
+    wrong[0]["names"][name] = value * 1.01 + 1
+    stage = wrong[0]["stage"]
+    said = _messages(workshop._execute(folder, {stage: _with_answers(blank[stage], wrong)}))
+    assert any(line.startswith("\u274c Not quite") for line in said[stage]), said
+
+
+def _exercise_labels(case: str) -> dict[str, list[str]]:
+    """Stage -> the labels of its exercises ("2.1"), from the instructor notebooks."""
+    labels = {}
+    for path in get_case(case).notebooks:
+        nb = nbformat.read(str(path), as_version=4)
+        labels[path.stem] = [e["label"] for e in workshop.exercises(nb, path.stem[1])]
+    return labels

@@ -43,11 +43,16 @@ Without solutions, ``<out>-trainer/``::
 
 With ``solutions=True``, ``<out>-solutions/`` (:func:`solutions_dir`, :func:`write_solutions`):
 the same two guides, the instructor notebooks with their canonical outputs in ``notebooks/``
-(they write to their own ``work/``) and a README - one folder holds all the trainer's files.
+(they write to their own ``work/``), a README and the answer key (:func:`write_answer_key`) -
+one folder holds all the trainer's files::
+
+    ANSWER_KEY.md              each exercise: number, title, the answers its checks computed on
+    ANSWER_KEY.zh.md           the kit's data, the solution code (Chinese: 练习答案)
+    answers.json               the same answers, every digit
 
 Before writing the student notebooks, :func:`build_kit` runs the instructor notebooks on the kit's
 data (:func:`trial_run`): its recorded figures decide which markdown applies to the data (the
-``only-if:`` / ``unless:`` tags, as in the report).
+``only-if:`` / ``unless:`` tags, as in the report), and its answers make the answer key.
 """
 
 from __future__ import annotations
@@ -1059,6 +1064,7 @@ def build_kit(
             "install": {**install, "dir": INSTALL_DIR},
             "guides": GUIDES,
             "references": REFERENCES,
+            "answer_keys": ANSWER_KEYS,
         }
         suffix = "" if guide_lang == "en" else f".{guide_lang}"
         guides[guide_lang] = env.get_template(f"trainer_guide{suffix}.md.j2").render(**context)
@@ -1070,6 +1076,7 @@ def build_kit(
     write_references(out, guides, agendas, students)
     if solutions:
         write_solutions(case, out, contexts[lang], lang)
+        write_answer_key(trainer, spec, trial["answers"], contexts)
     else:
         if trainer.exists():
             shutil.rmtree(trainer)
@@ -1357,7 +1364,7 @@ def trial_run(case: str, data_dir: str | Path) -> dict:
     of the names and figures its checks test (``names``, ``figures``; :func:`plain` data). The
     instructor checks raise on a wrong answer, so each value is the one its check computes on
     these data. The kit builder takes from it which markdown applies to the kit's data
-    (:func:`make_student_notebook`'s ``results``).
+    (:func:`make_student_notebook`'s ``results``) and the answer key.
 
     Raises :class:`~crmlab.errors.CrmlabError` when a notebook fails on the data (e.g. a check
     whose exercise these data break). About as long as ``crmlab run`` of the case; a kit rebuilt
@@ -1409,3 +1416,147 @@ def trial_run(case: str, data_dir: str | Path) -> dict:
             )
     _TRIALS[key] = {"results": results, "answers": answers}
     return _TRIALS[key]
+
+
+# --------------------------------------------------------------------------------------------
+# the answer key
+# --------------------------------------------------------------------------------------------
+#: The answer key's files by language, in the solutions folder (:func:`write_answer_key`), and
+#: its answers as JSON data (full precision; what the tests put back into the exercises).
+ANSWER_KEYS = {"en": "ANSWER_KEY.md", "zh": "ANSWER_KEY.zh.md"}
+ANSWERS_JSON = "answers.json"
+
+
+def number(x: float) -> str:
+    """A number of the answer key: 4 significant digits, no trailing zeros, no exponent for
+    ordinary sizes (0.2573, 2.161, 195.3, 12,346, 0.05); below 0.0001 in scientific notation (a
+    p-value)."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        return str(x)
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    if x != 0 and abs(x) < 1e-4:
+        return f"{x:.3e}"
+    places = max(0, 3 - math.floor(math.log10(abs(x)))) if x else 1
+    text = f"{x:,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _answer_text(value: Any, lang: str) -> str:
+    """An answer's value on one line of the key (a table goes under it, :func:`_answer_table`)."""
+    if value is None:
+        return "-" if lang == "zh" else "- (not computed on these data)"
+    if isinstance(value, bool):
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
+    if isinstance(value, numbers.Real):
+        return number(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_answer_text(v, lang) for v in value) + "]"
+    if isinstance(value, dict):
+        sep = "；" if lang == "zh" else "; "
+        parts = []
+        for k, v in value.items():
+            if k != OBJECT and not _is_table(v):
+                parts.append(f"{k}: {_answer_text(v, lang)}")
+        return sep.join(parts)
+    return str(value)
+
+
+def _is_table(value: Any) -> bool:
+    """Whether :func:`plain` data are a table (column -> row -> value)."""
+    return (
+        isinstance(value, dict) and bool(value) and all(isinstance(v, dict) for v in value.values())
+    )
+
+
+def _answer_table(table: dict, lang: str) -> list[str]:
+    """A :func:`plain` table as markdown rows (rows by the table's row labels)."""
+    columns = list(table)
+    rows = list(dict.fromkeys(r for col in table.values() for r in col))
+    lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for r in rows:
+        cells = [_answer_text(table[c].get(r), lang) for c in columns]
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _answer_lines(name: str, value: Any, lang: str) -> list[str]:
+    """The key's lines for one checked name or figure: ``- `name`: value`` and its tables."""
+    tables = {}
+    if _is_table(value):
+        tables, shown = {"": value}, ""
+    else:
+        if isinstance(value, dict):
+            tables = {k: v for k, v in value.items() if _is_table(v)}
+        shown = _answer_text(value, lang)
+    lines = [f"- `{name}`" + (f": {shown}" if shown else ":")]
+    for key, table in tables.items():
+        lines += (
+            [""]
+            + ([f"  `{key}`:", ""] if key else [])
+            + ["  " + ln for ln in _answer_table(table, lang)]
+        )
+    return lines
+
+
+_SAME = {"en": "recorded, the same as `{name}`", "zh": "记录的数值，与 `{name}` 相同"}
+
+
+def write_answer_key(folder: Path, spec: dict, answers: list[dict], contexts: Mapping) -> list:
+    """Write the answer key into the solutions ``folder``: for each exercise its number, short
+    title (Chinese from the stage spec's ``exercises``, as in the trainer guide), the answers its
+    checks test as they computed them on the kit's data (the names it defines and the figures it
+    records: :func:`trial_run`'s ``answers``, never typed in) and the solution code, in English
+    and Chinese (:data:`ANSWER_KEYS`), and the same answers as JSON (:data:`ANSWERS_JSON`)."""
+    import json
+
+    from crmlab import casespec
+
+    env = _jinja()
+    written = []
+    for lang, name in ANSWER_KEYS.items():
+        entries = []
+        for a in answers:
+            titles = casespec.stage_spec(spec, a["stage"]).get("exercises") or {}
+            first = next(iter(a["names"]), "")
+            lines = []
+            for key, value in a["names"].items():
+                lines += _answer_lines(key, value, lang)
+            for key, value in a["figures"].items():  # recorded; often a name's value again
+                same = next((n for n, v in a["names"].items() if v == value), None)
+                if same is None or value is None:
+                    lines += _answer_lines(key, value, lang)
+                else:
+                    lines.append(f"- `{key}`: " + _SAME[lang].format(name=same))
+            entries.append(
+                {
+                    **a,
+                    "title": casespec.text(titles.get(first), lang, a["title"]),
+                    "lines": lines,
+                }
+            )
+        suffix = "" if lang == "en" else f".{lang}"
+        text = env.get_template(f"answer_key{suffix}.md.j2").render(
+            **{**contexts[lang], "answer_keys": ANSWER_KEYS}, answers=entries
+        )
+        (folder / name).write_text(text, encoding="utf-8")
+        written.append(folder / name)
+    (folder / ANSWERS_JSON).write_text(
+        json.dumps(answers, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+    return written + [folder / ANSWERS_JSON]
+
+
+def revive(value: Any) -> Any:
+    """An answer of :data:`ANSWERS_JSON` back as a value a check reads: a table as a DataFrame, a
+    result object as a namespace of its fields (its own tables as DataFrames); other values as
+    they are (a check compares a list with a tuple, a dict by key)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    if isinstance(value, dict) and OBJECT in value:
+        return SimpleNamespace(**{k: revive(v) for k, v in value.items() if k != OBJECT})
+    if _is_table(value):
+        return pd.DataFrame(value)
+    return value
