@@ -1065,6 +1065,17 @@ def test_a_note_is_said_in_chinese_sentence_by_sentence():
     )
     assert i18n.note(pilot).endswith("提取数据共有 2,000 名客户。")
     assert "**4,901 名客户**" in i18n.note(pilot)
+    # the data-quality verdict quotes its largest finding (a byod run's missing column)
+    verdict = (
+        "The faults are not few: 10 finding(s), the largest: Column 'store id' is named in the "
+        "rules but not in the table (columns: transaction id, date, amount) (100.0% of the "
+        "transactions rows). 2 of them are errors: 4,262 row(s) that cannot be used as they "
+        "are, so the rule drops them."
+    )
+    assert i18n.note(verdict) == (
+        "发现的问题不少：共 10 项，最大的一项：规则中的门店列不在表中（表中的列：交易编号、日期、"
+        "金额）（占交易表行数的 100.0%）。其中 2 项为错误：4,262 行无法直接使用，因此按规则删除。"
+    )
     assert i18n.note("Churn is 5%.") is None  # no template: the English stays, marked
     assert i18n.note("Sources loaded: customers. Churn is 5%.") is None  # one sentence unknown
     assert i18n.note("Churn is 5%.", "en") == "Churn is 5%."

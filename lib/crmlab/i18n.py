@@ -873,6 +873,16 @@ PATTERNS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
         lambda m: f"{_col(m[2])}有 {m[1]} 个缺失值；此列允许缺失。",
     ),
     (
+        re.compile(
+            r"^Column '(.+?)' is named in the rules but not in the table \(columns: (.*)\)\.$"
+        ),
+        lambda m: (
+            f"规则中的{_col(m[1])}列不在表中（表中的列："
+            + "、".join(_col(c) for c in m[2].split(", "))
+            + "）。"
+        ),
+    ),
+    (
         re.compile(r"^([\d,]+) rows are exact copies of an earlier row\.$"),
         r"\1 行与前面某行完全相同。",
     ),
@@ -1589,9 +1599,9 @@ NOTES_ZH: list[tuple[str, str]] = [
     ),
     (
         "The faults found are few: {n} finding(s), none touching more than {p} of a table's rows "
-        "- the largest: {qnote} ({s} of the {src} rows).",
+        "- the largest: {qnote} ({num_s} of the {src} rows).",
         "发现的问题不多：共 {n} 项，没有一项涉及超过 {p} 的表行——最大的一项：{qnote}"
-        "（占{src}行数的 {s}）。",
+        "（占{src}行数的 {num_s}）。",
     ),
     (
         "The faults found are few: {n} finding(s), none touching more than {p} of a table's rows "
@@ -1599,8 +1609,8 @@ NOTES_ZH: list[tuple[str, str]] = [
         "发现的问题不多：共 {n} 项，没有一项涉及超过 {p} 的表行——最大的一项：{qnote}。",
     ),
     (
-        "The faults are not few: {n} finding(s), the largest: {qnote} ({s} of the {src} rows).",
-        "发现的问题不少：共 {n} 项，最大的一项：{qnote}（占{src}行数的 {s}）。",
+        "The faults are not few: {n} finding(s), the largest: {qnote} ({num_s} of the {src} rows).",
+        "发现的问题不少：共 {n} 项，最大的一项：{qnote}（占{src}行数的 {num_s}）。",
     ),
     (
         "The faults are not few: {n} finding(s), the largest: {qnote}.",
@@ -2020,12 +2030,13 @@ NOTE_LISTS_ZH: list[tuple[str, str, Callable[[re.Match[str]], str], str]] = [
 
 
 def _note_pattern(template: str) -> re.Pattern[str]:
-    """A regular expression matching what ``template.format(...)`` writes (a field: any text;
-    a field used twice: the same text)."""
+    """A regular expression matching what ``template.format(...)`` writes (a field: any text,
+    a ``num*`` field a number; a field used twice: the same text)."""
     parts, pos, seen = [], 0, set()
     for m in _FIELD.finditer(template):
         parts.append(re.escape(template[pos : m.start()]))
-        parts.append(f"(?P={m[1]})" if m[1] in seen else f"(?P<{m[1]}>.+?)")
+        field = _NUM if m[1].startswith("num") else ".+?"  # num*: a number only
+        parts.append(f"(?P={m[1]})" if m[1] in seen else f"(?P<{m[1]}>{field})")
         seen.add(m[1])
         pos = m.end()
     parts.append(re.escape(template[pos:]))
