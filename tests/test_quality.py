@@ -344,23 +344,31 @@ def test_the_stage_answer_calls_faults_few_only_when_they_are():
         _finding_row("transactions", "missing", "error", 7, 1000, "7 missing value(s) in amount."),
         _finding_row("survey", "out_of_range", "warning", 5, 100, "5 value(s) in price_value."),
     ]
+    # the count is of the same table the stage records (3 findings): 2 faults and 1 note
     assert verdict(pd.DataFrame(few)) == (
-        "The faults found are few: 2 finding(s), none touching more than 5% of a table's rows - "
-        "the largest: 5 value(s) in price value (5.0% of the survey rows). Each is fixed by the "
-        "stated rule above. 1 of them is an error: 7 row(s) that cannot be used as they are, so "
-        "the rule drops them."
+        "The faults found are few: 2 of the 3 findings, none touching more than 5% of a table's "
+        "rows - the largest: 5 value(s) in price value (5.0% of the survey rows). Each is fixed "
+        "by the stated rule above. 1 of them is an error: 7 row(s) that cannot be used as they "
+        "are, so the rule drops them. The other 1 finding(s) are notes (severity info: expected, "
+        "such as returns) and are kept."
+    )
+    # without notes the faults are all the findings
+    assert verdict(pd.DataFrame(few[1:])).startswith(
+        "The faults found are few: 2 finding(s), none touching"
     )
     many = few + [
         _finding_row("customers", "duplicate_key", "error", 408, 5000, "408 rows share an id.")
     ]
     text = verdict(pd.DataFrame(many))
     assert text.startswith(
-        "The faults are not few: 3 finding(s), the largest: 408 rows share an id (8.2% of the "
+        "The faults are not few: 3 of the 4 findings, the largest: 408 rows share an id (8.2% of the "
         "customers rows). Each is handled by the stated rule above, but have the client's data "
         "owner explain the largest"
     )
     assert text.endswith(
-        "2 of them are errors: 415 row(s) that cannot be used as they are, so the rule drops them."
+        "2 of them are errors: 415 row(s) that cannot be used as they are, so the rule drops "
+        "them. The other 1 finding(s) are notes (severity info: expected, such as returns) and "
+        "are kept."
     )
     # a finding of an empty table has no share: said without one, and not called large
     empty = {**few[1], "share": float("nan")}
@@ -413,3 +421,31 @@ def test_duplicated_ids_have_one_definition_counted_by_hand():
     # without a key: only the copies
     d = duplicate_ids(df, None)
     assert (d.ids, d.differing_ids, d.n_copies, int(d.differing.sum())) == (0, 0, 4, 0)
+
+
+def test_the_verdict_counts_the_findings_the_table_shows_and_the_stage_records():
+    """The stage-2 answer said "20 finding(s)" under a table and a key figure of 24 (the 4
+    notes were dropped without a word): the paragraph's counts add up to the table's rows."""
+    import re
+
+    from crmlab import i18n
+    from crmlab.quality import verdict
+
+    rows = [
+        _finding_row("transactions", "duplicate_row", "warning", 190, 100_000, ""),
+        _finding_row("transactions", "negative_amount", "info", 2500, 100_000, "2,500 returns."),
+        _finding_row("customers", "missing", "info", 40, 5000, "40 missing value(s) in region."),
+        _finding_row("survey", "missing", "warning", 3, 9600, "3 missing value(s) in price_value."),
+        _finding_row("survey", "orphan_key", "error", 7, 9600, "7 missing value(s) in amount."),
+    ]
+    rows[0]["note"] = "190 rows are exact copies of an earlier row."
+    table = pd.DataFrame(rows)
+    text = verdict(table)
+    faults, total = (int(x) for x in re.search(r"(\d+) of the (\d+) findings", text).groups())
+    notes = int(re.search(r"The other (\d+) finding\(s\) are notes", text)[1])
+    assert total == len(table) == 5  # what data.quality_findings records
+    assert faults == int(table["severity"].isin(["error", "warning"]).sum()) == 3
+    assert notes == int((table["severity"] == "info").sum()) == 2
+    assert faults + notes == total
+    zh = i18n.note(text)
+    assert zh is not None and "5 项发现中有 3 项为问题" in zh and "其余 2 项为提示" in zh

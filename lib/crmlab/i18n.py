@@ -1616,6 +1616,32 @@ NOTES_ZH: list[tuple[str, str]] = [
         "The faults are not few: {n} finding(s), the largest: {qnote}.",
         "发现的问题不少：共 {n} 项，最大的一项：{qnote}。",
     ),
+    (
+        "The faults found are few: {n} of the {total} findings, none touching more than {p} of a "
+        "table's rows - the largest: {qnote} ({num_s} of the {src} rows).",
+        "发现的问题不多：{total} 项发现中有 {n} 项为问题，没有一项涉及超过 {p} 的表行——最大的一项："
+        "{qnote}（占{src}行数的 {num_s}）。",
+    ),
+    (
+        "The faults found are few: {n} of the {total} findings, none touching more than {p} of a "
+        "table's rows - the largest: {qnote}.",
+        "发现的问题不多：{total} 项发现中有 {n} 项为问题，没有一项涉及超过 {p} 的表行——最大的一项："
+        "{qnote}。",
+    ),
+    (
+        "The faults are not few: {n} of the {total} findings, the largest: {qnote} ({num_s} of "
+        "the {src} rows).",
+        "发现的问题不少：{total} 项发现中有 {n} 项为问题，最大的一项：{qnote}（占{src}行数的 {num_s}）。",
+    ),
+    (
+        "The faults are not few: {n} of the {total} findings, the largest: {qnote}.",
+        "发现的问题不少：{total} 项发现中有 {n} 项为问题，最大的一项：{qnote}。",
+    ),
+    (
+        "The other {n} finding(s) are notes (severity info: expected, such as returns) and are "
+        "kept.",
+        "其余 {n} 项为提示（严重程度 info：属正常情况，如退货），予以保留。",
+    ),
     ("Each is fixed by the stated rule above.", "每一项均已按上述规则处理。"),
     (
         "Each is handled by the stated rule above, but have the client's data owner explain the "

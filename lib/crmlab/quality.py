@@ -635,7 +635,10 @@ def verdict(report: pd.DataFrame) -> str:
     expected) are no faults. The faults are called few when none touches more than
     :data:`FEW_SHARE` of its table's rows (``share``); else the largest is named with its share
     and the reader is asked to have the client's data owner explain it before relying on the
-    results (a fault of that size often means an incomplete or wrongly mapped export)."""
+    results (a fault of that size often means an incomplete or wrongly mapped export). The
+    count is of the same table the stage shows and records (``data.quality_findings``): when
+    some findings are notes, the paragraph says "20 of the 24 findings" and closes by naming
+    the other 4 as notes that are kept, so the two counts never disagree unexplained."""
     from crmlab.narrative import pct
 
     faults = report[report["severity"].isin(["error", "warning"])]
@@ -655,17 +658,27 @@ def verdict(report: pd.DataFrame) -> str:
         if len(errors)
         else ""
     )
+    n_notes = len(report) - len(faults)
+    counted = (
+        f"{len(faults)} of the {len(report)} findings" if n_notes else f"{len(faults)} finding(s)"
+    )
+    notes = (
+        f" The other {n_notes} finding(s) are notes (severity info: expected, such as returns) "
+        "and are kept."
+        if n_notes
+        else ""
+    )
     if not worst["share"] > FEW_SHARE:  # also when no share is known
         return (
-            f"The faults found are few: {len(faults)} finding(s), none touching more than "
+            f"The faults found are few: {counted}, none touching more than "
             f"{pct(FEW_SHARE, 0)} of a table's rows - the largest: {largest}. Each is fixed by "
-            f"the stated rule above.{dropped}"
+            f"the stated rule above.{dropped}{notes}"
         )
     return (
-        f"The faults are not few: {len(faults)} finding(s), the largest: {largest}. Each is "
+        f"The faults are not few: {counted}, the largest: {largest}. Each is "
         f"handled by the stated rule above, but have the client's data owner explain the "
         f"largest before relying on the results: a fault of this size often means an incomplete "
-        f"or wrongly mapped export.{dropped}"
+        f"or wrongly mapped export.{dropped}{notes}"
     )
 
 
