@@ -269,6 +269,45 @@ def test_build_churn_dataset_refuses_incomplete_labels_and_overlapping_split():
         churn.time_split(cust, snaps, "2024-06-01", "2024-07-01", horizon_months=3)
 
 
+def _closed_one_blanked():
+    """The hand inputs plus V, closed 2024-02-10 (snapshots 2024-01..02), whose closure date
+    was unreadable text and so is blank: V reads as open at 2024-07-01 with no snapshot in the
+    lookback months 2024-04..06."""
+    cust, snaps = _hand_dataset_inputs()
+    v = cust.iloc[[1]].assign(customer_id="V", open_date="2023-01-01", closure_date=None)
+    v_snaps = snaps[snaps["customer_id"] == "Y"].head(2).assign(customer_id="V")
+    assert v_snaps["month"].tolist() == ["2024-01", "2024-02"]
+    return pd.concat([cust, v], ignore_index=True), pd.concat([snaps, v_snaps], ignore_index=True)
+
+
+def test_missing_balance_names_the_customers_and_the_closure_date_to_fix():
+    cust, snaps = _closed_one_blanked()
+    ds = churn.build_churn_dataset(cust, snaps, "2024-07-01", horizon_months=3, lookback_months=3)
+    assert ds["customer_id"].tolist() == ["X", "Y", "V"]  # V counted as open: no closure date
+    v = ds.set_index("customer_id").loc["V"]
+    assert v["months_observed"] == 0 and np.isnan(v["balance_mean"])
+    msg = churn.missing_balance_message(ds)
+    assert msg.startswith("balance_mean is missing for 1 of 3 customers at risk at 2024-07-01")
+    assert "(customer_id V): the monthly snapshots have no row for them in the months" in msg
+    assert "closure_date" in msg and "customer table" in msg
+    assert "leave it blank only for accounts still open" in msg
+    assert "crmlab lookup" not in msg  # plain ids, not pseudonyms
+    # with V's closure date written, V is not at risk and nothing is missing
+    cust.loc[cust["customer_id"] == "V", "closure_date"] = "2024-02-10"
+    fixed = churn.build_churn_dataset(cust, snaps, "2024-07-01", 3, 3)
+    assert fixed["customer_id"].tolist() == ["X", "Y"]
+    assert churn.missing_balance_message(fixed) is None
+
+
+def test_missing_balance_from_unreadable_snapshot_balances_points_at_the_snapshots():
+    cust, snaps = _hand_dataset_inputs()
+    snaps.loc[snaps["customer_id"] == "Y", "balance"] = np.nan
+    ds = churn.build_churn_dataset(cust, snaps, "2024-07-01", 3, 3)
+    msg = churn.missing_balance_message(ds.assign(customer_id=["X", "P-0123456789ab"]))
+    assert "1 of 2" in msg and "P-0123456789ab" in msg and "no readable balance" in msg
+    assert "closure" not in msg and "crmlab lookup" in msg
+
+
 # ----------------------------------------------------------------------------------------------
 # synthetic data: leakage guard, logit, evaluation
 # ----------------------------------------------------------------------------------------------

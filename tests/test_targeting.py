@@ -46,6 +46,29 @@ def test_customer_value_hand_example():
         targeting.customer_value(df.assign(balance_mean=-1.0))
 
 
+def test_customer_value_of_a_churn_set_names_customers_without_snapshots():
+    # a churn set (build_churn_dataset's columns) where customer P-...02 is counted as open
+    # but has no snapshot month: its closure date was blank or unreadable
+    df = pd.DataFrame(
+        {
+            "customer_id": ["P-000000000001", "P-000000000002"],
+            "prediction_date": pd.Timestamp("2025-10-01"),
+            "months_observed": [6, 0],
+            "balance_mean": [1000.0, np.nan],
+            "fees_mean": [1.0, np.nan],
+        }
+    )
+    with pytest.raises(DataError) as err:
+        targeting.customer_value(df)
+    msg = str(err.value)
+    assert "balance_mean is missing for 1 of 2 customers at risk at 2025-10-01" in msg
+    assert "P-000000000002" in msg and "P-000000000001" not in msg
+    assert "closure_date" in msg and "crmlab lookup" in msg and "positions" not in msg
+    # a table that is not a churn set keeps the plain message
+    with pytest.raises(DataError, match=r"balance_mean must be finite and >= 0; bad at positions"):
+        targeting.customer_value(df.drop(columns="months_observed"))
+
+
 def test_targeting_curve_rejects_bad_input():
     with pytest.raises(DataError, match="churn_prob"):
         targeting.targeting_curve([1, 2], [0.5, 1.5], [1, 1])

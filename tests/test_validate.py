@@ -412,6 +412,48 @@ def test_a_missing_required_value_counts_the_words_read_as_missing(tmp_path):
     assert (p["rule"], p["n_rows"]) == ("required value open_date is missing (2.5% of 80)", 2)
 
 
+def test_text_in_closure_dates_blocks_at_any_share_because_blank_means_still_open(
+    tmp_path, monkeypatch, capsys
+):
+    """A blank closure date means the account is still open: 3 of 40 closure dates written as
+    '已销户' (7.5%, under the 10% that makes other date problems errors) would, set to missing,
+    turn closed accounts into open ones - an error naming file, column, rows, values and what to
+    write, and `crmlab validate` exits 2. The same share of bad opening dates stays a warning."""
+    monkeypatch.setenv("CRMLAB_PSEUDONYM_KEY", KEY)
+    cfg = _bank(tmp_path, {i: "abc" for i in range(50, 56)})  # 6 of 80: 7.5% as well
+    bank = tmp_path / "bank.csv"
+    rows = [r.split(",") for r in bank.read_text(encoding="utf-8").splitlines()]
+    for i in range(1, 41):  # customers C001-C040 closed on 2025-06-01; C005-C007 as text
+        rows[i][2] = "已销户" if i in (5, 6, 7) else "20250601"
+    bank.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    prepared = ingest.load(config.load_config(cfg))
+    closure = [p for p in prepared.problems if p["column"] == "销户日期"]
+    assert len(closure) == 1, prepared.problems
+    [p] = closure
+    assert (p["severity"], p["n_rows"], p["rows"], p["examples"]) == (
+        "error",
+        3,
+        [6, 7, 8],  # file lines: the header is line 1
+        ["已销户"],
+    )
+    assert p["file"] == "bank.csv" and p["rule"].startswith("not a date (7.5% of 40)")
+    assert p["hint"].startswith(
+        "3 value(s) are not dates at all (e.g. '已销户'): a blank closure_date means the account "
+        "is still open, so they cannot be set to missing"
+    )
+    assert (
+        "write the date in 销户日期, or leave it blank only if the account is still open"
+        in (p["hint"])
+    )
+    assert "set to missing on import" not in p["hint"] and "blank them" not in p["hint"]
+    [opened] = [p for p in prepared.problems if p["column"] == "开户日期"]
+    assert (opened["rule"], opened["severity"]) == ("not a date (7.5% of 80)", "warning")
+    assert main(["validate", "--config", str(cfg)]) == 2
+    out = capsys.readouterr()
+    assert "1 error(s) block the run" in out.out and "'已销户'" in out.out
+    assert "1 problem(s) block the run." in out.err
+
+
 def test_a_churn_flag_mapped_to_amounts_says_it_is_probably_the_wrong_column(tmp_path):
     """churned: 余额 (balances such as '805,536.46元'): one problem, named by the field, whose
     hint says the column holds amounts, not yes/no values, names the mapping line to check and

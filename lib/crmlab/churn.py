@@ -60,6 +60,7 @@ __all__ = [
     "fit_churn_logit",
     "label_churn",
     "lift_table",
+    "missing_balance_message",
     "month_ordinals",
     "month_labels",
     "observation_window",
@@ -688,6 +689,63 @@ def finish_churn_dataset(
     out = out[cols].reset_index(drop=True)
     assert_no_leakage(out, prediction_date)
     return out
+
+
+def missing_balance_message(df: pd.DataFrame, column: str = "balance_mean") -> str | None:
+    """What to act on when ``column`` of a :func:`build_churn_dataset` table is missing for some
+    customers, or None when it is not.
+
+    A customer counted as open at the prediction date (opened before it, ``closure_date`` blank
+    or later) whose snapshots have no row in the lookback months has no balance. The usual cause
+    is a closure date that is blank, or was unreadable and set to missing: the closed account
+    then reads as open (the validate check of :attr:`crmlab.schemas.Field.blank_means` stops
+    text in closure dates; a blank one cannot be told from an open account). The message names
+    the customers (ids as in the table: pseudonyms in a config run, which ``crmlab lookup``
+    turns back into customer numbers), the tables and columns to check, and the fix.
+    """
+    if column not in df.columns:
+        return None
+    bad = pd.to_numeric(df[column], errors="coerce").isna().to_numpy()
+    if not bad.any():
+        return None
+    n, n_bad = len(df), int(bad.sum())
+    ids = df["customer_id"].to_numpy()[bad] if "customer_id" in df.columns else None
+    who = (
+        f"customer_id {', '.join(str(x) for x in ids[:5])}"
+        + (f" (+{n_bad - 5:,} more)" if n_bad > 5 else "")
+        if ids is not None
+        else describe_rows(np.flatnonzero(bad))
+    )
+    when = ""
+    if "prediction_date" in df.columns and len(df):
+        when = f" at {pd.Timestamp(df['prediction_date'].iloc[0]).date()}"
+    head = f"{column} is missing for {n_bad:,} of {n:,} customers at risk{when} ({who})"
+    unseen = (
+        (pd.to_numeric(df["months_observed"], errors="coerce").fillna(0).to_numpy() == 0) & bad
+        if "months_observed" in df.columns
+        else np.zeros(n, dtype=bool)
+    )
+    lookup = (
+        "; `crmlab lookup --config <config> <id>` gives the customer number behind an id "
+        "starting with P-"
+        if ids is not None and any(str(x).startswith("P-") for x in ids[:5])
+        else ""
+    )
+    if unseen.any():
+        return (
+            f"{head}: the monthly snapshots have no row for "
+            f"{'them' if unseen[bad].all() else f'{int(unseen.sum()):,} of them'} in the months "
+            "before that date, though the customer table counts them as open (opened before "
+            "it, closure_date blank or later). Usually their closure date in the customer table "
+            "(closure_date) is blank or was unreadable, so a closed account reads as open: write "
+            "the closure date in the export (leave it blank only for accounts still open; "
+            "`crmlab validate` lists unreadable ones), or add their snapshot rows" + lookup + "."
+        )
+    return (
+        f"{head}: their snapshot rows in the months before that date have no readable balance; "
+        "check the balance column of the monthly snapshots (validate lists values that are not "
+        "numbers)" + lookup + "."
+    )
 
 
 def assert_no_leakage(

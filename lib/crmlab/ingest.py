@@ -1342,10 +1342,11 @@ def _not_a_flag_hint(
     )
 
 
-def _check(name: str, bad: pd.Series, rule: str, hint: str | Hint):
-    """A raw-pass check built from a precomputed mask of bad rows."""
+def _check(name: str, bad: pd.Series, rule: str, hint: str | Hint, always: bool = False):
+    """A raw-pass check built from a precomputed mask of bad rows; ``always``: it blocks the run
+    at any share (:attr:`crmlab.schemas.Field.blank_means`)."""
     bad = bad.astype(bool)
-    return (name, lambda s, bad=bad: ~bad.reindex(s.index, fill_value=False), rule, hint)
+    return (name, lambda s, bad=bad: ~bad.reindex(s.index, fill_value=False), rule, hint, always)
 
 
 def _coerce_field(
@@ -1519,11 +1520,11 @@ def _coerce_field(
         elif f.kind == "date":
             p = parse_dates(s, m.format, m.dayfirst)
             _date_notes(p, label, notes, m.format)
-            hint, wrong = _date_hint(s, p, m, src, f.name, col, mapping, raw)
+            hint, wrong = _date_hint(s, p, m, src, f.name, col, mapping, raw, f.blank_means)
             if wrong and suspect is not None:
                 suspect.add((col, "date"))
             rule = "not a date" + (f" in format {m.format}" if m.format else "")
-            c_checks.append(_check("date", p.bad, rule, hint))
+            c_checks.append(_check("date", p.bad, rule, hint, always=bool(f.blank_means)))
             per_col.append(p.values)
         elif f.kind == "bool":
             p = parse_bools(s, None)
@@ -1704,6 +1705,7 @@ def _date_hint(
     col: str,
     mapping: str = "",
     raw: pd.DataFrame | None = None,
+    blank_means: str = "",
 ) -> tuple[Hint, bool]:
     """The hint for values of a date column that were not read as dates, worded for a warning
     (they are set to missing on import) and for an error (the run stops: fix them). It says what
@@ -1714,7 +1716,10 @@ def _date_hint(
     Returns ``(hint, wrong column)``: when most values are not dates at all
     (:func:`_wrong_column`), the column is probably the wrong one - the error says to check the
     mapping (``mapping``, :func:`_mapping_path`) first and names the columns of ``raw`` (the
-    file) that hold dates."""
+    file) that hold dates.
+
+    ``blank_means`` (:attr:`crmlab.schemas.Field.blank_means`): what a blank value means; the
+    error then says why the values cannot be blanked or set to missing, and what to write."""
     bad = p.bad.astype(bool)
     if not bad.any():
         return Hint("", ""), False
@@ -1779,7 +1784,15 @@ def _date_hint(
     text = pd.Series(False, index=s.index)
     text[not_dates.index] = True
     wrong_column = _wrong_column(s, text)
-    if wrong:
+    if wrong and blank_means:  # 已销户 in a closure date: blank would mean still open
+        err.append(
+            " and ".join(wrong)
+            + f": a blank {name} means {blank_means}, so they cannot be set to missing (the "
+            + f"rows would read as if {blank_means}): write the date in {col}, or leave it "
+            + f"blank only if {blank_means}"
+        )
+        warn.append(err[-1])
+    elif wrong:
         warn.append(" and ".join(wrong) + ": fix them in the export to keep them")
         err.append(" and ".join(wrong) + ": fix them in the export or blank them")
     if wrong_column:
@@ -1987,10 +2000,10 @@ def _map_source(cfg: CaseConfig, spec: SourceSpec, raw: RawTable) -> SourceResul
             )
         for c, added in checks.items():
             for i in range(before.get(c, 0), len(added)):
-                check, fn, rule, hint = added[i]
+                check, fn, rule, hint, *always = added[i]
                 owner[(c, check)] = f.name
                 if f.name in needed:
-                    added[i] = (check, fn, rule, _dropped_hint(hint, f.name))
+                    added[i] = (check, fn, rule, _dropped_hint(hint, f.name), *always)
         if vals is None:
             continue
         if f.kind == "integer" and vals.notna().all() and (vals % 1 == 0).all():

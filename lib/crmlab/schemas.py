@@ -17,9 +17,12 @@ problem is collected at once; :func:`problem_table` turns pandera's failure case
 Severity
     ``error`` blocks the run; ``warning`` is reported and left to the case's cleaning step
     (``02_data``: duplicates dropped, out-of-range values set to missing, orphans dropped).
-    A missing column is always an error; any other rule is an error when it fails on at least
-    :data:`BLOCKING_SHARE` of the rows it applies to (10%: that many failures means a wrong mapping,
-    format or scale, not a few typing slips).
+    A missing column is always an error; so is a value that cannot be read in a column where a
+    blank has a meaning (:attr:`Field.blank_means`: a blank closure date means the account is
+    still open, so an unreadable one set to missing would turn a closed account into an open
+    one). Any other rule is an error when it fails on at least :data:`BLOCKING_SHARE` of the rows
+    it applies to (10%: that many failures means a wrong mapping, format or scale, not a few
+    typing slips).
 
 Row numbers
     ``rows`` are the numbers a person finds the row by: for CSV and Excel the line / sheet row
@@ -92,6 +95,10 @@ class Field:
         Allowed values (after ``values:`` mapping).
     help : str
         What the column holds (shown in hints and in ``crmlab new`` starter configs).
+    blank_means : str
+        What a blank value means, worded to follow "a blank <name> means" (closure_date: "the
+        account is still open"). A value of such a column that cannot be read is an error at
+        any share (validate blocks the run): set to missing it would silently take that meaning.
     """
 
     name: str
@@ -101,6 +108,7 @@ class Field:
     categories: tuple[str, ...] | None = None
     help: str = ""
     missing_ok: bool = False
+    blank_means: str = ""
 
 
 @dataclass(frozen=True)
@@ -327,6 +335,7 @@ CASE_SCHEMAS: dict[str, dict[str, SourceSpec]] = {
                     True,
                     missing_ok=True,
                     help="date all accounts closed (blank = open)",
+                    blank_means="the account is still open",
                 ),
                 Field("age", "integer", range=(18, 120), help="age in years"),
                 Field("region", "text", help="region / province"),
@@ -490,7 +499,7 @@ def make_check(fn: Callable[[pd.Series], pd.Series], name: str):
 def raw_schema(
     source: str,
     file: str,
-    columns: Mapping[str, Sequence[tuple[str, Callable, str, str]]],
+    columns: Mapping[str, Sequence[tuple]],
     required_absent: Mapping[str, str],
     n_rows: Mapping[str, int],
     row_offset: int = 2,
@@ -502,8 +511,9 @@ def raw_schema(
     Parameters
     ----------
     columns
-        Client column -> list of ``(check name, fn, rule text, hint)``; every listed column must
-        be present (it was named in the config or matched by name).
+        Client column -> list of ``(check name, fn, rule text, hint)``, optionally with a fifth
+        item ``True`` for a check that blocks the run at any share (:attr:`Field.blank_means`);
+        every listed column must be present (it was named in the config or matched by name).
     absent_hints
         Hint for a listed column that is absent (e.g. the near names in the file).
     required_absent
@@ -518,9 +528,11 @@ def raw_schema(
     denominators: dict[tuple[str, str], int] = {}
     for col, checks in columns.items():
         pa_checks = []
-        for name, fn, text, hint in checks:
+        for name, fn, text, hint, *always in checks:
             pa_checks.append(make_check(fn, name))
-            rules[(col, name)] = Rule(source, col, text, hint, file, redact=col in redact)
+            rules[(col, name)] = Rule(
+                source, col, text, hint, file, bool(always and always[0]), redact=col in redact
+            )
             denominators[(col, name)] = n_rows.get(col, 0)
         cols[col] = pa.Column(checks=pa_checks, nullable=True, required=True)
         rules[(col, "column_in_dataframe")] = Rule(
@@ -740,8 +752,9 @@ def run_schema(bundle: SchemaBundle, df: pd.DataFrame) -> list[dict]:
 def problem_table(failure_cases: pd.DataFrame, bundle: SchemaBundle) -> list[dict]:
     """One problem row per (column, check) of pandera's ``failure_cases``.
 
-    ``n_rows`` counts distinct failing rows; severity is ``error`` for a missing column or when
-    the failures reach :data:`BLOCKING_SHARE` of the rows the rule applies to.
+    ``n_rows`` counts distinct failing rows; severity is ``error`` for a rule that always blocks
+    (a missing column, an unreadable value where a blank has a meaning) or when the failures
+    reach :data:`BLOCKING_SHARE` of the rows the rule applies to.
     """
     out = []
     fc = failure_cases.copy()
@@ -768,7 +781,7 @@ def problem_table(failure_cases: pd.DataFrame, bundle: SchemaBundle) -> list[dic
         else:
             examples = list(dict.fromkeys(str(v) for v in g["failure_case"]))[:3]
         share = ""
-        if denom and not rule.blocking_always:
+        if denom:
             frac = n / denom
             share = f" ({'<0.1%' if frac < 0.001 else f'{frac:.1%}' if frac < 0.1 else f'{frac:.0%}'} of {denom:,})"
         hint = hint_text(rule.hint, blocking, rule.redact or col in bundle.redact_columns)

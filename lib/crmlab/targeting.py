@@ -113,6 +113,11 @@ def customer_value(
         raise DataError(
             f"customer_value: missing column(s) {missing}; the table has {list(df.columns)}."
         )
+    from crmlab.churn import missing_balance_message
+
+    why = missing_balance_message(df, balance_col) if "months_observed" in df.columns else None
+    if why is not None:  # a churn data set: which customers, and why they have no balance
+        raise DataError(f"customer_value: {why}")
     value = margin_rate * _numeric(df[balance_col], balance_col, nonneg=True)
     if fees_col:
         value = value + 12 * _numeric(df[fees_col], fees_col, nonneg=True)
