@@ -667,6 +667,12 @@ def test_engine_quality_checks_count_every_fault(faulty):
     # kept: T1, T2 (C1), T3 (" C2 " is C2; a return) and the two distinct blank-key rows;
     # T6 has no amount, T7/T8 an unknown customer, T9 an unknown store
     assert counts.loc["transactions"].tolist() == [5, 1]
+    # KPI summary, all rows: C1 bought 03-01, 03-02, 03-10 (10 + 20 + 11); C2 returned 5 on
+    # 03-04 and bought only on 03-10 (12): its second day is a return, so not a repeat buyer
+    cols = ["n_transactions", "n_returns", "buyers", "repeat_buyers", "net_spend"]
+    for summary in (ref[3], got[3]):
+        every = summary.set_index("window").loc["all", cols].tolist()
+        assert every == [4, 1, 2, 1, 48.0]
     for a, b in zip(ref[:3], got[:3], strict=True):
         if isinstance(a, pd.DataFrame):
             pd.testing.assert_frame_equal(b, a)

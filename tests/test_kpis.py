@@ -82,6 +82,92 @@ def test_retail_kpis_by_hand(shop):
     assert not board.loc["csat", "met"] and not board.loc["nps", "met"]
 
 
+@pytest.fixture
+def returns_shop():
+    """Returns planted where the old count took them for purchases (as_of 2026-10-01, windows
+    recent 2026-04-01 .. 2026-09-30 and year earlier 2025-04-01 .. 2025-09-30)."""
+    rows = [
+        ("w", "2025-04-02", 60.0),  # year earlier: the data start 1 day in (covered)
+        ("u", "2025-05-01", 100.0),
+        ("u", "2025-06-01", -20.0),  # u's second day in those months is a return
+        ("v", "2025-07-01", -40.0),  # v only returns in those months: not a buyer
+        ("s", "2026-03-10", 60.0),  # before the recent window
+        ("p", "2026-05-01", 50.0),
+        ("q", "2026-05-02", 40.0),
+        ("q", "2026-05-20", -15.0),  # q's only second day is a return: not a repeat buyer
+        ("p", "2026-06-01", 30.0),  # p: purchases on two days, the one repeat buyer
+        ("s", "2026-06-15", -30.0),  # a day with a return and no purchase: s is no buyer
+        ("r", "2026-07-01", 20.0),
+        ("r", "2026-07-01", 25.0),  # two baskets on one day: one purchase day
+        ("r", "2026-08-01", -5.0),  # the last row is a return
+    ]
+    tx = pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
+    return tx.assign(date=pd.to_datetime(tx["date"]))
+
+
+RETURNS_AS_OF = pd.Timestamp("2026-10-01")
+
+
+def test_returns_are_not_purchases_in_the_summary(returns_shop):
+    s = kpis.transaction_summary(returns_shop, RETURNS_AS_OF).set_index("window")
+    cols = ["n_transactions", "n_returns", "buyers", "repeat_buyers"]
+    # recent: purchases p 50, 30; q 40; r 20, 25 - returns q -15, s -30, r -5
+    # buyers p, q, r (s only returned); repeat: p alone (counting returns: p, q, r of 4)
+    assert s.loc["recent", cols].tolist() == [5, 3, 3, 1]
+    assert s.loc["recent", "net_spend"] == pytest.approx(50 + 30 + 40 + 20 + 25 - 15 - 30 - 5)
+    # year earlier: purchases w 60, u 100 - returns u -20, v -40; buyers w, u; no repeat
+    assert s.loc["year_earlier", cols].tolist() == [2, 2, 2, 0]
+    assert s.loc["year_earlier", "net_spend"] == pytest.approx(100.0)
+    # all: 8 purchases, 5 returns; buyers w, u, s, p, q, r (not v); repeat: p
+    assert s.loc["all", cols].tolist() == [8, 5, 6, 1]
+    # the dates say how far the data reach, returns included
+    assert s.loc["all", "first_date"] == pd.Timestamp("2025-04-02")
+    assert s.loc["all", "last_date"] == pd.Timestamp("2026-08-01")
+
+
+def test_repeat_rate_and_spend_count_buyers_not_returners(returns_shop):
+    targets = {"Repeat-purchase rate": 0.5}
+    board = kpis.retail_kpis(
+        {"transactions": returns_shop}, targets, as_of=RETURNS_AS_OF, spend_growth=0.1
+    ).set_index("key")
+    # 1 repeat buyer (p) of 3 buyers; with returns as purchase days it was 3 of 4
+    assert board.loc["repeat_purchase_rate", "actual"] == pytest.approx(1 / 3)
+    # net spend 115 (returns subtracted) over the 3 buyers; with s as a buyer it was 115 / 4
+    assert board.loc["spend_per_customer", "actual"] == pytest.approx(115 / 3)
+    # a year earlier: net 100 over buyers w, u -> 50, + 10%; with v as a buyer it was 36.67
+    assert board.loc["spend_per_customer", "target"] == pytest.approx(55.0)
+    # the row-level helper agrees
+    recent = kpis.window(returns_shop, RETURNS_AS_OF, 6)
+    assert kpis.spend_per_customer(recent) == pytest.approx(115 / 3)
+
+
+def test_summary_counts_purchases_and_returns_as_the_customer_features_do(returns_shop):
+    """Both tables' ``n_transactions`` ("Transactions") are purchase rows, ``n_returns`` return
+    rows: over all the data the summary's counts are the features' column sums."""
+    from crmlab import features
+
+    customers = pd.DataFrame({"customer_id": sorted(returns_shop["customer_id"].unique())})
+    feats = features.customer_features(customers, returns_shop, as_of=RETURNS_AS_OF)
+    every = kpis.transaction_summary(returns_shop, RETURNS_AS_OF).set_index("window").loc["all"]
+    assert (int(feats["n_transactions"].sum()), int(feats["n_returns"].sum())) == (8, 5)
+    assert (every["n_transactions"], every["n_returns"]) == (8, 5)
+    # buyers are the customers with a purchase day (v only returned); repeat buyers 2+ days
+    assert every["buyers"] == int((feats["frequency"] > 0).sum()) == 6
+    assert every["repeat_buyers"] == int((feats["frequency"] >= 2).sum()) == 1
+
+
+def test_a_window_with_returns_only_has_no_buyer_and_says_so(returns_shop):
+    only_s = returns_shop[returns_shop["customer_id"] == "s"]  # bought in March, returned in June
+    targets = {"Repeat-purchase rate": 0.5, "Spend per customer": 10.0}
+    board = kpis.retail_kpis({"transactions": only_s}, targets, as_of=RETURNS_AS_OF)
+    assert board.empty
+    why = (
+        "nobody bought in the last 6 months (2026-04-01 to 2026-09-30): it holds only 1 "
+        "return(s) (negative amounts)."
+    )
+    assert board.attrs["left_out"] == {"Repeat-purchase rate": why, "Spend per customer": why}
+
+
 def test_missing_sources_drop_their_kpis(shop):
     board = kpis.retail_kpis({"survey": shop["survey"]}, TARGETS)
     assert list(board["key"]) == ["csat", "nps"]
@@ -96,15 +182,21 @@ def test_transaction_summary_by_hand(shop):
     s = s.set_index("window")
     assert s.loc["recent", "start"] == pd.Timestamp("2026-04-01")
     assert s.loc["year_earlier", "end"] == pd.Timestamp("2025-10-01")
-    # recent: 6 rows of a, b, c; a and c bought on 2+ days; 100+50+30+20-10+40
-    assert s.loc["recent", ["n_transactions", "buyers", "repeat_buyers"]].tolist() == [6, 3, 2]
+    # recent: 5 purchases and 1 return of a, b, c; a and c bought on 2+ days; 100+50+30+20-10+40
+    cols = ["n_transactions", "n_returns", "buyers", "repeat_buyers"]
+    assert s.loc["recent", cols].tolist() == [5, 1, 3, 2]
     assert s.loc["recent", "net_spend"] == pytest.approx(230.0)
     assert s.loc["year_earlier", ["n_transactions", "buyers", "repeat_buyers"]].tolist() == [
         1,
         1,
         0,
     ]
-    assert s.loc["all", ["n_transactions", "buyers", "net_spend"]].tolist() == [7, 3, 290.0]
+    assert s.loc["all", ["n_transactions", "n_returns", "buyers", "net_spend"]].tolist() == [
+        6,
+        1,
+        3,
+        290.0,
+    ]
     assert s.loc["all", "last_date"] == pd.Timestamp("2026-09-30")
     assert s.loc["all", "first_date"] == pd.Timestamp("2025-04-03")
     assert s.loc["recent", "first_date"] == pd.Timestamp("2026-05-03")
@@ -127,6 +219,23 @@ def test_engine_summary_equals_the_pandas_reference(shop):
         pd.testing.assert_frame_equal(got, ref)
     # 2025-06-02: only the year-old purchase is in the recent window, nothing a year before it
     assert got["buyers"].tolist() == [1, 0, 1] and pd.isna(got["last_date"].iloc[1])
+
+
+@pytest.mark.filterwarnings("ignore:fetch_arrow_table:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The 'future.infer_string' option")
+def test_the_engine_does_not_count_returns_as_purchases(returns_shop):
+    import ibis
+
+    from crmlab import engine
+
+    tx = returns_shop
+    con = engine.connect("duckdb")
+    lazy = con.create_table("tx_returns", ibis.memtable(tx.assign(date=tx["date"].dt.date)))
+    got = engine.transaction_summary(lazy, RETURNS_AS_OF, 6)
+    pd.testing.assert_frame_equal(got, kpis.transaction_summary(tx, RETURNS_AS_OF, 6))
+    cols = ["n_transactions", "n_returns", "buyers", "repeat_buyers"]
+    # by hand (test_returns_are_not_purchases_in_the_summary): recent, year earlier, all
+    assert got[cols].to_numpy().tolist() == [[5, 3, 3, 1], [2, 2, 2, 0], [8, 5, 6, 1]]
 
 
 def test_kpis_from_a_summary_equal_those_from_the_rows(shop):

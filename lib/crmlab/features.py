@@ -10,8 +10,8 @@ Columns (units in brackets)
 From customers
     every column except the id, passed through unchanged (region, home_store, loyalty_member ...)
 From transactions (a *purchase* is a row with amount >= 0; a *return* has amount < 0)
-    n_transactions    number of purchase rows
-    n_returns         number of return rows
+    n_transactions    number of purchase rows (returns not included; shown as "Transactions")
+    n_returns         number of return rows; n_transactions + n_returns = all the rows
     frequency         number of distinct purchase days (0 for customers who never bought)
     monetary          net spend: sum of all amounts, returns subtract [currency]
     gross_spend       sum of purchase amounts [currency]

@@ -5,6 +5,11 @@ Definitions (retail):
 - NPS: % promoters (9-10) - % detractors (0-6) in the latest wave, -100..100.
 - Repeat-purchase rate: share of customers buying in the window who bought on 2+ days.
 - Spend per customer: net spend (returns subtracted) per buying customer in the window, currency.
+
+A *purchase* is a transaction row with amount >= 0, a *return* one with amount < 0 (as in
+:mod:`crmlab.features`). A *buying customer* (buyer) of a window made a purchase in it; a day
+with only returns is not a purchase day, and a customer with only returns in the window is not a
+buyer (the returns still subtract from the window's net spend: it is the spend the shop kept).
 - Complaint rate: complaints in the window per 100 customers on file.
 - Resolution time: mean days to resolve the complaints resolved in the window.
 
@@ -14,9 +19,10 @@ about 18 months of transactions with the default six-month window) is left off t
 the board's ``attrs["left_out"]`` says why, KPI by KPI, for the reader.
 
 The transaction KPIs need only a tiny *transaction summary* (:func:`transaction_summary`): per
-window, the buying customers, those who bought on 2+ days and the net spend. The case computes it
-where the transactions live (:func:`crmlab.engine.transaction_summary` in DuckDB or Spark, or this
-module's pandas function, the reference) and the dashboard reads the summary, never the rows.
+window, the purchases and returns, the buying customers, those who bought on 2+ days and the
+net spend. The case computes it where the transactions live
+(:func:`crmlab.engine.transaction_summary` in DuckDB or Spark, or this module's pandas function,
+the reference) and the dashboard reads the summary, never the rows.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ SUMMARY_COLUMNS = [
     "start",
     "end",
     "n_transactions",
+    "n_returns",
     "buyers",
     "repeat_buyers",
     "net_spend",
@@ -66,8 +73,9 @@ def window(
 
 
 def spend_per_customer(transactions: pd.DataFrame) -> float:
-    """Net spend (returns subtracted) per distinct buying customer, in currency units."""
-    buyers = transactions["customer_id"].nunique()
+    """Net spend (all amounts, returns subtracted) per distinct buying customer (one with a
+    purchase, amount >= 0, among the rows), in currency units."""
+    buyers = transactions.loc[transactions["amount"] >= 0, "customer_id"].nunique()
     return float(transactions["amount"].sum() / buyers) if buyers else float("nan")
 
 
@@ -94,25 +102,30 @@ def transaction_summary(
 
     ``transactions``: cleaned rows with ``customer_id``, ``date`` (datetime) and ``amount``
     (returns negative). One row per window of :func:`summary_windows`: ``window``, ``start``,
-    ``end``, ``n_transactions`` (rows, returns included), ``buyers`` (distinct customers with a
-    row in the window), ``repeat_buyers`` (of them, those with rows on 2+ distinct calendar
-    days), ``net_spend`` (sum of amounts, currency), ``first_date`` and ``last_date``
-    (earliest and latest row date, NaT if none). :func:`crmlab.engine.transaction_summary` computes the same table in the engine.
+    ``end``, ``n_transactions`` (purchase rows, amount >= 0: the customer features'
+    ``n_transactions``), ``n_returns`` (return rows, amount < 0), ``buyers`` (distinct
+    customers with a purchase in the window), ``repeat_buyers`` (of them, those with purchases
+    on 2+ distinct calendar days; return days do not count), ``net_spend`` (sum of all amounts,
+    returns subtracted, currency), ``first_date`` and ``last_date`` (earliest and latest date
+    of a purchase or return: how far the data reach; NaT if none).
+    :func:`crmlab.engine.transaction_summary` computes the same table in the engine.
     """
     rows = []
     for name, (start, end) in summary_windows(as_of, window_months).items():
         d = transactions["date"]
         keep = d < end if pd.isna(start) else (d >= start) & (d < end)
         t = transactions[keep]
-        days = pd.DataFrame({"c": t["customer_id"], "d": t["date"].dt.normalize()})
+        bought = t[t["amount"] >= 0]
+        days = pd.DataFrame({"c": bought["customer_id"], "d": bought["date"].dt.normalize()})
         per_customer = days.drop_duplicates().groupby("c").size()
         rows.append(
             {
                 "window": name,
                 "start": start,
                 "end": end,
-                "n_transactions": len(t),
-                "buyers": int(t["customer_id"].nunique()),
+                "n_transactions": len(bought),
+                "n_returns": int((t["amount"] < 0).sum()),
+                "buyers": int(bought["customer_id"].nunique()),
                 "repeat_buyers": int((per_customer >= 2).sum()),
                 "net_spend": float(t["amount"].sum()),
                 "first_date": t["date"].min() if len(t) else pd.NaT,
@@ -129,7 +142,7 @@ def summary_frame(rows) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     for c in ("start", "end", "first_date", "last_date"):
         out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
-    for c in ("n_transactions", "buyers", "repeat_buyers"):
+    for c in ("n_transactions", "n_returns", "buyers", "repeat_buyers"):
         out[c] = out[c].astype("int64")
     out["net_spend"] = out["net_spend"].astype("float64").round(6)
     return out
@@ -214,8 +227,10 @@ def _unmeasured(kpi: str, summary: pd.DataFrame | None, window_months: int) -> s
     if kpi in ("Repeat-purchase rate", "Spend per customer") and summary is not None:
         recent, every = _window_row(summary, "recent"), _window_row(summary, "all")
         if not recent["buyers"]:
-            last = every["last_date"]
+            last, returns = every["last_date"], int(recent.get("n_returns", 0))
             ends = "" if pd.isna(last) else f": the transactions end on {_day(last)}"
+            if returns:  # a return is not a purchase: the window holds returns only
+                ends = f": it holds only {returns:,} return(s) (negative amounts)"
             return (
                 f"nobody bought in the last {window_months} months ({_day(recent['start'])} to "
                 f"{_day(pd.Timestamp(recent['end']) - pd.Timedelta(days=1))}){ends}."

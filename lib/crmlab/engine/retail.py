@@ -555,7 +555,9 @@ def transaction_summary(tx, as_of, window_months: int = 6, id_col: str = "custom
     ``tx``: cleaned rows (``date`` parsed to dates, ``amount``); ``as_of``: end of the recent
     window (exclusive). Returns the same small pandas table (windows ``recent``,
     ``year_earlier``, ``all``): per-customer counts are aggregated in the engine and only the
-    three summary rows come back. Dates are whole days (a time of day is dropped).
+    three summary rows come back. Dates are whole days (a time of day is dropped). Purchases
+    (amount >= 0) make buyers and repeat buyers, returns (amount < 0) only subtract from the
+    net spend, as there.
     """
     import ibis
 
@@ -570,18 +572,23 @@ def transaction_summary(tx, as_of, window_months: int = 6, id_col: str = "custom
         inside = ts < ibis.literal(end.to_pydatetime())
         if not pd.isna(start):
             inside = inside & (ts >= ibis.literal(start.to_pydatetime()))
-        per[f"n{i}"] = ibis.cases((inside, 1), else_=0).sum()
-        # two or more distinct days <=> first day < last day (no DISTINCT aggregate, whose
-        # state DuckDB cannot spill at hundreds of millions of rows)
-        per[f"f{i}"] = ibis.cases((inside, t._day)).min()
+        bought = inside & (t._amt >= 0)
+        per[f"n{i}"] = ibis.cases((bought, 1), else_=0).sum()
+        per[f"x{i}"] = ibis.cases((inside & (t._amt < 0), 1), else_=0).sum()
+        # two or more distinct purchase days <=> first purchase day < last purchase day (no
+        # DISTINCT aggregate, whose state DuckDB cannot spill at hundreds of millions of rows)
+        per[f"p{i}"] = ibis.cases((bought, t._day)).min()
+        per[f"q{i}"] = ibis.cases((bought, t._day)).max()
         per[f"s{i}"] = ibis.cases((inside, t._amt), else_=0.0).sum()
+        per[f"f{i}"] = ibis.cases((inside, t._day)).min()
         per[f"l{i}"] = ibis.cases((inside, t._day)).max()
     g = t.group_by("_cid").agg(**per)
     agg: dict = {}
     for i in range(len(windows)):
         agg[f"n{i}"] = g[f"n{i}"].sum()
+        agg[f"x{i}"] = g[f"x{i}"].sum()
         agg[f"b{i}"] = ibis.cases((g[f"n{i}"] > 0, 1), else_=0).sum()
-        agg[f"r{i}"] = ibis.cases((g[f"f{i}"] < g[f"l{i}"], 1), else_=0).sum()
+        agg[f"r{i}"] = ibis.cases((g[f"p{i}"] < g[f"q{i}"], 1), else_=0).sum()
         agg[f"s{i}"] = g[f"s{i}"].sum()
         agg[f"e{i}"] = g[f"f{i}"].min()
         agg[f"l{i}"] = g[f"l{i}"].max()
@@ -595,6 +602,7 @@ def transaction_summary(tx, as_of, window_months: int = 6, id_col: str = "custom
                 "start": start,
                 "end": end,
                 "n_transactions": number(res[f"n{i}"]),
+                "n_returns": number(res[f"x{i}"]),
                 "buyers": number(res[f"b{i}"]),
                 "repeat_buyers": number(res[f"r{i}"]),
                 "net_spend": number(res[f"s{i}"], float),
