@@ -543,13 +543,15 @@ def test_summary_owner_of_a_segment_owned_by_each_tiers_contact_reads_by_tier():
 
 
 def test_finance_campaign_is_due_before_the_rest_of_the_list(finance_written):
-    """The campaign's customers are the list's first priorities: their due dates (days after
-    the plan's first day) come no later than any other customer's (the playbook's month ends),
-    and none before the plan starts (found by a new-user trial: 11-04..11-15 after 10-31)."""
+    """The campaign's customers are the list's first priorities: their due dates (days into
+    the month of wave 1, after the callers' training month) come no later than any other
+    customer's (the playbook's month ends; found by a new-user trial: 11-04..11-15 after
+    10-31), and none before wave 1 (found by a consultant: due in the training month)."""
     run, _, _, table = finance_written
     due = pd.to_datetime(table["due_date"])
     campaign = table["campaign_rank"].notna()
-    start = pd.Period(run.results["plan.start"], freq="M")
-    assert due[campaign].min() >= start.start_time
+    wave = pd.Period(run.results["plan.start"], freq="M") + plans.FIRST_CONTACT_MONTH
+    assert str(wave) == "2026-11"
+    assert due[campaign].min() >= wave.start_time
     assert due[campaign].max() <= due[~campaign].min()
-    assert due[campaign].max() < start.end_time  # within the plan's first month
+    assert due[campaign].max() < wave.end_time  # within the month of wave 1

@@ -518,8 +518,9 @@ def test_the_flag_example_as_shipped_plans_from_its_extract_month(tmp_path):
         assert f"Skipped: {plan}" not in stage5, plan
     actions = pd.read_csv(run_dir / "actions.csv")
     due = pd.to_datetime(actions["due_date"])
-    # the work list first, days into the plan's month (10-04 ...), the rest by its month's end
-    assert pd.Timestamp("2026-10-01") < due.min() < pd.Timestamp("2026-10-31")
+    # the callers are trained in the plan's first month (2026-10); the work list is called in
+    # wave 1, days into 2026-11 (11-04 ...), the rest by the end of its month, none before
+    assert pd.Timestamp("2026-11-01") < due.min() < pd.Timestamp("2026-11-30")
     assert due.max() <= pd.Timestamp("2027-01-31")
 
 

@@ -406,6 +406,77 @@ def test_the_action_files_start_with_the_campaign_as_the_report_shows_it(default
     )
 
 
+def _due_dates_agree_with_the_plan(run_dir, r, wave: str, campaign: dict, by_stage: dict):
+    """The action list of a run against its implementation plan: wave 1 of the stage-5 plan is
+    in ``wave``; the campaign's customers are due on ``campaign`` (action -> date) and the other
+    customers on ``by_stage`` (lifecycle stage -> date), each in the month the lifecycle plan
+    gives that stage."""
+    from crmlab import plans
+
+    page = re.sub(r"<[^>]+>", " ", (run_dir / "html" / "05_evaluate.html").read_text("utf-8"))
+    assert re.findall(r"(\d{4}-\d{2})\s+Wave 1: contact", page) == [wave]
+    trained = re.findall(r"(\d{4}-\d{2})\s+Train relationship managers", page)
+    assert trained == [r["plan.start"]] and trained[0] < wave
+    listed = pd.read_csv(run_dir / "actions.csv", dtype={"customer_id": "str"})
+    rank = "campaign_rank" if "campaign_rank" in listed.columns else "work_list_rank"
+    inside = listed[rank].notna()  # the work list (without a costed campaign: its top losses)
+    assert inside.sum() == r["action_list.n"]
+    due = listed.loc[inside].groupby(listed["recommended_action"].str.lower())["due_date"]
+    got = due.unique().map(list).to_dict()
+    assert got == {a: [campaign[a]] for a in got} and len(got) >= 2, got
+    assert (listed.loc[inside, "due_date"].str[:7] == wave).all()
+    rest = listed.loc[~inside].groupby("segment")["due_date"].unique().map(list).to_dict()
+    assert rest == {s: [by_stage[s]] for s in rest} and "at_risk" in rest
+    book = plans.segment_action_plan(
+        r["lifecycle.counts"], plans.FINANCE_PLAYBOOK, r["plan.start"]
+    ).set_index("segment")["start"]
+    for stage, day in by_stage.items():
+        assert book[stage] == day[:7], stage
+    assert book["at_risk"] == wave
+
+
+def test_due_dates_fall_in_the_months_of_the_plan(default_run):
+    """Found by a consultant: the list was due 2026-10-04..10-15 while the plan trained the
+    callers in 2026-10 and called wave 1 in 2026-11. Plan start 2026-10 (the data's last
+    month): training in 2026-10; wave 1 and every first contact in 2026-11 - complaint 3 days,
+    tier A 7, tier B 14 days into it; the other stages by the end of their plan month."""
+    run_dir, r, _ = default_run
+    assert r["plan.start"] == "2026-10"
+    campaign = {
+        "complaint follow-up call, then a retention offer": "2026-11-04",
+        "relationship-manager call with a personalised retention offer": "2026-11-08",
+        "service call with a fee-waiver offer": "2026-11-15",
+    }
+    stages = {
+        "at_risk": "2026-11-30",
+        "declining": "2026-11-30",
+        "new": "2026-11-30",
+        "growing": "2026-11-30",
+        "mature": "2026-12-31",
+    }
+    _due_dates_agree_with_the_plan(run_dir, r, "2026-11", campaign, stages)
+
+
+def test_due_dates_follow_plan_start(tmp_path, small_data):
+    """`-p plan_start=2026-12`: training in 2026-12, wave 1 in 2027-01, due 01-04/01-08/01-15
+    (it was 12-04..12-15, before the wave)."""
+    run_dir, r = _run(tmp_path, data_dir=str(small_data), plan_start="2026-12")
+    assert r["plan.start"] == "2026-12"
+    campaign = {
+        "complaint follow-up call, then a retention offer": "2027-01-04",
+        "relationship-manager call with a personalised retention offer": "2027-01-08",
+        "service call with a fee-waiver offer": "2027-01-15",
+    }
+    stages = {
+        "at_risk": "2027-01-31",
+        "declining": "2027-01-31",
+        "new": "2027-01-31",
+        "growing": "2027-01-31",
+        "mature": "2027-02-28",
+    }
+    _due_dates_agree_with_the_plan(run_dir, r, "2027-01", campaign, stages)
+
+
 def test_a_churned_flag_with_opening_dates_and_snapshots_runs_the_flag_path(tmp_path, small_data):
     """A bank's extract with opening dates, a churned flag and monthly snapshots but no
     closure dates (a new-user trial: stage 1 crashed asking for closure_date) runs the flag

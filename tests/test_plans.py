@@ -24,6 +24,40 @@ def test_segment_action_plan_keeps_unknown_segments_and_sorts_by_start():
     assert plan.set_index("segment").loc["mystery", "action"] == "No specific action"
 
 
+def test_due_dates_count_the_days_of_the_wording_into_the_actions_month():
+    """One rule for both cases: days into the month the plan gives the action, never past its
+    end; no days in the wording: the month's last day."""
+    assert plans.days_in_wording("Personal win-back call or voucher within 2 weeks") == 14
+    assert plans.days_in_wording("complaint follow-up within 3 days") == 3
+    assert plans.days_in_wording("call within a week") == 7
+    assert plans.days_in_wording("Welcome offer for a first purchase") is None
+    d = pd.Timestamp
+    assert plans.due_date("2026-10", 0, 14) == d("2026-10-15").date()
+    assert plans.due_date("2026-10", 1, 7) == d("2026-11-08").date()
+    assert plans.due_date("2026-10", 1, 30) == d("2026-11-30").date()  # not 12-01
+    assert plans.due_date("2026-12", 2) == d("2027-02-28").date()
+    assert plans.due_date(d("2026-10-01"), 0, 0) == d("2026-10-01").date()
+    with pytest.raises(ParameterError, match="2027-01"):
+        plans.due_date("next month", 0, 3)
+
+
+def test_no_finance_customer_is_contacted_before_the_callers_are_trained():
+    """The retention plan trains the callers in its first month and calls wave 1 the month
+    after: the finance playbooks start no customer contact in the first month, and the at-risk
+    retention offer starts with wave 1 (found by a consultant: due 10-31 while wave 1 was in
+    2026-11)."""
+    from crmlab import targeting
+
+    plan = targeting.retention_plan("2026-10", 12, [], 501)
+    [wave] = plan.loc[plan["milestone"].str.startswith("Wave 1"), "month"]
+    for book in (plans.FINANCE_PLAYBOOK, plans.CHURN_FLAG_PLAYBOOK):
+        by_stage = plans.segment_action_plan(
+            {s: 1 for s in book}, book, "2026-10", contacts={}
+        ).set_index("segment")["start"]
+        assert by_stage["at_risk"] == wave == "2026-11"
+        assert by_stage.min() == "2026-11"
+
+
 def test_implementation_plan_milestones():
     plan = plans.implementation_plan("2026-10", 6, ["staff_service"], ["S1", "S2"], kpi="CSAT")
     assert plan["month"].iloc[0] == "2026-10" and plan["month"].iloc[-1] == "2027-04"

@@ -110,11 +110,47 @@ def test_action_list_orders_by_expected_loss_and_assigns_actions(scored):
     ]
     np.testing.assert_allclose(out["expected_loss"], [200, 50, 8])
     assert out["owner_role"].tolist() == ["relationship_manager", "service_team", "service_manager"]
+    # the plan starts 2026-05 (callers trained), wave 1 calls in 2026-06: A 7 days, B 14 days,
+    # a complaint 3 days after 2026-06-01
     assert out["due_date"].tolist() == [
-        pd.Timestamp("2026-05-08"), pd.Timestamp("2026-05-15"), pd.Timestamp("2026-05-04"),
+        pd.Timestamp("2026-06-08"), pd.Timestamp("2026-06-15"), pd.Timestamp("2026-06-04"),
     ]  # fmt: skip
     text = out.to_csv()
     assert not any(cid in text for cid in scored["customer_id"])
+
+
+def test_action_list_due_dates_fall_in_the_month_of_wave_1():
+    """Wave 1 of the retention plan contacts the list in the plan's second month, after the
+    callers' training; each due date is its days into that month and never past its end (tier
+    C's 30 days from 2026-11-01 would be 2026-12-01: due 2026-11-30)."""
+    plan = targeting.retention_plan("2026-10", 12, ["fee_rises"], 3)
+    [wave] = plan.loc[plan["milestone"].str.startswith("Wave 1"), "month"]
+    trained = plan.loc[plan["milestone"].str.startswith("Train relationship managers"), "month"]
+    assert wave == "2026-11" and trained.tolist() == ["2026-10"]
+    df = pd.DataFrame(
+        {
+            "customer_id": ["P-1", "P-2", "P-3"],
+            "churn_prob": [0.5, 0.4, 0.3],
+            "value": [30.0, 20.0, 10.0],
+            "tier": ["A", "B", "C"],
+        }
+    )
+    out = targeting.action_list(df, 3, as_of="2026-10-01")
+    assert out["due_date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2026-11-08",
+        "2026-11-15",
+        "2026-11-30",
+    ]
+    assert (out["due_date"].dt.strftime("%Y-%m") == wave).all()
+    # a plan starting 2026-12 (plan_start): training in December, calls due in January
+    later = targeting.action_list(df, 3, as_of="2026-12-01")
+    assert later["due_date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2027-01-08",
+        "2027-01-15",
+        "2027-01-31",
+    ]
+    same_month = targeting.action_list(df, 1, as_of="2026-10-01", wave_month=0)
+    assert same_month["due_date"].tolist() == [pd.Timestamp("2026-10-08")]
 
 
 def test_action_list_requires_pseudonyms_or_a_key(scored):

@@ -7,6 +7,8 @@ consultant can edit them per client; the functions only combine them with the nu
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -19,6 +21,13 @@ def add_months(start: str, months: int) -> str:
     """``add_months("2026-10", 3) == "2027-01"`` (calendar months, "YYYY-MM")."""
     return str(pd.Period(month_label(start), freq="M") + int(months))
 
+
+#: The month of the plan, counted from its start, in which a retention programme first contacts
+#: customers: the plan's first month trains the people who make the calls (relationship
+#: managers, the service team: :func:`crmlab.targeting.retention_plan`), wave 1 of the campaign
+#: contacts its customers the month after, and so do the playbooks' customer contacts
+#: (:data:`FINANCE_PLAYBOOK`, :data:`CHURN_FLAG_PLAYBOOK`) - training before contact.
+FIRST_CONTACT_MONTH = 1
 
 #: Retail customer classes -> (action, owner role, start in months from plan start).
 RETAIL_PLAYBOOK: dict[str, tuple[str, str, int]] = {
@@ -45,15 +54,27 @@ RETAIL_TIER_ACTIONS: dict[str, dict[str, str]] = {
     },
 }
 
-#: Bank lifecycle stages -> (action, owner role, start month). An owner that is a value tier's
+#: Bank lifecycle stages -> (action, owner role, start month). No customer is contacted before
+#: :data:`FIRST_CONTACT_MONTH`: the plan's first month trains the callers (the retention plan's
+#: milestones), so the at-risk retention offer starts with the campaign's wave 1, its customers
+#: outside the campaign due by the end of that month, after the campaign's own due dates.
+#: An owner that is a value tier's
 #: contact (the spec's ``actions.contact``: relationship manager for tier A, service team B,
 #: marketing automation C) stands for each customer's own contact: the action list gives a tier
 #: B or C customer's action to the service team or marketing automation, so the action texts fit
 #: every channel (a call, a letter, an app message).
 FINANCE_PLAYBOOK: dict[str, tuple[str, str, int]] = {
-    "at_risk": ("Retention offer from the customer's contact", "Relationship manager", 0),
+    "at_risk": (
+        "Retention offer from the customer's contact",
+        "Relationship manager",
+        FIRST_CONTACT_MONTH,
+    ),
     "declining": ("Needs review: fees, rates, product fit", "Branch advisor", 1),
-    "new": ("Onboarding journey: salary deposit and digital banking", "Onboarding team", 0),
+    "new": (
+        "Onboarding journey: salary deposit and digital banking",
+        "Onboarding team",
+        FIRST_CONTACT_MONTH,
+    ),
     "growing": ("Offer a second product matched to needs", "Sales", 1),
     "mature": ("Loyalty recognition; periodic review", "Relationship manager", 2),
     "churned": ("Exit survey; win-back after 6 months", "Customer service", 3),
@@ -62,11 +83,20 @@ FINANCE_PLAYBOOK: dict[str, tuple[str, str, int]] = {
 #: The finance case's churn-flag extract (one row per customer, any business - the example is a
 #: telecom): the same lifecycle stages without bank products or branches. "Account manager" is
 #: tier A's contact there (the spec's ``actions.when``), so it stands for each customer's own
-#: contact as the relationship manager does in :data:`FINANCE_PLAYBOOK`.
+#: contact as the relationship manager does in :data:`FINANCE_PLAYBOOK`; its customers too are
+#: first contacted in :data:`FIRST_CONTACT_MONTH`, after the callers' training.
 CHURN_FLAG_PLAYBOOK: dict[str, tuple[str, str, int]] = {
-    "at_risk": ("Retention offer from the customer's contact", "Account manager", 0),
+    "at_risk": (
+        "Retention offer from the customer's contact",
+        "Account manager",
+        FIRST_CONTACT_MONTH,
+    ),
     "declining": ("Needs review: price, plan and product fit", "Customer service", 1),
-    "new": ("Onboarding journey: welcome contact and first-use check", "Onboarding team", 0),
+    "new": (
+        "Onboarding journey: welcome contact and first-use check",
+        "Onboarding team",
+        FIRST_CONTACT_MONTH,
+    ),
     "growing": ("Offer a second product matched to needs", "Sales", 1),
     "mature": ("Loyalty recognition; periodic review", "Account manager", 2),
     "churned": ("Ask why they left; win-back offer after 6 months", "Customer service", 3),
@@ -87,6 +117,47 @@ def first_day(month: str) -> pd.Timestamp:
         return pd.Period(str(month), freq="M").start_time
     except ValueError:
         raise ParameterError(f"A plan month must look like 2027-01, got {month!r}.") from None
+
+
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10,
+    "a": 1, "an": 1,
+}  # fmt: skip
+_WITHIN = re.compile(
+    r"\bwithin\s+(\d+|" + "|".join(_NUMBER_WORDS) + r")\s+(day|week)s?\b", re.IGNORECASE
+)
+
+
+def days_in_wording(action: str) -> int | None:
+    """The days an action's own words give it: "... within 2 weeks" -> 14, "within 3 days" ->
+    3, "within a week" -> 7; None when the wording names no such period (then the action is due
+    by the end of its month, :func:`due_date`)."""
+    found = _WITHIN.search(str(action))
+    if found is None:
+        return None
+    n = found.group(1).lower()
+    count = int(n) if n.isdigit() else _NUMBER_WORDS[n]
+    return count * (7 if found.group(2).lower() == "week" else 1)
+
+
+def due_date(start, offset_months: int = 0, days: int | None = None) -> dt.date:
+    """When an action is due, in the month the plan gives it: ``start`` (the plan's first month,
+    "YYYY-MM", a Period or a date in it) + ``offset_months``. With ``days`` (the action's wording,
+    :func:`days_in_wording`, or a campaign tier's days) it is due that many days after the first
+    day of that month - "within 2 weeks" in a plan month 2026-10 is due 2026-10-15 - but never
+    after the month's last day, so it stays in the month the plan names; without ``days`` on the
+    month's last day. The one rule of both cases' due dates (:func:`crmlab.actions.action_table`,
+    :func:`crmlab.targeting.action_list`)."""
+    try:
+        month = pd.Period(start, freq="M") + int(offset_months)
+    except (ValueError, TypeError):
+        raise ParameterError(f"A plan month must look like 2027-01, got {start!r}.") from None
+    last = month.end_time.date()
+    if days is None:
+        return last
+    if int(days) < 0:
+        raise ParameterError(f"Days until due must be >= 0, got {days}.")
+    return min(month.start_time.date() + dt.timedelta(days=int(days)), last)
 
 
 NO_START_MONTH = (

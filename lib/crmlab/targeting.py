@@ -289,13 +289,20 @@ def action_list(
     tier_actions: Mapping[str, tuple[str, str, int]] | None = None,
     key: bytes | str | None = None,
     pseudonym_prefix: str = "P-",
+    wave_month: int | None = None,
 ) -> pd.DataFrame:
     """The campaign's work list: the ``top_k`` customers by expected loss with an action each.
 
     Customers are ranked by expected loss = ``risk`` x ``value`` (highest first, ties by input
-    order). The action, owner role and due date (``as_of`` + days) come from the customer's value
-    tier (``tier_actions``, default :data:`DEFAULT_TIER_ACTIONS`); a customer with complaints
+    order). The action, owner role and days until due come from the customer's value tier
+    (``tier_actions``, default :data:`DEFAULT_TIER_ACTIONS`); a customer with complaints
     (``complaints_col`` > 0, when that column exists) gets :data:`COMPLAINT_ACTION` instead.
+
+    Due dates agree with the implementation plan (:func:`retention_plan`): ``as_of`` is the
+    plan's first day; its first month trains the callers and wave 1 contacts the list in month
+    ``wave_month`` (default :data:`crmlab.plans.FIRST_CONTACT_MONTH`: the month after). Each
+    action is due its days after the first day of that month, never after its last
+    (:func:`crmlab.plans.due_date`): plan start 2026-10, 7 days -> 2026-11-08.
 
     Identifiers never appear in clear: with ``key`` the ids are pseudonymized here
     (``crmlab.privacy.pseudonym``); without it ``id_col`` must already hold pseudonyms starting
@@ -317,7 +324,12 @@ def action_list(
         )
     if int(top_k) < 1:
         raise DataError(f"top_k must be at least 1, got {top_k}.")
-    due0 = pd.Timestamp(as_of).normalize()
+    from crmlab import plans
+
+    wave = plans.FIRST_CONTACT_MONTH if wave_month is None else int(wave_month)
+    if wave < 0:
+        raise DataError(f"wave_month must be >= 0, got {wave_month}.")
+    start = pd.Timestamp(as_of).normalize()
     risk = _numeric(df[risk_col], risk_col)
     value = _numeric(df[value_col], value_col, nonneg=True)
     tiers = df[tier_col].astype("str")
@@ -360,7 +372,7 @@ def action_list(
             "tier": tier_sel,
             "action": [a[0] for a in act],
             "owner_role": [a[1] for a in act],
-            "due_date": [due0 + pd.Timedelta(days=int(a[2])) for a in act],
+            "due_date": [pd.Timestamp(plans.due_date(start, wave, int(a[2]))) for a in act],
         }
     )
 
@@ -783,8 +795,11 @@ def retention_plan(
     holdout so the uplift keeps being measured, refresh the model, roll out, evaluate at the
     deadline. ``focus`` names the churn drivers the training covers (e.g. the model's top
     features); ``n_contacted`` is the first wave's size. Months are counted from ``start``
-    ("YYYY-MM"); returns ``month``, ``milestone``, ``owner``, ``check``.
+    ("YYYY-MM"): the callers are trained in the first month, wave 1 contacts its customers in
+    :data:`crmlab.plans.FIRST_CONTACT_MONTH` - the month the action list's due dates fall in
+    (:func:`action_list`). Returns ``month``, ``milestone``, ``owner``, ``check``.
     """
+    from crmlab.plans import FIRST_CONTACT_MONTH as WAVE_1
     from crmlab.plans import add_months
 
     if int(deadline_months) < RETENTION_PLAN_MIN_MONTHS:
@@ -803,10 +818,10 @@ def retention_plan(
          "Training lead", "course and role-play cases ready"),
         (0, "Train relationship managers and the service team (workshop + role-play on real "
          "action-list cases)", "Training lead", "100% of callers trained"),
-        (1, f"Wave 1: contact {n_contacted:,} customers from the action list; keep a random "
-         f"{holdout_share:.0%} holdout uncontacted", "Campaign manager",
+        (WAVE_1, f"Wave 1: contact {n_contacted:,} customers from the action list; keep a "
+         f"random {holdout_share:.0%} holdout uncontacted", "Campaign manager",
          "80%+ contacted by the due dates"),
-        (1, "Fix root causes: complaint follow-up within 3 days; review fee rises for at-risk "
+        (WAVE_1, "Fix root causes: complaint follow-up within 3 days; review fee rises for at-risk "
          "customers", "Service manager", "complaints and fee rises on the dashboard"),
         (3, "Read-out of wave 1 against the holdout; adjust the offer and the targeting share",
          "Analytics", "uplift and cost per saved customer"),
