@@ -53,8 +53,25 @@ def test_actions_owners_and_due_dates_come_from_the_playbook(written):
         assert (rows["recommended_action"] == expected).all()
         assert set(rows["owner_role"]) == {owner}
         m = year * 12 + month - 1 + offset
-        assert set(rows["due_date"]) == {_last_day(f"{m // 12}-{m % 12 + 1:02d}")}
+        if segment == "at_risk":  # "... within 2 weeks": 14 days into the plan's first month
+            assert set(rows["due_date"]) == {"2026-10-15"}
+        else:  # no period in the wording: the last day of the action's month
+            assert set(rows["due_date"]) == {_last_day(f"{m // 12}-{m % 12 + 1:02d}")}
     assert (table["contact"] == table["tier"].map(plans.TIER_OWNER)).all()
+
+
+def test_retail_due_dates_follow_the_wording_of_each_tiers_action(written):
+    """Found by a consultant: "win-back call ... within 2 weeks" was due 2026-10-31, 30 days
+    after the plan's start. Every tier's at-risk action says "within 2 weeks": due 2026-10-01 +
+    14 days, as the finance list counts its days (crmlab.plans.due_date for both)."""
+    run, _, _, table = written
+    assert run.results["plan.start"] == "2026-10"
+    at_risk = table[table["segment"] == "at_risk"]
+    assert len(at_risk) > 0 and set(at_risk["tier"]) == {"A", "B", "C"}
+    assert at_risk["recommended_action"].str.endswith("within 2 weeks").all()
+    assert set(at_risk["due_date"]) == {"2026-10-15"}
+    loyal = table[table["segment"] == "loyal"]  # no period named: by the end of 2026-11
+    assert set(loyal["due_date"]) == {"2026-11-30"}
 
 
 def test_each_tier_gets_the_action_its_contact_can_deliver(written):

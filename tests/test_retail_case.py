@@ -307,10 +307,11 @@ def test_plan_start_moves_the_plan_and_every_due_date(tmp_path, small_data):
     assert ends == [deadline], (ends, deadline)
     assert r["plan.start"] == "2027-01" and r["goal.start"] < "2027-01"
     listed = pd.read_csv(res.run_dir / "actions.csv")
-    # due: the last day of 2027-01 + the playbook's offset (0, 1 or 2 months)
-    assert set(listed["due_date"]) <= {"2027-01-31", "2027-02-28", "2027-03-31"}
+    # due: the last day of 2027-01 + the playbook's offset (0, 1 or 2 months); at risk:
+    # "within 2 weeks" of 2027-01-01
+    assert set(listed["due_date"]) <= {"2027-01-15", "2027-01-31", "2027-02-28", "2027-03-31"}
     assert listed.loc[listed["segment"] == "at_risk", "due_date"].unique().tolist() == [
-        "2027-01-31"
+        "2027-01-15"
     ]
     import datetime as dt
 

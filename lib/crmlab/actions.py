@@ -42,7 +42,12 @@ Priority (1 = act first), in this order:
    risk first (no score last);
 5. value: highest first; ties broken by pseudonymous id so the order is reproducible.
 
-Due date: the last day of the action's start month (plan start + the playbook offset), where the
+Due date (:func:`crmlab.plans.due_date`, the rule of both cases): in the action's start month
+(plan start + the playbook offset), as many days after its first day as the action's wording
+gives (:func:`crmlab.plans.days_in_wording`: "win-back call ... within 2 weeks" in plan month
+2026-10 is due 2026-10-15), never after the month's last day; an action whose wording names no
+period is due on the month's last day. A campaign customer's due date is the campaign's
+(:func:`crmlab.targeting.action_list`: days into the month of the wave that contacts it). The
 plan start is the month recorded under the spec's ``plan_start`` figure (e.g. ``goal.start``),
 else the month the run finished.
 
@@ -180,7 +185,6 @@ def action_table(run: Run, rounded: bool = True) -> pd.DataFrame:
     start = _plan_start(run, spec)
     contacts = tier_contacts(spec)
     offsets = segment.map({k: v[2] for k, v in playbook.items()})
-    due = {int(o): (start + int(o)).end_time.date() for o in offsets.unique()}
     tier = act[cols["tier"]].astype("str") if "tier" in cols else pd.Series(pd.NA, index=act.index)
     score = (
         act[cols["score"]].astype("float64")
@@ -202,7 +206,7 @@ def action_table(run: Run, rounded: bool = True) -> pd.DataFrame:
             "recommended_action": segment.map({k: v[0] for k, v in playbook.items()}),
             "owner_role": segment.map({k: v[1] for k, v in playbook.items()}),
             "contact": tier.map(contacts).fillna("-"),
-            "due_date": offsets.astype(int).map(due),
+            "due_date": None,  # below, once the action is the customer's tier's
         },
         index=act.index,
     )
@@ -222,6 +226,14 @@ def action_table(run: Run, rounded: bool = True) -> pd.DataFrame:
         for t, action in by_tier.items():
             variant = (out["segment"] == seg) & (out["tier"] == str(t))
             out.loc[variant, "recommended_action"] = action
+    # due: the days the action's own words give ("within 2 weeks"), in its playbook month
+    due = {
+        (o, a): plans.due_date(start, o, plans.days_in_wording(a))
+        for o, a in set(zip(offsets.astype(int), out["recommended_action"], strict=True))
+    }
+    out["due_date"] = [
+        due[(o, a)] for o, a in zip(offsets.astype(int), out["recommended_action"], strict=True)
+    ]
     campaign = _campaign(run, spec)
     in_campaign = pd.Series(float("inf"), index=out.index)
     if campaign is not None:  # its customers get the campaign's action, owner and due date
