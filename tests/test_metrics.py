@@ -281,3 +281,155 @@ def test_stores_are_named_as_readers_know_them():
     assert store_labels(ids, stores).to_dict() == {5: "王府井店 (S12)", 6: "S13", 7: "S99"}
     assert store_labels(ids, None).tolist() == ["S12", "S13", "S99"]
     assert store_labels(ids, stores[["store_id"]]).tolist() == ["S12", "S13", "S99"]
+
+
+# ---- the run's satisfaction measure ------------------------------------------------------------
+CLIENT = {"scale": [1, 10], "satisfied_at": 7, "questions": ["总体满意度", "再次光临意愿"]}
+
+
+def test_the_measure_comes_from_the_import_report_else_it_is_the_1_to_5_question(tmp_path):
+    """A config run's import records the client's scale, threshold and columns; the stages read
+    them from input/ingest_report.json (a plain data folder has the canonical measure)."""
+    import json
+
+    assert metrics.satisfaction_measure(tmp_path) == {
+        "scale": [1, 5],
+        "satisfied_at": 4,
+        "questions": [],
+    }
+    report = {
+        "survey": {
+            "columns": ["总体满意度", "再次光临意愿"],
+            "scale": [1.0, 10.0],
+            "satisfied_at": 7,
+        },
+        "sources": {
+            "survey": {"columns": {"overall_satisfaction": ["总体满意度", "再次光临意愿"]}}
+        },
+    }
+    (tmp_path / "ingest_report.json").write_text(json.dumps(report), encoding="utf-8")
+    measure = metrics.satisfaction_measure(tmp_path)
+    assert measure == CLIENT
+    recorded = metrics.measure_record(measure)
+    assert recorded == {
+        "satisfaction.scale": [1, 10],
+        "satisfaction.satisfied_at": 7,
+        "satisfaction.questions": ["总体满意度", "再次光临意愿"],
+    }
+    assert metrics.measure_from_results(recorded) == CLIENT
+    assert metrics.measure_from_results({}) == metrics.CANONICAL_MEASURE  # an older run
+    # one mapped 1-5 question with 4+ satisfied is the canonical measure
+    one = {"survey": {"columns": ["Q"], "scale": [1, 5], "satisfied_at": 4}}
+    (tmp_path / "ingest_report.json").write_text(json.dumps(one), encoding="utf-8")
+    assert metrics.satisfaction_measure(tmp_path) == metrics.CANONICAL_MEASURE
+
+
+def test_the_measure_in_words_states_the_runs_scale_threshold_and_question():
+    from crmlab import i18n
+
+    text = metrics.measure_text
+    canonical = metrics.CANONICAL_MEASURE
+    # the 1-5 question: the texts the report always had
+    assert text(canonical, "who") == "rating overall satisfaction 4 or 5 on a 1-5 scale"
+    assert text(canonical, "question") == "Overall satisfaction (1-5)"
+    assert text(canonical, "satisfied") == "4-5"
+    assert text(canonical, "definition") == (
+        "Share of survey answers of 4 or 5 on the 1-5 overall-satisfaction question (top-two-box)."
+    )
+    assert text(canonical, "who", "zh") == "总体满意度 1-5 分中评 4 分或 5 分的客户占比"
+    assert text(canonical, "question", "zh") == "总体满意度（1-5 分）"
+    # the client's two questions averaged on 1-10, 7 and up satisfied
+    assert text(CLIENT, "who") == (
+        "rating the average of 总体满意度 and 再次光临意愿 7 or more on a 1-10 scale"
+    )
+    assert text(CLIENT, "question") == "总体满意度 and 再次光临意愿 (1-10, averaged; 7+ satisfied)"
+    assert text(CLIENT, "satisfied") == "7+ on 1-10"
+    assert (
+        text(CLIENT, "who", "zh")
+        == "总体满意度与再次光临意愿的平均分（1-10 分）达到 7 分及以上的客户占比"
+    )
+    for what in ("who", "question", "satisfied", "definition", "note"):
+        for lang in ("en", "zh"):
+            shown = text(CLIENT, what, lang)
+            assert "1-5" not in shown.replace("read on 1-5", "").replace("按 1-5 分读取", "")
+            assert "1-10" in shown and "7" in shown, (what, lang, shown)
+    # one question on 0-10 with 9 satisfied: "9 or 10"
+    nine = {"scale": [0, 10], "satisfied_at": 9, "questions": ["Q1"]}
+    assert text(nine, "who") == "rating Q1 9 or 10 on a 0-10 scale"
+    # the Chinese report reads the English texts back (note, feedback question, chart legend)
+    assert i18n.note(text(CLIENT, "note")) == text(CLIENT, "note", "zh")
+    assert i18n.translate(text(CLIENT, "question") + " and recommend (0-10)") == (
+        text(CLIENT, "question", "zh") + "与推荐意愿（0-10 分）"
+    )
+    assert (
+        i18n.translate("CSAT (share rating 7+ on 1-10)")
+        == "满意度（1-10 分中达到 7 分及以上的占比）"
+    )
+    with pytest.raises(ParameterError):
+        text(CLIENT, "scale")
+
+
+def test_plot_csat_trend_names_the_runs_satisfied_ratings(survey):
+    ax = plot_csat_trend(metrics.by_wave(survey), satisfied="7+ on 1-10")
+    assert ax.get_legend_handles_labels()[1][-1] == "CSAT (share rating 7+ on 1-10)"
+    ax = plot_csat_trend(metrics.by_wave(survey))
+    assert "CSAT (share rating 4-5)" in ax.get_legend_handles_labels()[1]
+
+
+def test_csat_by_segment_hand_counted_over_the_last_three_waves():
+    """Each answer of the last three waves counts with its customer's class; older waves,
+    unknown customers and customers without a class are left out; n counts answers."""
+    classes = pd.Series(
+        pd.Categorical(
+            ["loyal", "loyal", "at_risk", None],
+            categories=["potential", "active", "loyal", "at_risk", "churned"],
+            ordered=True,
+        ),
+        index=pd.Index(["a", "b", "c", "d"], name="customer_id"),
+        name="customer_class",
+    )
+    survey = pd.DataFrame(
+        [
+            ("2024-01", "a", 5),  # older than the last three waves
+            ("2024-02", "a", 2),
+            ("2024-02", "c", 4),
+            ("2024-03", "b", 5),
+            ("2024-03", "c", 1),
+            ("2024-03", "e", 5),  # not a known customer
+            ("2024-04", "a", 4),
+            ("2024-04", "b", 3),
+            ("2024-04", "d", 5),  # no class
+            ("2024-04", "c", 5),
+        ],
+        columns=["wave", "customer_id", "overall_satisfaction"],
+    )
+    table = metrics.csat_by_segment(survey, classes, waves=3)
+    assert table["customer_class"].astype(str).tolist() == ["loyal", "at_risk"]  # class order
+    assert table["n"].tolist() == [4, 3]
+    assert table["successes"].tolist() == [2, 2]  # loyal: 5 and 4; at risk: 4 and 5
+    assert table["rate"].tolist() == pytest.approx([2 / 4, 2 / 3])
+    assert (table["low"] < table["rate"]).all() and (table["rate"] < table["high"]).all()
+    assert len(metrics.recent_waves(survey, 3)) == 9
+    assert table.attrs["answers_in_waves"] == 9  # 7 counted + 1 unknown customer + 1 no class
+    with pytest.raises(DataError, match="no answer of the last 1 wave"):
+        metrics.csat_by_segment(survey[survey["customer_id"] == "e"], classes, waves=1)
+
+
+def test_plot_csat_by_segment_shows_the_table_with_its_counts():
+    from crmlab.charts.customers import plot_csat_by_segment
+
+    table = pd.DataFrame(
+        {
+            "customer_class": ["loyal", "at_risk"],
+            "rate": [0.5, 2 / 3],
+            "low": [0.2, 0.3],
+            "high": [0.8, 0.9],
+            "n": [4, 1203],
+        }
+    )
+    ax = plot_csat_by_segment(table, "customer_class", satisfied="7+ on 1-10")
+    assert [p.get_height() for p in ax.patches] == pytest.approx([0.5, 2 / 3])
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["loyal\n(n=4)", "at risk\n(n=1,203)"]
+    assert ax.get_ylabel() == "CSAT (share rating 7+ on 1-10)"
+    assert ax.get_title() == "CSAT by customer class, last 3 survey waves"

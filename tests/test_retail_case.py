@@ -324,3 +324,93 @@ def test_plan_start_moves_the_plan_and_every_due_date(tmp_path, small_data):
     assert "-p plan_start=2027-02" in note
     today = runner.past_plan_note(results_file, dt.date.today())
     assert res.notes == ([today] if today else [])  # the run's summary shows the same note
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory):
+    """The worked example (`crmlab new X --from retail_satisfaction --example`, smaller):
+    satisfaction is the average of 总体满意度 and 再次光临意愿 on 1-10, 7 and up satisfied."""
+    import os
+
+    from crmlab import report
+    from crmlab.privacy import KEY_ENV_VAR
+    from crmlab.synth import client_exports
+
+    folder = tmp_path_factory.mktemp("example") / "myclient"
+    client_exports.write_example_exports(
+        CASE, folder / "exports", seed=3, n_customers=600, n_stores=8, responses_per_wave=80
+    )
+    (folder / "config.yaml").write_text(
+        client_exports.example_config(CASE, key_file=False), encoding="utf-8"
+    )
+    before = os.environ.get(KEY_ENV_VAR)
+    os.environ[KEY_ENV_VAR] = "a test key of the example run"
+    try:
+        res = runner.run_config(folder / "config.yaml", progress=False)
+    finally:
+        if before is None:
+            del os.environ[KEY_ENV_VAR]
+        else:
+            os.environ[KEY_ENV_VAR] = before
+    assert res.ok, res.error
+    zh = report.build_report(res.run_dir, "zh", out=res.run_dir / "report.zh.html")
+    texts = {
+        "en": (res.run_dir / "report.html").read_text(encoding="utf-8"),
+        "zh": zh.read_text(encoding="utf-8"),
+    }
+    return json.loads((res.run_dir / "results.json").read_text()), texts
+
+
+def _reader_text(page: str) -> str:
+    import html
+    import re
+
+    page = re.sub(r"<(style|script)\b.*?</\1>", " ", page, flags=re.S)
+    page = re.sub(r"data:[^\"')]+", "", page)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_the_example_report_states_the_clients_measure(example_run):
+    """The client's report said "rating overall satisfaction 4 or 5 on a 1-5 scale", asked for
+    "Overall satisfaction (1-5)" in the feedback loop: every statement of the scale, threshold
+    or question follows the run's measure (recorded from the config by stage 1)."""
+    results, pages = example_run
+    assert results["satisfaction.scale"] == [1, 10]
+    assert results["satisfaction.satisfied_at"] == 7
+    assert results["satisfaction.questions"] == ["总体满意度", "再次光临意愿"]
+    en, zh = _reader_text(pages["en"]), _reader_text(pages["zh"])
+    who = "rating the average of 总体满意度 and 再次光临意愿 7 or more on a 1-10 scale"
+    assert f"the share of customers {who}" in en  # the summary's goal
+    assert f"**Satisfied** means {who}".replace("**", "") in en  # stage 1
+    assert "总体满意度 and 再次光临意愿 (1-10, averaged; 7+ satisfied) and recommend (0-10)" in en
+    assert (
+        "Share of survey answers rating the average of 总体满意度 and 再次光临意愿 7 or more" in en
+    )
+    for wrong in (
+        "4 or 5 on a 1-5",
+        "Overall satisfaction (1-5)",
+        "share of 4-5 ratings on the 1-5",
+    ):
+        assert wrong not in en, wrong
+    assert "总体满意度与再次光临意愿的平均分（1-10 分）达到 7 分及以上的客户占比" in zh  # summary
+    assert (
+        "总体满意度与再次光临意愿（1-10 分，取平均；7 分及以上为满意）与推荐意愿（0-10 分）" in zh
+    )
+    assert "总体满意度与再次光临意愿的平均分（客户的 1-10 分制）达到 7 分及以上的答卷占比" in zh
+    for wrong in ("1-5 分中评 4 分或 5 分", "总体满意度（1-5 分）", "1-5 分制中评 4-5 分"):
+        assert wrong not in zh, wrong
+
+
+def test_the_canonical_report_keeps_the_1_to_5_texts(default_run):
+    from crmlab import report
+
+    run_dir, results, _ = default_run
+    assert results["satisfaction.scale"] == [1, 5] and results["satisfaction.satisfied_at"] == 4
+    en = _reader_text((run_dir / "report.html").read_text(encoding="utf-8"))
+    assert "the share of customers rating overall satisfaction 4 or 5 on a 1-5 scale" in en
+    assert "Overall satisfaction (1-5) and recommend (0-10)" in en
+    assert "Share of survey answers of 4 or 5 on the 1-5 overall-satisfaction question" in en
+    zh_file = report.build_report(run_dir, "zh", out=run_dir.parent / "canonical.zh.html")
+    zh = _reader_text(zh_file.read_text(encoding="utf-8"))
+    assert "总体满意度 1-5 分中评 4 分或 5 分的客户占比" in zh
+    assert "总体满意度（1-5 分）与推荐意愿（0-10 分）" in zh

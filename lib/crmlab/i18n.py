@@ -1324,6 +1324,53 @@ def _term_list(text: str) -> str | None:
     return "、".join(shown) + ("等" if cut else "")
 
 
+_MEASURE_NUM = r"\d+(?:\.\d+)?"
+_MEASURE_NOTE = re.compile(
+    rf"\*\*Satisfied\*\* means rating (?P<q>.+?) (?P<t>{_MEASURE_NUM}) or "
+    rf"(?:more|{_MEASURE_NUM}) on a (?P<lo>{_MEASURE_NUM})-(?P<hi>{_MEASURE_NUM}) scale[ (].*"
+)
+_MEASURE_QUESTION = re.compile(
+    rf"(?P<q>.+?) \((?P<lo>{_MEASURE_NUM})-(?P<hi>{_MEASURE_NUM})(?:, averaged)?; "
+    rf"(?P<t>{_MEASURE_NUM})\+ satisfied\)(?P<rec> and recommend \(0-10\))?"
+)
+_MEASURE_LEGEND = re.compile(
+    rf"CSAT \(share rating (?P<t>{_MEASURE_NUM})\+ on (?P<lo>{_MEASURE_NUM})-(?P<hi>{_MEASURE_NUM})\)"
+)
+
+
+def _measure_questions(q: str) -> list[str]:
+    """The client's question(s) as :func:`crmlab.metrics.measure_text` names them in English."""
+    if q in ("overall satisfaction", "Overall satisfaction"):
+        return []
+    q = q.removeprefix("the average of ")
+    head, _, last = q.rpartition(" and ")
+    return [*head.split(", "), last] if head else [q]
+
+
+def _measure_phrase(text: str) -> str | None:
+    """The run's satisfaction measure in Chinese where :func:`crmlab.metrics.measure_text`
+    wrote it in English (the stage-1 note, the feedback loop's question, a chart legend)."""
+    from crmlab import metrics
+
+    s = text.strip()
+    for pattern, what in ((_MEASURE_NOTE, "note"), (_MEASURE_QUESTION, "question")):
+        m = pattern.fullmatch(s)
+        if m:
+            measure = {
+                "scale": [float(m["lo"]), float(m["hi"])],
+                "satisfied_at": float(m["t"]),
+                "questions": _measure_questions(m["q"]),
+            }
+            out = metrics.measure_text(measure, what, "zh")
+            if what == "question" and m["rec"]:
+                out += "与推荐意愿（0-10 分）"
+            return out
+    m = _MEASURE_LEGEND.fullmatch(s)
+    if m:
+        return f"满意度（{m['lo']}-{m['hi']} 分中达到 {m['t']} 分及以上的占比）"
+    return None
+
+
 def translate(text: str, lang: str = "zh") -> str:
     """Translate an English label, header or term into ``lang`` (identity for ``"en"``).
 
@@ -1347,7 +1394,15 @@ def translate(text: str, lang: str = "zh") -> str:
     for pattern, repl in PATTERNS_ZH:
         if pattern.match(s.strip()):
             return pattern.sub(repl, s.strip())
-    for special in (_from_template, _cut_term, _term_list, _parts, _with_unit, _dummy):
+    for special in (
+        _measure_phrase,
+        _from_template,
+        _cut_term,
+        _term_list,
+        _parts,
+        _with_unit,
+        _dummy,
+    ):
         hit = special(s)
         if hit is not None:
             return hit
@@ -1939,6 +1994,12 @@ NOTES_ZH: list[tuple[str, str]] = [
     ),
     ("OLS on {n} answers: R-squared {r}.", "基于 {n} 份答卷的 OLS：R² = {r}。"),
     (
+        "By customer class, over the same three waves: {n} rated answers of customers with a "
+        "class, of the {m} answers of those waves (n in the table and chart counts answers).",
+        "按客户类别（同样的最近三期）：这几期的 {m} 份答卷中，有 {n} 份来自有客户类别的客户且有评分"
+        "（表格和图表中的 n 为答卷数）。",
+    ),
+    (
         "The 5 stores with the lowest CSAT of the {n} (last three waves):",
         "{n} 家门店中 CSAT 最低的 5 家（最近三轮调查）：",
     ),
@@ -2133,7 +2194,7 @@ def _did(text: str) -> str | None:
 def _note_sentence(text: str) -> str | None:
     """One sentence (or a list line) of a note in Chinese; None if no template wrote it."""
     s = text.strip()
-    for special in (_personal_removed, _did):
+    for special in (_personal_removed, _did, _measure_phrase):
         hit = special(s)
         if hit is not None:
             return hit

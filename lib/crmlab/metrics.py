@@ -37,15 +37,21 @@ __all__ = [
     "clean_scores",
     "complaint_rate",
     "csat",
+    "csat_by_segment",
+    "recent_waves",
     "csat_with_ci",
     "growth_rate",
     "is_satisfied",
     "kpi_scorecard",
+    "measure_from_results",
+    "measure_record",
+    "measure_text",
     "nps",
     "nps_category",
     "nps_with_ci",
     "proportion_ci",
     "repeat_purchase_rate",
+    "satisfaction_measure",
     "scorecard_view",
     "store_labels",
 ]
@@ -487,6 +493,61 @@ def by_wave(
     return by_group(df, wave_col, metric=metric, **kwargs)
 
 
+def recent_waves(survey: pd.DataFrame, waves: int = 3, wave_col: str = "wave") -> pd.DataFrame:
+    """The answers of the last ``waves`` survey waves (distinct wave labels, which sort
+    chronologically as text)."""
+    if wave_col not in survey.columns:
+        raise DataError(f"column {wave_col!r} not found; available: {list(survey.columns)}")
+    last = sorted(survey[wave_col].dropna().unique())[-int(waves) :]
+    return survey[survey[wave_col].isin(last)]
+
+
+def csat_by_segment(
+    survey: pd.DataFrame,
+    labels: pd.Series,
+    waves: int = 3,
+    wave_col: str = "wave",
+    id_col: str = "customer_id",
+    **kwargs,
+) -> pd.DataFrame:
+    """CSAT per customer segment over the last ``waves`` survey waves.
+
+    Each answer of those waves (:func:`recent_waves`) gets its customer's segment label
+    (``labels``: a Series indexed by customer id, e.g. ``feats["customer_class"]``); answers of
+    customers without a label (unknown customers, or a missing label) are left out. CSAT per
+    segment is the share of its answers that are satisfied (see :func:`by_group`, which gets
+    ``kwargs``); ``n`` counts answers, not customers (a customer answering in two of the waves
+    counts twice, as in the CSAT by store). Segments keep the label's category order when it
+    is categorical (empty ones left out).
+
+    Returns
+    -------
+    DataFrame
+        :func:`by_group` columns with the segment column named as ``labels`` (default
+        ``"segment"``): ``rate, low, high, n, successes, n_dropped``.
+        ``attrs["answers_in_waves"]``: all answers of those waves (with or without a label).
+    """
+    name = labels.name or "segment"
+    if id_col not in survey.columns:
+        raise DataError(f"column {id_col!r} not found; available: {list(survey.columns)}")
+    recent = recent_waves(survey, waves, wave_col)
+    seg = recent[id_col].map(labels)
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        seg = pd.Categorical(seg, categories=labels.cat.categories, ordered=labels.cat.ordered)
+    data = recent.assign(**{name: seg})
+    data = data[pd.Series(seg, index=recent.index).notna()]
+    if data.empty:
+        raise DataError(
+            f"csat_by_segment: no answer of the last {waves} wave(s) is from a customer with a "
+            f"{name} (check that the survey's {id_col} values are the customers' ids)."
+        )
+    if isinstance(data[name].dtype, pd.CategoricalDtype):
+        data = data.assign(**{name: data[name].cat.remove_unused_categories()})
+    out = by_group(data, name, **kwargs).reset_index(drop=True)
+    out.attrs["answers_in_waves"] = len(recent)  # every answer of those waves, for the reader
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # KPI helpers
 # --------------------------------------------------------------------------------------------
@@ -667,3 +728,146 @@ def scorecard_view(board: pd.DataFrame) -> pd.DataFrame:
             "met": board["met"].to_numpy(dtype=bool),
         }
     )
+
+
+# --------------------------------------------------------------------------------------------
+# the run's satisfaction measure, in words
+# --------------------------------------------------------------------------------------------
+CANONICAL_MEASURE: dict = {"scale": [1, 5], "satisfied_at": 4, "questions": []}
+"""The measure of the shipped data: the 1-5 overall-satisfaction question, 4 or 5 satisfied."""
+
+
+def satisfaction_measure(data_dir) -> dict:
+    """The satisfaction measure of a run's input: ``scale`` ([low, high] of the client's
+    question), ``satisfied_at`` (lowest satisfied rating on that scale) and ``questions`` (the
+    client's column(s), averaged when several; empty: the canonical overall-satisfaction
+    question). A config run's import records them (``ingest_report.json``, key ``survey``;
+    the ratings themselves are then on 1-5 with 4-5 exactly the satisfied ones, see
+    :func:`crmlab.ingest.satisfaction_to_five`); a plain data folder has the canonical
+    measure :data:`CANONICAL_MEASURE`."""
+    from crmlab.sources import ingest_report
+
+    report = ingest_report(data_dir) or {}
+    survey = report.get("survey") or {}
+    if not survey.get("scale"):
+        return dict(CANONICAL_MEASURE)
+    cols = (report.get("sources") or {}).get("survey", {}).get("columns", {})
+    questions = list(cols.get("overall_satisfaction") or survey.get("columns") or [])
+    return _measure(survey["scale"], survey.get("satisfied_at"), questions)
+
+
+def _measure(scale, satisfied_at, questions) -> dict:
+    lo, hi = (float(x) for x in scale)
+    t = 4.0 if satisfied_at is None and (lo, hi) == (1.0, 5.0) else satisfied_at
+    num = lambda x: int(x) if float(x).is_integer() else float(x)  # noqa: E731
+    out = {"scale": [num(lo), num(hi)], "satisfied_at": num(t), "questions": list(questions)}
+    if out["scale"] == [1, 5] and out["satisfied_at"] == 4 and len(questions) <= 1:
+        out["questions"] = []  # one 1-5 question, top-two-box: the canonical measure
+    return out
+
+
+def measure_record(measure: dict) -> dict[str, object]:
+    """The figures that record a measure in ``results.json``: ``satisfaction.scale``,
+    ``satisfaction.satisfied_at`` and ``satisfaction.questions``."""
+    return {f"satisfaction.{k}": measure[k] for k in ("scale", "satisfied_at", "questions")}
+
+
+def measure_from_results(results: dict) -> dict:
+    """The measure a run recorded (:func:`measure_record`); the canonical one for a run
+    that recorded none (runs before the measure was recorded used the 1-5 question)."""
+    scale = results.get("satisfaction.scale")
+    if not scale:
+        return dict(CANONICAL_MEASURE)
+    return _measure(
+        scale, results.get("satisfaction.satisfied_at"), results.get("satisfaction.questions") or []
+    )
+
+
+def _g(x) -> str:
+    return f"{float(x):g}"
+
+
+def measure_text(measure: dict, what: str, lang: str = "en") -> str:
+    """The measure in words, for the report's sentences, axis labels and plan texts.
+
+    ``what``: ``"who"`` (the satisfied customers: "rating overall satisfaction 4 or 5 on a 1-5
+    scale"), ``"definition"`` (the CSAT definition of the methods appendix), ``"question"``
+    (what the survey asks: "Overall satisfaction (1-5)"), ``"satisfied"`` (the satisfied
+    ratings: "4-5"; on another scale "7+ on 1-10"), ``"note"`` (the stage-1 sentence that says
+    which measure the run uses). ``lang``: "en" or "zh". The canonical measure
+    (:data:`CANONICAL_MEASURE`) gives the texts of the 1-5 question; another one names the
+    client's question(s), scale and threshold (e.g. "the average of 总体满意度 and 再次光临意愿",
+    1-10, 7 or more)."""
+    if lang not in ("en", "zh"):
+        raise ParameterError(f"Unknown language {lang!r}: use en or zh.")
+    m = _measure(measure["scale"], measure["satisfied_at"], measure.get("questions") or [])
+    lo, hi, t, qs = _g(m["scale"][0]), _g(m["scale"][1]), _g(m["satisfied_at"]), m["questions"]
+    canonical = not qs and (lo, hi, t) == ("1", "5", "4")
+    top = float(m["satisfied_at"]) + 1 == float(m["scale"][1])  # "9 or 10", not "9 or more"
+    if lang == "en":
+        if not qs:
+            qname = "overall satisfaction"
+        elif len(qs) == 1:
+            qname = qs[0]
+        else:
+            qname = "the average of " + ", ".join(qs[:-1]) + " and " + qs[-1]
+        ratings = f"{t} or {hi}" if top else f"{t} or more"
+        texts = {
+            "who": f"rating {qname} {ratings} on a {lo}-{hi} scale",
+            "definition": (
+                "Share of survey answers of 4 or 5 on the 1-5 overall-satisfaction question "
+                "(top-two-box)."
+                if canonical
+                else f"Share of survey answers rating {qname} {ratings} on the client's "
+                f"{lo}-{hi} scale (the config's satisfied_at)."
+            ),
+            "question": (
+                "Overall satisfaction (1-5)"
+                if canonical
+                else " and ".join(qs or ["Overall satisfaction"])
+                + f" ({lo}-{hi}{', averaged' if len(qs) > 1 else ''}; {t}+ satisfied)"
+            ),
+            "satisfied": "4-5" if canonical else f"{t}+ on {lo}-{hi}",
+        }
+        texts["note"] = f"**Satisfied** means {texts['who']}" + (
+            " (top-two-box)."
+            if canonical
+            else f" (the config's satisfied_at); the answers are read on 1-5 with {t}+ as "
+            "4-5, so CSAT is the same."
+        )
+    else:
+        if not qs:
+            qname = "总体满意度"
+        elif len(qs) == 1:
+            qname = qs[0]
+        else:
+            qname = "、".join(qs[:-1]) + "与" + qs[-1] + "的平均分"
+        texts = {
+            "who": (
+                "总体满意度 1-5 分中评 4 分或 5 分的客户占比"
+                if canonical
+                else f"{qname}（{lo}-{hi} 分）达到 {t} 分及以上的客户占比"
+            ),
+            "definition": (
+                "总体满意度问题（1-5 分）中评 4 分或 5 分的答卷占比（top-two-box）。"
+                if canonical
+                else f"{qname}（客户的 {lo}-{hi} 分制）达到 {t} 分及以上的答卷占比"
+                "（配置中的 satisfied_at）。"
+            ),
+            "question": (
+                "总体满意度（1-5 分）"
+                if canonical
+                else "与".join(qs or ["总体满意度"])
+                + f"（{lo}-{hi} 分{'，取平均' if len(qs) > 1 else ''}；{t} 分及以上为满意）"
+            ),
+            "satisfied": "评 4-5 分" if canonical else f"{lo}-{hi} 分中达到 {t} 分及以上",
+        }
+        texts["note"] = (
+            "**满意**指" + texts["who"].removesuffix("的客户占比") + "（top-two-box）。"
+            if canonical
+            else f"**满意**指{qname}（{lo}-{hi} 分）达到 {t} 分及以上（配置中的 satisfied_at）；"
+            f"答卷按 1-5 分读取，{t} 分及以上对应 4-5 分，因此满意度（CSAT）不变。"
+        )
+    if what not in texts:
+        raise ParameterError(f"measure_text: what must be one of {sorted(texts)}, got {what!r}.")
+    return texts[what]

@@ -44,7 +44,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from crmlab import __version__, atomic, casespec, i18n
+from crmlab import __version__, atomic, casespec, i18n, metrics
 from crmlab.errors import CrmlabError
 from crmlab.export import MISSING_MARK, dash_missing_cells
 from crmlab.results import cell_applies
@@ -487,6 +487,10 @@ def _summary_context(spec: dict, run: Run, lang: str) -> dict:
         "playbook": _playbook(actions_spec),
         "contacts": tier_contacts(actions_spec) if actions_spec else {},
         "discrimination": discrimination,
+        # the run's satisfaction measure in words (scale, threshold, question; crmlab.metrics)
+        "measure": lambda what: metrics.measure_text(
+            metrics.measure_from_results(results), what, lang
+        ),
     }
 
 
@@ -636,8 +640,16 @@ def _stage_sections(run: Run, spec: dict, lang: str) -> list[dict]:
 def _appendix(run: Run, spec: dict, lang: str) -> dict:
     # the definitions and models as they apply to the run (a churn-flag extract has its own)
     app = casespec.for_run(spec.get("appendix") or {}, run.results)
+    # a definition marked `measure:` states the run's satisfaction measure (a client's 1-10
+    # scale with its own threshold), not the spec's text for the 1-5 question
+    measure = metrics.measure_from_results(run.results)
     definitions = [
-        (casespec.text(d.get("term"), lang), casespec.text(d.get("text"), lang))
+        (
+            casespec.text(d.get("term"), lang),
+            metrics.measure_text(measure, d["measure"], lang)
+            if d.get("measure")
+            else casespec.text(d.get("text"), lang),
+        )
         for d in app.get("definitions") or []
     ]
     models = [casespec.text(m, lang) for m in app.get("models") or []]

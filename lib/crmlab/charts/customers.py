@@ -18,6 +18,7 @@ from crmlab.narrative import value_label
 from crmlab.segments import pareto_table
 
 __all__ = [
+    "plot_csat_by_segment",
     "plot_pareto_curve",
     "plot_quality_findings",
     "plot_rfm_heatmap",
@@ -122,6 +123,57 @@ def plot_pareto_curve(
     ax.set_ylabel("Cumulative share of value")
     ax.set_title(title)
     ax.legend(loc="lower right")
+    return ax
+
+
+def plot_csat_by_segment(
+    table: pd.DataFrame,
+    segment_col: str,
+    satisfied: str = "4-5",
+    waves: int = 3,
+    ax=None,
+    title: str | None = None,
+):
+    """CSAT per segment (share of satisfied answers) with its 95% interval and answer counts.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Output of :func:`crmlab.metrics.csat_by_segment` (``segment_col``, ``rate``, ``low``,
+        ``high``, ``n``), in the order to draw.
+    satisfied : str
+        The satisfied ratings as the axis names them: "4-5" on the 1-5 question, the run's
+        measure otherwise (``crmlab.metrics.measure_text(measure, "satisfied")``).
+    waves : int
+        How many of the last survey waves the table covers (for the title).
+
+    Returns
+    -------
+    matplotlib Axes
+        One bar per segment (height = CSAT), error bars from ``low`` to ``high``, tick labels
+        with ``n`` = answers.
+    """
+    _need(table, [segment_col, "rate", "low", "high", "n"], "plot_csat_by_segment")
+    d = table[table["n"] > 0]
+    if d.empty:
+        raise DataError("plot_csat_by_segment: no segment has an answer.")
+    ax = _axes(ax)
+    x = np.arange(len(d))
+    rate = d["rate"].to_numpy(dtype=float)
+    err = np.vstack([rate - d["low"].to_numpy(dtype=float), d["high"].to_numpy(dtype=float) - rate])
+    ax.bar(x, rate, color="tab:blue")
+    ax.errorbar(x, rate, yerr=err, fmt="none", ecolor="black", capsize=3, linewidth=1)
+    ax.set_xticks(x)
+    ax.set_xticklabels(
+        [f"{value_label(s)}\n(n={int(n):,})" for s, n in zip(d[segment_col], d["n"], strict=True)],
+        rotation=30,
+        ha="right",
+    )
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+    ax.set_xlabel("")
+    ax.set_ylabel(f"CSAT (share rating {satisfied})")
+    ax.set_title(title or f"CSAT by {value_label(segment_col)}, last {waves} survey waves")
     return ax
 
 

@@ -34,7 +34,8 @@ def csat_trend(run: Run):
     from crmlab.charts import satisfaction
 
     history = metrics.by_wave(run.artifact("survey"), metric="csat", alpha=run.param("alpha", 0.05))
-    return satisfaction.plot_csat_trend(history, target=run.param("target"))
+    satisfied = metrics.measure_text(metrics.measure_from_results(run.results), "satisfied")
+    return satisfaction.plot_csat_trend(history, target=run.param("target"), satisfied=satisfied)
 
 
 def segment_sizes(run: Run, table: str = "segments", column: str = "customer_class"):

@@ -42,6 +42,7 @@ def plot_csat_trend(
     wave_col: str = "wave",
     value_col: str = "rate",
     title: str = "CSAT by survey wave",
+    satisfied: str = "4-5",
 ):
     """CSAT per wave with its confidence band and an optional target line.
 
@@ -51,6 +52,9 @@ def plot_csat_trend(
         Output of :func:`crmlab.metrics.by_wave` (``wave``, ``rate``, ``low``, ``high``).
     target : float, optional
         Goal level, drawn as a dashed horizontal line.
+    satisfied : str
+        The satisfied ratings, as the legend names them: "4-5" on the 1-5 question, the run's
+        measure otherwise (``crmlab.metrics.measure_text(measure, "satisfied")``: "7+ on 1-10").
 
     Returns
     -------
@@ -62,7 +66,7 @@ def plot_csat_trend(
     d = by_wave_df.sort_values(wave_col)
     x = np.arange(len(d))
     ax.fill_between(x, d["low"], d["high"], alpha=0.25, label="95% interval")
-    ax.plot(x, d[value_col], marker="o", label="CSAT (share rating 4-5)")
+    ax.plot(x, d[value_col], marker="o", label=f"CSAT (share rating {satisfied})")
     if target is not None:
         ax.axhline(target, color=_TARGET_COLOR, linestyle="--", label=f"target {target:.0%}")
     step = max(1, int(np.ceil(len(x) / 12)))
