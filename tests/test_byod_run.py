@@ -658,7 +658,9 @@ def test_retail_one_year_of_orders_without_promotion_items_or_store_runs(tmp_pat
     result = runner.run_config(cfg, out_root=tmp_path / "runs", progress=False)
     assert result.ok, result.error
     r = json.loads((result.run_dir / "results.json").read_text())
-    assert "price_sensitive" not in r["needs.counts"] and r["needs.counts"]["quality_driven"] > 0
+    needs = r["needs.counts"]  # no promotion flags: no segment judged on the price paid
+    assert "price_sensitive" not in needs and "brand_preferring" not in needs
+    assert "function_driven" in needs
     assert "kpi.spend_per_customer" not in r and "kpi.repeat_purchase_rate" in r
     page = html.unescape(re.sub(r"<[^>]+>", "", (result.run_dir / "report.html").read_text()))
     assert "No promotion flags: the transactions have no promotion column" in page

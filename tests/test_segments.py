@@ -144,14 +144,17 @@ def test_lifecycle_stage_hand_set():
 
 # ---------------------------------------------------------------------------- needs
 def test_needs_segments_hand_set():
-    # buyer baskets 10..80: 75th percentile 62.5, median 45 (linear interpolation)
+    # buyer baskets 10, 20, 30, 40, 50, 60, 70, 75, 80, 80: 75th percentile 73.75 (70 + 0.75
+    # x 5), median 55 (linear interpolation)
     rows = {
         "b1": (3, 0.6, 80, 30, "price_sensitive"),  # first rule wins over the large basket
-        "b2": (3, 0.1, 70, 30, "quality_driven"),
+        "b2": (3, 0.1, 70, 30, "mixed"),  # rarely on promotion, but basket below 73.75
         "b3": (3, 0.3, 60, 7, "mixed"),  # frequent but basket above the median
-        "b4": (3, 0.0, 10, 7, "convenience"),
+        "b4": (3, 0.0, 10, 7, "function_driven"),
         "b5": (3, 0.5, 20, 7, "price_sensitive"),  # boundary 0.5 counts
-        "b6": (3, 0.0, 40, 14, "convenience"),  # boundary 14 days counts
+        "b6": (3, 0.0, 40, 14, "function_driven"),  # boundary 14 days counts
+        "b9": (3, 0.2, 75, 30, "brand_preferring"),  # boundary 0.2 counts, basket >= 73.75
+        "b10": (3, 0.21, 80, 30, "mixed"),  # a large basket, but too often on promotion
         "b7": (3, 0.0, 30, 15, "mixed"),
         "b8": (1, 0.25, 50, NAN, "mixed"),
         "n": (0, NAN, NAN, NAN, "no_purchase"),
@@ -275,14 +278,15 @@ def test_segment_summary_names_the_customers_without_a_label():
 
 
 def test_needs_segments_without_promotion_flags():
-    # the hand-set buyers above without promo_share: baskets 10..80 (q75 62.5, median 45)
+    # the hand-set buyers above without promo_share: baskets 10..80 (q75 62.5, median 45);
+    # price-sensitive and brand-preferring are both judged on the price paid: neither exists
     rows = {
-        "b1": (3, 80, 30, "quality_driven"),  # was price_sensitive: promotions unknown
-        "b2": (3, 70, 30, "quality_driven"),
+        "b1": (3, 80, 30, "mixed"),  # was price_sensitive: promotions unknown
+        "b2": (3, 70, 30, "mixed"),  # was brand_preferring: full price unknown
         "b3": (3, 60, 7, "mixed"),
-        "b4": (3, 10, 7, "convenience"),
-        "b5": (3, 20, 7, "convenience"),  # was price_sensitive
-        "b6": (3, 40, 14, "convenience"),
+        "b4": (3, 10, 7, "function_driven"),
+        "b5": (3, 20, 7, "function_driven"),  # was price_sensitive
+        "b6": (3, 40, 14, "function_driven"),
         "b7": (3, 30, 15, "mixed"),
         "b8": (1, 50, NAN, "mixed"),
         "n": (0, NAN, NAN, "no_purchase"),
@@ -293,16 +297,68 @@ def test_needs_segments_without_promotion_flags():
     for feats in (df, df.assign(promo_share=NAN)):  # no column, or a column without values
         got = needs_segments(feats)
         assert got.astype(str).to_dict() == df["exp"].to_dict()
-        # no price-sensitive row at all (a 0 would say nobody buys on promotion)
-        assert list(got.cat.categories) == [
-            "quality_driven",
-            "convenience",
-            "mixed",
-            "no_purchase",
-        ]
+        # no price-sensitive or brand-preferring row at all (a 0 would say nobody is)
+        assert list(got.cat.categories) == ["function_driven", "mixed", "no_purchase"]
         note = needs_note(feats)
-        assert "promotion" in note and "top 25% of buyers" in note
-    assert "top 10%" in needs_note(df, {"quality_basket_quantile": 0.9})
-    with_promo = df.assign(promo_share=0.0)
-    assert needs_note(with_promo) is None
-    assert "price_sensitive" in needs_segments(with_promo).cat.categories
+        assert "promotion" in note and "brand-preferring" in note
+    assert needs_note(df.assign(promo_share=0.0)) is None
+
+
+def test_needs_segments_follow_reference_article_003():
+    """Seed 003 (section 2.2) and METHOD.md name price-sensitive, brand-preferring and
+    function-driven customers; the segments are those (the report cited 003 for "quality
+    driven" and "convenience", which it does not name)."""
+    from crmlab.segments import NEEDS
+
+    assert NEEDS[:3] == ("price_sensitive", "brand_preferring", "function_driven")
+    from crmlab import i18n
+
+    assert [i18n.translate(n.replace("_", " ")) for n in NEEDS[:3]] == [
+        "价格敏感型",
+        "品牌偏好型",
+        "功能需求型",
+    ]  # the article's own words: 价格敏感型客户、品牌偏好型客户、功能需求型客户
+
+
+def test_needs_segments_recover_planted_needs():
+    """A planted population: each kind of customer behaves as its need says (price-sensitive
+    buy on promotion, brand-preferring pay full price for large baskets, function-driven make
+    small trips every week or so, the rest at random); the rules find each kind back."""
+    rng = np.random.default_rng(3)
+    n = 400
+    kinds = np.repeat(["price_sensitive", "brand_preferring", "function_driven", "other"], n)
+    promo = np.concatenate(
+        [
+            rng.uniform(0.55, 0.95, n),
+            rng.uniform(0.0, 0.15, n),
+            rng.uniform(0.0, 0.45, n),
+            rng.uniform(0.25, 0.45, n),
+        ]
+    )
+    basket = np.concatenate(
+        [
+            rng.uniform(20, 200, n),
+            rng.uniform(260, 500, n),
+            rng.uniform(10, 60, n),
+            rng.uniform(70, 240, n),
+        ]
+    )
+    cadence = np.concatenate(
+        [
+            rng.uniform(5, 60, n),
+            rng.uniform(10, 60, n),
+            rng.uniform(3, 13, n),
+            rng.uniform(20, 60, n),
+        ]
+    )
+    feats = pd.DataFrame(
+        {"frequency": 5, "promo_share": promo, "avg_basket": basket, "cadence_days": cadence},
+        index=[f"c{i}" for i in range(4 * n)],
+    )
+    got = needs_segments(feats).astype(str).to_numpy()
+    for kind in ("price_sensitive", "brand_preferring", "function_driven"):
+        planted = kinds == kind
+        recall = (got[planted] == kind).mean()
+        precision = (kinds[got == kind] == kind).mean()
+        assert recall > 0.9 and precision > 0.9, (kind, recall, precision)
+    assert (got[kinds == "other"] == "mixed").mean() > 0.9

@@ -223,8 +223,8 @@ TERMS_ZH: dict[str, str] = {
     "b": "B 级",
     "c": "C 级",
     "price sensitive": "价格敏感型",
-    "quality driven": "品质导向型",
-    "convenience": "便利导向型",
+    "brand preferring": "品牌偏好型",
+    "function driven": "功能需求型",
     "mixed": "混合型",
     "no purchase": "未购买",
     "(none)": "（无）",
@@ -1984,13 +1984,13 @@ NOTES_ZH: list[tuple[str, str]] = [
     # retail stage 3
     (
         "**No promotion flags:** the transactions have no `promotion` column (map it under "
-        "`columns: transactions:` in the config), so price-sensitive customers - those buying "
-        "mostly on promotion - cannot be told apart and there is no such segment; quality-driven "
-        "here means the largest baskets (top {p} of buyers), whether or not they were bought at "
-        "full price.",
+        "`columns: transactions:` in the config), so neither price-sensitive customers (buying "
+        "mostly on promotion) nor brand-preferring ones (large baskets at full price) can be "
+        "told apart, and there are no such segments; function-driven customers (frequent small "
+        "trips) are still found.",
         "**没有促销标记：**交易中没有 `promotion` 列（可在配置的 `columns: transactions:` 下映射），"
-        "因此无法区分价格敏感型客户（主要在促销时购买的客户），也就没有这一细分；此处的品质导向型"
-        "指客单最大的客户（前 {p} 的购买者），无论是否按原价购买。",
+        "因此无法区分价格敏感型客户（主要在促销时购买）和品牌偏好型客户（按原价购买大额订单），"
+        "也就没有这两个细分；功能需求型客户（频繁、小额的购物）仍可识别。",
     ),
     ("OLS on {n} answers: R-squared {r}.", "基于 {n} 份答卷的 OLS：R² = {r}。"),
     (

@@ -39,7 +39,7 @@ __all__ = [
 CLASSES = ("potential", "active", "loyal", "at_risk", "churned")
 STAGES = ("prospect", "new", "growing", "mature", "declining", "lapsed", "lost")
 TIERS = ("A", "B", "C")
-NEEDS = ("price_sensitive", "quality_driven", "convenience", "mixed", "no_purchase")
+NEEDS = ("price_sensitive", "brand_preferring", "function_driven", "mixed", "no_purchase")
 
 DEFAULT_CLASSIFICATION: dict[str, float] = {
     "at_risk_min_days": 45,
@@ -65,10 +65,10 @@ DEFAULT_LIFECYCLE: dict[str, float] = {
 
 DEFAULT_NEEDS: dict[str, float] = {
     "price_min_promo_share": 0.5,
-    "quality_basket_quantile": 0.75,
-    "quality_max_promo_share": 0.2,
-    "convenience_max_cadence_days": 14,
-    "convenience_basket_quantile": 0.5,
+    "brand_basket_quantile": 0.75,
+    "brand_max_promo_share": 0.2,
+    "function_max_cadence_days": 14,
+    "function_basket_quantile": 0.5,
 }
 """Thresholds of :func:`needs_segments` (shares, quantiles among buyers, days)."""
 
@@ -309,42 +309,48 @@ def value_tiers(values: pd.Series, cutoffs: Sequence[float] = (0.8, 0.95)) -> pd
 # needs segments
 # --------------------------------------------------------------------------------------------
 def needs_segments(features: pd.DataFrame, rules: Mapping[str, float] = DEFAULT_NEEDS) -> pd.Series:
-    """Needs-based segments (seed 003): price-sensitive, quality-driven, convenience.
+    """Needs-based segments of reference article 003 (section 2.2; METHOD.md):
+    price-sensitive, brand-preferring and function-driven customers.
 
-    Behavioural proxies (first match wins; quantiles are over customers who bought):
+    The article splits customers by what they need - 价格敏感型 (price-sensitive: the deal
+    decides), 品牌偏好型 (brand-preferring: they keep to the brands and the chain they like and
+    pay its price) and 功能需求型 (function-driven: they come for a specific product that does a
+    job). The case's data hold no brands or product attributes, so each segment is a proxy
+    from purchase behaviour (first match wins; quantiles are over customers who bought):
 
     1. ``no_purchase``: never bought (``frequency`` = 0).
     2. ``price_sensitive``: ``promo_share`` >= ``price_min_promo_share`` (0.5) - at least half
        of their purchases are on promotion.
-    3. ``quality_driven`` (brand/quality): ``avg_basket`` >= the ``quality_basket_quantile``
-       (75th percentile) basket and ``promo_share`` <= ``quality_max_promo_share`` (0.2) - large
-       baskets bought at full price.
-    4. ``convenience``: ``cadence_days`` <= ``convenience_max_cadence_days`` (14) and
-       ``avg_basket`` <= the ``convenience_basket_quantile`` (median) basket - frequent small
-       top-up trips.
+    3. ``brand_preferring``: ``promo_share`` <= ``brand_max_promo_share`` (0.2) and
+       ``avg_basket`` >= the ``brand_basket_quantile`` (75th percentile) basket - they rarely
+       wait for a deal and pay full price for large baskets.
+    4. ``function_driven``: ``cadence_days`` <= ``function_max_cadence_days`` (14) and
+       ``avg_basket`` <= the ``function_basket_quantile`` (median) basket - frequent, small,
+       targeted trips for what they need at the time.
     5. ``mixed``: none of the above.
 
     Without promotion flags (no ``promo_share`` column, or no customer with a value: the
-    transactions had no ``promotion`` column) rule 2 cannot be applied and rule 3 judges the
-    basket alone: the result has no ``price_sensitive`` category (not a count of 0, which would
-    read as "nobody buys on promotion") and ``quality_driven`` means large baskets, whatever
-    their price. :func:`needs_note` says so in a sentence.
+    transactions had no ``promotion`` column) neither price-sensitive nor brand-preferring
+    customers can be told apart - both are judged on the price paid - so the result has no such
+    categories (not counts of 0, which would read as "nobody buys on promotion");
+    :func:`needs_note` says so in a sentence.
 
     These are proxies from purchase behaviour; confirm them with survey answers (e.g. which
-    driver ratings matter most per segment) before acting on them.
+    driver ratings - price value, product quality, product availability - matter most per
+    segment) before acting on them.
 
     Returns
     -------
     Series
-        Ordered categorical (categories :data:`NEEDS`, without ``price_sensitive`` when there
-        are no promotion flags) named ``"needs_segment"``.
+        Ordered categorical (categories :data:`NEEDS`, without ``price_sensitive`` and
+        ``brand_preferring`` when there are no promotion flags) named ``"needs_segment"``.
     """
     r = _rules(rules, DEFAULT_NEEDS, "needs_segments")
     for k in (
         "price_min_promo_share",
-        "quality_max_promo_share",
-        "quality_basket_quantile",
-        "convenience_basket_quantile",
+        "brand_max_promo_share",
+        "brand_basket_quantile",
+        "function_basket_quantile",
     ):
         if r[k] > 1:
             raise ParameterError(f"needs_segments: {k} is a share/quantile in [0, 1].")
@@ -353,21 +359,21 @@ def needs_segments(features: pd.DataFrame, rules: Mapping[str, float] = DEFAULT_
     basket = _num(features, "avg_basket")
     cad = _num(features, "cadence_days")
     buyer = freq > 0
-    q_hi = basket[buyer].quantile(r["quality_basket_quantile"])
-    q_lo = basket[buyer].quantile(r["convenience_basket_quantile"])
+    q_hi = basket[buyer].quantile(r["brand_basket_quantile"])
+    q_lo = basket[buyer].quantile(r["function_basket_quantile"])
     conditions = [("no_purchase", ~buyer)]
     categories = list(NEEDS)
     if _has_promotions(features):
         promo = _num(features, "promo_share")
         conditions += [
             ("price_sensitive", promo >= r["price_min_promo_share"]),
-            ("quality_driven", (basket >= q_hi) & (promo <= r["quality_max_promo_share"])),
+            ("brand_preferring", (promo <= r["brand_max_promo_share"]) & (basket >= q_hi)),
         ]
     else:
         categories.remove("price_sensitive")
-        conditions.append(("quality_driven", basket >= q_hi))
+        categories.remove("brand_preferring")
     conditions.append(
-        ("convenience", (cad <= r["convenience_max_cadence_days"]) & (basket <= q_lo))
+        ("function_driven", (cad <= r["function_max_cadence_days"]) & (basket <= q_lo))
     )
     return _label(conditions, features.index, "mixed", categories).rename("needs_segment")
 
@@ -381,13 +387,13 @@ def needs_note(features: pd.DataFrame, rules: Mapping[str, float] = DEFAULT_NEED
     reader; None when the transactions carry promotion flags."""
     if _has_promotions(features):
         return None
-    top = 100 * (1 - _rules(rules, DEFAULT_NEEDS, "needs_note")["quality_basket_quantile"])
+    _rules(rules, DEFAULT_NEEDS, "needs_note")
     return (
         "**No promotion flags:** the transactions have no `promotion` column (map it under "
-        "`columns: transactions:` in the config), so price-sensitive customers - those buying "
-        "mostly on promotion - cannot be told apart and there is no such segment; "
-        f"quality-driven here means the largest baskets (top {top:.0f}% of buyers), whether or not "
-        "they were bought at full price."
+        "`columns: transactions:` in the config), so neither price-sensitive customers (buying "
+        "mostly on promotion) nor brand-preferring ones (large baskets at full price) can be "
+        "told apart, and there are no such segments; function-driven customers (frequent small "
+        "trips) are still found."
     )
 
 
