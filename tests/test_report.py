@@ -365,31 +365,36 @@ def test_summary_falls_back_when_its_figures_are_missing(reports, tmp_path):
 
 
 def test_past_due_dates_are_noted_in_the_report_and_the_action_list(reports, tmp_path):
-    """The plan starts in the data's last month (results plan.start): a run made after that
-    month says so in the report's summary and on the action list's Summary sheet; a run made
-    within it does not."""
+    """The plan starts in the data's last month (results plan.start): a run made after the
+    action list's first due date says so in the report's summary and on the action list's
+    Summary sheet, naming that date; a run made on it or before does not."""
     import datetime as dt
 
     from openpyxl import load_workbook
 
     from crmlab import actions
-    from crmlab.rundir import plan_past_due
 
     run, _, _ = reports
     start = run.results["plan.start"]  # e.g. "2026-10"
-    last = pd.Period(start, freq="M").end_time.date()
-    assert plan_past_due(run.results, last) is None
-    assert plan_past_due(run.results, last + dt.timedelta(days=1)) == (start, last)
-    assert plan_past_due({}, last) is None
-    for day, noted in ((last, False), (last + dt.timedelta(days=36), True)):
+    # the earliest action: at-risk customers' "win-back call ... within 2 weeks" in the first
+    # month (crmlab.plans.RETAIL_PLAYBOOK): due 14 days after the plan's first day
+    first = pd.Period(start, freq="M").start_time.date() + dt.timedelta(days=14)
+    assert actions.first_due_date(run) == first
+    assert actions.past_due(run, first) is None
+    assert actions.past_due(run, first + dt.timedelta(days=1)) == (
+        start,
+        first,
+        first + dt.timedelta(days=1),
+    )
+    for day, noted in ((first, False), (first + dt.timedelta(days=1), True)):
         copy = tmp_path / f"run-{day}"
         shutil.copytree(run.path, copy)
         status = json.loads((copy / "status.json").read_text())
         status["finished"] = f"{day}T10:00:00+00:00"
         (copy / "status.json").write_text(json.dumps(status))
         for lang, text in (
-            ("en", f"(by {last}) had already passed"),
-            ("zh", f"（{last} 前）在本次运行时"),
+            ("en", f"its first due date ({first}) had already passed"),
+            ("zh", f"其首个截止日期（{first}）在本次运行时"),
         ):
             page = report.build_report(copy, lang, out=copy / f"r.{lang}.html").read_text()
             assert (text in section(page, "summary")) is noted, (day, lang)
@@ -398,7 +403,7 @@ def test_past_due_dates_are_noted_in_the_report_and_the_action_list(reports, tmp
         notes = [
             r[0] for r in sheet.iter_rows(values_only=True) if r and str(r[0]).startswith("Note")
         ]
-        assert bool(notes) is noted and (not noted or str(last) in notes[0])
+        assert bool(notes) is noted and (not noted or f"first due date ({first})" in notes[0])
 
 
 # --------------------------------------------------------------------------------------------

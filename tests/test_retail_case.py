@@ -315,14 +315,14 @@ def test_plan_start_moves_the_plan_and_every_due_date(tmp_path, small_data):
     ]
     import datetime as dt
 
-    results_file = res.run_dir / "results.json"
-    assert runner.past_plan_note(results_file, dt.date(2027, 1, 31)) is None  # still current
-    note = runner.past_plan_note(results_file, dt.date(2027, 2, 1))
+    # the list's first due date: 2027-01-15 (at risk, "within 2 weeks" of the plan's first day)
+    assert runner.past_plan_note(res.run_dir, dt.date(2027, 1, 15)) is None  # still current
+    note = runner.past_plan_note(res.run_dir, dt.date(2027, 1, 16))
     assert note.startswith(
-        "the action plan starts in 2027-01, so its first due dates (by 2027-01-31)"
+        "the action plan starts in 2027-01, so its first due date (2027-01-15) is already past"
     )
-    assert "-p plan_start=2027-02" in note
-    today = runner.past_plan_note(results_file, dt.date.today())
+    assert "-p plan_start=2027-01" in note
+    today = runner.past_plan_note(res.run_dir, dt.date.today())
     assert res.notes == ([today] if today else [])  # the run's summary shows the same note
 
 

@@ -60,6 +60,7 @@ addresses, phone numbers ... found by the same detector) may occur anywhere in i
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -786,16 +787,45 @@ def planned_actions(spec: Mapping) -> dict[str, str]:
     return {seg: book[seg][0] for seg in varied if seg in book}
 
 
+def first_due_date(run: Run) -> dt.date | None:
+    """The action list's earliest due date (:func:`action_table`: a campaign's first call, or
+    the playbook's first action); None when the run has no action list."""
+    try:
+        due = action_table(run, rounded=False)["due_date"].dropna()
+    except (DataError, ConfigError, OSError):
+        return None
+    return min(due) if len(due) else None
+
+
+def past_due(run: Run, on: dt.date | None = None) -> tuple[str, dt.date, dt.date] | None:
+    """``(plan start month, first due date, on)`` when the action list's first due date
+    (:func:`first_due_date`) lies before ``on`` (default: the day the run finished), so the
+    list's first dates are already past; else None (also for a run without a plan). The plan
+    starts in the data's last month unless ``plan_start`` says otherwise, so a run on older
+    data has this. What the report's summary, the action list's Summary sheet and the runner's
+    closing lines say."""
+    from crmlab.rundir import plan_start_month
+
+    month, on = plan_start_month(run.results), on or run.finished_on
+    if month is None or on is None or pd.Period(month, freq="M").start_time.date() >= on:
+        return None  # (nothing can be due before the plan's first day: no list to build)
+    first = first_due_date(run)
+    return (month, first, on) if first is not None and first < on else None
+
+
 def _past_due_note(run: Run, lang: str) -> str | None:
-    """The Summary sheet's note when the first due dates were already past on the day of the
-    run (:meth:`crmlab.rundir.Run.plan_past_due`, as the report's summary says)."""
-    past = run.plan_past_due()
+    """The Summary sheet's note when the first due date had passed on the day of the run
+    (:func:`past_due`, as the report's summary says)."""
+    past = past_due(run)
     if past is None:
         return None
-    month, end, day = past
+    month, first, day = past
     if lang == "zh":
-        return f"注意：计划从 {month} 开始，首批截止日期（{end} 前）在运行当天（{day}）已经过去。"
-    return f"Note: the plan starts in {month}; its first due dates (by {end}) had passed on the day of the run ({day})."
+        return f"注意：计划从 {month} 开始，首个截止日期（{first}）在运行当天（{day}）已经过去。"
+    return (
+        f"Note: the plan starts in {month}; its first due date ({first}) had passed on the day "
+        f"of the run ({day})."
+    )
 
 
 def _capped_note(n: int, lang: str, segment: str = "细分") -> str:

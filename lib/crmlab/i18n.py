@@ -71,10 +71,10 @@ UI: dict[str, dict[str, str]] = {
         "zh": "原因见英文版报告（数据缺少这一步所需的内容）。",
     },
     "plan_past_due": {
-        "en": "Note: the action plan starts in {month}, so its first due dates (by {end}) had "
+        "en": "Note: the action plan starts in {month}, so its first due date ({end}) had "
         "already passed when this run was made ({run_date}). For dates from the current month "
         "on, the case is run again with the plan starting then (parameter plan_start).",
-        "zh": "注意：行动计划从 {month} 开始，其首批截止日期（{end} 前）在本次运行时（{run_date}）"
+        "zh": "注意：行动计划从 {month} 开始，其首个截止日期（{end}）在本次运行时（{run_date}）"
         "已经过去。如需从当月起算的日期，请以参数 plan_start 指定计划开始月份后重新运行。",
     },
     "goal": {"en": "The goal", "zh": "目标"},

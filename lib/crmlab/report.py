@@ -696,13 +696,15 @@ def _shown_path(path: Path, base: Path | None = None) -> str:
 
 
 def _plan_note(run: Run, lang: str) -> str | None:
-    """The summary's note when the action plan's first due dates were already past on the day
-    of the run (:meth:`crmlab.rundir.Run.plan_past_due`); None otherwise."""
-    past = run.plan_past_due()
+    """The summary's note when the action list's first due date had already passed on the day
+    of the run (:func:`crmlab.actions.past_due`); None otherwise."""
+    from crmlab.actions import past_due
+
+    past = past_due(run)
     if past is None:
         return None
-    month, end, day = past
-    return i18n.ui("plan_past_due", lang, month=month, end=end.isoformat(), run_date=day)
+    month, first, day = past
+    return i18n.ui("plan_past_due", lang, month=month, end=first.isoformat(), run_date=day)
 
 
 def parameter_value(value: Any) -> str:

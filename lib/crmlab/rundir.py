@@ -19,18 +19,12 @@ from crmlab.errors import CrmlabError, StageInputMissing
 from crmlab.results import ARTIFACTS_SUBDIR
 
 
-def plan_past_due(results: Mapping[str, Any], on: dt.date) -> tuple[str, dt.date] | None:
-    """``(start month, its last day)`` when a run's action plan starts in a month that ended
-    before ``on`` - its first due dates are then already past; else None (also for a run that
-    recorded no plan). The plan starts in ``plan.start`` (the ``plan_start`` parameter, else the
-    data's last month), or ``goal.start`` for runs that predate ``plan.start``."""
-    import pandas as pd
-
+def plan_start_month(results: Mapping[str, Any]) -> str | None:
+    """The month the run's action plan starts (``YYYY-MM``): ``plan.start`` (the ``plan_start``
+    parameter, else the data's last month), or ``goal.start`` for runs that predate
+    ``plan.start``; None for a run that recorded no plan."""
     month = results.get("plan.start") or results.get("goal.start")
-    if not month:
-        return None
-    end = pd.Period(str(month), freq="M").end_time.date()
-    return (str(month), end) if end < on else None
+    return str(month) if month else None
 
 
 @dataclass(frozen=True)
@@ -63,16 +57,11 @@ class Run:
     def case(self) -> str:
         return self.status["case"]
 
-    def plan_past_due(self) -> tuple[str, dt.date, dt.date] | None:
-        """``(start month, its last day, day of the run)`` when the plan's first due dates had
-        passed on the day the run finished (:func:`plan_past_due`); else None. What the report's
-        summary and the action list's Summary sheet say."""
-        finished = self.status.get("finished") or self.status.get("started")
-        if not finished:
-            return None
-        day = dt.date.fromisoformat(str(finished)[:10])
-        past = plan_past_due(self.results, day)
-        return (*past, day) if past else None
+    @property
+    def finished_on(self) -> dt.date | None:
+        """The day the run finished (started, if it did not), from status.json."""
+        when = self.status.get("finished") or self.status.get("started")
+        return dt.date.fromisoformat(str(when)[:10]) if when else None
 
     @property
     def ok(self) -> bool:

@@ -462,7 +462,7 @@ def _write_deliverables(run_dir: Path, result: RunResult, lang: str, personal=No
         except Exception as exc:  # noqa: BLE001 - reported, the run's analysis stands
             problems.append(f"{what}: {type(exc).__name__}: {exc}")
     if result.ok:
-        late = past_plan_note(run_dir / "results.json", dt.date.today())
+        late = past_plan_note(run_dir, dt.date.today())
         if late:
             result.notes.append(late)
     if problems:
@@ -475,27 +475,24 @@ def _write_deliverables(run_dir: Path, result: RunResult, lang: str, personal=No
         ).strip()
 
 
-def past_plan_note(results_file: Path, today: dt.date) -> str | None:
-    """A note when the run's action plan starts in a month that ended before ``today`` (its
-    first due dates are then already past, :func:`crmlab.rundir.plan_past_due`): the plan starts
-    with the data's last month unless ``plan_start`` says otherwise. None when it is current, or
-    the run recorded no plan."""
-    import json
-
-    from crmlab.rundir import plan_past_due
+def past_plan_note(run_dir: Path, today: dt.date) -> str | None:
+    """A note when the run's action list has a first due date before ``today``
+    (:func:`crmlab.actions.past_due`): the plan starts with the data's last month unless
+    ``plan_start`` says otherwise. None when its dates are current, or the run has no list."""
+    from crmlab.actions import past_due
+    from crmlab.rundir import Run
 
     try:
-        results = json.loads(Path(results_file).read_text(encoding="utf-8"))
+        past = past_due(Run(Path(run_dir)), today)
     except (OSError, ValueError):
         return None
-    past = plan_past_due(results, today)
     if past is None:
         return None
-    month, end = past
+    month, first, _ = past
     return (
-        f"the action plan starts in {month}, so its first due dates "
-        f"(by {end:%Y-%m-%d}) are already past; to start it this month run again with "
-        f"-p plan_start={today:%Y-%m} (in a config: plan_start under params:)."
+        f"the action plan starts in {month}, so its first due date ({first:%Y-%m-%d}) is "
+        f"already past; to start it this month run again with -p plan_start={today:%Y-%m} "
+        "(in a config: plan_start under params:)."
     )
 
 
