@@ -195,8 +195,15 @@ def test_repeat_purchase_rate_counts_distinct_days():
     )
     assert metrics.repeat_purchase_rate(tx) == 2 / 4  # A and D over the whole period
     assert metrics.repeat_purchase_rate(tx, start="2024-01-01", end="2024-01-31") == 1 / 4
-    with pytest.raises(DataError, match="no transactions"):
+    with pytest.raises(DataError, match="no purchases"):
         metrics.repeat_purchase_rate(tx, start="2025-01-01")
+    # returns are no purchases: C's second day is a return, E only returned
+    tx = pd.concat(
+        [tx, pd.DataFrame({"customer_id": ["C", "E"], "date": ["2024-01-12", "2024-01-13"]})],
+        ignore_index=True,
+    ).assign(amount=[10, 12, 5, 6, 8, 9, 7, -8, -3])
+    assert metrics.repeat_purchase_rate(tx) == 2 / 4  # still A and D of A, B, C, D
+    assert metrics.repeat_purchase_rate(tx.drop(columns="amount")) == 3 / 5  # C counted, E too
 
 
 def test_simple_rates():

@@ -1969,8 +1969,8 @@ NOTES_ZH: list[tuple[str, str]] = [
     # retail stage 2
     (
         "The transactions the KPIs of stage 5 need, by window (start included, end excluded; the "
-        "last date is the last purchase in it):",
-        "第 5 阶段 KPI 所需的交易，按时间窗口（含起始日、不含结束日；最后日期为窗口内最后一次购买）：",
+        "last date is the last purchase or return in it):",
+        "第 5 阶段 KPI 所需的交易，按时间窗口（含起始日、不含结束日；最后日期为窗口内最后一次购买或退货）：",
     ),
     (
         "{n} transactions from {k} customers; {p} are returns (negative amounts), kept so that "

@@ -564,11 +564,15 @@ def repeat_purchase_rate(
     date_col: str = "date",
     start=None,
     end=None,
+    amount_col: str = "amount",
 ) -> float:
     """Repeat-purchase rate: share of buying customers with purchases on 2+ distinct days.
 
     Only transactions dated within ``[start, end]`` (inclusive, either bound optional) count. A
-    customer with two baskets on the same day is *not* a repeat buyer. Unit: share in [0, 1].
+    customer with two baskets on the same day is *not* a repeat buyer. A return (a negative
+    ``amount_col``, when the column exists) is no purchase: a day with only returns is no
+    purchase day and a customer with only returns no buyer - as the stage-5 KPI counts them
+    (:func:`crmlab.kpis.transaction_summary`). Unit: share in [0, 1].
 
     Raises
     ------
@@ -597,13 +601,15 @@ def repeat_purchase_rate(
             f"{describe_rows(transactions.index[bad])}"
         )
     keep = pd.Series(True, index=transactions.index)
+    if amount_col in transactions.columns:
+        keep &= ~(pd.to_numeric(transactions[amount_col], errors="coerce") < 0)
     if start is not None:
         keep &= dates >= pd.Timestamp(start)
     if end is not None:
         keep &= dates <= pd.Timestamp(end)
     days = pd.DataFrame({"c": cust[keep], "d": dates[keep].dt.normalize()})
     if days.empty:
-        raise DataError(f"no transactions between {start} and {end}")
+        raise DataError(f"no purchases between {start} and {end}")
     per_customer = days.drop_duplicates().groupby("c").size()
     return float((per_customer >= 2).mean())
 
