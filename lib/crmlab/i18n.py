@@ -1164,14 +1164,16 @@ TEMPLATES_ZH: list[tuple[str, str]] = [
 _FIELD = re.compile(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}")
 
 
-def _template_pattern(template: str) -> re.Pattern[str]:
+def _template_pattern(template: str, field: str = "(?:(?!; ).)*?") -> re.Pattern[str]:
     """A regular expression matching what ``template.format(...)`` writes: the literal parts as
-    they are, each field as any text without "; " (which joins the parts of a note; the same
-    text where a field repeats)."""
+    they are, each field as ``field`` (default: any text without "; ", which joins the parts of
+    a note; :func:`_note_pattern` reads ``num*`` fields as numbers) - the same text where a
+    field repeats."""
     parts, pos, seen = [], 0, set()
     for m in _FIELD.finditer(template):
         parts.append(re.escape(template[pos : m.start()]))
-        parts.append(f"(?P={m[1]})" if m[1] in seen else f"(?P<{m[1]}>(?:(?!; ).)*?)")
+        own = field(m[1]) if callable(field) else field
+        parts.append(f"(?P={m[1]})" if m[1] in seen else f"(?P<{m[1]}>{own})")
         seen.add(m[1])
         pos = m.end()
     parts.append(re.escape(template[pos:]))
@@ -2119,15 +2121,7 @@ NOTE_LISTS_ZH: list[tuple[str, str, Callable[[re.Match[str]], str], str]] = [
 def _note_pattern(template: str) -> re.Pattern[str]:
     """A regular expression matching what ``template.format(...)`` writes (a field: any text,
     a ``num*`` field a number; a field used twice: the same text)."""
-    parts, pos, seen = [], 0, set()
-    for m in _FIELD.finditer(template):
-        parts.append(re.escape(template[pos : m.start()]))
-        field = _NUM if m[1].startswith("num") else ".+?"  # num*: a number only
-        parts.append(f"(?P={m[1]})" if m[1] in seen else f"(?P<{m[1]}>{field})")
-        seen.add(m[1])
-        pos = m.end()
-    parts.append(re.escape(template[pos:]))
-    return re.compile("".join(parts), re.S)
+    return _template_pattern(template, lambda name: _NUM if name.startswith("num") else ".+?")
 
 
 @functools.cache
