@@ -985,7 +985,7 @@ TEMPLATES_ZH: list[tuple[str, str]] = [
     ("test AUC and calibration", "测试集 AUC 与校准度"),
     ("Evaluation against the goal; plan the next cycle", "对照目标评估；规划下一轮"),
     # the churn programme's monitoring (crmlab.targeting.monitoring_plan)
-    ("Closures by segment and tenure", "按客群与在网时长的销户数"),
+    ("Closures by segment and tenure", "按客户细分与在网时长的销户数"),
     (
         "closures in the last 12 months / accounts open 12 months ago",
         "过去 12 个月的销户数 / 12 个月前的在网账户数",
@@ -996,11 +996,11 @@ TEMPLATES_ZH: list[tuple[str, str]] = [
     ),
     (
         "accounts closed in the month, by segment and tenure band",
-        "当月销户数，按客群与在网时长分组",
+        "当月销户数，按客户细分与在网时长分组",
     ),
     (
         "a segment's closures up 20% on its 6-month average",
-        "某一客群的销户数比其近 6 个月平均值高出 20%",
+        "某一客户细分的销户数比其近 6 个月平均值高出 20%",
     ),
     (
         "customers contacted / customers on the action list; offers accepted",
@@ -1060,14 +1060,14 @@ TEMPLATES_ZH: list[tuple[str, str]] = [
         "customers who left since the last extract / customers in the last extract",
         "自上次数据提取以来流失的客户数 / 上次提取中的客户数",
     ),
-    ("Leavers by segment and tenure", "按客群与在网时长的流失客户数"),
+    ("Leavers by segment and tenure", "按客户细分与在网时长的流失客户数"),
     (
         "customers who left in the month, by segment and tenure band",
-        "当月流失的客户数，按客群与在网时长分组",
+        "当月流失的客户数，按客户细分与在网时长分组",
     ),
     (
         "a segment's leavers up 20% on its 6-month average",
-        "某一客群的流失客户数比其近 6 个月平均值高出 20%",
+        "某一客户细分的流失客户数比其近 6 个月平均值高出 20%",
     ),
     ("complaints, price rises, falling usage", "投诉、价格上调、使用量下降"),
     (
