@@ -210,6 +210,21 @@ def test_summary_holds_every_headline_figure(reports, lang):
     assert f"{run.results['pilot.followup_n_per_arm']:,}" in summary
 
 
+def test_no_markdown_asterisks_show_in_either_report(reports):
+    """A trial found "**目标：**到 2027-04 ..." as text in the Chinese report: Markdown does not
+    close a bold that ends in punctuation before a letter. The report moves the punctuation out
+    (``**目标**：``), so no page shows a pair of asterisks."""
+    _, en, zh = reports
+    for page in (en, zh):
+        text = re.sub(r"<(script|style)\b.*?</\1>", "", page, flags=re.S)
+        assert "**" not in re.sub(r"<[^>]+>", "", text)
+    assert report._markdown_to_html("**目标：**到 2027-04") == (
+        "<p><strong>目标</strong>：到 2027-04</p>\n"
+    )
+    assert "<strong>基线：</strong>" not in zh and "<strong>目标</strong>：" in zh
+    assert "该目标目标" not in zh  # the verdict 目标偏高 follows a colon, not 该目标
+
+
 def test_appendix_lists_every_recorded_figure(reports):
     run, en, _ = reports
     start = en.index('id="recorded"')
@@ -1136,4 +1151,4 @@ def test_a_retail_run_without_promotions_has_chinese_counterparts(tmp_path, monk
     assert assert_notes_have_chinese_counterparts(run_dir) > 10
     en = htmlmod.unescape((run_dir / "notes.en.html").read_text(encoding="utf-8"))
     zh = htmlmod.unescape((run_dir / "notes.zh.html").read_text(encoding="utf-8"))
-    assert "No promotion flags:" in en and "没有促销标记：" in zh
+    assert "No promotion flags:" in en and "<strong>没有促销标记</strong>：" in zh

@@ -71,7 +71,7 @@ import pandas as pd
 import pyarrow as pa
 
 from crmlab import atomic, casespec, i18n, privacy
-from crmlab.errors import ConfigError, DataError
+from crmlab.errors import ConfigError, CrmlabError, DataError
 from crmlab.rundir import Run
 
 __all__ = [
@@ -792,7 +792,7 @@ def first_due_date(run: Run) -> dt.date | None:
     the playbook's first action); None when the run has no action list."""
     try:
         due = action_table(run, rounded=False)["due_date"].dropna()
-    except (DataError, ConfigError, OSError):
+    except (CrmlabError, OSError):  # no artifact, no actions spec: no list
         return None
     return min(due) if len(due) else None
 

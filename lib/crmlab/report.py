@@ -140,10 +140,32 @@ def _fingerprint_for(run: Run, lang: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # notebook outputs -> blocks
 # --------------------------------------------------------------------------------------------
+_CJK_PUNCTUATION = "：；，。！？、"
+
+
+def _bold_punctuation_out(text: str) -> str:
+    """``**目标：**到 ...`` -> ``**目标**：到 ...``: Markdown (CommonMark) does not close a bold
+    that ends in punctuation and is followed by a letter, so its asterisks would show. Each
+    line's ``**`` are paired in order (opening, closing); a bold span ending in Chinese
+    punctuation before a non-space gives the punctuation to the text after it."""
+    lines = []
+    for line in text.split("\n"):
+        parts = line.split("**")
+        if len(parts) % 2 == 0:  # an unpaired marker: leave the line as written
+            lines.append(line)
+            continue
+        for i in range(1, len(parts), 2):  # the bold spans
+            after = parts[i + 1]
+            if parts[i][-1:] in _CJK_PUNCTUATION and after[:1] not in ("", " "):
+                parts[i], parts[i + 1] = parts[i][:-1], parts[i][-1] + after
+        lines.append("**".join(parts))
+    return "\n".join(lines)
+
+
 def _markdown_to_html(text: str) -> str:
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-    out = markdown2html_mistune(text)
+    out = markdown2html_mistune(_bold_punctuation_out(text))
     return re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", out, flags=re.S)
 
 
