@@ -203,7 +203,7 @@ def _retail_run(root: Path) -> Path:
             "monetary": [900.0, 500.0, 50.0, 80.0],
             "lifecycle": ["lapsed", "mature", "churned", "lapsed"],
             "rfm_segment": ["cant_lose", "champions", "lost", "at_risk"],
-            "needs_segment": ["mixed", "quality_driven", "mixed", "mixed"],
+            "needs_segment": ["mixed", "brand_preferring", "mixed", "mixed"],
             "recency_days": [110.0, 5.0, 300.0, 95.0],
         },
         index=pd.Index(ids, name="customer_id"),
@@ -377,7 +377,7 @@ def test_the_contact_lists_workbook_has_the_action_lists_formats(cfg, tmp_path, 
     assert first[value].value == 900 and first[value].number_format == "#,##0.00"
     assert first[score].value == 2 and first[score].number_format == "0.0"
     assert first[due].is_date and first[due].number_format == "yyyy-mm-dd"
-    assert first[due].value.date() == dt.date(2026, 10, 31)  # at risk: the plan's first month
+    assert first[due].value.date() == dt.date(2026, 10, 15)  # at risk: "within 2 weeks" of 10-01
     assert first[headers[0]].value == 1 and first[headers[0]].number_format == "0"
     recency = "Recency days" if lang == "en" else "距上次购买天数"
     assert first[recency].value == 110 and first[recency].number_format == "0"
