@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -399,6 +400,10 @@ def test_the_example_report_states_the_clients_measure(example_run):
     assert "总体满意度与再次光临意愿的平均分（客户的 1-10 分制）达到 7 分及以上的答卷占比" in zh
     for wrong in ("1-5 分中评 4 分或 5 分", "总体满意度（1-5 分）", "1-5 分制中评 4-5 分"):
         assert wrong not in zh, wrong
+    # the segment tables' means are on 1-5, where the answers are read: said with the column
+    assert "answers are read on 1-5 with 7+ as 4-5" in en  # stage 1's note says how
+    assert "Mean satisfaction (1-5)" in en and "平均满意度（1-5 分）" in zh
+    assert not re.search(r"Mean satisfaction(?! \(1-5\)| by segment)", en)
 
 
 def test_the_canonical_report_keeps_the_1_to_5_texts(default_run):

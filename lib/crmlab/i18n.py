@@ -288,6 +288,7 @@ TERMS_ZH: dict[str, str] = {
     "mean frequency": "平均购买频次",
     "mean value": "平均价值",
     "mean satisfaction": "平均满意度",
+    "mean satisfaction (1-5)": "平均满意度（1-5 分）",
     "n respondents": "受访人数",
     "wave": "调查波次",
     "n": "样本量",

@@ -94,6 +94,8 @@ LABELS: dict[str, str] = {
     "bin": "Score tenth",
     "count": "Count",
     "csat": "CSAT",
+    # the answers as read: a client's other scale is converted onto 1-5 (crmlab.metrics)
+    "mean_satisfaction": "Mean satisfaction (1-5)",
     "kpi": "KPI",
     "roi": "Net return per unit spent",
     "owner_role": "Action owner",
