@@ -329,8 +329,13 @@ def _check_same_figures(runs):
     survey = pd.read_csv(runs["canonical"] / "survey.csv")
     out_of_scale = int((~survey["overall_satisfaction"].dropna().between(1, 5)).any())
     assert client["data.quality_findings"] == canon["data.quality_findings"] - out_of_scale
+    # ... and the measure each run states: the client's 满意度 on 1-10, 7 and up satisfied
+    assert canon["satisfaction.scale"] == [1, 5] and canon["satisfaction.satisfied_at"] == 4
+    assert client["satisfaction.scale"] == [1, 10] and client["satisfaction.satisfied_at"] == 7
+    assert client["satisfaction.questions"] == ["满意度"]
     differ = {k for k in set(canon) | set(client) if canon.get(k) != client.get(k)}
-    assert differ <= {"data.quality_findings"}, differ
+    measure = {"satisfaction.scale", "satisfaction.satisfied_at", "satisfaction.questions"}
+    assert differ <= {"data.quality_findings"} | measure, differ
 
 
 def _check_no_personal_data(runs):

@@ -329,6 +329,13 @@ def test_the_measure_comes_from_the_import_report_else_it_is_the_1_to_5_question
     one = {"survey": {"columns": ["Q"], "scale": [1, 5], "satisfied_at": 4}}
     (tmp_path / "ingest_report.json").write_text(json.dumps(one), encoding="utf-8")
     assert metrics.satisfaction_measure(tmp_path) == metrics.CANONICAL_MEASURE
+    # one client column on 1-10, recorded by the import as its name (not split into characters)
+    single = {
+        "survey": {"columns": ["满意度"], "scale": [1, 10], "satisfied_at": 7},
+        "sources": {"survey": {"columns": {"overall_satisfaction": "满意度"}}},
+    }
+    (tmp_path / "ingest_report.json").write_text(json.dumps(single), encoding="utf-8")
+    assert metrics.satisfaction_measure(tmp_path)["questions"] == ["满意度"]
 
 
 def test_the_measure_in_words_states_the_runs_scale_threshold_and_question():

@@ -758,7 +758,9 @@ def satisfaction_measure(data_dir) -> dict:
     if not survey.get("scale"):
         return dict(CANONICAL_MEASURE)
     cols = (report.get("sources") or {}).get("survey", {}).get("columns", {})
-    questions = list(cols.get("overall_satisfaction") or survey.get("columns") or [])
+    questions = cols.get("overall_satisfaction") or survey.get("columns") or []
+    if isinstance(questions, str):  # one column, recorded as its name
+        questions = [questions]
     return _measure(survey["scale"], survey.get("satisfied_at"), questions)
 
 
