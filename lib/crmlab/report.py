@@ -48,7 +48,7 @@ from crmlab import __version__, atomic, casespec, i18n, metrics
 from crmlab.errors import CrmlabError
 from crmlab.export import MISSING_MARK, dash_missing_cells
 from crmlab.results import cell_applies
-from crmlab.rundir import Run
+from crmlab.rundir import Run, runs_in
 
 __all__ = ["build_index", "build_report", "data_fingerprint", "report_filename"]
 
@@ -856,17 +856,6 @@ def build_report(
 # --------------------------------------------------------------------------------------------
 # the index
 # --------------------------------------------------------------------------------------------
-def _runs_under(root: Path) -> list[Run]:
-    runs = []
-    for case_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for run_dir in case_dir.iterdir():
-            if run_dir.is_symlink() or run_dir.name.startswith("."):
-                continue
-            if (run_dir / "status.json").is_file():
-                runs.append(Run(run_dir.resolve()))
-    return runs
-
-
 def run_title(run: Run, spec: dict, lang: str) -> str:
     """A run's title: the config's ``title:`` for a config run, else the case spec's title in
     ``lang``, else the title the run recorded, else the case name."""
@@ -898,7 +887,8 @@ def build_index(reports_root: str | Path | None = None, lang: str = "en") -> Pat
     root = Path(reports_root) if reports_root else paths.reports_dir()
     root.mkdir(parents=True, exist_ok=True)
     rows = []
-    runs = _runs_under(root)
+    cases = (p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith("."))
+    runs = [r for case_dir in cases for r in runs_in(case_dir)]
     runs.sort(key=lambda r: (r.case, r.status.get("finished") or ""), reverse=False)
     by_case: dict[str, list[Run]] = {}
     for r in runs:
