@@ -61,6 +61,7 @@ addresses, phone numbers ... found by the same detector) may occur anywhere in i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -789,9 +790,18 @@ def planned_actions(spec: Mapping) -> dict[str, str]:
 
 def first_due_date(run: Run) -> dt.date | None:
     """The action list's earliest due date (:func:`action_table`: a campaign's first call, or
-    the playbook's first action); None when the run has no action list."""
+    the playbook's first action); None when the run has no action list. Built once per run in a
+    process: the report's summary, the action list's Summary sheet and the runner's closing
+    lines all ask for it."""
+    results = run.path / "results.json"
+    stamp = results.stat().st_mtime_ns if results.exists() else 0
+    return _first_due(str(run.path), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _first_due(path: str, stamp: int) -> dt.date | None:
     try:
-        due = action_table(run, rounded=False)["due_date"].dropna()
+        due = action_table(Run(Path(path)), rounded=False)["due_date"].dropna()
     except (CrmlabError, OSError):  # no artifact, no actions spec: no list
         return None
     return min(due) if len(due) else None
@@ -813,19 +823,14 @@ def past_due(run: Run, on: dt.date | None = None) -> tuple[str, dt.date, dt.date
     return (month, first, on) if first is not None and first < on else None
 
 
-def _past_due_note(run: Run, lang: str) -> str | None:
-    """The Summary sheet's note when the first due date had passed on the day of the run
-    (:func:`past_due`, as the report's summary says)."""
+def past_due_note(run: Run, lang: str) -> str | None:
+    """The note of the report's summary and the action list's Summary sheet when the list's
+    first due date had passed on the day of the run (:func:`past_due`); None otherwise."""
     past = past_due(run)
     if past is None:
         return None
     month, first, day = past
-    if lang == "zh":
-        return f"注意：计划从 {month} 开始，首个截止日期（{first}）在运行当天（{day}）已经过去。"
-    return (
-        f"Note: the plan starts in {month}; its first due date ({first}) had passed on the day "
-        f"of the run ({day})."
-    )
+    return i18n.ui("plan_past_due", lang, month=month, end=first.isoformat(), run_date=day)
 
 
 def _capped_note(n: int, lang: str, segment: str = "细分") -> str:
@@ -888,7 +893,7 @@ def write_action_list(
                 part = table[table["segment"] == segment].head(max_rows_per_sheet)
                 ws = wb.add_worksheet(_sheet_name(_segment_name(segment, lang), used))
                 _write_sheet(ws, fmt, localized(part, lang, True, currency, headers), formats)
-            notes = [_past_due_note(run, lang)]
+            notes = [past_due_note(run, lang)]
             if (summary["customers"] > max_rows_per_sheet).any():
                 notes.append(_capped_note(max_rows_per_sheet, lang, *headers.values()))
             for i, note in enumerate(n for n in notes if n):

@@ -717,18 +717,6 @@ def _shown_path(path: Path, base: Path | None = None) -> str:
     return str(path)
 
 
-def _plan_note(run: Run, lang: str) -> str | None:
-    """The summary's note when the action list's first due date had already passed on the day
-    of the run (:func:`crmlab.actions.past_due`); None otherwise."""
-    from crmlab.actions import past_due
-
-    past = past_due(run)
-    if past is None:
-        return None
-    month, first, day = past
-    return i18n.ui("plan_past_due", lang, month=month, end=first.isoformat(), run_date=day)
-
-
 def parameter_value(value: Any) -> str:
     """A parameter's value as it would be written in a config: ``0.05``, ``3``, ``-0.2``,
     ``150`` (not ``0.0500``); an empty text (not set: the default behaviour) as an en dash."""
@@ -797,6 +785,8 @@ def build_report(
     out : path, optional
         Where to write; default ``<run_dir>/report.html`` (``report.zh.html`` for Chinese).
     """
+    from crmlab.actions import past_due_note
+
     lang = i18n.check_lang(lang)
     run = Run.open(run_dir)
     spec = casespec.load_spec(run.case)
@@ -819,7 +809,7 @@ def build_report(
         "stages_done": run.stages_done,
         "headline": headline,
         "summary_html": summary_html,
-        "plan_note": _plan_note(run, lang) if run.ok else None,
+        "plan_note": past_due_note(run, lang) if run.ok else None,
         "stages": _stage_sections(run, spec, lang),
         "appendix": _appendix(run, spec, lang),
         "parameters": _parameters(run, lang),
