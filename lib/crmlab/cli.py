@@ -443,7 +443,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141
+"""Exit status when the reader of stdout went away (``crmlab list | head -1``): 128 + SIGPIPE
+(13), the status a shell reports for a tool a closed pipe stopped, so ``set -o pipefail`` scripts
+still see that the output was cut short."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``crmlab`` command; returns the exit status.
+
+    0 on success, the error's ``exit_code`` (a one-line ``crmlab: error: ...`` on stderr) for a
+    :class:`crmlab.errors.CrmlabError`, 130 on Ctrl-C, and :data:`EXIT_BROKEN_PIPE` (141) when
+    stdout is a pipe whose reader closed early (``crmlab report RUN | head -1``): then the
+    command stops quietly, without a traceback, as Unix tools do, and stdout is pointed at
+    ``/dev/null`` so that the interpreter's last flush at exit does not fail a second time (the
+    recipe of the Python docs, "Note on SIGPIPE" in the ``signal`` module).
+    """
+    try:
+        try:
+            return _dispatch(argv)
+        finally:  # what print() left in the buffer is written here, inside the handler below
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _dispatch(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -453,6 +479,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("crmlab: interrupted", file=sys.stderr)
         return 130
+
+
+def _discard_stdout() -> None:
+    """Point file descriptor 1 at /dev/null: the unwritten rest of the buffer goes nowhere
+    instead of raising BrokenPipeError again when Python flushes stdout on exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file descriptor (e.g. captured by a test)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover
