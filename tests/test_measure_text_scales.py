@@ -58,30 +58,36 @@ def test_the_canonical_measure_says_4_or_5_on_1_to_5():
 
 
 @pytest.fixture(scope="module")
-def example_measure(tmp_path_factory):
-    """The worked example's measure, as a config run records it: its import's report
+def example(tmp_path_factory) -> dict:
+    """The worked example imported: its ``folder`` (config and exports), the imported ``survey``
+    and its ``measure`` as a config run records it: the import's report
     (``input/ingest_report.json``) read back by ``metrics.satisfaction_measure``."""
     folder = tmp_path_factory.mktemp("example")
-    example = "retail_satisfaction"
+    name = "retail_satisfaction"
     sizes = {"n_customers": 300, "n_stores": 8, "responses_per_wave": 40}
-    client_exports.write_example_exports(example, folder / "exports", seed=5, **sizes)
+    client_exports.write_example_exports(name, folder / "exports", seed=5, **sizes)
     cfg = folder / "config.yaml"
-    cfg.write_text(client_exports.example_config(example, key_file=False), encoding="utf-8")
+    cfg.write_text(client_exports.example_config(name, key_file=False), encoding="utf-8")
     prepared = ingest.load(config.load_config(cfg))
     data_dir = folder / "input"
     data_dir.mkdir()
     report = json.dumps(prepared.report(), ensure_ascii=False, default=str)
     (data_dir / "ingest_report.json").write_text(report, encoding="utf-8")
-    return metrics.satisfaction_measure(data_dir)
+    return {
+        "folder": folder,
+        "survey": prepared.tables["survey"],
+        "measure": metrics.satisfaction_measure(data_dir),
+    }
 
 
-def test_a_client_on_1_to_10_reads_its_own_measure_and_where_4_lies(example_measure):
-    assert example_measure == {
+def test_a_client_on_1_to_10_reads_its_own_measure_and_where_4_lies(example):
+    measure = example["measure"]
+    assert measure == {
         "scale": [1, 10],
         "satisfied_at": 7,
         "questions": ["总体满意度", "再次光临意愿"],
     }
-    en = drivers.performance_text(example_measure)
+    en = drivers.performance_text(measure)
     assert en == (
         "Performance = each driver's share of answers rating it 4 or more on the drivers' 1-5 "
         "scale (a driver asked on 1-10 is mapped linearly onto 1-5 on import: 4 is 7.75 on "
@@ -89,7 +95,7 @@ def test_a_client_on_1_to_10_reads_its_own_measure_and_where_4_lies(example_meas
         "rating the average of 总体满意度 and 再次光临意愿 7 or more on a 1-10 scale."
     )
     assert "4 or 5" not in en and "4-5" not in en
-    zh = drivers.performance_text(example_measure, "zh")
+    zh = drivers.performance_text(measure, "zh")
     assert "4 分相当于 1-10 分中的 7.75 分，即 8 分及以上" in zh
     assert zh.endswith(
         "CSAT 为总体满意度与再次光临意愿的平均分（1-10 分）达到 7 分及以上的客户占比。"
@@ -124,3 +130,16 @@ def test_stage_3_states_the_rule_the_library_counts():
     assert "4-5 ratings" not in text
     # 7.75 on 1-10 is where the import puts 4 on 1-5
     assert ingest.rescale_linear(pd.Series([7.75]), (1, 10)).iloc[0] == pytest.approx(4.0)
+
+
+def test_stage_5_check_reads_the_clients_satisfied_answers_as_4_and_5(example):
+    """Stage 5's check counts the imported answers of 4 or 5 on 1-5 and says a client's scale
+    is read so that its satisfied answers are the 4s and 5s: on the example (two 1-10
+    questions averaged, 7 or more satisfied) the two shares are the same answers."""
+    raw = pd.read_excel(example["folder"] / "exports" / "满意度调查.xlsx", sheet_name="问卷2025")
+    questions = raw[["总体满意度", "再次光临意愿"]].apply(pd.to_numeric, errors="coerce")
+    mean = questions.where(questions.apply(lambda q: q.between(1, 10))).mean(axis=1)
+    read = example["survey"]["overall_satisfaction"].to_numpy(dtype=float)
+    assert len(read) == len(mean) and np.isnan(read).sum() == mean.isna().sum() > 0
+    assert ((read >= 4) == (mean >= 7).to_numpy()).all()  # missing: neither
+    assert 0.5 < (mean >= 7).sum() / mean.notna().sum() < 0.95  # both kinds of answer occur
