@@ -4,9 +4,8 @@ Stage 3 said "Performance = share of 4-5 ratings on each driver" for every run. 
 ``drivers.driver_performance`` counts is the share of answers rating a driver 4 or more on the
 drivers' 1-5 scale: a client's driver asked on 1-10 is mapped linearly onto 1-5 on import (8 is
 4.11, 7 is 3.67), one asked in two questions is their mean (4.5). Such ratings made it fail
-("not whole-number ratings"); now they are counted, and ``drivers.performance_text`` states the
-definition for the run's measure: the 1-5 top-two-box on the canonical data, and on a client's
-1-10 measure where 4 lies on 1-10 and which answers CSAT counts instead.
+("not whole-number ratings"); now they are counted, and stage 3 states that rule for every
+scale.
 """
 
 from __future__ import annotations
@@ -18,13 +17,7 @@ import pandas as pd
 import pytest
 
 from crmlab import config, drivers, ingest, metrics
-from crmlab.errors import ParameterError
 from crmlab.synth import client_exports
-
-CANONICAL_TEXT = (
-    "Performance = each driver's share of answers rating it 4 or 5 on the 1-5 scale "
-    "(top-two-box, as CSAT)."
-)
 
 
 def test_performance_counts_ratings_of_4_or_more_on_any_scale_mapped_onto_1_to_5():
@@ -47,14 +40,11 @@ def test_performance_counts_ratings_of_4_or_more_on_any_scale_mapped_onto_1_to_5
     assert matrix.loc["staff", "quadrant"] == "keep up"  # at the median importance, 50%
 
 
-def test_the_canonical_measure_says_4_or_5_on_1_to_5():
-    assert drivers.performance_text() == CANONICAL_TEXT
-    assert drivers.performance_text(metrics.CANONICAL_MEASURE) == CANONICAL_TEXT
-    assert drivers.performance_text(None, "zh") == (
-        "表现 = 各驱动因素在 1-5 分中评 4 分或 5 分的答卷占比（top-two-box，与满意度相同）。"
-    )
-    with pytest.raises(ParameterError, match="Unknown language 'fr'"):
-        drivers.performance_text(None, "fr")
+def test_on_0_to_10_the_answers_8_9_and_10_count():
+    """4 on 1-5 is 7.5 on 0-10 once mapped linearly: 8, 9 and 10 are counted, 7 is not."""
+    mapped = ingest.rescale_linear(pd.Series(np.arange(0.0, 11.0)), (0, 10))
+    perf = drivers.driver_performance(pd.DataFrame({"d": mapped}), ["d"])
+    assert perf["d"] == pytest.approx(3 / 11)  # 8, 9, 10 of the 11 answers 0..10
 
 
 @pytest.fixture(scope="module")
@@ -78,40 +68,6 @@ def example(tmp_path_factory) -> dict:
         "survey": prepared.tables["survey"],
         "measure": metrics.satisfaction_measure(data_dir),
     }
-
-
-def test_a_client_on_1_to_10_reads_its_own_measure_and_where_4_lies(example):
-    measure = example["measure"]
-    assert measure == {
-        "scale": [1, 10],
-        "satisfied_at": 7,
-        "questions": ["总体满意度", "再次光临意愿"],
-    }
-    en = drivers.performance_text(measure)
-    assert en == (
-        "Performance = each driver's share of answers rating it 4 or more on the drivers' 1-5 "
-        "scale (a driver asked on 1-10 is mapped linearly onto 1-5 on import: 4 is 7.75 on "
-        "1-10, i.e. 8 or more). It is not the CSAT threshold: CSAT is the share of customers "
-        "rating the average of 总体满意度 and 再次光临意愿 7 or more on a 1-10 scale."
-    )
-    assert "4 or 5" not in en and "4-5" not in en
-    zh = drivers.performance_text(measure, "zh")
-    assert "4 分相当于 1-10 分中的 7.75 分，即 8 分及以上" in zh
-    assert zh.endswith(
-        "CSAT 为总体满意度与再次光临意愿的平均分（1-10 分）达到 7 分及以上的客户占比。"
-    )
-    assert "4 分或 5 分" not in zh
-
-
-def test_the_text_and_the_count_agree_on_a_0_to_10_scale():
-    """4 on 1-5 is 7.5 on 0-10: the text says 8 or more, and 8, 9, 10 are what is counted."""
-    measure = {"scale": [0, 10], "satisfied_at": 9, "questions": ["Q1"]}
-    text = drivers.performance_text(measure)
-    assert "4 is 7.5 on 0-10, i.e. 8 or more" in text
-    assert "CSAT is the share of customers rating Q1 9 or 10 on a 0-10 scale." in text
-    mapped = ingest.rescale_linear(pd.Series(np.arange(0.0, 11.0)), (0, 10))
-    perf = drivers.driver_performance(pd.DataFrame({"d": mapped}), ["d"])
-    assert perf["d"] == pytest.approx(3 / 11)  # 8, 9, 10 of the 11 answers 0..10
 
 
 def test_stage_3_states_the_rule_the_library_counts():

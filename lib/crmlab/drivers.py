@@ -11,7 +11,8 @@
   subsets (R-squared of each from the correlation matrix), so ``p`` is capped at 15.
 - :func:`lmg_bootstrap` - percentile intervals and rank stability by resampling respondents.
 - :func:`driver_performance` - how well the business does on each driver: the share of answers
-  rating it 4 or more on the drivers' 1-5 scale (:func:`performance_text` says it in words).
+  rating it 4 or more on the drivers' 1-5 scale (a driver asked on another scale is mapped
+  linearly onto 1-5 on import: on 1-10, answers of 8 or more count).
 - :func:`priority_matrix` - importance x performance quadrants ("fix first", "keep up", ...).
 
 Rows with a missing value in the outcome or any driver are dropped (listwise) and counted.
@@ -42,7 +43,6 @@ __all__ = [
     "lmg_importance",
     "ols_drivers",
     "ordinal_drivers",
-    "performance_text",
     "priority_matrix",
     "subset_r_squared",
 ]
@@ -537,57 +537,6 @@ def driver_performance(
     s = pd.Series(values, name="performance")
     s.index.name = "driver"
     return s
-
-
-def performance_text(measure: dict | None = None, lang: str = "en") -> str:
-    """What "performance" in the priority matrix means, for a run's satisfaction measure.
-
-    Performance (:func:`driver_performance`) is each driver's share of answers rating it 4 or
-    more on the drivers' 1-5 scale, whatever the run's CSAT measure: the import maps a driver
-    asked on another scale linearly onto 1-5 (:func:`crmlab.ingest.rescale_linear`), while the
-    satisfaction question keeps its own threshold
-    (:func:`crmlab.ingest.satisfaction_to_five`). For the canonical measure (``measure`` None
-    or :data:`crmlab.metrics.CANONICAL_MEASURE`) the text is the 1-5 top-two-box, as CSAT; for
-    a client's measure (e.g. 1-10, 7 or more) it says where 4 lies on a driver asked on the
-    client's scale (7.75 on 1-10: 8 or more) and which answers CSAT counts instead
-    (:func:`crmlab.metrics.measure_text`). ``lang``: "en" or "zh".
-    """
-    from crmlab.metrics import CANONICAL_MEASURE, measure_text
-
-    m = dict(CANONICAL_MEASURE) if measure is None else measure
-    who = measure_text(m, "who", lang)  # raises for an unknown lang
-    satisfied = measure_text(m, "satisfied", "en")  # "4-5": the canonical measure
-    if satisfied == "4-5":
-        return (
-            "Performance = each driver's share of answers rating it 4 or 5 on the 1-5 scale "
-            "(top-two-box, as CSAT)."
-            if lang == "en"
-            else "表现 = 各驱动因素在 1-5 分中评 4 分或 5 分的答卷占比（top-two-box，与满意度相同）。"
-        )
-    lo, hi = (float(x) for x in m["scale"])
-    four = lo + 3 * (hi - lo) / 4  # 4 on 1-5, linearly on the client's scale
-    if lang == "en":
-        mapped = (
-            ""
-            if (lo, hi) == (1.0, 5.0)
-            else f" (a driver asked on {lo:g}-{hi:g} is mapped linearly onto 1-5 on import: 4 is "
-            f"{four:g} on {lo:g}-{hi:g}, i.e. {math.ceil(four):g} or more)"
-        )
-        return (
-            f"Performance = each driver's share of answers rating it 4 or more on the drivers' "
-            f"1-5 scale{mapped}. It is not the CSAT threshold: CSAT is the share of customers "
-            f"{who}."
-        )
-    mapped = (
-        ""
-        if (lo, hi) == (1.0, 5.0)
-        else f"（以 {lo:g}-{hi:g} 分提问的驱动因素在导入时线性换算到 1-5 分：4 分相当于 "
-        f"{lo:g}-{hi:g} 分中的 {four:g} 分，即 {math.ceil(four):g} 分及以上）"
-    )
-    return (
-        f"表现 = 各驱动因素在 1-5 分制上评 4 分及以上的答卷占比{mapped}。"
-        f"这不是满意度（CSAT）的标准：CSAT 为{who}。"
-    )
 
 
 def priority_matrix(
