@@ -8,7 +8,7 @@ SEED   ?= 42
 JOBS   ?= 2
 WORKSHOP_LANG ?= en
 
-.PHONY: run test data lab workshop lab-workshop refresh-notebooks lint format bench bench-runner bench-features bench-features-10m bench-case bench-import clean setup help
+.PHONY: run test data lab workshop lab-workshop refresh-notebooks lint format bench bench-runner bench-features bench-features-10m bench-growth bench-case bench-import clean setup help
 
 help:
 	@echo "make run                run every case on the default synthetic data, write reports/"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench-runner       runner overhead: crmlab run vs the same code in one process"
 	@echo "make bench-features     feature build: DuckDB vs plain pandas at 100k and 1M customers"
 	@echo "make bench-features-10m the feature build at 100k, 1M and 10M (about 3 GB of data)"
+	@echo "make bench-growth       the feature build at 1M, 2M, 5M and 10M: growth in one pass and in passes"
 	@echo "make bench-case         each case end to end: DuckDB vs pandas path at 100k and 1M"
 	@echo "make bench-import       import of a 200k-row export with free-text comments vs pandas.read_csv"
 
@@ -82,6 +83,9 @@ bench-import: $(STAMP)
 
 bench-features-10m: $(STAMP)
 	$(BIN)/python bench/bench_features.py --ten-million
+
+bench-growth: $(STAMP)
+	$(BIN)/python bench/bench_features.py --growth
 
 bench-case: $(STAMP)
 	$(BIN)/python bench/bench_case.py --case retail_satisfaction

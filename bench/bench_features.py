@@ -3,6 +3,7 @@
     python bench/bench_features.py                      # 100k and 1M customers
     python bench/bench_features.py --sizes 100000       # one size
     python bench/bench_features.py --ten-million        # also 10M (about 200M transactions)
+    python bench/bench_features.py --growth             # 1M, 2M, 5M, 10M: growth in each regime
 
 For each size the retail generator writes Parquet files (about 20 transactions per customer) into
 a cache folder (default ``bench/.data``, ignored by git; reused on later runs). Every measurement
@@ -21,16 +22,24 @@ baseline
     plain pandas doing the same: load the tables, drop duplicates/missing/orphans, groupby,
     merge (the usual notebook code, without crmlab's checks and notes).
 
-Each measurement is repeated (``--repeat``, default 3; ``--repeat-10m``, default 1) and the
-medians are reported with the range of the runs: a single run's time varies by up to half from
-run to run here (the pandas baseline most), enough to move a ratio across a target.
+Each measurement is repeated (``--repeat``, default 3; above 1M customers ``--repeat-large``,
+default 1) and the medians are reported with the range of the runs: a single run's time varies
+by up to half from run to run here (the pandas baseline most), enough to move a ratio across a
+target.
 
 Printed: wall time, CPU time (user + system: a fairer measure when other work shares the
 machine) and peak memory per size and method, the ratios crmlab / baseline, and how time grows
 with size (the exponent b in time ~ rows^b between consecutive sizes; 1 = linear). Both
 methods' results are checked to agree (customers, transactions and net spend totals).
-With ``--ten-million`` only the crmlab engine runs at 10M by default (``--baseline-10m`` adds the
-pandas baseline, which needs far more memory than this machine has).
+Above 1M customers only the crmlab engine runs by default (``--baseline-large`` adds the
+pandas baseline, which needs about 5 GB per million customers), and it writes the customer table to
+Parquet (:func:`crmlab.engine.write_customer_features`) instead of returning one pandas table.
+
+The engine builds in one pass up to about 21M transaction rows (1M customers) and in passes over
+buckets of customers above that (:data:`crmlab.engine.retail.ROWS_PER_PASS`), which adds work a
+one-pass build does not do (the bucket files, a separate duplicate check). The table shows the
+passes per size; ``--growth`` (1M, 2M, 5M and 10M customers) measures how time grows within each
+regime as well as across the switch.
 """
 
 from __future__ import annotations
@@ -49,6 +58,10 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_CACHE = HERE / ".data"
 SIZES = (100_000, 1_000_000)
 TEN_MILLION = 10_000_000
+LARGE = 1_000_000
+"""Above this many customers: engine only (unless ``--baseline-large``), one run
+(``--repeat-large``), customer table written to Parquet."""
+GROWTH_SIZES = (1_000_000, 2_000_000, 5_000_000, TEN_MILLION)
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,6 +87,20 @@ def dataset(
         generate(out, n_customers=n_customers, seed=seed, fmt="parquet")
         print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
     return out
+
+
+def engine_passes(data_dir: Path) -> int:
+    """Passes the engine's feature build makes over the transactions of ``data_dir`` under the
+    stand-alone build's memory cap (1 = one pass; see
+    :func:`crmlab.engine.retail.build_retail_features`)."""
+    from crmlab import engine
+    from crmlab.engine import backends, retail
+
+    limit = os.environ.get("CRMLAB_BENCH_DUCKDB_MEMORY") or backends.build_memory_limit()
+    cap = backends.memory_limit(engine.connect("duckdb", memory_limit=limit))
+    per_pass = min(retail.ROWS_PER_PASS, cap // retail.BYTES_PER_ROW_IN_PASS)
+    rows = backends.source_rows(data_dir / "transactions.parquet")
+    return max(1, math.ceil(rows / per_pass))
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,7 +339,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     ap.add_argument("--ten-million", action="store_true", help="also build 10M customers")
-    ap.add_argument("--baseline-10m", action="store_true", help="also run pandas at 10M")
+    ap.add_argument(
+        "--growth",
+        action="store_true",
+        help="sizes 1M, 2M, 5M and 10M (the one-pass regime and the regime in passes)",
+    )
+    ap.add_argument(
+        "--baseline-large",
+        action="store_true",
+        help="also run pandas above 1M customers (about 5 GB per million customers)",
+    )
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="folder for the generated data")
     ap.add_argument("--json", help="write all measurements to this file")
     ap.add_argument(
@@ -323,7 +359,10 @@ def main(argv=None) -> int:
         "reported (default 3)",
     )
     ap.add_argument(
-        "--repeat-10m", type=int, default=1, help="builds at 10M (default 1: about 4 min each)"
+        "--repeat-large",
+        type=int,
+        default=1,
+        help="builds per size above 1M customers (default 1: about 4 min each at 10M)",
     )
     ap.add_argument(
         "--duckdb-memory",
@@ -341,24 +380,28 @@ def main(argv=None) -> int:
     if args.duckdb_memory:
         os.environ["CRMLAB_BENCH_DUCKDB_MEMORY"] = args.duckdb_memory
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    if args.ten_million:
+    if args.growth:
+        sizes = list(GROWTH_SIZES)
+    elif args.ten_million:
         sizes.append(TEN_MILLION)
     cache = Path(args.cache)
     results: dict[int, dict] = {}
+    passes = {}
     print(
         f"{'customers':>12}  {'method':<9} {'wall time':>11} {'CPU time':>11} {'peak memory':>12}"
     )
     for n in sizes:
         data = dataset(cache, n)
-        results[n] = {}
+        passes[n] = engine_passes(data)
+        results[n] = {"passes": passes[n]}
         for method in ("crmlab", "baseline"):
-            if n >= TEN_MILLION and method == "baseline" and not args.baseline_10m:
+            if n > LARGE and method == "baseline" and not args.baseline_large:
                 continue
-            out = cache / f"features_{n}.parquet" if n >= TEN_MILLION else None
-            repeat = args.repeat_10m if n >= TEN_MILLION else args.repeat
+            out = cache / f"features_{n}.parquet" if n > LARGE else None
+            repeat = args.repeat_large if n > LARGE else args.repeat
             r = measure(method, data, out if method == "crmlab" else None, repeat)
             results[n][method] = r
-            print(_fmt_row(n, method, r), flush=True)
+            print(_fmt_row(n, method, r) + f"   [{passes[n]} pass(es)]" * (method == "crmlab"))
 
     print("\nratios crmlab / baseline (time, peak memory):")
     for n, r in results.items():
@@ -378,11 +421,19 @@ def main(argv=None) -> int:
     for method in ("crmlab", "baseline"):
         for key in ("wall_s", "cpu_s"):
             pts = [(n, r[method][key]) for n, r in results.items() if key in r.get(method, {})]
-            for (n1, t1), (n2, t2) in zip(pts, pts[1:], strict=False):
+            pairs = list(zip(pts, pts[1:], strict=False))
+            in_passes = [(n, t) for n, t in pts if passes[n] > 1]
+            if len(in_passes) > 2:  # the whole regime in passes, first to last size
+                pairs.append((in_passes[0], in_passes[-1]))
+            for (n1, t1), (n2, t2) in pairs:
                 b = math.log(t2 / t1) / math.log(n2 / n1)
                 what = "wall" if key == "wall_s" else "CPU"
+                regime = "one pass" if passes[n2] == 1 else "in passes"
+                if passes[n1] == 1 < passes[n2]:
+                    regime = "across the switch"
                 print(
                     f"  {method:<9} {what:<4} {n1:>12,} -> {n2:>12,}: x{t2 / t1:.1f}, b = {b:.2f}"
+                    f"   ({regime})"
                 )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -175,9 +175,11 @@ def test_duckdb_equals_pandas_with_an_earlier_as_of(generated):
 
 
 def test_aggregation_in_passes_gives_the_same_table(generated, tmp_path):
-    """Large inputs are aggregated bucket by bucket of customers (each bucket's cleaned rows
-    written once to a scratch Parquet partition); the result must not change and the scratch
-    files are removed."""
+    """Large inputs are built slice by slice of the customers file (each slice's cleaned rows
+    written once to a scratch Parquet partition); the result must not change, also written to
+    Parquet, and the scratch files are removed with the build."""
+    import gc
+
     from crmlab.engine import retail
 
     ref = engine.customer_features(generated / "parquet", engine="pandas")
@@ -185,9 +187,90 @@ def test_aggregation_in_passes_gives_the_same_table(generated, tmp_path):
     con = engine.connect(temp_directory=spill)
     srcs = retail.load_sources(con, generated / "parquet")
     build = retail.build_retail_features(con, srcs, rows_per_pass=10_000)  # 4+ passes
-    got = retail.to_pandas(build, build.table.to_pyarrow())
+    assert len(build.slices) >= 4
+    got = retail.to_pandas(build, build.to_pyarrow())
     pd.testing.assert_frame_equal(got, ref, rtol=RTOL)
-    assert spill.is_dir() and not list(spill.glob("crmlab-scratch-*"))
+    build.to_parquet(tmp_path / "features.parquet")
+    written = retail.to_pandas(build, pq.read_table(tmp_path / "features.parquet"))
+    pd.testing.assert_frame_equal(written, ref, rtol=RTOL)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert list(spill.glob("crmlab-slices-*"))
+    del build
+    gc.collect()
+    assert spill.is_dir() and not list(spill.glob("crmlab-s*"))
+
+
+def _one_pass_and_slices(data_dir, rules=None, rows_per_pass=2):
+    """The features of ``data_dir`` built in one pass and in slices of the customers file
+    (``rows_per_pass`` transaction rows a pass), both as pandas, with both builds' as_of."""
+    from crmlab.engine import retail
+
+    out = []
+    for per_pass in (None, rows_per_pass):
+        con = engine.connect()
+        srcs = retail.load_sources(con, data_dir)
+        build = retail.build_retail_features(con, srcs, rules, rows_per_pass=per_pass)
+        assert bool(build.slices) == (per_pass is not None and "customers" in srcs)
+        out.append((retail.to_pandas(build, build.to_pyarrow()), build.as_of))
+    return out
+
+
+def test_slices_with_no_transactions_or_no_customers_give_the_one_pass_table(tiny):
+    """Ten transaction rows two a pass: five slices of one customer each. C3 (no purchase)
+    has a slice without transactions, the dropped copy of C2 (4th row) an empty slice; the
+    table is the one-pass table, in the customers file's order."""
+    (one, as_of), (sliced, as_of_sliced) = _one_pass_and_slices(tiny, TINY_RULES)
+    pd.testing.assert_frame_equal(sliced, one, rtol=RTOL)
+    assert list(sliced.index) == ["C1", "C2", "C3"]
+    assert sliced.loc["C3", ["n_transactions", "frequency", "n_stores"]].tolist() == [0, 0, 0]
+    # C1 buys on 03-01 (twice) and 03-21; C2's T7 keeps its first copy (40), T5 has no
+    # amount and T8 is at an unknown store
+    assert sliced.loc["C1", "frequency"] == 2 and sliced.loc["C2", "monetary"] == 40.0
+    assert as_of == as_of_sliced == pd.Timestamp("2024-04-01").date()
+
+
+def test_slices_leave_an_unknown_customers_later_purchase_out_of_as_of(tiny, tmp_path):
+    """The orphan C9 buys after everyone else: with the rules' foreign key to customers its
+    date is not the last transaction (as_of the day after 2024-03-31); without that key it is
+    (2024-05-02). Both builds agree either way."""
+    import shutil
+
+    for f in tiny.glob("*.csv"):
+        shutil.copy(f, tmp_path / f.name)
+    tx = tmp_path / "transactions.csv"
+    tx.write_text(tx.read_text().replace("T6,C9,S1,2024-02-01", "T6,C9,S1,2024-05-01"))
+    (one, as_of), (sliced, as_of_sliced) = _one_pass_and_slices(tmp_path, TINY_RULES)
+    assert as_of == as_of_sliced == pd.Timestamp("2024-04-01").date()
+    pd.testing.assert_frame_equal(sliced, one, rtol=RTOL)
+    no_fk = {k: dict(v) for k, v in TINY_RULES.items()}
+    no_fk["transactions"]["foreign_keys"] = {
+        k: v for k, v in no_fk["transactions"]["foreign_keys"].items() if v != "customers"
+    }
+    (one, as_of), (sliced, as_of_sliced) = _one_pass_and_slices(tmp_path, no_fk)
+    assert as_of == as_of_sliced == pd.Timestamp("2024-05-02").date()
+    assert (
+        sliced.loc["C1", "recency_days"]
+        == (pd.Timestamp("2024-05-02") - pd.Timestamp("2024-03-21")).days
+    )
+    pd.testing.assert_frame_equal(sliced, one, rtol=RTOL)
+
+
+def test_passes_without_a_customers_file_bucket_by_id_hash(tiny, tmp_path):
+    """Without customers.csv the customers are those of the transactions (first-seen order)
+    and the passes go by buckets of the id's hash: the same table as one pass."""
+    import shutil
+
+    for f in tiny.glob("*.csv"):
+        if f.stem != "customers":
+            shutil.copy(f, tmp_path / f.name)
+    rules = {k: v for k, v in TINY_RULES.items() if k != "customers"}
+    rules["transactions"] = dict(rules["transactions"])
+    rules["transactions"]["foreign_keys"] = {
+        k: v for k, v in rules["transactions"]["foreign_keys"].items() if v != "customers"
+    }
+    (one, _), (passes, _) = _one_pass_and_slices(tmp_path, rules)
+    pd.testing.assert_frame_equal(passes, one, rtol=RTOL)
+    assert list(passes.index) == ["C1", "C9", "C2"]
 
 
 def test_duplicated_keys_are_exact_whatever_the_hash_collisions():
@@ -274,12 +357,8 @@ def test_passes_follow_the_memory_cap(generated, monkeypatch):
     assert backends.memory_limit(engine.connect(memory_limit="2GB")) == int(1.8 * 2**30)
     con = engine.connect(memory_limit="2GB")
     seen = []
-    real = retail._transaction_features_in_passes
-    monkeypatch.setattr(
-        retail,
-        "_transaction_features_in_passes",
-        lambda *a: seen.append(a[-1]) or real(*a),
-    )
+    real = retail._build_in_slices
+    monkeypatch.setattr(retail, "_build_in_slices", lambda *a: seen.append(a[-1]) or real(*a))
     monkeypatch.setattr(retail, "memory_limit", lambda con: 1_000_000)
     srcs = retail.load_sources(con, generated / "parquet")
     n_rows = pq.ParquetFile(generated / "parquet" / "transactions.parquet").metadata.num_rows

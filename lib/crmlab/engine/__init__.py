@@ -184,7 +184,7 @@ def customer_features(
 
     con = con if con is not None else _connect_for_build(engine, spark_master)
     build = _build(con, data_dir, as_of, rules, driver_cols, key, clean)
-    df = retail.to_pandas(build, build.table.to_pyarrow())
+    df = retail.to_pandas(build, build.to_pyarrow())
     if key is not None:
         df = _pseudonymize_index(df, key)
     return df
@@ -221,5 +221,5 @@ def write_customer_features(
         raise ConfigError("write_customer_features needs engine 'duckdb' or 'spark'.")
     con = con if con is not None else _connect_for_build(engine, spark_master)
     build = _build(con, data_dir, as_of, rules, driver_cols, None)
-    con.to_parquet(build.table, str(out_path))
+    build.to_parquet(out_path)
     return build.as_of

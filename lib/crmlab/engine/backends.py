@@ -207,7 +207,7 @@ class _InlineCTEs:
         return query
 
 
-def _spill_subfolder(con, prefix: str) -> Path:
+def spill_subfolder(con, prefix: str) -> Path:
     """A new empty folder inside the DuckDB connection's spill folder (``temp_directory``)."""
     spill = con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] or None
     if spill:
@@ -219,11 +219,31 @@ def _spill_subfolder(con, prefix: str) -> Path:
 def scratch_folder(con):
     """A new empty folder inside the DuckDB connection's spill folder (``temp_directory``),
     removed on exit: for intermediate files a query plan cannot hold in memory."""
-    folder = _spill_subfolder(con, "crmlab-scratch-")
+    folder = spill_subfolder(con, "crmlab-scratch-")
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def probe_side_as_written(con):
+    """Within the block, DuckDB builds each join's hash table on the side the query names
+    second (the right side; its ``build_side_probe_side`` optimizer is off): for a join of the
+    cleaned transactions (left) to a table of customers (right). DuckDB otherwise builds it on
+    the side it estimates smaller, and after the cleaning filters it estimates 20M transaction
+    rows at 160k - a hash table of 205M rows at 10M customers (95 s instead of about 40 s).
+    The previous setting is restored on exit."""
+    if engine_name(con) != "duckdb":
+        yield
+        return
+    before = con.raw_sql("SELECT current_setting('disabled_optimizers')").fetchone()[0] or ""
+    off = ",".join(x for x in [*before.split(","), "build_side_probe_side"] if x.strip())
+    con.raw_sql(f"SET disabled_optimizers = '{_sql_str(off)}'")
+    try:
+        yield
+    finally:
+        con.raw_sql(f"SET disabled_optimizers = '{_sql_str(before)}'")
 
 
 def source_rows(path: str | os.PathLike) -> int:
@@ -246,7 +266,7 @@ def materialize(con, expr):
     """
     if engine_name(con) != "duckdb":
         return expr.cache()
-    path = _spill_subfolder(con, "crmlab-table-") / "table.parquet"
+    path = spill_subfolder(con, "crmlab-table-") / "table.parquet"
     con.to_parquet(expr, str(path))
     return con.read_parquet(str(path))
 

@@ -23,6 +23,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -32,11 +33,13 @@ from crmlab.engine.backends import (
     ids_as_found,
     memory_limit,
     number,
+    probe_side_as_written,
     register_source,
     scratch_folder,
     set_row_order,
     source_path,
     source_rows,
+    spill_subfolder,
 )
 from crmlab.engine.clean import ROW, _parse_date, clean_sources, id_text
 from crmlab.errors import DataError
@@ -58,8 +61,8 @@ ROWS_PER_PASS = 21_000_000
 """DuckDB aggregates at most about this many transaction rows per pass (see
 :func:`build_retail_features`); more rows are split into passes by customer. A pass of about
 20M rows (1M customers) is the fastest per row: on the 205M transactions of 10M customers
-(4 GB cap, 2026-12-06) ten passes of 20.5M rows took 72 s, six of 34M 84 s, fifteen of 14M
-78 s. The 1M-customer build (20.5M rows) is one pass."""
+(4 GB cap, 2026-12-06, passes by hash bucket) ten passes of 20.5M rows took 72 s, six of 34M
+84 s, fifteen of 14M 78 s. The 1M-customer build (20.5M rows) is one pass."""
 BYTES_PER_ROW_IN_PASS = 90
 """Memory a pass needs per transaction row (the distinct purchase days and stores per customer,
 which DuckDB cannot spill): a pass holds at most ``memory_limit / BYTES_PER_ROW_IN_PASS`` rows
@@ -127,25 +130,31 @@ def _num(col):
     return col.cast("float64") if col.type().is_numeric() else col.try_cast("float64")
 
 
-def transaction_features(tx, id_col: str = "customer_id", as_of: dt.date | None = None):
-    """One row per customer id in the (clean) transactions: the raw aggregates.
-
-    Columns ``_cid`` and n_transactions, n_returns, frequency, monetary, gross_spend,
-    first_purchase, last_purchase (+ avg_items, promo_share, n_stores when the columns exist),
-    ``_last_day`` (last transaction or return day). Rows dated on or after ``as_of`` are left
-    out when ``as_of`` is given.
-    """
-    import ibis
-
+def _check_transactions(tx, id_col: str) -> None:
     _need(tx, [id_col, "date", "amount"], "transactions")
     if not tx.amount.type().is_numeric():
         raise DataError(
             "transactions.amount is not numeric in the file (text such as '12,50' or 'n/a'?). "
             "Export amounts as numbers with a decimal point."
         )
-    t = tx.mutate(
-        _cid=id_text(tx[id_col]), _day=_parse_date(tx.date), _amt=tx.amount.cast("float64")
-    )
+
+
+def transaction_features(
+    tx, id_col: str = "customer_id", as_of: dt.date | None = None, *, id_as_text: bool = True
+):
+    """One row per customer id in the (clean) transactions: the raw aggregates.
+
+    Columns ``_cid`` and n_transactions, n_returns, frequency, monetary, gross_spend,
+    first_purchase, last_purchase (+ avg_items, promo_share, n_stores when the columns exist),
+    ``_last_day`` (last transaction or return day). Rows dated on or after ``as_of`` are left
+    out when ``as_of`` is given. ``_cid`` is the id as trimmed text (:func:`id_text`), or the
+    column as it is with ``id_as_text=False`` (the customers' positions of a build in slices).
+    """
+    import ibis
+
+    _check_transactions(tx, id_col)
+    cid = id_text(tx[id_col]) if id_as_text else tx[id_col]
+    t = tx.mutate(_cid=cid, _day=_parse_date(tx.date), _amt=tx.amount.cast("float64"))
     if as_of is not None:
         t = t.filter(t._day < ibis.literal(as_of))
     buy = t._amt >= 0
@@ -271,7 +280,9 @@ class RetailBuild:
     Attributes
     ----------
     table
-        Ibis expression: ``id_col``, the feature columns, ordered as the customers file.
+        Ibis expression: ``id_col``, the feature columns, ordered as the customers file (for a
+        build in slices, the part files read in order: fetch it with :meth:`to_pyarrow` or
+        :meth:`to_parquet`, which keep that order).
     as_of
         The analysis date used (exclusive).
     id_col
@@ -279,12 +290,52 @@ class RetailBuild:
     kinds
         Column -> how to convert it to the pandas dtype of :func:`crmlab.features.customer_features`
         (``"int"``, ``"float"``, ``"str"``, ``"boolean"``, ``"datetime64[unit]"``, ``"auto"``).
+    con
+        The connection the table lives on.
+    slices
+        A build in slices (:func:`_build_in_slices`): expressions whose results, one after the
+        other, are the table in the customers file's order (``table`` is their union, in no
+        particular order); empty otherwise. Their scratch files are removed with this object.
     """
 
     table: object
     as_of: dt.date
     id_col: str
     kinds: dict[str, str] = field(default_factory=dict)
+    con: object = None
+    slices: tuple = ()
+
+    def to_pyarrow(self):
+        """The table as a pyarrow Table, in the customers file's order."""
+        import pyarrow as pa
+
+        if not self.slices:
+            return self.table.to_pyarrow()
+        return pa.concat_tables([self.con.to_pyarrow(s) for s in self.slices])
+
+    def to_parquet(self, path) -> None:
+        """Write the table to the Parquet file ``path`` in the customers file's order (a slice
+        at a time for a build in slices) through a temporary file renamed at the end."""
+        import os
+        import uuid
+
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            if not self.slices:
+                self.con.to_parquet(self.table, str(tmp))
+            else:
+                writer = None
+                for s in self.slices:  # one slice in memory at a time (~1M customers)
+                    part = self.con.to_pyarrow(s)
+                    writer = writer or pq.ParquetWriter(str(tmp), part.schema)
+                    writer.write_table(part)
+                writer.close()
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def _default_as_of(tx_feat, clean: Mapping, id_col: str) -> dt.date:
@@ -322,12 +373,14 @@ def build_retail_features(
 
     On DuckDB, transactions with more than ``rows_per_pass`` rows (default: the smaller of
     :data:`ROWS_PER_PASS` and what the connection's memory cap holds, see
-    :data:`BYTES_PER_ROW_IN_PASS`) are aggregated in several
-    passes, each over the customers of one hash bucket, into a temporary table: the cleaned
-    rows are written once to one Parquet partition per bucket, and every pass reads its own
-    partition and holds only its share of the customers in its hash tables, so memory stays
-    bounded (a single pass over 200 million rows needs more memory than DuckDB can spill: the
-    distinct purchase days and stores per customer) and time grows linearly with the rows.
+    :data:`BYTES_PER_ROW_IN_PASS`) are aggregated in several passes, so memory stays bounded
+    (a single pass over 200 million rows needs more memory than DuckDB can spill: the distinct
+    purchase days and stores per customer) and time grows linearly with the rows. With a
+    customers file the passes are slices of it (:func:`_build_in_slices`: each slice's
+    customers and their transactions written once to a Parquet partition, each slice built and
+    sorted on its own, the table being the slices in order: :meth:`RetailBuild.to_pyarrow`,
+    :meth:`RetailBuild.to_parquet`); without one, buckets of the id's hash
+    (:func:`_transaction_features_in_passes`).
 
     Parameters
     ----------
@@ -367,7 +420,6 @@ def build_retail_features(
 def _build_retail_features(
     con, sources, rules, as_of, *, id_col, driver_cols, rows_per_pass, cleaned
 ) -> RetailBuild:
-    import ibis
 
     from crmlab.sources import case_rules
 
@@ -394,6 +446,12 @@ def _build_retail_features(
     tx = clean.get("transactions")
 
     as_of_date = _as_date(as_of) if as_of is not None else None
+    if tx is not None and passes > 1 and "customers" in clean:
+        build = _build_in_slices(
+            con, clean, rules, units, as_of_date, id_col, driver_cols, bool(deferred), passes
+        )
+        if build is not None:
+            return build
     tx_feat = None
     if tx is not None and passes > 1:
         tx_feat = _transaction_features_in_passes(con, tx, id_col, as_of_date, passes)
@@ -407,7 +465,6 @@ def _build_retail_features(
             cust_ids = clean["customers"].select(_pk=id_text(clean["customers"][id_col]))
             known = tx_feat.filter(tx_feat._cid.isin(cust_ids._pk))
         as_of_date = _default_as_of(known, clean, id_col)
-    day0 = ibis.literal(as_of_date)
 
     if "customers" in clean:
         cust = clean["customers"]
@@ -415,23 +472,68 @@ def _build_retail_features(
     else:  # customers in first-seen order of the (clean) transactions
         cust = tx.filter(tx[id_col].notnull())
         cust = cust.group_by(id_col).agg(**{ROW: cust[ROW].min()})
-    passthrough = [c for c in cust.columns if c not in (id_col, ROW)]
-    kinds: dict[str, str] = {}
     cust_rules = rules.get("customers", {}) if "customers" in clean else {}
-    for c in passthrough:
-        kinds[c] = _passthrough_kind(cust[c], c, cust_rules, units.get("customers", {}))
-    cols = {id_col: cust[id_col], ROW: cust[ROW]}
-    for c in passthrough:
-        cols[c] = _parse_date(cust[c]) if c == "signup_date" else cust[c]
-    if "signup_date" in passthrough:
-        kinds["signup_date"] = f"datetime64[{units.get('customers', {}).get('signup_date', 'us')}]"
-        cols["tenure_days"] = day0.delta(_parse_date(cust.signup_date), unit="day").cast("float64")
-        kinds["tenure_days"] = "float"
-    out = cust.select(**cols)
+    parts = _Parts(cust, cust_rules, units, id_col, as_of_date)
+    s_feat, c_feat = _survey_and_complaints(clean, id_col, driver_cols, as_of_date, parts)
+    out = parts.assemble(cust, tx_feat, s_feat, c_feat, lambda out: id_text(out[id_col]))
+    out = out.order_by(ROW).drop(ROW)
+    return RetailBuild(out, as_of_date, id_col, parts.kinds_of(out), con=con)
 
-    if tx_feat is not None:
-        f = tx_feat
-        out = out.left_join(f, id_text(out[id_col]) == f._cid).drop("_cid")
+
+@dataclass
+class _Parts:
+    """How a cleaned customers table and the feature tables become the customer-level table:
+    the column order, the derived features and the pandas kinds (:class:`RetailBuild`)."""
+
+    cust: object
+    cust_rules: Mapping
+    units: Mapping
+    id_col: str
+    as_of: dt.date
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        cust, id_col = self.cust, self.id_col
+        self.passthrough = [c for c in cust.columns if c not in (id_col, ROW)]
+        cust_units = self.units.get("customers", {})
+        for c in self.passthrough:
+            self.kinds[c] = _passthrough_kind(cust[c], c, self.cust_rules, cust_units)
+        if "signup_date" in self.passthrough:
+            self.kinds["signup_date"] = f"datetime64[{cust_units.get('signup_date', 'us')}]"
+            self.kinds["tenure_days"] = "float"
+
+    def kinds_of(self, out) -> dict[str, str]:
+        return {c: self.kinds[c] for c in out.columns if c in self.kinds}
+
+    def assemble(self, cust, tx_feat, s_feat, c_feat, tx_key):
+        """The customer-level table (with ``_row``) of ``cust``: its columns, tenure, and the
+        transaction features (``tx_feat``, joined on ``tx_key(out) == _cid``), survey and
+        complaint features (joined on the id as trimmed text)."""
+        import ibis
+
+        id_col, day0 = self.id_col, ibis.literal(self.as_of)
+        cols = {id_col: cust[id_col], ROW: cust[ROW]}
+        for c in self.passthrough:
+            cols[c] = _parse_date(cust[c]) if c == "signup_date" else cust[c]
+        if "signup_date" in self.passthrough:
+            since = _parse_date(cust.signup_date)
+            cols["tenure_days"] = day0.delta(since, unit="day").cast("float64")
+        out = cust.select(**cols)
+        if tx_feat is not None:
+            out = self._with_transactions(out, tx_feat, tx_key, day0)
+        if s_feat is not None:
+            out = out.left_join(s_feat, id_text(out[id_col]) == s_feat._cid).drop("_cid")
+            out = out.mutate(n_survey_responses=out.n_survey_responses.fill_null(0))
+        if c_feat is not None:
+            out = out.left_join(c_feat, id_text(out[id_col]) == c_feat._cid).drop("_cid")
+            counts = [c for c in ("n_complaints", "n_unresolved") if c in c_feat.columns]
+            out = out.mutate(**{c: out[c].fill_null(0) for c in counts})
+        return out
+
+    def _with_transactions(self, out, f, key, day0):
+        import ibis
+
+        out = out.left_join(f, key(out) == f._cid).drop("_cid")
         n_tx = out.n_transactions.fill_null(0)
         n_ret = out.n_returns.fill_null(0)
         derived = {
@@ -460,37 +562,125 @@ def _build_retail_features(
         if "n_stores" in out.columns:
             derived["n_stores"] = out.n_stores.fill_null(0)
         out = out.mutate(**derived).drop("_last_day")
-        tx_units = units.get("transactions", {})
+        tx_units = self.units.get("transactions", {})
         for c in TX_ORDER:
             if c in out.columns:
-                kinds[c] = "int" if c in INT_FEATURES else "float"
+                self.kinds[c] = "int" if c in INT_FEATURES else "float"
         for c in ("first_purchase", "last_purchase"):
-            kinds[c] = f"datetime64[{tx_units.get('date', 'us')}]"
-        head = [id_col, ROW, *passthrough] + (["tenure_days"] if "tenure_days" in kinds else [])
-        out = out.select(*head, *[c for c in TX_ORDER if c in out.columns])
+            self.kinds[c] = f"datetime64[{tx_units.get('date', 'us')}]"
+        head = [self.id_col, ROW, *self.passthrough]
+        head += ["tenure_days"] if "tenure_days" in out.columns else []
+        rest = [c for c in out.columns if c not in head and c not in TX_ORDER]
+        return out.select(*head, *[c for c in TX_ORDER if c in out.columns], *rest)
 
+
+def _survey_and_complaints(clean, id_col, driver_cols, as_of: dt.date, parts: _Parts):
+    """The survey and complaint features (``_cid`` key) of the cleaned tables, or None each;
+    their pandas kinds go into ``parts.kinds``."""
+    s_feat = c_feat = None
     if "survey" in clean:
         sv = clean["survey"]
         drivers = list(driver_cols) if driver_cols is not None else survey_driver_columns(sv)
-        s = survey_features(sv, id_col, drivers, as_of_date)
-        s_cols = [c for c in s.columns if c != "_cid"]
-        out = out.left_join(s, id_text(out[id_col]) == s._cid).drop("_cid")
-        out = out.mutate(n_survey_responses=out.n_survey_responses.fill_null(0))
-        for c in s_cols:
-            kinds[c] = "int" if c in INT_FEATURES else "float"
-        kinds["last_survey_date"] = f"datetime64[{units['survey'].get('date', 'us')}]"
-
+        s_feat = survey_features(sv, id_col, drivers, as_of)
+        for c in s_feat.columns:
+            if c != "_cid":
+                parts.kinds[c] = "int" if c in INT_FEATURES else "float"
+        parts.kinds["last_survey_date"] = f"datetime64[{parts.units['survey'].get('date', 'us')}]"
     if "complaints" in clean:
-        c_feat = complaint_features(clean["complaints"], id_col, as_of_date)
-        c_cols = [c for c in c_feat.columns if c != "_cid"]
-        out = out.left_join(c_feat, id_text(out[id_col]) == c_feat._cid).drop("_cid")
-        fill = {c: out[c].fill_null(0) for c in ("n_complaints", "n_unresolved") if c in c_cols}
-        out = out.mutate(**fill)
-        for c in c_cols:
-            kinds[c] = "int" if c in INT_FEATURES else "float"
+        c_feat = complaint_features(clean["complaints"], id_col, as_of)
+        for c in c_feat.columns:
+            if c != "_cid":
+                parts.kinds[c] = "int" if c in INT_FEATURES else "float"
+    return s_feat, c_feat
 
-    out = out.order_by(ROW).drop(ROW)
-    return RetailBuild(out, as_of_date, id_col, {c: kinds[c] for c in out.columns if c in kinds})
+
+def _build_in_slices(con, clean, rules, units, as_of, id_col, driver_cols, orphans_out, passes):
+    """The customer table in ``passes`` slices of the customers file (DuckDB, large inputs).
+
+    The cleaned customers are cut into ``passes`` slices of consecutive file positions
+    (``_row``); each transaction row gets its customer's position (a join on the id: rows of
+    unknown customers drop out here, as they would at the customer level) and both are written
+    once to one Parquet partition per slice, in a scratch folder removed with the build. Each
+    slice then aggregates its own transactions (grouped by the integer position) and joins
+    them to its own customers and to the survey and complaint features, sorted: the slices one
+    after the other are the table in the customers file's order (:class:`RetailBuild`). Every
+    step grows linearly with the rows: no sort or join of the whole customer table and no hash
+    table of every customer (one sort of the 10M wide rows spilled to disk and grew faster
+    than the rows).
+
+    ``orphans_out``: transactions of customers not in the customers file are left out of the
+    default ``as_of`` (the rules' foreign key from transactions to customers, as in
+    :func:`_build_retail_features`). Returns None for a customers table without rows.
+    """
+    import shutil
+    import uuid
+    import weakref
+
+    import ibis
+
+    tx, cust = clean["transactions"], clean["customers"]
+    _need(cust, [id_col], "customers")
+    _check_transactions(tx, id_col)
+    last_row = cust[ROW].max().execute()
+    if last_row is None or pd.isna(last_row):
+        return None
+    slice_rows = max(1, math.ceil((int(last_row) + 1) / passes))
+    folder = spill_subfolder(con, "crmlab-slices-")
+    try:
+        position = cust.select(_key=id_text(cust[id_col]), _pos=cust[ROW])
+        position = con.create_table(f"crmlab_pos_{uuid.uuid4().hex[:8]}", position, temp=True)
+        con.to_parquet(
+            cust.mutate(_slice=cust[ROW] // slice_rows), folder / "customers", partition_by="_slice"
+        )
+        used = [c for c in TX_COLUMNS if c in tx.columns]
+        j = tx.inner_join(position, id_text(tx[id_col]) == position._key)
+        rows = j.select(_pos=j._pos, **{c: j[c] for c in used})
+        with probe_side_as_written(con):  # the hash table on the customers, not 205M rows
+            con.to_parquet(
+                rows.mutate(_slice=rows._pos // slice_rows),
+                folder / "transactions",
+                partition_by="_slice",
+            )
+        con.drop_table(position.get_name(), force=True)
+
+        def read(pattern: str):
+            files = sorted(folder.glob(pattern))
+            return con.read_parquet([str(f) for f in files], hive_partitioning=False)
+
+        tx_files = sorted(folder.glob("transactions/_slice=*/*.parquet"))
+        all_tx = "transactions/_slice=*/*.parquet"
+        if as_of is None:  # the day after the last transaction (of a known customer)
+            dated = tx if not orphans_out else (read(all_tx) if tx_files else None)
+            last = _parse_date(dated.date).max().execute() if dated is not None else None
+            if last is None or pd.isna(last):
+                as_of = _default_as_of(None, clean, id_col)
+            else:
+                as_of = (pd.Timestamp(last).normalize() + pd.Timedelta(days=1)).date()
+        parts = _Parts(cust, rules.get("customers", {}), units, id_col, as_of)
+        s_feat, c_feat = _survey_and_complaints(clean, id_col, driver_cols, as_of, parts)
+        s_feat = s_feat.cache() if s_feat is not None else None  # joined once per slice
+        c_feat = c_feat.cache() if c_feat is not None else None
+        # a slice without transactions aggregates no rows of the same types
+        no_rows = (read(all_tx) if tx_files else rows).filter(ibis.literal(False))
+        slices = []
+        for i in range(passes):
+            if not any((folder / "customers" / f"_slice={i}").glob("*.parquet")):
+                continue
+            has_tx = any((folder / "transactions" / f"_slice={i}").glob("*.parquet"))
+            tx_i = read(f"transactions/_slice={i}/*.parquet") if has_tx else no_rows
+            tx_feat = transaction_features(tx_i, "_pos", as_of, id_as_text=False)
+            cust_i = read(f"customers/_slice={i}/*.parquet")
+            out = parts.assemble(cust_i, tx_feat, s_feat, c_feat, lambda out: out[ROW])
+            slices.append(out.order_by(ROW).drop(ROW))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    table = ibis.union(*slices) if len(slices) > 1 else slices[0]
+    build = RetailBuild(
+        table, as_of, id_col, parts.kinds_of(slices[0]), con=con, slices=tuple(slices)
+    )
+    weakref.finalize(build, shutil.rmtree, folder, ignore_errors=True)
+    return build
 
 
 def _passthrough_kind(col, name: str, rules: Mapping, units: Mapping) -> str:
