@@ -46,7 +46,7 @@ test: $(STAMP)
 	$(BIN)/crmlab generate --all --seed $(SEED) --if-missing
 	$(BIN)/ruff check lib tests notebooks bench
 	$(BIN)/ruff format --check lib tests bench notebooks
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --durations=15 tests
 	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly notebooks
 
 lab: $(STAMP)
