@@ -281,8 +281,8 @@ class RetailBuild:
     ----------
     table
         Ibis expression: ``id_col``, the feature columns, ordered as the customers file (for a
-        build in slices, the part files read in order: fetch it with :meth:`to_pyarrow` or
-        :meth:`to_parquet`, which keep that order).
+        build in slices, the union of the slices in no particular order: fetch the table with
+        :meth:`to_pyarrow` or :meth:`to_parquet`, which keep the customers file's order).
     as_of
         The analysis date used (exclusive).
     id_col
