@@ -420,7 +420,6 @@ def build_retail_features(
 def _build_retail_features(
     con, sources, rules, as_of, *, id_col, driver_cols, rows_per_pass, cleaned
 ) -> RetailBuild:
-
     from crmlab.sources import case_rules
 
     if rules is None:  # the rules the notebooks use (crmlab.sources.case_rules)
