@@ -97,10 +97,8 @@ def engine_passes(data_dir: Path) -> int:
     from crmlab.engine import backends, retail
 
     limit = os.environ.get("CRMLAB_BENCH_DUCKDB_MEMORY") or backends.build_memory_limit()
-    cap = backends.memory_limit(engine.connect("duckdb", memory_limit=limit))
-    per_pass = min(retail.ROWS_PER_PASS, cap // retail.BYTES_PER_ROW_IN_PASS)
-    rows = backends.source_rows(data_dir / "transactions.parquet")
-    return max(1, math.ceil(rows / per_pass))
+    con = engine.connect("duckdb", memory_limit=limit)
+    return retail.pass_count(con, data_dir / "transactions.parquet")
 
 
 # --------------------------------------------------------------------------------------------

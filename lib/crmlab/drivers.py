@@ -520,14 +520,14 @@ def driver_performance(
     Series
         Index = driver, name ``"performance"``. Missing ratings are ignored per driver.
     """
-    from crmlab.metrics import _threshold
+    from crmlab.metrics import satisfied_threshold
 
     if kind not in ("top2", "mean"):
         raise ParameterError(f"kind must be 'top2' or 'mean', got {kind!r}")
     missing = [c for c in drivers if c not in df.columns]
     if missing:
         raise DataError(f"columns {missing} not found; available: {list(df.columns)}")
-    thr = _threshold(scale, satisfied_at) if kind == "top2" else None
+    thr = satisfied_threshold(scale, satisfied_at) if kind == "top2" else None
     values = {}
     for c in drivers:
         valid, _ = clean_scores(df[c], scale, integer=False)

@@ -52,6 +52,7 @@ __all__ = [
     "proportion_ci",
     "repeat_purchase_rate",
     "satisfaction_measure",
+    "satisfied_threshold",
     "scorecard_view",
     "store_labels",
 ]
@@ -214,7 +215,9 @@ def clean_scores(scores, scale: tuple[float, float], integer: bool = True) -> tu
     return valid, int(missing.sum())
 
 
-def _threshold(scale: tuple[float, float], satisfied_at: float | None) -> float:
+def satisfied_threshold(scale: tuple[float, float], satisfied_at: float | None) -> float:
+    """The lowest rating counted as satisfied on ``scale``: ``satisfied_at``, or 4 on the 1-5
+    scale (top-two-box) when it is None; a clear error for a threshold outside the scale."""
     if satisfied_at is None:
         if tuple(scale) == (1, 5):
             return 4.0
@@ -250,7 +253,7 @@ def is_satisfied(
     satisfied_at : float, optional
         Threshold; default 4 on the 1-5 scale (top-two-box), required on any other scale.
     """
-    thr = _threshold(scale, satisfied_at)
+    thr = satisfied_threshold(scale, satisfied_at)
     s = scores if isinstance(scores, pd.Series) else pd.Series(scores)
     clean_scores(s, scale)
     values = pd.to_numeric(s).astype("float64")
@@ -306,7 +309,7 @@ def csat_with_ci(
     RateEstimate
         ``rate, low, high, n, successes, n_dropped, alpha, method``.
     """
-    thr = _threshold(scale, satisfied_at)
+    thr = satisfied_threshold(scale, satisfied_at)
     valid, dropped = clean_scores(scores, scale)
     n = len(valid)
     if n == 0:

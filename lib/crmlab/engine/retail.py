@@ -51,6 +51,7 @@ __all__ = [
     "build_retail_features",
     "complaint_features",
     "load_sources",
+    "pass_count",
     "survey_features",
     "to_pandas",
     "transaction_features",
@@ -417,6 +418,15 @@ def build_retail_features(
         )
 
 
+def pass_count(con, transactions_path, rows_per_pass: int | None = None) -> int:
+    """How many passes the DuckDB feature build makes over the transactions file (1 = one
+    pass): its rows over ``rows_per_pass`` (default: the smaller of :data:`ROWS_PER_PASS` and
+    what ``con``'s memory cap holds at :data:`BYTES_PER_ROW_IN_PASS`), rounded up."""
+    if rows_per_pass is None:
+        rows_per_pass = min(ROWS_PER_PASS, memory_limit(con) // BYTES_PER_ROW_IN_PASS)
+    return max(1, math.ceil(source_rows(transactions_path) / rows_per_pass))
+
+
 def _build_retail_features(
     con, sources, rules, as_of, *, id_col, driver_cols, rows_per_pass, cleaned
 ) -> RetailBuild:
@@ -433,9 +443,7 @@ def _build_retail_features(
     skip = {"transactions": deferred}
     passes = 1
     if engine_name(con) == "duckdb" and "transactions" in sources:
-        if rows_per_pass is None:
-            rows_per_pass = min(ROWS_PER_PASS, memory_limit(con) // BYTES_PER_ROW_IN_PASS)
-        passes = max(1, math.ceil(source_rows(sources["transactions"].path) / rows_per_pass))
+        passes = pass_count(con, sources["transactions"].path, rows_per_pass)
     cache = ["transactions"] if passes > 1 else []
     cleaned = dict(cleaned or {})
     todo = {n: s.table for n, s in sources.items() if n not in cleaned}
